@@ -1,0 +1,11 @@
+"""One module per endpoint group; the only place that knows a route. Order here is the tool list order."""
+
+from __future__ import annotations
+
+from ..server.registry import Toolset
+from . import instances, workspace
+
+ALL_TOOLSETS: list[Toolset] = [
+    workspace.toolset,
+    instances.toolset,
+]

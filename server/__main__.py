@@ -1,0 +1,93 @@
+"""Command line: `msgflash-mcp` (the MCP server), `sandbox`, `demo`, `doctor`.
+
+On stdio, stdout is the protocol: everything human-readable goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from .settings import ConfigError, load_settings
+
+
+def _server_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sandbox", action="store_true", default=None, help="run against the embedded sandbox")
+    parser.add_argument("--transport", choices=["stdio", "http"], default="stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP bind address (loopback by default)")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--toolsets", help="comma-separated toolsets to enable (default: all)")
+    parser.add_argument("--read-only", action="store_true", default=None, help="only reading tools exist")
+    parser.add_argument("--dry-run", action="store_true", default=None, help="mutating tools preview, send nothing")
+
+
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="msgflash-mcp", description="MCP server for the MsgFlash WhatsApp API")
+    _server_args(parser)
+    sub = parser.add_subparsers(dest="command")
+    sandbox = sub.add_parser("sandbox", help="serve the MsgFlash simulator alone")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8787)
+    sandbox.add_argument("--db", default=None, help="SQLite file (default: in the user data dir) or :memory:")
+    sandbox.add_argument("--rate-limit", type=float, default=10.0)
+    sandbox.add_argument("--rate-mode", choices=["gcra", "fixed"], default="gcra")
+    sandbox.add_argument("--burst", type=int, default=10)
+    sub.add_parser("demo", help="a scripted session on the sandbox through a real MCP client")
+    sub.add_parser("doctor", help="check configuration and connectivity (never prints keys)")
+    return parser.parse_args(argv)
+
+
+def _fail(message: str) -> int:
+    sys.stderr.write(f"msgflash-mcp: {message}\n")
+    return 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(argv)
+    if args.command == "sandbox":
+        from ..sandbox.serve import serve
+        from .runtime import default_sandbox_db
+
+        serve(
+            host=args.host,
+            port=args.port,
+            db=args.db or default_sandbox_db(),
+            rate_limit=args.rate_limit,
+            rate_mode=args.rate_mode,
+            burst=args.burst,
+        )
+        return 0
+    if args.command == "demo":
+        from .demo import run_demo
+
+        return run_demo()
+    if args.command == "doctor":
+        from .doctor import run_doctor
+
+        return run_doctor()
+    try:
+        settings = load_settings(
+            sandbox=args.sandbox,
+            toolsets=args.toolsets,
+            read_only=args.read_only,
+            dry_run=args.dry_run,
+        )
+    except ConfigError as exc:
+        return _fail(str(exc))
+    from .registry import UnknownToolset
+    from .serve import serve_mcp
+
+    logging.basicConfig(level=settings.log_level, stream=sys.stderr)
+    try:
+        serve_mcp(settings, transport=args.transport, host=args.host, port=args.port)
+    except UnknownToolset as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

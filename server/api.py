@@ -1,0 +1,211 @@
+"""The MsgFlash HTTP client: one `httpx2.AsyncClient` per process, shared by every tool call.
+
+It owns everything between a tool and the wire: picking the key for the route (personal-only
+routes always use the personal key), percent-encoding path parameters, taking a rate-limit slot
+for every attempt, the retry policy by effect, unwrapping the `data` envelope and mapping error
+envelopes to `ApiError`. Keys travel in headers only; they never appear in a URL or a log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Any
+from urllib.parse import quote
+
+import anyio
+import httpx2
+
+from .errors import ApiError, NotSent, OutcomeUnknown, RateLimited
+from .ratelimit import RateLimiter
+from .registry import Route
+from .retry import RetryClass, RetryPolicy, Verdict, classify, parse_retry_after
+from .workspaces import Workspace, Workspaces
+
+log = logging.getLogger("msgflash_mcp.api")
+
+USER_AGENT = "msgflash-mcp/0.1"
+_SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def expand(route: Route, path: dict[str, str] | None) -> str:
+    """Fill a route template. Every value is one opaque path segment: `../billing` can't change the route."""
+    values = path or {}
+    missing = [name for name in route.params if not values.get(name)]
+    if missing:
+        raise ValueError(f"{route} needs {', '.join(missing)}")
+    url = route.path
+    for name in route.params:
+        value = str(values[name])
+        if not _SAFE_SEGMENT.fullmatch(value):
+            # Tools validate ids as UUIDs at the edge; this is defence in depth for anything else.
+            raise ApiError(404, "NOT_FOUND", f"{name} {quote(value, safe='')[:80]!r} is not a valid id")
+        url = url.replace("{" + name + "}", quote(value, safe=""))
+    return url
+
+
+class ApiClient:
+    def __init__(
+        self,
+        http: httpx2.AsyncClient,
+        limiter: RateLimiter,
+        *,
+        policy: RetryPolicy | None = None,
+        deadline: float = 60.0,
+        sleep: Any = anyio.sleep,
+    ) -> None:
+        self._http = http
+        self._limiter = limiter
+        self._policy = policy or RetryPolicy()
+        self._deadline = deadline
+        self._sleep = sleep
+
+    async def request(
+        self,
+        route: Route,
+        workspace: Workspace,
+        *,
+        path: dict[str, str] | None = None,
+        query: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        url = expand(route, path)
+        params = {k: v for k, v in (query or {}).items() if v is not None}
+        retry_class = route.retry_class
+        sent = False  # did any attempt possibly reach the API?
+        try:
+            with anyio.fail_after(self._deadline):
+                attempt = 0
+                while True:
+                    key = workspace.key.get_secret_value()
+                    await self._limiter.acquire(key)
+                    started = time.perf_counter()
+                    try:
+                        sent = True
+                        response = await self._http.request(
+                            route.method, url, params=params, json=json, headers=workspace.headers()
+                        )
+                    except httpx2.TransportError as exc:
+                        verdict = classify(retry_class, exc=exc)
+                        if verdict is Verdict.RETRY and attempt < self._policy.max_retries:
+                            if isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout):
+                                sent = False
+                            attempt += 1
+                            await self._sleep(self._policy.delay(attempt, None))
+                            continue
+                        if verdict is Verdict.OUTCOME_UNKNOWN:
+                            raise OutcomeUnknown(
+                                f"{route} failed after the request was sent ({type(exc).__name__})",
+                                "read the object back (or list recent ones) to see whether it was created",
+                            ) from None
+                        if isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout):
+                            raise NotSent(f"could not reach MsgFlash ({type(exc).__name__})") from None
+                        raise ApiError(502, "TRANSPORT_ERROR", f"{type(exc).__name__} talking to MsgFlash") from None
+                    elapsed = (time.perf_counter() - started) * 1000
+                    log.debug("%s -> %s in %.1f ms (workspace %s)", route, response.status_code, elapsed, workspace.kind)
+                    if response.status_code < 400:
+                        return _data(response)
+                    error = _error(response)
+                    verdict = classify(retry_class, status=error.status, code=error.code)
+                    if isinstance(error, RateLimited):
+                        # One 429 delays every caller on this key, not only this one.
+                        await self._limiter.push_back(key, error.retry_after or 1.0)
+                        if error.retry_after is not None and error.retry_after > self._policy.max_retry_after:
+                            raise error
+                    if verdict is Verdict.RETRY and attempt < self._policy.max_retries:
+                        attempt += 1
+                        retry_after = error.retry_after if isinstance(error, RateLimited) else None
+                        await self._sleep(self._policy.delay(attempt, retry_after))
+                        continue
+                    if verdict is Verdict.OUTCOME_UNKNOWN:
+                        raise OutcomeUnknown(
+                            f"{route} answered {error.status} {error.code} and may have been processed",
+                            "read the object back (or list recent ones) to see whether it was created",
+                        )
+                    raise error
+        except TimeoutError:
+            if sent and retry_class is RetryClass.UNSAFE:
+                raise OutcomeUnknown(
+                    f"{route} did not answer within {self._deadline:g} s",
+                    "read the object back (or list recent ones) to see whether it was created",
+                ) from None
+            if not sent:
+                raise NotSent(f"gave up after {self._deadline:g} s before the request could be sent") from None
+            raise ApiError(504, "TIMEOUT", f"MsgFlash did not answer within {self._deadline:g} s") from None
+
+
+def _data(response: httpx2.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        raise ApiError(502, "BAD_RESPONSE", "MsgFlash answered with something that is not JSON") from None
+    return body.get("data", body) if isinstance(body, dict) else body
+
+
+def _error(response: httpx2.Response) -> ApiError:
+    code, message, details = f"HTTP_{response.status_code}", response.reason_phrase or "error", []
+    try:
+        body = response.json()
+        err = body.get("error") if isinstance(body, dict) else None
+        if isinstance(err, dict):
+            code = str(err.get("code") or code)
+            message = str(err.get("message") or message)
+            raw_details = err.get("details")
+            details = raw_details if isinstance(raw_details, list) else []
+    except ValueError:
+        pass
+    if response.status_code == 429:
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        return RateLimited(429, code, message, retry_after)
+    return ApiError(response.status_code, code, message, details)
+
+
+class Api:
+    """What a tool function receives: its own route, bound to the workspace the call resolved to."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        route: Route | None,
+        workspace: Workspace | None,
+        workspaces: Workspaces,
+        *,
+        principal: str = "local",
+    ) -> None:
+        self._client = client
+        self.route = route
+        self.workspace = workspace  # None only for the server's own tools (workspace switching)
+        self.workspaces = workspaces
+        self.principal = principal
+
+    @property
+    def label(self) -> str:
+        return self.workspaces.label(self.workspace) if self.workspace else "-"
+
+    def credential_for(self, route: Route) -> Workspace:
+        """Personal-only routes always carry the personal key, whatever the active workspace."""
+        if route.personal_only:
+            return self.workspaces.require_personal()
+        if self.workspace is None:
+            raise RuntimeError(f"{route} needs a workspace")
+        return self.workspace
+
+    async def __call__(
+        self, *, path: dict[str, str] | None = None, query: dict[str, Any] | None = None, json: Any = None
+    ) -> Any:
+        if self.route is None:
+            raise RuntimeError("this tool has no route")
+        return await self.call(self.route, path=path, query=query, json=json)
+
+    async def call(
+        self,
+        route: Route,
+        *,
+        path: dict[str, str] | None = None,
+        query: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        return await self._client.request(route, self.credential_for(route), path=path, query=query, json=json)

@@ -1,0 +1,238 @@
+"""The one declaration per tool, and everything derived from it.
+
+A tool is declared once in `tools/<group>.py`:
+
+    toolset = Toolset("contacts", "Contacts of the workspace.")
+
+    @toolset.tool(GET("/api/v1/contacts/{id}"), Effect.READ)
+    async def get_contact(api: Api, id: ContactId) -> Reply:
+        '''One contact by id.'''
+        data = await api(path={"id": id})
+        return Reply(f"Contact {data['name']}", data)
+
+From the route and the effect follow: the MCP annotations (all four hints), whether a
+confirmation guard runs (SEND/DELETE/ADMIN), the retry class (reads retry freely, mutations only
+what provably never left), read-only filtering, which credential the request carries (routes in
+PERSONAL_ONLY_PATHS always use the personal key; everything else the resolved workspace's key and
+`X-Team-Id`), and whether the tool takes a `workspace` argument. Nothing else restates them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from mcp.types import ToolAnnotations
+
+from .retry import RetryClass
+
+if TYPE_CHECKING:
+    from .api import Api
+    from .results import Preview, Reply
+
+API_PREFIX = "/api/v1"
+
+# Routes that reject team keys with 403 TEAM_KEY_NOT_ALLOWED (REFERENCE §3). The only place this
+# fact lives: the API client picks the personal key for these, whatever the active workspace.
+PERSONAL_ONLY_PATHS = frozenset(
+    {
+        "/api/v1/me",
+        "/api/v1/usage",
+        "/api/v1/billing/subscription",
+        "/api/v1/billing/usage",
+        "/api/v1/billing/payments",
+    }
+)
+
+
+class Effect(StrEnum):
+    READ = "read"  # no side effect
+    WRITE = "write"  # reversible create/update
+    SEND = "send"  # reaches real people
+    DELETE = "delete"  # loses data
+    ADMIN = "admin"  # changes where data flows (webhooks)
+
+    @property
+    def guarded(self) -> bool:
+        """Needs a confirmation that shows its blast radius before the request leaves."""
+        return self in (Effect.SEND, Effect.DELETE, Effect.ADMIN)
+
+    @property
+    def mutating(self) -> bool:
+        return self is not Effect.READ
+
+
+_PARAM_RE = re.compile(r"{(\w+)}")
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # template, e.g. "/api/v1/contacts/{id}"
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        return tuple(_PARAM_RE.findall(self.path))
+
+    @property
+    def personal_only(self) -> bool:
+        return self.path in PERSONAL_ONLY_PATHS
+
+    @property
+    def retry_class(self) -> RetryClass:
+        # Only GET is side-effect free; the API documents no idempotency keys, so every other
+        # method may have acted once a request reached it.
+        return RetryClass.SAFE if self.method == "GET" else RetryClass.UNSAFE
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def GET(path: str) -> Route:  # noqa: N802 - reads like the HTTP verb it is
+    return Route("GET", path)
+
+
+def POST(path: str) -> Route:  # noqa: N802
+    return Route("POST", path)
+
+
+def PUT(path: str) -> Route:  # noqa: N802
+    return Route("PUT", path)
+
+
+def DELETE(path: str) -> Route:  # noqa: N802
+    return Route("DELETE", path)
+
+
+ToolFn = Callable[..., Awaitable["Reply"]]
+PreviewFn = Callable[..., Awaitable["Preview"]]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    name: str
+    toolset: str
+    route: Route | None  # None: a tool of the server itself (workspaces)
+    effect: Effect
+    description: str
+    fn: ToolFn
+    title: str
+    preview: PreviewFn | None = None  # blast radius of a guarded/dry-run call
+    destructive: bool | None = None  # override of the effect's hint (remove_group_members)
+    session_state: bool = False  # changes only this server's session (switch_workspace): not read-only, harmless
+
+    @property
+    def workspace_scoped(self) -> bool:
+        """Takes an optional `workspace` argument (every API route except personal-only ones)."""
+        return self.route is not None and not self.route.personal_only
+
+    @property
+    def guarded(self) -> bool:
+        return self.effect.guarded
+
+    def annotations(self) -> ToolAnnotations:
+        effect = self.effect
+        read_only = effect is Effect.READ and not self.session_state
+        destructive = self.destructive if self.destructive is not None else effect.guarded
+        method = self.route.method if self.route else "GET"
+        # PUT/DELETE repeat to the same end state; POST creates or sends again.
+        idempotent = read_only or self.session_state or method in ("PUT", "DELETE")
+        return ToolAnnotations(
+            title=self.title,
+            read_only_hint=read_only,
+            destructive_hint=False if read_only else destructive,
+            idempotent_hint=idempotent,
+            open_world_hint=self.route is not None,
+        )
+
+    def parameters(self) -> list[inspect.Parameter]:
+        """The model-facing parameters: the function's own, minus the injected `api`."""
+        signature = inspect.signature(self.fn, eval_str=True)  # tool modules use postponed annotations
+        return [param for name, param in signature.parameters.items() if name != "api"]
+
+
+@dataclass
+class Toolset:
+    name: str
+    description: str
+    always_on: bool = False
+    specs: list[ToolSpec] = field(default_factory=list[ToolSpec])
+
+    def tool(
+        self,
+        route: Route | None,
+        effect: Effect,
+        *,
+        title: str | None = None,
+        preview: PreviewFn | None = None,
+        destructive: bool | None = None,
+        session_state: bool = False,
+    ) -> Callable[[ToolFn], ToolFn]:
+        def register(fn: ToolFn) -> ToolFn:
+            description = inspect.cleandoc(fn.__doc__ or "")
+            if not description:
+                raise ValueError(f"tool {fn.__name__} needs a docstring: it is the tool description")
+            self.specs.append(
+                ToolSpec(
+                    name=fn.__name__,
+                    toolset=self.name,
+                    route=route,
+                    effect=effect,
+                    description=description,
+                    fn=fn,
+                    title=title or fn.__name__.replace("_", " ").capitalize(),
+                    preview=preview,
+                    destructive=destructive,
+                    session_state=session_state,
+                )
+            )
+            return fn
+
+        return register
+
+
+class UnknownToolset(ValueError):
+    pass
+
+
+def select(
+    toolsets: Iterable[Toolset], *, enabled: list[str] | None, read_only: bool
+) -> list[ToolSpec]:
+    """The tools of one configuration, in a stable order. Read-only wins over everything."""
+    toolsets = list(toolsets)
+    known = {toolset.name for toolset in toolsets}
+    if enabled is not None:
+        unknown = sorted(set(enabled) - known)
+        if unknown:
+            raise UnknownToolset(
+                f"unknown toolset(s) {', '.join(unknown)}; choose from {', '.join(sorted(known))}"
+            )
+    chosen: list[ToolSpec] = []
+    for toolset in toolsets:
+        if enabled is not None and toolset.name not in enabled and not toolset.always_on:
+            continue
+        for spec in toolset.specs:
+            if read_only and spec.effect is not Effect.READ and not toolset.always_on:
+                continue
+            chosen.append(spec)
+    return chosen
+
+
+__all__ = [
+    "DELETE",
+    "GET",
+    "PERSONAL_ONLY_PATHS",
+    "POST",
+    "PUT",
+    "Api",
+    "Effect",
+    "Route",
+    "ToolSpec",
+    "Toolset",
+    "UnknownToolset",
+    "select",
+]

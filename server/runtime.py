@@ -1,0 +1,148 @@
+"""The objects one server shares across every connection, session and tool call.
+
+Built once per `build_server` (so every session of one server shares the limiter, the token store
+and the active-workspace map), with Redis-backed variants when MSGFLASH_REDIS_URL is set so that
+replicas share them too. The `httpx2.AsyncClient` lives in the server lifespan (`Connection`).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+
+from .api import USER_AGENT, ApiClient
+from .audit import AuditLog
+from .guard import Guard, TokenStore
+from .ratelimit import MemoryRateLimiter, NoRateLimiter, RateLimiter, RedisRateLimiter
+from .redact import Scrubber
+from .retry import RetryPolicy
+from .settings import Settings, TeamConfig
+from .workspaces import ActiveStore, MemoryActiveStore, RedisActiveStore, Workspaces
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
+
+log = logging.getLogger("msgflash_mcp")
+
+SANDBOX_BASE_URL = "http://sandbox.invalid"  # never resolved: requests go through the in-process transport
+
+
+def default_sandbox_db() -> str:
+    from platformdirs import user_data_dir
+
+    folder = Path(user_data_dir("msgflash-mcp", appauthor=False))
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder / "sandbox.sqlite3")
+
+
+def sandbox_settings(settings: Settings) -> Settings:
+    """The same settings with the sandbox's documented test keys as the configured workspaces."""
+    from ..sandbox.keys import PERSONAL_KEY, TEAM_ID, TEAM_KEY, TEAM_NAME
+
+    team = TeamConfig.model_validate({"name": TEAM_NAME, "team_id": TEAM_ID, "key": TEAM_KEY})
+    return settings.model_copy(update={"api_key": _secret(PERSONAL_KEY), "teams": [team]})
+
+
+def _secret(value: str) -> Any:
+    from pydantic import SecretStr
+
+    return SecretStr(value)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    workspaces: Workspaces
+    limiter: RateLimiter
+    guard: Guard
+    audit: AuditLog
+    scrubber: Scrubber
+    sandbox_app: ASGIApp | None = None
+    http_transport: httpx2.AsyncBaseTransport | None = None
+    redis: Any = None
+    extras: dict[str, Any] = field(default_factory=dict[str, Any])
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.sandbox_app is not None
+
+    @classmethod
+    def create(
+        cls,
+        settings: Settings,
+        *,
+        sandbox_app: ASGIApp | None = None,
+        http_transport: httpx2.AsyncBaseTransport | None = None,
+        limiter: RateLimiter | None = None,
+        token_store: TokenStore | None = None,
+    ) -> Runtime:
+        if settings.use_sandbox:
+            settings = sandbox_settings(settings)
+            if sandbox_app is None and http_transport is None:
+                from ..sandbox.app import SandboxConfig, create_app
+
+                db = settings.sandbox_db or default_sandbox_db()
+                sandbox_app = create_app(SandboxConfig(db_path=db, rate_limit=10.0))
+        redis = None
+        active: ActiveStore = MemoryActiveStore()
+        if settings.redis_url is not None:
+            import redis.asyncio as aioredis
+
+            redis = aioredis.from_url(settings.redis_url.get_secret_value())
+            active = RedisActiveStore(redis)
+            if limiter is None:
+                limiter = RedisRateLimiter(redis, rate=settings.rate_limit) if settings.rate_limit else NoRateLimiter()
+            if token_store is None:
+                from .guard_redis import RedisTokenStore
+
+                token_store = RedisTokenStore(redis)
+        if limiter is None:
+            limiter = MemoryRateLimiter(rate=settings.rate_limit) if settings.rate_limit else NoRateLimiter()
+        workspaces = Workspaces(settings, active, sandbox_label=settings.use_sandbox)
+        return cls(
+            settings=settings,
+            workspaces=workspaces,
+            limiter=limiter,
+            guard=Guard(settings, token_store),
+            audit=AuditLog(settings.audit_log),
+            scrubber=Scrubber(settings.secrets()),
+            sandbox_app=sandbox_app,
+            http_transport=http_transport,
+            redis=redis,
+        )
+
+    def http_client(self) -> httpx2.AsyncClient:
+        timeout = httpx2.Timeout(self.settings.timeout, connect=min(10.0, self.settings.timeout))
+        headers = {"user-agent": USER_AGENT, "accept": "application/json"}
+        if self.sandbox_app is not None and self.http_transport is None:
+            from ..sandbox.inprocess import sandbox_transport
+
+            transport: httpx2.AsyncBaseTransport = sandbox_transport(self.sandbox_app)
+            return httpx2.AsyncClient(transport=transport, base_url=SANDBOX_BASE_URL, timeout=timeout, headers=headers)
+        base_url = SANDBOX_BASE_URL if self.sandbox_app is not None else self.settings.base_url
+        return httpx2.AsyncClient(
+            transport=self.http_transport, base_url=base_url, timeout=timeout, headers=headers, follow_redirects=False
+        )
+
+
+@dataclass
+class Connection:
+    """What the MCP lifespan yields: per process on stdio and HTTP, per client in memory."""
+
+    runtime: Runtime
+    api: ApiClient
+    connection_id: str
+
+
+@asynccontextmanager
+async def connect(runtime: Runtime) -> AsyncIterator[Connection]:
+    async with runtime.http_client() as http:
+        api = ApiClient(http, runtime.limiter, policy=RetryPolicy(), deadline=runtime.settings.call_deadline)
+        yield Connection(runtime, api, "conn-" + secrets.token_hex(8))

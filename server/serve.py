@@ -1,0 +1,98 @@
+"""Running the server: stdio, or Streamable HTTP on loopback with Host/Origin checks and a bearer token."""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+import sys
+from typing import Any
+
+from mcp.server.auth.provider import AccessToken, TokenVerifier
+from mcp.server.auth.settings import AuthSettings
+from mcp.server.transport_security import TransportSecuritySettings
+from pydantic import AnyHttpUrl
+
+from .app import build_server
+from .redact import Scrubber, install_log_scrubbing
+from .settings import ConfirmMode, Settings
+
+log = logging.getLogger("msgflash_mcp")
+
+
+class StaticTokenVerifier(TokenVerifier):
+    """MSGFLASH_HTTP_TOKEN as a bearer token. Several comma-separated tokens name several principals."""
+
+    def __init__(self, tokens: str) -> None:
+        self._tokens = [t.strip() for t in tokens.split(",") if t.strip()]
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        for index, expected in enumerate(self._tokens):
+            if hmac.compare_digest(token.encode(), expected.encode()):
+                return AccessToken(token=token, client_id=f"client-{index + 1}", scopes=[], subject=f"client-{index + 1}")
+        return None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def transport_security(host: str, port: int) -> TransportSecuritySettings:
+    hosts = [f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"]
+    if not is_loopback(host) and host not in ("0.0.0.0", "::"):
+        hosts.append(f"{host}:{port}")
+    origins = [f"http://127.0.0.1:{port}", f"http://localhost:{port}", f"http://[::1]:{port}"]
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
+    )
+
+
+def http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, **build: Any) -> Any:
+    """The Streamable HTTP ASGI app (used by `serve_mcp` and by tests in-process)."""
+    auth: dict[str, Any] = {}
+    if settings.http_token is not None:
+        resource = f"http://{host}:{port}/mcp"
+        auth = {
+            "token_verifier": StaticTokenVerifier(settings.http_token.get_secret_value()),
+            "auth": AuthSettings(
+                issuer_url=AnyHttpUrl(f"http://{host}:{port}"),
+                resource_server_url=AnyHttpUrl(resource),
+                validate_token_resource=False,
+            ),
+        }
+    server = build_server(settings, **build, **auth)
+    return server.streamable_http_app(transport_security=transport_security(host, port), host=host)
+
+
+def announce(settings: Settings, runtime_is_sandbox: bool) -> None:
+    if runtime_is_sandbox:
+        log.warning("msgflash-mcp: running on the embedded SANDBOX (no key configured or --sandbox); nothing reaches real people")
+    if settings.confirm is ConfirmMode.OFF and not settings.read_only:
+        log.warning("msgflash-mcp: MSGFLASH_CONFIRM=off: sends and deletes act WITHOUT confirmation")
+    if settings.dry_run:
+        log.warning("msgflash-mcp: dry-run: mutating tools only preview")
+
+
+def serve_mcp(settings: Settings, *, transport: str, host: str, port: int) -> None:
+    install_log_scrubbing(Scrubber(settings.secrets()))
+    announce(settings, settings.use_sandbox)
+    if transport == "stdio":
+        server = build_server(settings)
+        server.run("stdio")
+        return
+    import uvicorn
+
+    if not is_loopback(host):
+        log.warning(
+            "msgflash-mcp: HTTP bound to %s, not loopback: anyone who can reach it can act on your account%s",
+            host,
+            "" if settings.http_token else " (and MSGFLASH_HTTP_TOKEN is not set!)",
+        )
+    app = http_app(settings, host=host, port=port)
+    sys.stderr.write(f"msgflash-mcp: Streamable HTTP on http://{host}:{port}/mcp\n")
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,175 @@
+"""Configuration: environment (what Claude Desktop passes in its `env` map) first, CLI flags on top.
+
+Keys are `SecretStr` everywhere, so `repr(settings)`, validation errors and logs never show one.
+Validation errors name the variable and the rule, never the value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+import uuid
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+PERSONAL_KEY_RE = re.compile(r"^msgf_live_[0-9a-f]{64}$")
+TEAM_KEY_RE = re.compile(r"^msgf_team_[0-9a-f]{64}$")
+WORKSPACE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+PERSONAL = "personal"
+DEFAULT_BASE_URL = "https://srv.msgflash.com"
+
+
+class ConfirmMode(StrEnum):
+    AUTO = "auto"  # elicit where the client can show a form, else a bound token
+    TOKEN = "token"  # always the token round trip
+    OFF = "off"  # unattended pipelines: no confirmation at all (loud at start-up)
+
+
+class ConfigError(ValueError):
+    """A configuration problem, worded for a person editing their client config; never contains a key."""
+
+
+class TeamConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    team_id: uuid.UUID
+    key: SecretStr
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if value == PERSONAL or not WORKSPACE_NAME_RE.fullmatch(value):
+            raise ValueError(
+                "team name must be 1-40 lowercase letters, digits, '-' or '_', and not 'personal'"
+            )
+        return value
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: SecretStr) -> SecretStr:
+        if not TEAM_KEY_RE.fullmatch(value.get_secret_value()):
+            raise ValueError("team key must be 'msgf_team_' followed by 64 lowercase hex characters")
+        return value
+
+
+def _csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything the server reads from its environment (prefix MSGFLASH_)."""
+
+    model_config = SettingsConfigDict(env_prefix="MSGFLASH_", extra="ignore", frozen=True, hide_input_in_errors=True)
+
+    api_key: SecretStr | None = None
+    teams: Annotated[list[TeamConfig], NoDecode] = Field(default_factory=list[TeamConfig])
+    config: Path | None = None
+    default_workspace: str | None = None
+    base_url: str = DEFAULT_BASE_URL
+    sandbox: bool | None = None  # None: decided by whether a key is configured
+    sandbox_db: str = ":memory:"
+    toolsets: Annotated[list[str] | None, NoDecode] = None
+    read_only: bool = False
+    dry_run: bool = False
+    confirm: ConfirmMode = ConfirmMode.AUTO
+    rate_limit: float = Field(10.0, ge=0, le=1000)
+    redis_url: SecretStr | None = None
+    http_token: SecretStr | None = None
+    audit_log: Path | None = None
+    log_level: str = "WARNING"
+    timeout: float = Field(30.0, gt=0, le=300, description="per HTTP attempt")
+    call_deadline: float = Field(60.0, gt=0, le=600, description="whole tool call, retries included")
+    recipient_allowlist: Annotated[list[str] | None, NoDecode] = None
+    url_allowlist: Annotated[list[str] | None, NoDecode] = None
+    max_recipients: int | None = Field(None, ge=1)
+
+    _csv_toolsets = field_validator("toolsets", "recipient_allowlist", "url_allowlist", mode="before")(_csv)
+
+    @field_validator("api_key")
+    @classmethod
+    def _personal_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not PERSONAL_KEY_RE.fullmatch(value.get_secret_value()):
+            raise ValueError("MSGFLASH_API_KEY must be 'msgf_live_' followed by 64 lowercase hex characters")
+        return value
+
+    @field_validator("teams", mode="before")
+    @classmethod
+    def _teams_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return []
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"MSGFLASH_TEAMS is not valid JSON (line {exc.lineno}, column {exc.colno})") from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("MSGFLASH_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        names = [team.name for team in self.teams]
+        if len(names) != len(set(names)):
+            raise ValueError("team names in MSGFLASH_TEAMS must be unique")
+        known = ([PERSONAL] if self.api_key else []) + names
+        if self.default_workspace and self.default_workspace not in known and not self.use_sandbox:
+            raise ValueError(f"MSGFLASH_DEFAULT_WORKSPACE must be one of {known or ['(none configured)']}")
+        return self
+
+    @property
+    def use_sandbox(self) -> bool:
+        """The embedded sandbox runs when asked for, or when no key at all is configured."""
+        if self.sandbox is not None:
+            return self.sandbox
+        return self.api_key is None and not self.teams
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value, for the exact-value log and output scrubber."""
+        values = [self.api_key, self.redis_url, self.http_token, *(team.key for team in self.teams)]
+        return [value.get_secret_value() for value in values if value is not None]
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"MSGFLASH_CONFIG points to {path}, which does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"MSGFLASH_CONFIG {path} is not valid TOML: {exc}") from None
+    return data
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment (and the TOML file it may name), apply CLI overrides, validate.
+
+    Raises ConfigError with a message a person can act on; the message never contains a key.
+    """
+    from pydantic import ValidationError
+
+    clean = {name: value for name, value in overrides.items() if value is not None}
+    try:
+        settings = Settings(**clean)
+        if settings.config is not None:
+            file_values = _read_toml(settings.config)
+            merged = {**file_values, **clean}
+            settings = Settings(**merged)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or 'settings'}: {error['msg']}" for error in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None
+    return settings

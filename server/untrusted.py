@@ -1,0 +1,54 @@
+"""Inbound content is data: strip characters that hide text from people, cap lengths.
+
+Anyone can message a business number, and contact names, message bodies and template text come
+back from the API verbatim. Before any of it reaches a model it loses invisible, bidi-control and
+Unicode tag characters (the github-mcp-server `pkg/sanitize` set) and is length-capped; results
+carry a note that such text is third-party content.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+MAX_TEXT = 4096  # a WhatsApp text body's own cap; nothing legitimate is longer
+_INVISIBLE = re.compile(
+    "["
+    "\u00ad"  # soft hyphen
+    "\u034f"  # combining grapheme joiner
+    "\u061c"  # arabic letter mark
+    "\u115f\u1160\u3164\uffa0"  # hangul fillers
+    "\u17b4\u17b5"
+    "\u180b-\u180f"  # mongolian variation selectors and vowel separator
+    "\u200b-\u200f"  # zero-width space/joiners, LRM/RLM
+    "\u202a-\u202e"  # bidi embeddings and overrides
+    "\u2060-\u206f"  # word joiner, invisible operators, bidi isolates
+    "\ufe00-\ufe0f"  # variation selectors
+    "\ufeff"  # BOM / zero-width no-break space
+    "\ufff9-\ufffb"  # interlinear annotations
+    "\U000e0000-\U000e007f"  # tag characters (ASCII smuggling)
+    "\U000e0100-\U000e01ef"  # variation selectors supplement
+    "]"
+)
+
+
+def clean_text(value: str, limit: int = MAX_TEXT) -> str:
+    value = unicodedata.normalize("NFC", value)
+    value = _INVISIBLE.sub("", value)
+    # Other control characters except newline and tab.
+    value = "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+    if len(value) > limit:
+        value = value[:limit] + f"… [truncated {len(value) - limit} chars]"
+    return value
+
+
+def sanitize(value: Any) -> Any:
+    """Clean every string in JSON-like API data (keys included)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(str(k), 200): sanitize(v) for k, v in value.items()}  # type: ignore[misc]
+    if isinstance(value, list):
+        return [sanitize(v) for v in value]  # type: ignore[misc]
+    return value

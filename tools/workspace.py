@@ -1,0 +1,45 @@
+"""Workspaces: which account a call acts in (personal or a team). Always on."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from ..server.api import Api
+from ..server.registry import Effect, Toolset
+from ..server.results import Reply
+
+toolset = Toolset("workspace", "Personal and team workspaces.", always_on=True)
+
+
+@toolset.tool(None, Effect.READ)
+async def list_workspaces(api: Api) -> Reply:
+    """List configured workspaces (personal, teams) and which one is active."""
+    workspaces = api.workspaces
+    active = await workspaces.active_name(api.principal)
+    rows = [
+        {
+            "name": name,
+            "kind": workspaces.get(name).kind,
+            "team_id": workspaces.get(name).team_id,
+            "active": name == active,
+            # Billing and account tools always use the personal key, whatever is active.
+            "billing_tools": workspaces.personal is not None,
+        }
+        for name in workspaces.names
+    ]
+    shown = ", ".join(f"{r['name']}{' (active)' if r['active'] else ''}" for r in rows)
+    sandbox = " [sandbox]" if workspaces.sandbox else ""
+    return Reply(f"{len(rows)} workspace(s){sandbox}: {shown}", rows)
+
+
+@toolset.tool(None, Effect.READ, title="Switch workspace", session_state=True)
+async def switch_workspace(
+    api: Api,
+    workspace: Annotated[str, Field(description="'personal' or a team name from list_workspaces")],
+) -> Reply:
+    """Make a workspace active for the following calls of this connection."""
+    chosen = await api.workspaces.switch(workspace, api.principal)
+    label = api.workspaces.label(chosen)
+    return Reply(f"Active workspace is now {label}", {"active": chosen.name, "kind": chosen.kind})
