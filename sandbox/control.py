@@ -1,0 +1,182 @@
+"""Control surface outside /api/v1 (only when SandboxConfig.control):
+
+GET    /_sandbox/ledger               every /api/v1 request (?since=<seq> to page)
+DELETE /_sandbox/ledger               clear it
+GET    /_sandbox/faults               active fault rules
+POST   /_sandbox/faults               add rule(s): object, list, or {"rules": [...]}
+DELETE /_sandbox/faults               clear rules
+POST   /_sandbox/reset                wipe and re-seed data, clear ledger/faults/outbox/rate limits
+GET    /_sandbox/clock                {"now": iso}
+POST   /_sandbox/clock                {"advance": seconds} or {"set": iso}; then applies due transitions
+POST   /_sandbox/account              {"plan": code, "usage": {messagesCount, statusesCount, apiRequestsCount},
+                                       "subscriptionActive": bool}
+POST   /_sandbox/instances/{id}       {"status": "connected"|"connecting"|"disconnected"}
+GET    /_sandbox/webhook-deliveries   the signed outbox (DELETE clears it)
+GET    /_sandbox/info                 keys, team id and seeded ids
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import quotas, seed
+from .errors import ApiError, invalid
+from .faults import parse_rules
+from .keys import PERSONAL_KEY, TEAM_ID, TEAM_KEY, TEAM_NAME
+from .lifecycle import emit
+from .plans import PLANS
+from .store import dumps, loads
+from .util import iso, parse_iso
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return Response(json.dumps(payload, ensure_ascii=False).encode(), status_code=status, media_type="application/json")
+
+
+def _sb(request: Request) -> Any:
+    return request.app.state.sandbox
+
+
+async def _body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise invalid([{"field": "body", "message": "Malformed JSON"}]) from None
+
+
+def _guard(fn: Any) -> Any:
+    async def endpoint(request: Request) -> Response:
+        try:
+            return await fn(request)
+        except ApiError as exc:
+            return _json(exc.envelope(), exc.status)
+
+    return endpoint
+
+
+async def ledger(request: Request) -> Response:
+    sb = _sb(request)
+    if request.method == "DELETE":
+        sb.ledger.clear()
+        return _json({"data": {"cleared": True}})
+    since = int(request.query_params.get("since", "0") or 0)
+    return _json({"data": [e for e in sb.ledger if e["seq"] > since]})
+
+
+async def faults(request: Request) -> Response:
+    sb = _sb(request)
+    if request.method == "DELETE":
+        sb.faults.clear()
+        return _json({"data": {"cleared": True}})
+    if request.method == "POST":
+        sb.faults.add(parse_rules(await _body(request)))
+    return _json({"data": [r.describe() for r in sb.faults.rules]})
+
+
+async def reset(request: Request) -> Response:
+    _sb(request).reset()
+    return _json({"data": {"reset": True}})
+
+
+async def clock(request: Request) -> Response:
+    sb = _sb(request)
+    if request.method == "POST":
+        body = await _body(request)
+        if not isinstance(body, dict):
+            raise invalid([{"field": "body", "message": "Expected an object"}])
+        if "advance" in body:
+            if not isinstance(body["advance"], int | float) or isinstance(body["advance"], bool):
+                raise invalid([{"field": "advance", "message": "Expected seconds"}])
+            sb.clock.advance(float(body["advance"]))
+        elif "set" in body:
+            ts = parse_iso(body["set"])
+            if ts is None:
+                raise invalid([{"field": "set", "message": "Expected an ISO 8601 date-time"}])
+            from datetime import UTC, datetime
+
+            sb.clock.set(datetime.fromtimestamp(ts, UTC))
+        else:
+            raise invalid([{"field": "body", "message": "Expected advance or set"}])
+        sb.tick()
+    return _json({"data": {"now": iso(sb.clock.now())}})
+
+
+async def account(request: Request) -> Response:
+    sb = _sb(request)
+    body = await _body(request)
+    if not isinstance(body, dict):
+        raise invalid([{"field": "body", "message": "Expected an object"}])
+    db = sb.db
+    now = sb.clock.timestamp()
+    acct = quotas.account(db)
+    if "plan" in body:
+        if body["plan"] not in PLANS:
+            raise invalid([{"field": "plan", "message": "One of " + ", ".join(PLANS)}])
+        acct["plan"] = body["plan"]
+    if "subscriptionActive" in body:
+        acct["subscriptionActive"] = bool(body["subscriptionActive"])
+    quotas.save_account(db, acct)
+    names = {"messagesCount": "messages", "statusesCount": "statuses", "apiRequestsCount": "api"}
+    usage = body.get("usage") or {}
+    if not isinstance(usage, dict) or set(usage) - set(names) or not all(isinstance(v, int) for v in usage.values()):
+        raise invalid([{"field": "usage", "message": "Integers for " + ", ".join(names)}])
+    if usage:
+        quotas.set_usage(db, seed.USER_ID, now, {names[k]: v for k, v in usage.items()})
+    return _json({"data": {"plan": acct["plan"], "subscriptionActive": acct.get("subscriptionActive", True),
+                           "usage": quotas.usage_block(db, seed.USER_ID, now)}})
+
+
+async def instance(request: Request) -> Response:
+    sb = _sb(request)
+    body = await _body(request)
+    status = body.get("status") if isinstance(body, dict) else None
+    if status not in ("connected", "connecting", "disconnected"):
+        raise invalid([{"field": "status", "message": "One of connected, connecting, disconnected"}])
+    row = sb.db.execute("SELECT ws, data FROM instances WHERE id = ?", (request.path_params["id"],)).fetchone()
+    if row is None:
+        raise ApiError("NOT_FOUND", "Instance not found")
+    inst = loads(row["data"])
+    before = inst["status"]
+    inst["status"] = status
+    inst["updatedAt"] = iso(sb.clock.now())
+    sb.db.execute("UPDATE instances SET data = ? WHERE id = ?", (dumps(inst), inst["id"]))
+    if before != status and status in ("connected", "disconnected"):
+        emit(sb, sb.db, row["ws"], "instance." + status,
+             {"event": "instance." + status, "instanceId": inst["id"], "status": status, "timestamp": inst["updatedAt"]})
+    return _json({"data": {k: v for k, v in inst.items() if not k.startswith("_")}})
+
+
+async def deliveries(request: Request) -> Response:
+    sb = _sb(request)
+    if request.method == "DELETE":
+        sb.outbox.clear()
+        return _json({"data": {"cleared": True}})
+    sb.tick()
+    return _json({"data": sb.outbox})
+
+
+async def info(request: Request) -> Response:
+    ids = {k: v for k, v in vars(seed).items() if k.endswith("_ID") and isinstance(v, str)}
+    return _json({"data": {"personalKey": PERSONAL_KEY, "teamKey": TEAM_KEY, "teamId": TEAM_ID, "teamName": TEAM_NAME,
+                           "ids": ids}})
+
+
+def control_routes() -> list[Route]:
+    return [
+        Route("/_sandbox/ledger", _guard(ledger), methods=["GET", "DELETE"]),
+        Route("/_sandbox/faults", _guard(faults), methods=["GET", "POST", "DELETE"]),
+        Route("/_sandbox/reset", _guard(reset), methods=["POST"]),
+        Route("/_sandbox/clock", _guard(clock), methods=["GET", "POST"]),
+        Route("/_sandbox/account", _guard(account), methods=["POST"]),
+        Route("/_sandbox/instances/{id}", _guard(instance), methods=["POST"]),
+        Route("/_sandbox/webhook-deliveries", _guard(deliveries), methods=["GET", "DELETE"]),
+        Route("/_sandbox/info", _guard(info), methods=["GET"]),
+    ]

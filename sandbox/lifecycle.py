@@ -1,0 +1,502 @@
+"""Lazy, clock-driven lifecycles (no background threads).  Every request first calls `tick(now)`,
+which applies the transitions that became due since the last call: message statuses, scheduled
+messages leaving, campaign recipients being enqueued, bulk jobs and number lookups progressing.
+Each row carries `next_at` (epoch seconds of its next transition, indexed), and the sandbox caches
+the global minimum so an idle tick costs nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import sqlite3
+from typing import TYPE_CHECKING, Any
+
+from . import quotas
+from .store import dumps, loads
+from .util import e164, iso, new_id
+
+if TYPE_CHECKING:
+    from .app import Sandbox
+
+SENT_AFTER = 2.0
+DELIVERED_AFTER = 5.0
+READ_AFTER = 30.0
+CAMPAIGN_PACE = 2.0  # recipients enqueued per second
+JOB_PACE = 50.0  # bulk-job ids processed per second
+LOOKUP_PACE = 50.0  # numbers checked per second
+FAIL_SUFFIX = "13"  # recipients whose number ends with this fail deterministically
+
+
+def provider_id(msg_id: str) -> str:
+    return "BAE5" + msg_id.replace("-", "")[:12].upper()
+
+
+def failure_for(to: str, instance: dict[str, Any]) -> dict[str, str] | None:
+    if instance.get("status") != "connected":
+        return {"code": "INSTANCE_DISCONNECTED", "message": "The sending instance is not connected"}
+    if to.endswith(FAIL_SUFFIX):
+        return {"code": "PROVIDER_ERROR", "message": "Recipient could not be reached on WhatsApp"}
+    return None
+
+
+def safety_for(instance: dict[str, Any]) -> dict[str, Any]:
+    """Deterministic warm-up/safety guidance derived from the instance (shape of REFERENCE §8.4)."""
+    meta = instance.get("_health") or {}
+    if instance.get("status") != "connected":
+        return {
+            "decision": "block",
+            "riskLevel": "high",
+            "state": "warming",
+            "score": 0,
+            "reasons": ["Instance is not connected"],
+            "recommendations": ["Reconnect the number from the dashboard before sending"],
+        }
+    if meta.get("state") == "warming":
+        return {
+            "decision": "warn",
+            "riskLevel": "medium",
+            "state": "warming",
+            "score": 56,
+            "reasons": ["Number is still warming up"],
+            "recommendations": ["Keep volumes low for a few more days", "Prefer contacts who opted in"],
+        }
+    return {"decision": "allow", "riskLevel": "low", "state": "stable", "score": 72, "reasons": [], "recommendations": []}
+
+
+def worker_safety(instance: dict[str, Any]) -> dict[str, Any]:
+    s = safety_for(instance)
+    return {k: s[k] for k in ("decision", "riskLevel", "state", "score")}
+
+
+# ------------------------------------------------------------------------------------------- messages
+
+
+def make_message(
+    *,
+    ws: str,
+    user_id: str,
+    instance: dict[str, Any],
+    to: str,
+    mtype: str,
+    body: str | None,
+    media_url: str | None,
+    contact_id: str | None,
+    campaign_id: str | None,
+    created: float,
+    t0: float,
+    scheduled_at: float | None = None,
+    extra: dict[str, Any] | None = None,
+    error: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    mid = new_id()
+    msg: dict[str, Any] = {
+        "id": mid,
+        "userId": user_id,
+        "instanceId": instance["id"],
+        "contactId": contact_id,
+        "campaignId": campaign_id,
+        "direction": "outbound",
+        "type": mtype,
+        "from": None,
+        "to": to,
+        "body": body,
+        "mediaUrl": media_url,
+        "status": "scheduled" if scheduled_at is not None else "queued",
+        "error": None,
+        "meta": {"providerResult": {}, "workerSafety": worker_safety(instance)},
+        "providerMessageId": None,
+        "scheduledAt": iso(scheduled_at),
+        "createdAt": iso(created),
+        "updatedAt": iso(created),
+        "_ws": ws,
+        "_t0": t0,
+        "_fail": error if error is not None else failure_for(to, instance),
+    }
+    if extra:
+        msg["meta"]["content"] = extra
+    return msg
+
+
+def _message_steps(msg: dict[str, Any]) -> list[tuple[float, str]]:
+    t0 = msg["_t0"]
+    if msg.get("_fail"):
+        return [(t0 + SENT_AFTER, "failed")]
+    return [(t0 + SENT_AFTER, "sent"), (t0 + DELIVERED_AFTER, "delivered"), (t0 + READ_AFTER, "read")]
+
+
+def message_next_at(msg: dict[str, Any]) -> float | None:
+    if msg["status"] == "scheduled":
+        return msg["_t0"]
+    for at, status in _message_steps(msg):
+        if _rank(status) > _rank(msg["status"]):
+            return at
+    return None
+
+
+_RANKS = {"scheduled": 0, "queued": 1, "sent": 2, "delivered": 3, "read": 4, "failed": 5, "cancelled": 5}
+
+
+def _rank(status: str) -> int:
+    return _RANKS.get(status, 9)
+
+
+def insert_message(db: sqlite3.Connection, msg: dict[str, Any]) -> float | None:
+    nxt = message_next_at(msg)
+    db.execute(
+        "INSERT INTO messages (id, ws, instance_id, campaign_id, status, next_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (msg["id"], _ws_of(msg), msg["instanceId"], msg["campaignId"], msg["status"], nxt, dumps(msg)),
+    )
+    return nxt
+
+
+def _ws_of(msg: dict[str, Any]) -> str:
+    return msg["_ws"]
+
+
+def advance_message(sb: Sandbox, db: sqlite3.Connection, msg: dict[str, Any], now: float) -> None:
+    """Apply every transition of one message due at `now`, emitting webhook events."""
+    if msg["status"] == "scheduled":
+        if now < msg["_t0"]:
+            return
+        # The outbound quota is re-checked when a scheduled message actually leaves (REFERENCE §4.2).
+        if quotas.outbound_left(db, msg["userId"], msg["_t0"]) <= 0:
+            msg["_fail"] = {"code": "MONTHLY_OUTBOUND_QUOTA_EXCEEDED", "message": "Monthly outbound quota exceeded"}
+        else:
+            quotas.bump(db, msg["userId"], msg["_t0"], "messages")
+        msg["status"] = "queued"
+        msg["updatedAt"] = iso(msg["_t0"])
+    for at, status in _message_steps(msg):
+        if at > now or _rank(status) <= _rank(msg["status"]):
+            continue
+        msg["status"] = status
+        msg["updatedAt"] = iso(at)
+        if status == "sent":
+            msg["providerMessageId"] = provider_id(msg["id"])
+            msg["meta"]["providerResult"] = {"key": {"id": msg["providerMessageId"]}, "status": "PENDING"}
+        if status == "failed":
+            msg["error"] = msg["_fail"]
+        emit(sb, db, msg["_ws"], "message." + status, _message_payload(msg, at))
+
+
+def _message_payload(msg: dict[str, Any], at: float) -> dict[str, Any]:
+    return {
+        "event": "message." + msg["status"],
+        "instanceId": msg["instanceId"],
+        "messageId": msg["id"],
+        "providerMessageId": msg["providerMessageId"],
+        "to": msg["to"],
+        "status": msg["status"],
+        "campaignId": msg["campaignId"],
+        "error": msg["error"],
+        "timestamp": iso(at),
+    }
+
+
+# ------------------------------------------------------------------------------------------- webhooks
+
+
+def sign(secret: str, raw: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
+
+
+def emit(sb: Sandbox, db: sqlite3.Connection, ws: str, event: str, payload: dict[str, Any]) -> None:
+    """Record one signed delivery per subscribed, active webhook of the workspace in the outbox."""
+    for row in db.execute("SELECT data FROM webhooks WHERE ws = ?", (ws,)):
+        hook = loads(row["data"])
+        if not hook.get("active", True) or event not in hook["events"]:
+            continue
+        raw = dumps(payload).encode()
+        sb.outbox.append(
+            {
+                "id": new_id(),
+                "webhookId": hook["id"],
+                "url": hook["url"],
+                "method": "POST",
+                "event": event,
+                "headers": {
+                    "Content-Type": "application/json",
+                    "X-MsgFlash-Event": event,
+                    "X-MsgFlash-Signature": sign(hook["_secret"], raw),
+                },
+                "body": raw.decode(),
+                "payload": payload,
+                "createdAt": payload.get("timestamp"),
+            }
+        )
+
+
+# ------------------------------------------------------------------------------------------- campaigns
+
+
+def campaign_stats(db: sqlite3.Connection, camp: dict[str, Any], full: bool = True) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for row in db.execute("SELECT status, count(*) AS n FROM messages WHERE campaign_id = ? GROUP BY status", (camp["id"],)):
+        counts[row["status"]] = row["n"]
+    planned = len(camp.get("_recipients", [])) if "_recipients" in camp else camp["stats"]["planned"]
+    read = counts.get("read", 0)
+    delivered = counts.get("delivered", 0) + read
+    sent = counts.get("sent", 0) + delivered
+    failed = counts.get("failed", 0)
+    cancelled = planned - camp.get("_enq", 0) if camp["status"] == "cancelled" else 0
+    stats: dict[str, Any] = {
+        "planned": planned,
+        "queued": max(0, planned - sent - failed - cancelled),
+        "sent": sent,
+        "delivered": delivered,
+        "read": read,
+        "failed": failed,
+        "cancelled": cancelled,
+    }
+    if full:
+        for k in ("processingStartedAt", "lastEnqueuedAt", "completedAt", "cancelledAt"):
+            stats[k] = camp["stats"].get(k)
+    return stats
+
+
+def campaign_next_at(camp: dict[str, Any]) -> float | None:
+    if camp["status"] == "scheduled":
+        return camp["_schedule"]
+    if camp["status"] == "running":
+        return camp["_anchor"] + (camp["_enq"] - camp["_anchor_n"]) / CAMPAIGN_PACE
+    return None
+
+
+def advance_campaign(sb: Sandbox, db: sqlite3.Connection, camp: dict[str, Any], now: float) -> None:
+    if camp["status"] == "scheduled" and now >= camp["_schedule"]:
+        camp["status"] = "running"
+        camp["_anchor"] = camp["_schedule"]
+        camp["_anchor_n"] = camp["_enq"]
+        camp["stats"]["processingStartedAt"] = camp["stats"].get("processingStartedAt") or iso(camp["_schedule"])
+        camp["updatedAt"] = iso(camp["_schedule"])
+    if camp["status"] != "running":
+        return
+    recipients: list[str] = camp["_recipients"]
+    due = min(len(recipients), camp["_anchor_n"] + math.floor((now - camp["_anchor"]) * CAMPAIGN_PACE) + 1)
+    inst_row = db.execute("SELECT data FROM instances WHERE id = ?", (camp["instanceId"],)).fetchone()
+    instance = loads(inst_row["data"]) if inst_row else {"id": camp["instanceId"], "status": "disconnected"}
+    tmpl = None
+    if camp.get("templateId"):
+        row = db.execute("SELECT data FROM templates WHERE id = ?", (camp["templateId"],)).fetchone()
+        tmpl = loads(row["data"]) if row else None
+    from .templating import render  # local import: templating imports nothing from here
+
+    while camp["_enq"] < due:
+        i = camp["_enq"]
+        at = camp["_anchor"] + (i - camp["_anchor_n"]) / CAMPAIGN_PACE
+        camp["_enq"] = i + 1
+        camp["stats"]["lastEnqueuedAt"] = iso(at)
+        camp["updatedAt"] = iso(at)
+        crow = db.execute("SELECT data FROM contacts WHERE id = ?", (recipients[i],)).fetchone()
+        if crow is None:  # deleted since the campaign was created
+            continue
+        contact = loads(crow["data"])
+        error = None
+        body = camp.get("body")
+        media = camp.get("mediaUrl")
+        mtype = camp.get("type") or "text"
+        if tmpl is not None:
+            rendered, missing = render(tmpl.get("body") or "", db, contact=contact, instance=instance,
+                                       user_id=camp["userId"], variables=camp.get("templateVariables") or {})
+            body, media, mtype = rendered, tmpl.get("mediaUrl"), tmpl["type"]
+            if missing:
+                error = {"code": "TEMPLATE_VARIABLES_MISSING", "message": "Missing: " + ", ".join(missing)}
+        if error is None and quotas.outbound_left(db, camp["userId"], at) <= 0:
+            error = {"code": "MONTHLY_OUTBOUND_QUOTA_EXCEEDED", "message": "Monthly outbound quota exceeded"}
+        if error is None:
+            quotas.bump(db, camp["userId"], at, "messages")
+        msg = make_message(ws=camp["_ws"], user_id=camp["userId"], instance=instance, to=contact["phone"], mtype=mtype,
+                           body=body, media_url=media, contact_id=contact["id"], campaign_id=camp["id"],
+                           created=at, t0=at, error=error)
+        advance_message(sb, db, msg, now)
+        insert_message(db, msg)
+    if camp["_enq"] >= len(recipients):
+        camp["status"] = "completed"
+        camp["stats"]["completedAt"] = camp["stats"].get("lastEnqueuedAt") or iso(now)
+        camp["updatedAt"] = camp["stats"]["completedAt"]
+
+
+def save_campaign(db: sqlite3.Connection, camp: dict[str, Any]) -> float | None:
+    nxt = campaign_next_at(camp)
+    db.execute("UPDATE campaigns SET status = ?, next_at = ?, data = ? WHERE id = ?",
+               (camp["status"], nxt, dumps(camp), camp["id"]))
+    return nxt
+
+
+# ------------------------------------------------------------------------------------------- contacts/groups ops
+
+
+def delete_contact(db: sqlite3.Connection, ws: str, contact_id: str) -> bool:
+    cur = db.execute("DELETE FROM contacts WHERE id = ? AND ws = ?", (contact_id, ws))
+    if cur.rowcount:
+        db.execute("DELETE FROM group_members WHERE contact_id = ?", (contact_id,))
+        return True
+    return False
+
+
+def add_member(db: sqlite3.Connection, ws: str, group_id: str, contact_id: str, now: float) -> str:
+    if db.execute("SELECT 1 FROM contacts WHERE id = ? AND ws = ?", (contact_id, ws)).fetchone() is None:
+        return "notFound"
+    cur = db.execute("INSERT OR IGNORE INTO group_members (group_id, contact_id, added_at) VALUES (?, ?, ?)",
+                     (group_id, contact_id, iso(now)))
+    return "added" if cur.rowcount else "alreadyInGroup"
+
+
+def remove_member(db: sqlite3.Connection, group_id: str, contact_id: str) -> str:
+    cur = db.execute("DELETE FROM group_members WHERE group_id = ? AND contact_id = ?", (group_id, contact_id))
+    return "removed" if cur.rowcount else "notInGroup"
+
+
+# ------------------------------------------------------------------------------------------- bulk jobs
+
+JOB_SUMMARY_KEYS = {
+    "bulk_delete_contacts": ("deleted", "notFound"),
+    "add_to_group": ("added", "alreadyInGroup", "notFound"),
+    "remove_from_group": ("removed", "notInGroup"),
+}
+
+
+def job_next_at(job: dict[str, Any]) -> float | None:
+    if job["status"] in ("pending", "processing"):
+        return job["_t0"] + (job["processedCount"] + 1) / JOB_PACE
+    return None
+
+
+def advance_job(db: sqlite3.Connection, job: dict[str, Any], now: float) -> None:
+    if job["status"] not in ("pending", "processing"):
+        return
+    ids: list[str] = job["_ids"]
+    target = min(len(ids), math.floor((now - job["_t0"]) * JOB_PACE))
+    if target <= job["processedCount"]:
+        return
+    op = job["operation"]
+    ws = job["_ws"]
+    group_ok = op == "bulk_delete_contacts" or db.execute(
+        "SELECT 1 FROM groups WHERE id = ?", (job.get("groupId"),)).fetchone() is not None
+    if not group_ok:
+        job["status"] = "failed"
+        job["error"] = {"code": "NOT_FOUND", "message": "Group not found"}
+        job["completedAt"] = job["updatedAt"] = iso(now)
+        return
+    at = job["_t0"] + target / JOB_PACE
+    for cid in ids[job["processedCount"]:target]:
+        if op == "bulk_delete_contacts":
+            outcome = "deleted" if delete_contact(db, ws, cid) else "notFound"
+        elif op == "add_to_group":
+            outcome = add_member(db, ws, job["groupId"], cid, at)
+        else:
+            outcome = remove_member(db, job["groupId"], cid)
+        job["summary"][outcome] = job["summary"].get(outcome, 0) + 1
+    job["processedCount"] = target
+    job["progress"] = math.floor(100 * target / len(ids))
+    job["status"] = "processing"
+    job["updatedAt"] = iso(at)
+    if target >= len(ids):
+        job["status"] = "done"
+        job["progress"] = 100
+        job["completedAt"] = iso(at)
+
+
+def save_job(db: sqlite3.Connection, job: dict[str, Any]) -> float | None:
+    nxt = job_next_at(job)
+    db.execute("UPDATE jobs SET status = ?, next_at = ?, data = ? WHERE id = ?", (job["status"], nxt, dumps(job), job["id"]))
+    return nxt
+
+
+# ------------------------------------------------------------------------------------------- number lookups
+
+
+def on_whatsapp(number: str) -> bool:
+    """Deterministic rule: a valid number is on WhatsApp when its last digit is even."""
+    return int(number[-1]) % 2 == 0
+
+
+def normalize_numbers(numbers: list[str]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    valid: list[dict[str, str]] = []
+    bad: list[dict[str, str]] = []
+    for raw in numbers:
+        candidate = raw.strip() if isinstance(raw, str) else ""
+        if candidate and not candidate.startswith("+") and candidate.isdigit():
+            candidate = "+" + candidate  # "international format" without the plus is accepted
+        num = e164(candidate)
+        if num is None:
+            bad.append({"input": raw, "reason": "Invalid phone number"})
+        else:
+            valid.append({"input": raw, "number": num})
+    return valid, bad
+
+
+def check_batch(lookup: dict[str, Any], items: list[dict[str, str]]) -> None:
+    for item in items:
+        if on_whatsapp(item["number"]):
+            lookup["result"]["onWhatsApp"].append({**item, "jid": item["number"][1:] + "@s.whatsapp.net"})
+            lookup["onWhatsAppCount"] += 1
+        else:
+            lookup["result"]["notOnWhatsApp"].append(item)
+            lookup["notOnWhatsAppCount"] += 1
+        lookup["checkedCount"] += 1
+
+
+def lookup_next_at(lk: dict[str, Any]) -> float | None:
+    if lk["status"] in ("pending", "processing"):
+        return lk["_t0"] + (lk["checkedCount"] + 1) / LOOKUP_PACE
+    return None
+
+
+def advance_lookup(db: sqlite3.Connection, lk: dict[str, Any], now: float) -> None:
+    if lk["status"] not in ("pending", "processing"):
+        return
+    todo: list[dict[str, str]] = lk["_valid"]
+    target = min(len(todo), math.floor((now - lk["_t0"]) * LOOKUP_PACE))
+    if target <= lk["checkedCount"] and todo:
+        return
+    check_batch(lk, todo[lk["checkedCount"]:target])
+    at = lk["_t0"] + target / LOOKUP_PACE
+    lk["status"] = "processing"
+    lk["progress"] = math.floor(100 * target / len(todo)) if todo else 100
+    lk["updatedAt"] = iso(at)
+    if target >= len(todo):
+        lk["status"] = "done"
+        lk["progress"] = 100
+        lk["completedAt"] = iso(at)
+
+
+def save_lookup(db: sqlite3.Connection, lk: dict[str, Any]) -> float | None:
+    nxt = lookup_next_at(lk)
+    db.execute("UPDATE lookups SET status = ?, next_at = ?, data = ? WHERE id = ?", (lk["status"], nxt, dumps(lk), lk["id"]))
+    return nxt
+
+
+# ------------------------------------------------------------------------------------------- tick
+
+
+def tick(sb: Sandbox, db: sqlite3.Connection, now: float) -> None:
+    if now < sb.next_due:
+        return
+    for row in db.execute("SELECT data FROM campaigns WHERE next_at <= ? ORDER BY next_at", (now,)).fetchall():
+        camp = loads(row["data"])
+        advance_campaign(sb, db, camp, now)
+        save_campaign(db, camp)
+    for row in db.execute("SELECT data FROM messages WHERE next_at <= ? ORDER BY next_at", (now,)).fetchall():
+        msg = loads(row["data"])
+        advance_message(sb, db, msg, now)
+        db.execute("UPDATE messages SET status = ?, next_at = ?, data = ? WHERE id = ?",
+                   (msg["status"], message_next_at(msg), dumps(msg), msg["id"]))
+    for row in db.execute("SELECT data FROM jobs WHERE next_at <= ?", (now,)).fetchall():
+        job = loads(row["data"])
+        advance_job(db, job, now)
+        save_job(db, job)
+    for row in db.execute("SELECT data FROM lookups WHERE next_at <= ?", (now,)).fetchall():
+        lk = loads(row["data"])
+        advance_lookup(db, lk, now)
+        save_lookup(db, lk)
+    sb.next_due = next_due(db)
+
+
+def next_due(db: sqlite3.Connection) -> float:
+    best = math.inf
+    for table in ("campaigns", "messages", "jobs", "lookups"):
+        v = db.execute(f"SELECT min(next_at) FROM {table} WHERE next_at IS NOT NULL").fetchone()[0]
+        if v is not None and v < best:
+            best = v
+    return best

@@ -1,0 +1,40 @@
+"""Instances: read-only (created and connected in the dashboard)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..lifecycle import safety_for
+from ..store import Ctx, loads
+from ..util import public
+from .base import RouteSpec, route
+
+ROUTES: list[RouteSpec] = []
+PROVIDER_STATE = {"connected": "open", "connecting": "connecting", "disconnected": "close"}
+
+
+def get_instance(ctx: Ctx, instance_id: str) -> dict[str, Any]:
+    return ctx.get("instances", instance_id, "Instance")
+
+
+@route(ROUTES, "GET", "/instances")
+def list_instances(ctx: Ctx) -> list[dict[str, Any]]:
+    rows = ctx.db.execute("SELECT data FROM instances WHERE ws = ? ORDER BY rid", (ctx.ws,))
+    return [public(loads(r["data"])) for r in rows]
+
+
+@route(ROUTES, "GET", "/instances/{id}")
+def get_one(ctx: Ctx, id: str) -> dict[str, Any]:
+    return public(get_instance(ctx, id))
+
+
+@route(ROUTES, "GET", "/instances/{id}/state")
+def state(ctx: Ctx, id: str) -> dict[str, Any]:
+    inst = get_instance(ctx, id)
+    return {"instanceId": inst["id"], "status": inst["status"], "providerState": PROVIDER_STATE.get(inst["status"], "close")}
+
+
+@route(ROUTES, "GET", "/instances/{id}/health")
+def health(ctx: Ctx, id: str) -> dict[str, Any]:
+    inst = get_instance(ctx, id)
+    return {"instanceId": inst["id"], **safety_for(inst)}

@@ -1,0 +1,41 @@
+"""WhatsApp statuses (stories): text or image, plan-gated, consume the outbound quota."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import quotas
+from ..errors import ApiError, invalid
+from ..lifecycle import provider_id
+from ..store import Ctx
+from ..util import F, is_hex_color, is_public_url, new_id, validate
+from .base import RouteSpec, route
+
+ROUTES: list[RouteSpec] = []
+SPEC = {
+    "instanceId": F("uuid", required=True),
+    "type": F("enum", required=True, enum=("text", "image")),
+    "content": F("string", required=True, min_len=1, max_len=4096),
+    "caption": F("string", max_len=1024),
+    "backgroundColor": F("string", max_len=7),
+}
+
+
+@route(ROUTES, "POST", "/statuses", 201)
+def publish(ctx: Ctx) -> dict[str, Any]:
+    body = validate(ctx.body, SPEC)
+    details = []
+    if body["type"] == "image" and not is_public_url(body["content"]):
+        details.append({"field": "content", "message": "Expected a public image URL for type=image"})
+    if "backgroundColor" in body and not is_hex_color(body["backgroundColor"]):
+        details.append({"field": "backgroundColor", "message": "Expected a hex colour such as #00a884"})
+    if details:
+        raise invalid(details)
+    quotas.require_feature(ctx.db, "statuses")
+    instance = ctx.get("instances", body["instanceId"], "Instance")
+    if instance["status"] != "connected":
+        # Our choice: the provider refuses to publish from a disconnected number.
+        raise ApiError("PROVIDER_ERROR", "The provider rejected the status: instance is not connected")
+    quotas.check_outbound(ctx.db, ctx.user_id, ctx.now)
+    quotas.bump(ctx.db, ctx.user_id, ctx.now, "statuses")
+    return {"instanceId": instance["id"], "providerMessageId": provider_id(new_id())}
