@@ -27,5 +27,6 @@ def serve(host: str = "127.0.0.1", port: int = 8787, db: str = ":memory:") -> No
     err.print(f"[bold green]MsgFlash sandbox[/] on [bold]http://{host}:{port}/api/v1[/] (db: {db})")
     err.print(f"  personal key  [cyan]{PERSONAL_KEY}[/]")
     err.print(f"  team key      [cyan]{TEAM_KEY}[/]  X-Team-Id: [cyan]{TEAM_ID}[/] ({TEAM_NAME})")
-    err.print(f"  control API   {'http://%s:%d/_sandbox/' % (host, port) if control else '[yellow]off (not loopback)[/]'}")
+    where = f"http://{host}:{port}/_sandbox/" if control else "[yellow]off (not loopback)[/]"
+    err.print(f"  control API   {where}")
     uvicorn.run(app, host=host, port=port, log_level="warning")

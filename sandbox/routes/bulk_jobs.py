@@ -35,8 +35,6 @@ def start_job(ctx: Ctx, operation: str, ids: list[str], group_id: str | None) ->
 
 def job_out(job: dict[str, Any], with_error: bool = True) -> dict[str, Any]:
     out = public(job)
-    if job["operation"] == "bulk_delete_contacts":
-        out.pop("groupId", None)
     if not with_error:
         out.pop("error", None)
     return out

@@ -129,6 +129,7 @@ def create(ctx: Ctx) -> dict[str, Any]:
 
 @route(ROUTES, "GET", "/campaigns/{id}")
 def get_campaign(ctx: Ctx, id: str) -> dict[str, Any]:
+    quotas.require_feature(ctx.db, "campaigns")  # listed (inferred) for this route only
     camp = ctx.get("campaigns", id, "Campaign")
     return render_campaign(ctx, camp)
 

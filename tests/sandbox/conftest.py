@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+import pytest
+
+from .helpers import FakeClock, client_for, make_app
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def app(clock: FakeClock) -> Any:
+    return make_app(now=clock)
+
+
+@pytest.fixture
+async def api(app: Any) -> AsyncIterator[httpx2.AsyncClient]:
+    async with client_for(app) as c:
+        yield c
