@@ -47,7 +47,8 @@ def sandbox_settings(settings: Settings) -> Settings:
     from ..sandbox.keys import PERSONAL_KEY, TEAM_ID, TEAM_KEY, TEAM_NAME
 
     team = TeamConfig.model_validate({"name": TEAM_NAME, "team_id": TEAM_ID, "key": TEAM_KEY})
-    return settings.model_copy(update={"api_key": _secret(PERSONAL_KEY), "teams": [team]})
+    default = settings.default_workspace if settings.default_workspace in ("personal", TEAM_NAME) else "personal"
+    return settings.model_copy(update={"api_key": _secret(PERSONAL_KEY), "teams": [team], "default_workspace": default})
 
 
 def _secret(value: str) -> Any:

@@ -22,7 +22,7 @@ from pydantic import Field
 from .api import Api
 from .errors import MsgFlashError
 from .guard import ConfirmForm, Decision
-from .registry import ToolSpec
+from .registry import Route, ToolSpec
 from .results import UNTRUSTED_NOTE, Preview, Reply, ToolOutput, render
 from .runtime import Connection, Runtime
 from .untrusted import sanitize
@@ -31,15 +31,11 @@ log = logging.getLogger("msgflash_mcp.tools")
 
 KW = inspect.Parameter.KEYWORD_ONLY
 
-WorkspaceArg = Annotated[
-    str | None, Field(description="Workspace to act in: 'personal' or a team name (default: the active one)")
-]
-ConfirmTokenArg = Annotated[
-    str | None, Field(description="Token from a confirmation_required result; repeat the identical call with it")
-]
+WorkspaceArg = Annotated[str | None, Field(description="'personal' or a team name; default: active")]
+ConfirmTokenArg = Annotated[str | None, Field(description="From confirmation_required; repeat identical args")]
 
 
-def principal_of(ctx: Context, connection: Connection) -> str:
+def principal_of(ctx: Context | None, connection: Connection) -> str:
     """Who is calling: the authenticated HTTP client, else this connection (stdio, in-memory)."""
     token = get_access_token()
     if token is not None:
@@ -60,6 +56,14 @@ async def bind_api(spec: ToolSpec, connection: Connection, requested: str | None
     else:
         workspace = await workspaces.resolve(requested, principal)
     return Api(connection.api, spec.route, workspace, workspaces, principal=principal)
+
+
+async def bind_route(connection: Connection, route: Route, requested: str | None = None) -> Api:
+    """An `Api` bound exactly as a tool call's would be, for code outside a tool call (resources, completions)."""
+    principal = principal_of(None, connection)
+    workspaces = connection.runtime.workspaces
+    workspace = workspaces.require_personal() if route.personal_only else await workspaces.resolve(requested, principal)
+    return Api(connection.api, route, workspace, workspaces, principal=principal)
 
 
 def default_preview(spec: ToolSpec, args: dict[str, Any]) -> Preview:
@@ -140,7 +144,7 @@ def build_tool(spec: ToolSpec) -> Tool:
     async def call(**kwargs: Any) -> CallToolResult:
         ctx: Context = kwargs.pop("ctx")
         answer = kwargs.pop("decision", None)
-        requested = kwargs.pop("workspace", None)
+        requested = kwargs.pop("workspace", None) if spec.workspace_scoped else None
         kwargs.pop("confirm_token", None)
         connection = connection_of(ctx)
         runtime = connection.runtime
@@ -149,6 +153,7 @@ def build_tool(spec: ToolSpec) -> Tool:
         api: Api | None = None
         try:
             api = await bind_api(spec, connection, requested, principal)
+            api.progress = ctx.report_progress
             label = api.label if api.workspace else None
             if decision.kind != "proceed":
                 output = _not_acted(spec, decision, label)

@@ -1,0 +1,157 @@
+"""Registry rules: the public tool contract and what every tool must derive from its declaration."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import Client
+from starlette.routing import Match
+
+from msgflash_mcp.server.app import build_server, selected_specs
+from msgflash_mcp.server.registry import Effect, select
+from msgflash_mcp.tools import ALL_TOOLSETS
+
+from tests.conftest import make_settings
+
+pytestmark = pytest.mark.anyio
+
+ENDPOINTS = json.loads((Path(__file__).parents[3] / "shared/msgflash-api/endpoints.json").read_text())
+
+# DESIGN.md "Tool surface": a public contract. Changing a name or an effect is a breaking change.
+CONTRACT: dict[str, dict[str, Effect]] = {
+    "workspace": {"list_workspaces": Effect.READ, "switch_workspace": Effect.READ},
+    "messages": {
+        "send_message": Effect.SEND, "schedule_message": Effect.SEND,
+        "list_messages": Effect.READ, "get_message": Effect.READ,
+    },
+    "campaigns": {
+        "create_campaign": Effect.SEND, "get_campaign": Effect.READ, "get_campaign_stats": Effect.READ,
+        "pause_campaign": Effect.WRITE, "resume_campaign": Effect.SEND,
+    },
+    "templates": {
+        "list_templates": Effect.READ, "get_template": Effect.READ, "create_template": Effect.WRITE,
+        "update_template": Effect.WRITE, "delete_template": Effect.DELETE, "preview_template": Effect.READ,
+    },
+    "contacts": {
+        "list_contacts": Effect.READ, "get_contact": Effect.READ, "create_contact": Effect.WRITE,
+        "update_contact": Effect.WRITE, "delete_contact": Effect.DELETE, "bulk_delete_contacts": Effect.DELETE,
+        "get_contact_groups": Effect.READ, "list_bulk_jobs": Effect.READ, "get_bulk_job": Effect.READ,
+        "get_bulk_job_progress": Effect.READ, "cancel_bulk_job": Effect.WRITE,
+    },
+    "groups": {
+        "list_groups": Effect.READ, "get_group": Effect.READ, "create_group": Effect.WRITE,
+        "update_group": Effect.WRITE, "delete_group": Effect.DELETE, "add_group_members": Effect.WRITE,
+        "remove_group_members": Effect.WRITE, "list_group_members": Effect.READ,
+    },
+    "webhooks": {"list_webhooks": Effect.READ, "create_webhook": Effect.ADMIN, "delete_webhook": Effect.DELETE},
+    "statuses": {"publish_status": Effect.SEND},
+    "instances": {
+        "list_instances": Effect.READ, "get_instance": Effect.READ,
+        "get_instance_state": Effect.READ, "get_instance_health": Effect.READ,
+    },
+    "billing": {
+        "get_usage": Effect.READ, "get_account": Effect.READ, "list_plans": Effect.READ,
+        "get_subscription": Effect.READ, "get_billing_usage": Effect.READ, "list_payments": Effect.READ,
+    },
+    "lookups": {
+        "start_number_lookup": Effect.WRITE, "list_number_lookups": Effect.READ, "get_number_lookup": Effect.READ,
+        "get_number_lookup_progress": Effect.READ, "cancel_number_lookup": Effect.WRITE,
+        "import_lookup_contacts": Effect.WRITE,
+    },
+}
+NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+ALL_SPECS = [spec for toolset in ALL_TOOLSETS for spec in toolset.specs]
+
+
+def test_tool_names_and_effects_match_the_public_contract() -> None:
+    declared = {ts.name: {spec.name: spec.effect for spec in ts.specs} for ts in ALL_TOOLSETS}
+    assert declared == CONTRACT
+
+
+def test_every_endpoint_has_exactly_one_tool() -> None:
+    documented = {(e["method"], e["path"]) for e in ENDPOINTS}
+    routed = [(s.route.method, s.route.path) for s in ALL_SPECS if s.route is not None]
+    assert len(routed) == len(set(routed)), "two tools declare the same route"
+    assert set(routed) == documented
+
+
+def test_personal_only_routes_follow_the_reference() -> None:
+    for endpoint in ENDPOINTS:
+        specs = [s for s in ALL_SPECS if s.route and (s.route.method, s.route.path) == (endpoint["method"], endpoint["path"])]
+        for spec in specs:
+            assert spec.route is not None
+            assert spec.route.personal_only == bool(endpoint["personal_key_only"]), spec.name
+            assert spec.workspace_scoped == (not endpoint["personal_key_only"]), spec.name
+
+
+def test_every_route_has_a_sandbox_handler(sandbox_app: Any) -> None:
+    for spec in ALL_SPECS:
+        if spec.route is None:
+            continue
+        path = spec.route.path
+        for param in spec.route.params:
+            path = path.replace("{" + param + "}", str(uuid.uuid4()))
+        scope = {"type": "http", "method": spec.route.method, "path": path, "root_path": "", "headers": []}
+        assert any(route.matches(scope)[0] == Match.FULL for route in sandbox_app.routes), spec.route
+
+
+async def test_listed_tools_follow_the_registry_rules(client: Client) -> None:
+    tools = (await client.list_tools()).tools
+    specs = {spec.name: spec for spec in ALL_SPECS}
+    assert len({t.name for t in tools}) == len(tools)
+    for tool in tools:
+        spec = specs[tool.name]
+        assert NAME_RE.fullmatch(tool.name)
+        assert tool.description and len(tool.description) <= 400, tool.name
+        schema = tool.input_schema
+        assert schema.get("type") == "object"
+        assert not {"anyOf", "oneOf", "allOf"} & schema.keys(), tool.name
+        assert "title" not in json.dumps(schema).replace('"title":', "").split('"properties"')[0]
+        hints = tool.annotations
+        assert hints is not None
+        for hint in ("read_only_hint", "destructive_hint", "idempotent_hint", "open_world_hint"):
+            assert getattr(hints, hint) is not None, (tool.name, hint)
+        assert hints.read_only_hint == (spec.effect is Effect.READ and not spec.session_state)
+        if spec.effect.guarded:
+            assert hints.destructive_hint is True
+            assert "confirm_token" in schema["properties"]
+        else:
+            assert "confirm_token" not in schema["properties"]
+        if spec.route is not None:  # switch_workspace's own argument is named workspace too
+            assert ("workspace" in schema["properties"]) == spec.workspace_scoped, tool.name
+        # No way for the model to pick a key, a team id, a base URL or headers.
+        for forbidden in ("api_key", "key", "team_id", "base_url", "headers", "x_team_id"):
+            assert forbidden not in schema["properties"], (tool.name, forbidden)
+
+
+async def test_tool_list_is_deterministic_across_connections(server: Any) -> None:
+    async with Client(server) as first, Client(server) as second:
+        a = [t.model_dump() for t in (await first.list_tools()).tools]
+        b = [t.model_dump() for t in (await second.list_tools()).tools]
+    assert a == b
+    assert [t["name"] for t in a] == [s.name for s in selected_specs(make_settings())]
+
+
+async def test_read_only_mode_keeps_only_reading_tools(sandbox_app: Any) -> None:
+    server = build_server(make_settings(read_only=True), sandbox_app=sandbox_app)
+    async with Client(server) as client:
+        tools = (await client.list_tools()).tools
+        names = {t.name for t in tools}
+        for tool in tools:
+            spec = next(s for s in ALL_SPECS if s.name == tool.name)
+            assert spec.effect is Effect.READ
+        assert "send_message" not in names and "delete_contact" not in names
+        result = await client.call_tool("send_message", {"to": "+33612345678"})
+        assert result.is_error and "Unknown tool" in result.content[0].text  # type: ignore[union-attr]
+
+
+def test_toolsets_select_and_unknown_names_fail() -> None:
+    chosen = select(ALL_TOOLSETS, enabled=["instances"], read_only=False)
+    assert {s.toolset for s in chosen} == {"instances", "workspace"}  # workspace is always on
+    with pytest.raises(ValueError, match="unknown toolset"):
+        select(ALL_TOOLSETS, enabled=["instances", "nope"], read_only=False)
