@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -180,6 +181,13 @@ class Api:
         self.workspace = workspace  # None only for the server's own tools (workspace switching)
         self.workspaces = workspaces
         self.principal = principal
+        # Set by toolcall from ctx.report_progress: long-running tools (bulk jobs, lookups) report through it.
+        self.progress: Callable[[float, float | None, str | None], Awaitable[None]] | None = None
+
+    async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        """Progress notification to the caller (a no-op outside a tool call or without a progress token)."""
+        if self.progress is not None:
+            await self.progress(progress, total, message)
 
     @property
     def label(self) -> str:
