@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from ..server.registry import Toolset
-from . import instances, workspace
+from . import (
+    billing,
+    instances,
+    lookups,
+    workspace,
+)
 
 ALL_TOOLSETS: list[Toolset] = [
     workspace.toolset,
     instances.toolset,
+    billing.toolset,
+    lookups.toolset,
 ]

@@ -1,0 +1,150 @@
+"""billing toolset: read-only account data; personal-only routes always carry the personal key."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from mcp import Client
+from msgflash_mcp.sandbox.faults import FaultRule
+from msgflash_mcp.sandbox.inprocess import sandbox_transport
+from msgflash_mcp.sandbox.keys import TEAM_ID, TEAM_KEY, TEAM_NAME
+from msgflash_mcp.sandbox.seed import USER_EMAIL, USER_NAME
+from msgflash_mcp.server.app import build_server
+
+from tests.conftest import call_error, call_ok, make_settings
+
+pytestmark = pytest.mark.anyio
+
+Ledger = Callable[[], list[dict[str, Any]]]
+PERSONAL_ONLY_TOOLS = ["get_usage", "get_account", "get_subscription", "get_billing_usage", "list_payments"]
+SANDBOX_PERSONAL = "personal (sandbox)"
+
+
+async def test_get_usage_summarises_the_outbound_quota(client: Client, ledger: Ledger) -> None:
+    out = await call_ok(client, "get_usage")
+    assert out["status"] == "ok" and out["workspace"] == SANDBOX_PERSONAL
+    data = out["data"]
+    used = data["usage"]["effectiveOutboundUsage"]
+    quota = data["limits"]["monthlyOutboundQuota"]
+    instances = data["usage"]["activeInstancesCount"]
+    assert out["summary"] == (
+        f"{data['plan']['name']} plan: {used}/{quota} outbound messages used this month, {instances} instances"
+    )
+    assert used == data["usage"]["messagesCount"] + data["usage"]["statusesCount"]
+    assert [(e["method"], e["path"], e["key_kind"]) for e in ledger()] == [("GET", "/api/v1/usage", "personal")]
+
+
+async def test_get_account(client: Client) -> None:
+    out = await call_ok(client, "get_account")
+    assert out["workspace"] == SANDBOX_PERSONAL
+    assert out["data"]["email"] == USER_EMAIL
+    assert out["summary"].startswith(f"Account {USER_NAME} <{USER_EMAIL}>")
+    assert "1 team(s)" in out["summary"]
+
+
+async def test_list_plans_is_workspace_scoped(client: Client, ledger: Ledger) -> None:
+    out = await call_ok(client, "list_plans")
+    codes = [plan["code"] for plan in out["data"]]
+    assert "pro" in codes and "free" in codes
+    assert out["summary"].startswith(f"{len(codes)} plan(s): ")
+    assert "Pro (19 EUR/month)" in out["summary"]
+    team = await call_ok(client, "list_plans", {"workspace": TEAM_NAME})
+    assert team["workspace"] == f"{TEAM_NAME} (sandbox)"
+    assert [(e["key_kind"], e["team_id"]) for e in ledger()] == [("personal", None), ("team", TEAM_ID)]
+
+
+async def test_get_subscription(client: Client) -> None:
+    out = await call_ok(client, "get_subscription")
+    assert out["workspace"] == SANDBOX_PERSONAL
+    sub = out["data"]["subscription"]
+    period = out["data"]["period"]
+    assert out["summary"].startswith(f"{sub['plan']['name']} plan, ")
+    assert f"({period['start'][:10]} to {period['end'][:10]})" in out["summary"]
+    assert "scheduled" not in out["summary"]
+
+
+async def test_get_billing_usage_adds_api_requests(client: Client) -> None:
+    out = await call_ok(client, "get_billing_usage")
+    data = out["data"]
+    assert out["workspace"] == SANDBOX_PERSONAL
+    assert out["summary"].endswith(
+        f"; {data['usage']['apiRequestsCount']}/{data['limits']['monthlyApiRequestQuota']} API requests"
+    )
+    assert set(data) >= {"plan", "limits", "features", "usage", "period"}
+
+
+async def test_list_payments_pages(client: Client, ledger: Ledger) -> None:
+    first = await call_ok(client, "list_payments", {"limit": 2})
+    assert first["workspace"] == SANDBOX_PERSONAL
+    assert len(first["data"]["payments"]) == 2
+    assert first["summary"].startswith("2 payment(s) on page 1/2 (3 in all); latest 19.00 EUR succeeded for Pro on ")
+    assert first["summary"].endswith("pass page=2 for more")
+    second = await call_ok(client, "list_payments", {"limit": 2, "page": 2})
+    assert len(second["data"]["payments"]) == 1 and "pass page" not in second["summary"]
+    queries = [e["query"] for e in ledger()]
+    assert queries == ["limit=2", "page=2&limit=2"]
+
+
+@pytest.mark.parametrize("args", [{"limit": 0}, {"limit": 101}, {"page": 0}, {"page": "two"}])
+async def test_list_payments_validation_sends_nothing(client: Client, ledger: Ledger, args: dict[str, Any]) -> None:
+    await call_error(client, "list_payments", args)
+    assert ledger() == []
+
+
+async def test_personal_only_tools_take_no_workspace(client: Client) -> None:
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    for name in PERSONAL_ONLY_TOOLS:
+        assert "workspace" not in tools[name].input_schema.get("properties", {}), name
+        assert tools[name].annotations is not None and tools[name].annotations.read_only_hint is True
+    assert "workspace" in tools["list_plans"].input_schema["properties"]
+
+
+
+async def test_stray_workspace_argument_cannot_redirect_the_key(client: Client, ledger: Ledger) -> None:
+    # Not in the schema, so the SDK drops it: the call still goes out with the personal key.
+    out = await call_ok(client, "get_usage", {"workspace": TEAM_NAME})
+    assert out["workspace"] == SANDBOX_PERSONAL
+    assert [(e["key_kind"], e["team_id"]) for e in ledger()] == [("personal", None)]
+
+
+async def test_personal_key_even_when_a_team_is_active(sandbox_app: Any, ledger: Ledger) -> None:
+    server = build_server(make_settings(default_workspace=TEAM_NAME), sandbox_app=sandbox_app)
+    async with Client(server) as client:
+        await _all_personal_then_plans(client)
+    kinds = [(e["path"], e["key_kind"], e["team_id"]) for e in ledger()]
+    assert all(kind == "personal" and team is None for path, kind, team in kinds[:-1]), kinds
+    assert kinds[-1] == ("/api/v1/billing/plans", "team", TEAM_ID)
+    assert not any(e["code"] == "TEAM_KEY_NOT_ALLOWED" for e in ledger())
+
+
+async def _all_personal_then_plans(client: Client) -> None:
+    for name in PERSONAL_ONLY_TOOLS:
+        out = await call_ok(client, name)
+        assert out["workspace"] == SANDBOX_PERSONAL, name
+    plans = await call_ok(client, "list_plans")
+    assert plans["workspace"] == f"{TEAM_NAME} (sandbox)"
+
+
+async def test_without_a_personal_key_says_what_to_configure(sandbox_app: Any) -> None:
+    settings = make_settings(
+        sandbox=False, teams=[{"name": TEAM_NAME, "team_id": TEAM_ID, "key": TEAM_KEY}]
+    )
+    server = build_server(settings, http_transport=sandbox_transport(sandbox_app))
+    async with Client(server) as client:
+        error = await call_error(client, "get_usage")
+        assert "MSGFLASH_API_KEY" in error and "personal key" in error
+        assert sandbox_app.state.sandbox.ledger == []
+        plans = await call_ok(client, "list_plans")  # team keys may read the catalogue
+        assert plans["workspace"] == TEAM_NAME
+    assert [e["key_kind"] for e in sandbox_app.state.sandbox.ledger] == ["team"]
+
+
+async def test_api_error_is_readable(client: Client, sandbox_app: Any) -> None:
+    sandbox_app.state.sandbox.faults.add(
+        [FaultRule(action="status", path="/api/v1/billing/subscription", status=403, code="SUBSCRIPTION_INACTIVE")]
+    )
+    error = await call_error(client, "get_subscription")
+    assert "403 SUBSCRIPTION_INACTIVE" in error
+    assert "renew it in the dashboard" in error

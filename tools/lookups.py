@@ -1,0 +1,176 @@
+"""Number lookups: which phone numbers are on WhatsApp, checked through a connected instance.
+
+Fewer than 100 numbers answer synchronously with the result; 100 or more start an async lookup that
+get_number_lookup_progress polls (every 2 s, like bulk jobs) until it is done, failed or cancelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any
+
+import anyio
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field, StringConstraints
+
+from ..server.api import Api
+from ..server.registry import GET, POST, Effect, Toolset
+from ..server.results import Reply
+from ._types import Id, _e164
+
+toolset = Toolset("lookups", "Check which numbers are on WhatsApp; import the hits as contacts.")
+
+if TYPE_CHECKING:  # ids are validated UUIDs kept as canonical strings; pyright can't read Id(...)
+    InstanceId = str
+    LookupId = str
+else:
+    InstanceId = Id("Connected instance")
+    LookupId = Id("Lookup")
+
+MAX_NUMBERS = 10_000
+SYNC_BELOW = 100  # the API answers synchronously under this many numbers
+POLL_INTERVAL = 2.0  # seconds, as the API documents for progress polling
+MAX_WAIT = 60
+TERMINAL = frozenset({"done", "failed", "cancelled"})
+MAX_SHOWN = 250  # per result list: a 10,000-number lookup must not flood the model's context
+MAX_INVALID_REPORTED = 20
+
+# Injectable (tests swap it for one that advances the sandbox clock): never a real sleep in tests.
+sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+
+Numbers = Annotated[
+    list[Annotated[str, StringConstraints(max_length=32)]],
+    Field(min_length=1, max_length=MAX_NUMBERS, description="E.164 numbers (1-10000)"),
+]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), Field(description="Tag for imported contacts")]
+WaitSeconds = Annotated[int, Field(ge=0, le=MAX_WAIT, description="Poll up to this long (0-60 s)")]
+
+
+def normalize_numbers(numbers: list[str]) -> list[str]:
+    """Every number in E.164, or a ToolError naming each invalid one by index (nothing is sent)."""
+    valid: list[str] = []
+    invalid: list[str] = []
+    for index, raw in enumerate(numbers):
+        try:
+            valid.append(_e164(raw.strip()))
+        except ValueError:
+            invalid.append(f"numbers[{index}] {raw!r}")
+    if invalid:
+        shown = "; ".join(invalid[:MAX_INVALID_REPORTED])
+        more = f" and {len(invalid) - MAX_INVALID_REPORTED} more" if len(invalid) > MAX_INVALID_REPORTED else ""
+        raise ToolError(
+            f"{len(invalid)} of {len(numbers)} numbers are not valid E.164 phone numbers: {shown}{more}. "
+            "Fix or remove them (international form with +country code, e.g. +33612345678); nothing was sent."
+        )
+    return valid
+
+
+def _counts(data: dict[str, Any]) -> str:
+    def pick(*keys: str) -> Any:
+        return next((data[k] for k in keys if data.get(k) is not None), 0)
+
+    return (
+        f"{pick('onWhatsAppCount')} on WhatsApp, {pick('notOnWhatsAppCount')} not, {pick('invalidCount')} invalid"
+    )
+
+
+def _trim_result(data: Any) -> tuple[Any, str]:
+    """Cap each result list so one call can't flood the context; say so in the summary."""
+    if not isinstance(data, dict) or not isinstance(data.get("result"), dict):
+        return data, ""
+    result: dict[str, Any] = dict(data["result"])  # type: ignore[arg-type]
+    trimmed: list[str] = []
+    for key, items in result.items():
+        if isinstance(items, list) and len(items) > MAX_SHOWN:  # type: ignore[arg-type]
+            trimmed.append(f"{key}: first {MAX_SHOWN} of {len(items)}")  # type: ignore[arg-type]
+            result[key] = items[:MAX_SHOWN]
+    if not trimmed:
+        return data, ""
+    out: dict[str, Any] = {**data, "result": result, "truncated": True}  # type: ignore[dict-item]
+    return out, " (result lists truncated: " + ", ".join(trimmed) + "; use import_lookup_contacts to act on all)"
+
+
+@toolset.tool(POST("/api/v1/number-lookups"), Effect.WRITE)
+async def start_number_lookup(api: Api, instance_id: InstanceId, numbers: Numbers) -> Reply:
+    """Check which numbers are on WhatsApp. Under 100 numbers answers with the result; more starts an async lookup."""
+    normalized = normalize_numbers(numbers)
+    data = await api(json={"instanceId": instance_id, "numbers": normalized})
+    lookup_id = data.get("lookupId") or data.get("id")
+    if data.get("mode") == "async" or data.get("status") in ("pending", "processing"):
+        summary = (
+            f"Lookup {lookup_id} started for {data.get('requested', len(normalized))} numbers (async); "
+            "follow it with get_number_lookup_progress (wait_seconds) then get_number_lookup"
+        )
+        return Reply(summary, data)
+    shown, note = _trim_result(data)
+    summary = f"Checked {data.get('requested', len(normalized))} numbers: {_counts(data)} (lookup {lookup_id}){note}"
+    return Reply(summary, shown)
+
+
+@toolset.tool(GET("/api/v1/number-lookups"), Effect.READ)
+async def list_number_lookups(api: Api) -> Reply:
+    """Recent number lookups, newest first, with status and counts (no result lists)."""
+    # The API documents no parameters for this route, so none are sent (no invented limit/cursor).
+    data = await api()
+    items: list[Any] = data if isinstance(data, list) else (data.get("lookups") or [])
+    next_cursor = None if isinstance(data, list) else data.get("nextCursor")
+    by_status: dict[str, int] = {}
+    for item in items:
+        status = str(item.get("status"))
+        by_status[status] = by_status.get(status, 0) + 1
+    states = ", ".join(f"{n} {s}" for s, n in sorted(by_status.items()))
+    summary = f"{len(items)} lookup(s)" + (f": {states}" if states else "")
+    return Reply(summary, data, next_cursor=next_cursor)
+
+
+@toolset.tool(GET("/api/v1/number-lookups/{id}"), Effect.READ)
+async def get_number_lookup(api: Api, lookup_id: LookupId) -> Reply:
+    """One lookup with its result lists (onWhatsApp, notOnWhatsApp, invalid)."""
+    data = await api(path={"id": lookup_id})
+    shown, note = _trim_result(data)
+    return Reply(f"Lookup {lookup_id} {data.get('status')}: {_counts(data)}{note}", shown)
+
+
+@toolset.tool(GET("/api/v1/number-lookups/{id}/progress"), Effect.READ)
+async def get_number_lookup_progress(api: Api, lookup_id: LookupId, wait_seconds: WaitSeconds | None = None) -> Reply:
+    """Progress of an async lookup; with wait_seconds, polls every 2 s until it ends or the wait is over."""
+    data = await api(path={"id": lookup_id})
+    waited = 0.0
+    budget = float(wait_seconds or 0)
+    while data.get("status") not in TERMINAL and waited < budget:
+        await api.report_progress(float(data.get("progress") or 0), 100.0, f"lookup {data.get('status')}")
+        step = min(POLL_INTERVAL, budget - waited)
+        await sleep(step)
+        waited += step
+        data = await api(path={"id": lookup_id})
+    status = data.get("status")
+    checked, total = data.get("checkedCount", 0), data.get("normalizedCount") or data.get("requestedCount", 0)
+    summary = f"Lookup {lookup_id} {status}: {data.get('progress', 0)}% ({checked}/{total} checked; {_counts(data)})"
+    if status not in TERMINAL:
+        summary += f"; still running{f' after {waited:g} s' if waited else ''}, poll again"
+    elif status == "failed" and data.get("error"):
+        summary += f"; error: {data['error']}"
+    return Reply(summary, data)
+
+
+@toolset.tool(POST("/api/v1/number-lookups/{id}/cancel"), Effect.WRITE)
+async def cancel_number_lookup(api: Api, lookup_id: LookupId) -> Reply:
+    """Stop an async lookup that is still pending or processing; checked results are kept."""
+    data = await api(path={"id": lookup_id})
+    status = data.get("status") if isinstance(data, dict) else None
+    return Reply(f"Lookup {lookup_id} {status or 'cancel requested'}", data)
+
+
+@toolset.tool(POST("/api/v1/number-lookups/{id}/import-contacts"), Effect.WRITE)
+async def import_lookup_contacts(api: Api, lookup_id: LookupId, tag: Tag | None = None) -> Reply:
+    """Create contacts from the numbers a finished lookup found on WhatsApp, optionally tagged."""
+    body = {"tag": tag} if tag is not None else {}
+    data = await api(path={"id": lookup_id}, json=body)
+    summary = f"Imported contacts from lookup {lookup_id}"
+    if isinstance(data, dict):
+        parts = [f"{data[k]} {k}" for k in ("imported", "created", "updated", "skipped", "alreadyExisting") if k in data]
+        if parts:
+            summary += ": " + ", ".join(parts)
+    if tag:
+        summary += f" (tag {tag!r})"
+    return Reply(summary, data)
