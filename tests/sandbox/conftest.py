@@ -10,6 +10,11 @@ from .helpers import FakeClock, client_for, make_app
 
 
 @pytest.fixture
+def anyio_backend() -> str:  # same as tests/conftest.py; lets `--confcutdir tests/sandbox` run alone
+    return "asyncio"
+
+
+@pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 
