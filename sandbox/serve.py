@@ -20,13 +20,24 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def serve(host: str = "127.0.0.1", port: int = 8787, db: str = ":memory:") -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8787,
+    db: str = ":memory:",
+    *,
+    rate_limit: float = 10.0,
+    rate_mode: str = "gcra",
+    burst: int = 10,
+) -> None:
     control = _loopback(host)  # the control surface is only exposed on loopback
-    app = create_app(SandboxConfig(db_path=db, control=control))
+    config = SandboxConfig(db_path=db, control=control, rate_limit=rate_limit, rate_mode=rate_mode, burst=burst)  # type: ignore[arg-type]
+    app = create_app(config)
     err = Console(stderr=True)
     err.print(f"[bold green]MsgFlash sandbox[/] on [bold]http://{host}:{port}/api/v1[/] (db: {db})")
     err.print(f"  personal key  [cyan]{PERSONAL_KEY}[/]")
     err.print(f"  team key      [cyan]{TEAM_KEY}[/]  X-Team-Id: [cyan]{TEAM_ID}[/] ({TEAM_NAME})")
     where = f"http://{host}:{port}/_sandbox/" if control else "[yellow]off (not loopback)[/]"
     err.print(f"  control API   {where}")
+    limit = f"{rate_limit:g} req/s per key ({rate_mode}, burst {burst})" if rate_limit else "off"
+    err.print(f"  rate limit    {limit}")
     uvicorn.run(app, host=host, port=port, log_level="warning")
