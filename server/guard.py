@@ -144,15 +144,28 @@ def can_elicit_form(ctx: Context) -> bool:
         return False
 
 
-def _host(url: str) -> str:
+def _digits(number: str) -> str:
+    """A phone number as its digits only: '+33 6 12-34' and '33612 34' are one recipient."""
+    return "".join(ch for ch in number if ch.isdigit())
+
+
+def _allowed_url(url: str, allowed: list[str]) -> bool:
+    """An http(s) URL whose host is an allow-listed domain or a subdomain of one."""
     try:
-        return (urlsplit(url).hostname or "").lower()
+        parts = urlsplit(url.strip())
+        host = (parts.hostname or "").lower().rstrip(".")
     except ValueError:
-        return ""
-
-
-def _allowed_host(host: str, allowed: list[str]) -> bool:
-    return any(host == entry.lower() or host.endswith("." + entry.lower()) for entry in allowed)
+        return False
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return False
+    for entry in allowed:
+        domain = entry.strip().lower()
+        if "://" in domain:  # an entry written as a URL: its host
+            domain = urlsplit(domain).hostname or ""
+        domain = domain.removeprefix("*.").rstrip(".")
+        if domain and (host == domain or host.endswith("." + domain)):
+            return True
+    return False
 
 
 class Guard:
@@ -162,19 +175,23 @@ class Guard:
         self._clock = clock
 
     def policy_problem(self, preview: Preview) -> str | None:
-        """A configured policy that refuses this call outright, whatever anyone confirms."""
+        """A configured policy (or the preview itself) that refuses this call outright, whatever anyone confirms."""
         s = self.settings
-        if s.max_recipients is not None and preview.recipients is not None and preview.recipients > s.max_recipients:
+        if preview.blocked:
+            return preview.blocked
+        reach = preview.recipients if preview.recipients is not None else len(set(preview.numbers)) or None
+        if s.max_recipients is not None and reach is not None and reach > s.max_recipients:
             return (
-                f"this would reach {preview.recipients} recipients; the configured cap per confirmation is "
+                f"this would reach {reach} recipients; the configured cap per confirmation is "
                 f"{s.max_recipients} (MSGFLASH_MAX_RECIPIENTS). Narrow the recipients."
             )
         if s.recipient_allowlist is not None:
-            outside = [n for n in preview.numbers if n not in s.recipient_allowlist]
+            allowed = {_digits(n) for n in s.recipient_allowlist}
+            outside = sorted({n for n in preview.numbers if _digits(n) not in allowed})
             if outside:
                 return f"recipient(s) {', '.join(outside)} are not in MSGFLASH_RECIPIENT_ALLOWLIST"
         if s.url_allowlist is not None:
-            outside = sorted({u for u in preview.urls if not _allowed_host(_host(u), s.url_allowlist)})
+            outside = sorted({u for u in preview.urls if not _allowed_url(u, s.url_allowlist)})
             if outside:
                 return f"link(s) {', '.join(outside)} point outside MSGFLASH_URL_ALLOWLIST"
         return None
