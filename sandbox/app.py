@@ -25,7 +25,7 @@ from starlette.routing import Route
 from . import lifecycle, quotas
 from .auth import authenticate, check_route, key_kind
 from .clock import SandboxClock
-from .db import connect, wipe
+from .db import Connection, connect, wipe
 from .errors import ApiError
 from .faults import FaultRule, Faults
 from .ratelimit import RateLimiter, retry_after_header
@@ -144,6 +144,8 @@ class Sandbox:
             "object_id": None, "fault": None,
         }
         self.ledger.append(entry)
+        if len(self.ledger) > 200_000:  # bounded for long-running servers
+            del self.ledger[:100_000]
         return entry
 
     # ------------------------------------------------------------------ the pipeline
@@ -205,8 +207,7 @@ class Sandbox:
             principal = authenticate(key, team)
             spec, params = self.match(method, path)
             check_route(principal, method, spec.path)
-            quotas.check_api_quota(db, principal.user_id, now)
-            quotas.bump(db, principal.user_id, now, "api")
+            quotas.count_api_request(db, principal.user_id, now)
             for value in params.values():
                 if not is_uuid(value):
                     raise ApiError("NOT_FOUND", "Resource not found")
@@ -219,16 +220,22 @@ class Sandbox:
                                    [{"field": "body", "message": "Malformed JSON"}]) from None
             ctx = Ctx(self, db, principal.ws, principal.kind, principal.user_id, now, query, parsed)
             before = db.total_changes
-            db.execute("BEGIN")
-            try:
+            if method == "GET":  # read-only handlers
                 result = spec.handler(ctx, **params)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+            else:
+                db.execute("BEGIN")
+                try:
+                    result = spec.handler(ctx, **params)
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    if isinstance(db, Connection):
+                        db.account_cache = None
+                    raise
+                if ctx.wake_at is not None:
+                    self.next_due = min(self.next_due, ctx.wake_at)
             if db.total_changes > before:
                 entry["committed"] = True
-                self.next_due = min(self.next_due, now)
             entry["object_id"] = ctx.created_id
             if isinstance(result, tuple):
                 status, data = result

@@ -4,6 +4,7 @@ columns we filter, sort or enforce uniqueness on."""
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -51,8 +52,14 @@ TABLES = ("kv", "usage", "instances", "contacts", "groups", "group_members", "te
           "campaigns", "webhooks", "jobs", "lookups", "payments")
 
 
-def connect(path: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+class Connection(sqlite3.Connection):
+    """sqlite3 connection with a cache of the (small, hot) account document."""
+
+    account_cache: dict[str, Any] | None = None
+
+
+def connect(path: str) -> Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, factory=Connection)
     conn.row_factory = sqlite3.Row
     if path != ":memory:":
         conn.execute("PRAGMA journal_mode=WAL")
@@ -63,6 +70,8 @@ def connect(path: str) -> sqlite3.Connection:
 
 
 def wipe(conn: sqlite3.Connection) -> None:
+    if isinstance(conn, Connection):
+        conn.account_cache = None
     conn.execute("BEGIN")
     for t in TABLES:
         conn.execute(f"DELETE FROM {t}")

@@ -58,7 +58,8 @@ def parse_rules(body: Any) -> list[FaultRule]:
         if unknown:
             raise invalid([{"field": f"[{i}].{sorted(unknown)[0]}", "message": "Unknown field"}])
         try:
-            rule = FaultRule(**{k: v for k, v in item.items() if v is not None or k == "count"})
+            kwargs: dict[str, Any] = {k: v for k, v in item.items() if v is not None or k == "count"}
+            rule = FaultRule(**kwargs)
             rule.method = str(rule.method).upper()
             rule.status = int(rule.status)
             rule.seconds = float(rule.seconds)

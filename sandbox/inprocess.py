@@ -1,6 +1,19 @@
-"""In-process transport that fails like a network would (see the fault actions in control.py)."""
+"""In-process transport that fails like a network would.
+
+`sandbox_transport(app)` is an `httpx2.ASGITransport` whose request handling maps the sandbox's
+injected faults onto the errors a real network produces:
+
+* fault "connect_error": `httpx2.ConnectError`, raised before the app sees anything;
+* fault "drop" / "drop_after_commit": the app raises a private exception -> `httpx2.RemoteProtocolError`;
+* a response slower than the request's read timeout (fault "delay") -> `httpx2.ReadTimeout`.
+
+The ASGI call itself mirrors httpx2's ASGITransport, with an anyio event (httpx2 probes for trio
+on every request, which costs more than the sandbox's own work)."""
 
 from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
 
 import anyio
 import httpx2
@@ -8,9 +21,9 @@ import httpx2
 from .app import ConnectFault, DroppedConnection, Sandbox
 
 
-class SandboxTransport(httpx2.AsyncBaseTransport):
-    def __init__(self, app: object) -> None:
-        self._inner = httpx2.ASGITransport(app=app)  # type: ignore[arg-type]
+class SandboxTransport(httpx2.ASGITransport):
+    def __init__(self, app: Any) -> None:
+        super().__init__(app=app)
         self._sandbox: Sandbox | None = getattr(getattr(app, "state", None), "sandbox", None)
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
@@ -25,19 +38,59 @@ class SandboxTransport(httpx2.AsyncBaseTransport):
         timeout = (request.extensions.get("timeout") or {}).get("read")
         try:
             if timeout is None:
-                return await self._inner.handle_async_request(request)
+                return await self._call(request)
             with anyio.fail_after(timeout):
-                response = await self._inner.handle_async_request(request)
-                await response.aread()
-                return response
+                return await self._call(request)
         except TimeoutError:
             raise httpx2.ReadTimeout("Sandbox response slower than the read timeout", request=request) from None
         except (DroppedConnection, ConnectFault) as exc:
             raise httpx2.RemoteProtocolError("Server disconnected without sending a response.", request=request) from exc
 
-    async def aclose(self) -> None:
-        await self._inner.aclose()
+    async def _call(self, request: httpx2.Request) -> httpx2.Response:
+        body = b"".join([chunk async for chunk in request.stream])  # type: ignore[union-attr]
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": request.method,
+            "headers": [(k.lower(), v) for (k, v) in request.headers.raw],
+            "scheme": request.url.scheme,
+            "path": request.url.path,
+            "raw_path": request.url.raw_path.split(b"?")[0],
+            "query_string": request.url.query,
+            "server": (request.url.host, request.url.port),
+            "client": self.client,
+            "root_path": self.root_path,
+        }
+        sent_body = False
+        done = anyio.Event()
+        status: int | None = None
+        headers: list[Any] = []
+        parts: list[bytes] = []
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent_body
+            if sent_body:
+                await done.wait()
+                return {"type": "http.disconnect"}
+            sent_body = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: MutableMapping[str, Any]) -> None:
+            nonlocal status, headers
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+            elif message["type"] == "http.response.body":
+                if message.get("body") and request.method != "HEAD":
+                    parts.append(message["body"])
+                if not message.get("more_body", False):
+                    done.set()
+
+        await self.app(scope, receive, send)
+        assert status is not None
+        return httpx2.Response(status, headers=headers, content=b"".join(parts))
 
 
-def sandbox_transport(app: object) -> httpx2.AsyncBaseTransport:
+def sandbox_transport(app: Any) -> httpx2.AsyncBaseTransport:
     return SandboxTransport(app)

@@ -8,6 +8,7 @@ import sqlite3
 from datetime import UTC, datetime
 from typing import Any
 
+from .db import Connection
 from .errors import ApiError
 from .plans import PLANS
 from .store import dumps, loads
@@ -15,12 +16,20 @@ from .util import iso
 
 
 def account(db: sqlite3.Connection) -> dict[str, Any]:
+    cached = getattr(db, "account_cache", None)
+    if cached is not None:
+        return dict(cached)
     row = db.execute("SELECT v FROM kv WHERE k = 'account'").fetchone()
-    return loads(row["v"]) if row else {}
+    acct = loads(row["v"]) if row else {}
+    if row is not None and isinstance(db, Connection):
+        db.account_cache = acct
+    return dict(acct)
 
 
 def save_account(db: sqlite3.Connection, acct: dict[str, Any]) -> None:
     db.execute("INSERT OR REPLACE INTO kv (k, v) VALUES ('account', ?)", (dumps(acct),))
+    if isinstance(db, Connection):
+        db.account_cache = None  # re-read after commit (a rollback must not leave a stale cache)
 
 
 def plan_code(db: sqlite3.Connection) -> str:
@@ -78,6 +87,19 @@ def set_usage(db: sqlite3.Connection, user_id: str, now: float, values: dict[str
 def check_api_quota(db: sqlite3.Connection, user_id: str, now: float) -> None:
     quota = limits(db)["monthlyApiRequestQuota"]
     if quota is not None and usage(db, user_id, now)["api"] >= quota:
+        raise ApiError("MONTHLY_API_REQUEST_QUOTA_EXCEEDED", "Monthly API request quota exceeded")
+
+
+def count_api_request(db: sqlite3.Connection, user_id: str, now: float) -> None:
+    """Count one API request, refusing it (uncounted) when the monthly quota is used up."""
+    quota = limits(db)["monthlyApiRequestQuota"]
+    row = db.execute(
+        "INSERT INTO usage (user_id, period, api) VALUES (?, ?, 1) "
+        "ON CONFLICT (user_id, period) DO UPDATE SET api = api + 1 RETURNING api",
+        (user_id, period_key(now)),
+    ).fetchone()
+    if quota is not None and row[0] > quota:
+        bump(db, user_id, now, "api", -1)
         raise ApiError("MONTHLY_API_REQUEST_QUOTA_EXCEEDED", "Monthly API request quota exceeded")
 
 

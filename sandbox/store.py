@@ -32,6 +32,11 @@ class Ctx:
     query: dict[str, str] = field(default_factory=dict)
     body: Any = None
     created_id: str | None = None
+    wake_at: float | None = None  # earliest lifecycle transition this request scheduled
+
+    def wake(self, at: float | None) -> None:
+        if at is not None and (self.wake_at is None or at < self.wake_at):
+            self.wake_at = at
 
     def get(self, table: str, obj_id: str, what: str) -> dict[str, Any]:
         row = self.db.execute(f"SELECT data FROM {table} WHERE id = ? AND ws = ?", (obj_id, self.ws)).fetchone()

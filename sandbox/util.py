@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 import uuid
 from dataclasses import dataclass
@@ -64,6 +65,11 @@ def e164(value: object) -> str | None:
     """The E.164 form of a valid international number, else None."""
     if not isinstance(value, str) or not value.startswith("+") or len(value) > 20:
         return None
+    return _e164(value)
+
+
+@functools.lru_cache(maxsize=8192)
+def _e164(value: str) -> str | None:  # phonenumbers is slow; numbers repeat a lot
     try:
         num = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException:
@@ -224,7 +230,7 @@ def raise_if(details: list[dict[str, Any]]) -> None:
 
 def public(obj: dict[str, Any]) -> dict[str, Any]:
     """Drop private bookkeeping keys (those starting with '_')."""
-    return {k: v for k, v in obj.items() if not k.startswith("_")}
+    return {k: v for k, v in obj.items() if k[0] != "_"}
 
 
 __all__ = ["ApiError", "F"]

@@ -23,6 +23,7 @@ def start_job(ctx: Ctx, operation: str, ids: list[str], group_id: str | None) ->
     }
     ctx.db.execute("INSERT INTO jobs (id, ws, status, next_at, data) VALUES (?, ?, ?, ?, ?)",
                    (job["id"], ctx.ws, "pending", job_next_at(job), dumps(job)))
+    ctx.wake(job_next_at(job))
     ctx.created_id = job["id"]
     out = {"mode": "async", "jobId": job["id"], "status": "pending", "operation": operation, "requestedCount": len(ids)}
     if group_id is not None:

@@ -121,6 +121,7 @@ def create(ctx: Ctx) -> dict[str, Any]:
         camp["content"] = {k: body.get(k) for k in ("title", "description", "footer", "buttons")}
     ctx.db.execute("INSERT INTO campaigns (id, ws, status, next_at, data) VALUES (?, ?, ?, ?, ?)",
                    (cid, ctx.ws, "scheduled", campaign_next_at(camp), dumps(camp)))
+    ctx.wake(campaign_next_at(camp))
     ctx.created_id = cid
     out = render_campaign(ctx, camp, full=False)
     out["safety"] = safety_for(instance)
@@ -164,7 +165,7 @@ def resume(ctx: Ctx, id: str) -> dict[str, Any]:
         camp["_anchor_n"] = camp["_enq"]
         camp["stats"]["processingStartedAt"] = camp["stats"].get("processingStartedAt") or iso(ctx.now)
     camp["updatedAt"] = iso(ctx.now)
-    save_campaign(ctx.db, camp)
+    ctx.wake(save_campaign(ctx.db, camp))
     out = render_campaign(ctx, camp)
     out["safety"] = safety_for(_instance(ctx, camp))
     return out

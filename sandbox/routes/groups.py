@@ -41,7 +41,7 @@ def _conflict() -> ApiError:
 def list_groups(ctx: Ctx) -> dict[str, Any]:
     limit = query_int(ctx.query, "limit", 50, 100)
     search = query_search(ctx.query)
-    where, args = "ws = ?", [ctx.ws]
+    where, args = "ws = ?", list[Any]([ctx.ws])
     if search:
         like = "%" + search.lower() + "%"
         where += " AND (name_lc LIKE ? OR lower(json_extract(data, '$.description')) LIKE ?)"
@@ -110,7 +110,7 @@ def members(ctx: Ctx, groupId: str) -> dict[str, Any]:
     ctx.get("groups", groupId, "Group")
     limit = query_int(ctx.query, "limit", 50, 100)
     sql, args = ("SELECT m.rid, c.data, m.added_at FROM group_members m JOIN contacts c ON c.id = m.contact_id "
-                 "WHERE m.group_id = ?"), [groupId]
+                 "WHERE m.group_id = ?"), list[Any]([groupId])
     if ctx.query.get("cursor"):
         rid, _ = decode_cursor(ctx.query["cursor"])
         if not rid.isdigit():

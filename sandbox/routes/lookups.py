@@ -52,6 +52,7 @@ def create(ctx: Ctx) -> Any:
         lk.update(status="done", progress=100, completedAt=iso(ctx.now))
     ctx.db.execute("INSERT INTO lookups (id, ws, status, next_at, data) VALUES (?, ?, ?, ?, ?)",
                    (lk["id"], ctx.ws, lk["status"], lookup_next_at(lk), dumps(lk)))
+    ctx.wake(lookup_next_at(lk))
     ctx.created_id = lk["id"]
     if mode == "async":
         return 202, {"mode": "async", "lookupId": lk["id"], "status": "pending", "requested": lk["requestedCount"],

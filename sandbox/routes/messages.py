@@ -141,7 +141,7 @@ def _create(ctx: Ctx, spec: dict[str, F]) -> dict[str, Any]:
                        body=text, media_url=media, contact_id=(contact or {}).get("id"),
                        campaign_id=None, created=ctx.now, t0=when if when is not None else ctx.now,
                        scheduled_at=when, extra=extra or None)
-    insert_message(ctx.db, msg)
+    ctx.wake(insert_message(ctx.db, msg))
     ctx.created_id = msg["id"]
     return public(msg)
 
@@ -188,7 +188,7 @@ def list_messages(ctx: Ctx) -> dict[str, Any]:
         m = public(loads(r["data"]))
         m["meta"] = {}  # list items carry an empty meta in the documented example
         items.append(m)
-    cursor = encode_cursor(rows[-1]["rid"], loads(rows[-1]["data"])["id"]) if has_more else None
+    cursor = encode_cursor(rows[-1]["rid"], items[-1]["id"]) if has_more else None
     return {"messages": items, "nextCursor": cursor, "hasMore": has_more}
 
 
