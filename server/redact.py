@@ -28,6 +28,10 @@ class Scrubber:
         # Longest first, so a secret containing another is masked whole.
         self._secrets.sort(key=len, reverse=True)
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(self._secrets)
+
     def text(self, value: str) -> str:
         for secret in self._secrets:
             if secret in value:
@@ -45,6 +49,26 @@ class Scrubber:
         return value
 
 
+def _scrub_record(scrubber: Scrubber, record: logging.LogRecord) -> None:
+    """Rewrite a record in place: message with its args, exception and stack text, all scrubbed."""
+    try:
+        message = record.getMessage()
+    except Exception:  # a malformed format/args pair: keep the template, drop the args
+        message = str(record.msg)
+    if record.exc_info and record.exc_info[1] is not None:
+        import traceback
+
+        message += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+    elif record.exc_text:
+        message += "\n" + record.exc_text
+    record.exc_info = None
+    record.exc_text = None
+    if record.stack_info:
+        record.stack_info = scrubber.text(record.stack_info)
+    record.msg = scrubber.text(message)
+    record.args = None
+
+
 class ScrubbingFilter(logging.Filter):
     """Rewrites every record (message, args, exception text) through the scrubber."""
 
@@ -53,26 +77,30 @@ class ScrubbingFilter(logging.Filter):
         self._scrubber = scrubber
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if record.exc_info and record.exc_info[1] is not None:
-            import traceback
-
-            message += "\n" + "".join(traceback.format_exception(*record.exc_info))
-            record.exc_info = None
-            record.exc_text = None
-        record.msg = self._scrubber.text(message)
-        record.args = None
+        _scrub_record(self._scrubber, record)
         return True
 
 
-_installed: list[tuple[logging.Handler, ScrubbingFilter]] = []
+# One process-wide scrubber behind the log record factory: every secret any server in this process
+# was configured with. A factory (not a filter) because logger filters do not see records that
+# propagate from child loggers, and handler filters miss handlers added later (uvicorn's, a test's
+# capture handler, a library's own): every record is born scrubbed, whoever handles it.
+_process_scrubber = Scrubber()
+_factory_installed = False
 
 
 def install_log_scrubbing(scrubber: Scrubber) -> None:
-    """Attach the filter to every handler of the root logger (and future ones via the root itself)."""
-    root = logging.getLogger()
-    filt = ScrubbingFilter(scrubber)
-    for handler in root.handlers:
-        handler.addFilter(filt)
-        _installed.append((handler, filt))
-    root.addFilter(filt)
+    """Scrub the secrets of `scrubber` (and anything key-shaped) from every log record of every logger."""
+    global _factory_installed
+    _process_scrubber.add(*scrubber.secrets)
+    if _factory_installed:
+        return
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        _scrub_record(_process_scrubber, record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+    _factory_installed = True

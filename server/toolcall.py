@@ -25,7 +25,7 @@ from .guard import ConfirmForm, Decision
 from .registry import Route, ToolSpec
 from .results import UNTRUSTED_NOTE, Preview, Reply, ToolOutput, render
 from .runtime import Connection, Runtime
-from .untrusted import sanitize
+from .untrusted import clean_text, sanitize
 
 log = logging.getLogger("msgflash_mcp.tools")
 
@@ -187,10 +187,12 @@ def build_tool(spec: ToolSpec) -> Tool:
 
 def _acted(reply: Reply, label: str | None, *, third_party: bool) -> ToolOutput:
     data = sanitize(reply.data) if third_party else reply.data
+    # Summaries quote API data too (a contact's name, a message body): clean them like the data.
+    summary = clean_text(reply.summary) if third_party else reply.summary
     return ToolOutput(
         status="ok",
         workspace=label,
-        summary=reply.summary,
+        summary=summary,
         data=data,
         next_cursor=reply.next_cursor,
         note=UNTRUSTED_NOTE if third_party and _has_text(data) else None,
