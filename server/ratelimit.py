@@ -150,12 +150,16 @@ class MemoryRateLimiter:
         self._max_push_back = _check_cap(max_push_back)
         self._states: dict[str, _KeyState] = {}
 
-    def _state(self, key: str) -> _KeyState:
+    def _state(self, fingerprint: str) -> _KeyState:
         # Indexed by fingerprint so a debugger or repr of this dict never shows a key.
-        return self._states.setdefault(key_fingerprint(key), _KeyState())
+        state = self._states.get(fingerprint)
+        if state is None:
+            state = self._states[fingerprint] = _KeyState()
+        return state
 
     async def acquire(self, key: str) -> None:
-        state = self._state(key)
+        fingerprint = key_fingerprint(key)
+        state = self._state(fingerprint)
         while True:
             async with state.lock:
                 # No await between reading and writing the TAT: the reservation is atomic even
@@ -167,7 +171,7 @@ class MemoryRateLimiter:
             wait = slot - now
             if wait <= 0:
                 return
-            logger.debug("rate limit: key %s waits %.3f s", key_fingerprint(key), wait)
+            logger.debug("rate limit: key %s waits %.3f s", fingerprint, wait)
             await self._sleep(wait)
             if state.paused_until <= slot:
                 return
@@ -177,14 +181,15 @@ class MemoryRateLimiter:
         pause = _push_back_seconds(seconds, self._max_push_back)
         if pause is None:
             return
-        state = self._state(key)
+        fingerprint = key_fingerprint(key)
+        state = self._state(fingerprint)
         async with state.lock:
             until = self._clock() + pause
             state.paused_until = max(state.paused_until, until)
             # + tolerance: the first grant after the pause is at `until`, not `until - tolerance`
             # (a 429 spends the burst allowance).
             state.tat = max(state.tat, until + self._tolerance)
-        logger.info("rate limit: upstream 429, key %s paused for %.3f s", key_fingerprint(key), pause)
+        logger.info("rate limit: upstream 429, key %s paused for %.3f s", fingerprint, pause)
 
     async def aclose(self) -> None:
         self._states.clear()

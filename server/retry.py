@@ -177,31 +177,35 @@ class RetryPolicy:
         return retry_after is not None and retry_after > self.max_retry_after
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
-        """Seconds to wait before retry number ``attempt + 1`` (``attempt`` = retries already made).
+        """Seconds to wait before retry number ``attempt`` (1 for the first retry).
 
         A positive ``Retry-After`` within ``max_retry_after`` is used as given; otherwise
-        ``min(base_delay * 2**attempt, max_delay)`` times the jitter factor. Never above
-        ``max(max_delay, max_retry_after)``. Callers must not ask for a ``retry_after`` above the
-        cap (``decide`` fails fast instead): that raises ValueError.
+        ``min(base_delay * 2**(attempt - 1), max_delay)`` times the jitter factor (clamped to
+        [0, 1]), so never above ``max(max_delay, max_retry_after)``. A ``retry_after`` above the
+        cap is a caller error (``decide`` fails fast instead of sleeping): ValueError.
         """
         if self.retry_after_too_long(retry_after):
             raise ValueError(f"Retry-After {retry_after} s is above the {self.max_retry_after} s cap")
         if retry_after is not None and retry_after > 0:
             return retry_after
-        backoff = min(self.base_delay * 2.0 ** min(max(attempt, 0), 64), self.max_delay)
+        exponent = min(max(attempt - 1, 0), 64)  # 64: 2**64 * base is past any sane max_delay
+        backoff = min(self.base_delay * 2.0**exponent, self.max_delay)
         return backoff * min(max(self.jitter(), 0.0), 1.0)
 
     def decide(
         self,
         retry_class: RetryClass,
-        attempt: int,
+        retries: int,
         *,
         exc: BaseException | None = None,
         status: int | None = None,
         code: str | None = None,
         retry_after: float | None = None,
     ) -> Decision:
-        """``classify`` plus the retry budget and the Retry-After cap, for one failed attempt."""
+        """``classify`` plus the retry budget and the Retry-After cap, for one failed attempt.
+
+        ``retries`` is how many retries were already made (0 when the original attempt failed).
+        """
         verdict = classify(retry_class, exc=exc, status=status, code=code)
         what = type(exc).__name__ if exc is not None else f"HTTP {status}" + (f" {code}" if code else "")
         if verdict is Verdict.OUTCOME_UNKNOWN:
@@ -214,6 +218,6 @@ class RetryPolicy:
                 reason=f"{what}: the API asks to wait {retry_after:.0f} s, more than the {self.max_retry_after:.0f} s "
                 "a call may wait",
             )
-        if attempt >= self.max_retries:
+        if retries >= self.max_retries:
             return Decision(Verdict.FAIL, reason=f"{what}: still failing after {self.max_retries} retries")
-        return Decision(Verdict.RETRY, delay=self.delay(attempt, retry_after), reason=f"{what}: retrying")
+        return Decision(Verdict.RETRY, delay=self.delay(retries + 1, retry_after), reason=f"{what}: retrying")
