@@ -30,7 +30,7 @@ else:
 MAX_NUMBERS = 10_000
 SYNC_BELOW = 100  # the API answers synchronously under this many numbers
 POLL_INTERVAL = 2.0  # seconds, as the API documents for progress polling
-MAX_WAIT = 60
+MAX_WAIT = 120  # same bound as get_bulk_job_progress
 TERMINAL = frozenset({"done", "failed", "cancelled"})
 MAX_SHOWN = 250  # per result list: a 10,000-number lookup must not flood the model's context
 MAX_INVALID_REPORTED = 20
@@ -43,7 +43,7 @@ Numbers = Annotated[
     Field(min_length=1, max_length=MAX_NUMBERS, description="E.164 numbers (1-10000)"),
 ]
 Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50), Field(description="Tag for imported contacts")]
-WaitSeconds = Annotated[int, Field(ge=0, le=MAX_WAIT, description="Poll up to this long (0-60 s)")]
+WaitSeconds = Annotated[int, Field(ge=0, le=MAX_WAIT, description="Poll up to this long (0-120 s)")]
 
 
 def normalize_numbers(numbers: list[str]) -> list[str]:
@@ -98,8 +98,8 @@ async def start_number_lookup(api: Api, instance_id: InstanceId, numbers: Number
     lookup_id = data.get("lookupId") or data.get("id")
     if data.get("mode") == "async" or data.get("status") in ("pending", "processing"):
         summary = (
-            f"Lookup {lookup_id} started for {data.get('requested', len(normalized))} numbers (async); "
-            "follow it with get_number_lookup_progress (wait_seconds) then get_number_lookup"
+            f"Lookup {lookup_id} started for {data.get('requested', len(normalized))} numbers (async); follow it with "
+            f"get_number_lookup_progress(lookup_id='{lookup_id}', wait_seconds=30), then get_number_lookup"
         )
         return Reply(summary, data)
     shown, note = _trim_result(data)
@@ -143,6 +143,8 @@ async def get_number_lookup_progress(api: Api, lookup_id: LookupId, wait_seconds
         await sleep(step)
         waited += step
         data = await api(path={"id": lookup_id})
+    if waited:
+        await api.report_progress(float(data.get("progress") or 0), 100.0, f"lookup {data.get('status')}")
     status = data.get("status")
     checked, total = data.get("checkedCount", 0), data.get("normalizedCount") or data.get("requestedCount", 0)
     summary = f"Lookup {lookup_id} {status}: {data.get('progress', 0)}% ({checked}/{total} checked; {_counts(data)})"

@@ -74,7 +74,7 @@ async def test_hundred_numbers_start_an_async_lookup(client: Client) -> None:
     data = out["data"]
     assert data["mode"] == "async" and data["status"] == "pending" and data["requested"] == 100
     assert out["summary"].startswith(f"Lookup {data['lookupId']} started for 100 numbers (async)")
-    assert "get_number_lookup_progress" in out["summary"]
+    assert f"get_number_lookup_progress(lookup_id='{data['lookupId']}', wait_seconds=30)" in out["summary"]
 
 
 async def test_in_a_team_workspace(client: Client, ledger: Ledger) -> None:
@@ -167,6 +167,23 @@ async def test_progress_waits_until_done(client: Client, ledger: Ledger, sleeps:
     )
 
 
+async def test_progress_is_reported_while_waiting(client: Client, sleeps: list[float]) -> None:
+    lookup_id = await start_async(client, 150)
+    seen: list[tuple[float, float | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total))
+
+    with anyio.fail_after(10):
+        result = await client.call_tool(
+            "get_number_lookup_progress", {"lookup_id": lookup_id, "wait_seconds": 30}, progress_callback=on_progress
+        )
+    assert not result.is_error
+    assert len(seen) == len(sleeps) + 1 == 3
+    assert seen[-1] == (100.0, 100.0)
+    assert [p for p, _ in seen] == sorted(p for p, _ in seen)
+
+
 async def test_progress_stops_at_the_wait_budget(client: Client, sleeps: list[float]) -> None:
     lookup_id = await start_async(client, 2000)  # 40 s of sandbox time
     with anyio.fail_after(10):
@@ -177,7 +194,7 @@ async def test_progress_stops_at_the_wait_budget(client: Client, sleeps: list[fl
     assert out["summary"].endswith("still running after 5 s, poll again")
 
 
-@pytest.mark.parametrize("wait", [-1, 61, 2.5])
+@pytest.mark.parametrize("wait", [-1, 121, 2.5])
 async def test_wait_seconds_is_bounded(client: Client, ledger: Ledger, sleeps: list[float], wait: Any) -> None:
     await call_error(client, "get_number_lookup_progress", {"lookup_id": UNKNOWN_ID, "wait_seconds": wait})
     assert ledger() == [] and sleeps == []
