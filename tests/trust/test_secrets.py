@@ -1,0 +1,196 @@
+"""Secrets: canary keys never surface anywhere a model, a log reader or a traceback could see them."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import uuid
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client
+from msgflash_mcp.sandbox.keys import TEAM_NAME
+from msgflash_mcp.server.app import build_server
+from msgflash_mcp.server.redact import MASK, Scrubber, install_log_scrubbing
+from msgflash_mcp.server.settings import ConfigError, Settings, load_settings
+from pydantic import ValidationError
+
+from .conftest import (
+    CANARIES,
+    CANARY_HTTP_TOKEN,
+    CANARY_PERSONAL,
+    CANARY_TEAM,
+    EchoingUpstream,
+    canary_teams,
+    leaked,
+    result_texts,
+)
+from .requirements import requirement
+
+pytestmark = pytest.mark.anyio
+
+LOGGERS = ("", "httpx2", "httpcore", "mcp", "msgflash_mcp", "msgflash_mcp.api", "msgflash_mcp.sandbox", "uvicorn")
+
+
+def canary_settings(**overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "api_key": CANARY_PERSONAL,
+        "teams": canary_teams(),
+        "sandbox": False,
+        "base_url": "http://api.invalid",
+        "rate_limit": 0,
+        "http_token": CANARY_HTTP_TOKEN,
+        "log_level": "DEBUG",
+        "call_deadline": 10,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+async def exercise(client: Client, faults: Any) -> list[Any]:
+    """A run touching success, API errors (echoing), injected 5xx, previews and validation errors, both workspaces."""
+    missing = str(uuid.uuid4())
+    results = []
+    for workspace in ("personal", TEAM_NAME):
+        for name, args in [
+            ("list_instances", {}),
+            ("list_contacts", {"limit": 5}),
+            ("list_groups", {}),
+            ("list_templates", {}),
+            ("list_webhooks", {}),
+            ("get_contact", {"contact_id": missing}),  # 404 echoing the key
+            ("get_campaign", {"campaign_id": missing}),
+            ("create_contact", {"name": "Canary Test", "phone": "+33612349999" if workspace == "personal" else "+33612349998"}),
+            ("delete_contact", {"contact_id": missing}),  # preview fails with 404
+            ("get_contact", {"contact_id": "not-a-uuid"}),  # validation error
+        ]:
+            results.append(await client.call_tool(name, {**args, "workspace": workspace}))
+    for name in ("get_usage", "get_account", "get_subscription", "get_billing_usage", "list_payments"):
+        results.append(await client.call_tool(name, {}))
+    # Injected upstream failures: a 500 and a 401 on reads, both echoed back by the upstream.
+    faults.add_status("/api/v1/contacts", 500, "INTERNAL_ERROR")
+    results.append(await client.call_tool("list_contacts", {}))
+    faults.add_status("/api/v1/instances", 401, "INVALID_API_KEY", count=5)
+    results.append(await client.call_tool("list_instances", {}))
+    return results
+
+
+class FaultHelper:
+    def __init__(self, sandbox_app: Any) -> None:
+        self._faults = sandbox_app.state.sandbox.faults
+
+    def add_status(self, path: str, status: int, code: str, count: int = 1) -> None:
+        from msgflash_mcp.sandbox.faults import FaultRule
+
+        self._faults.add([FaultRule(action="status", method="GET", path=path, status=status, code=code, count=count,
+                                    message=f"upstream says: key {CANARY_PERSONAL} rejected")])
+
+
+@requirement("secret.canary-nowhere", "secret.not-in-url")
+async def test_canary_keys_never_appear_in_results_errors_logs_or_reprs(
+    sandbox_app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    sandbox_app.state.expect_bad_credentials = False
+    settings = canary_settings()
+    install_log_scrubbing(Scrubber(settings.secrets()))  # what serve_mcp does at start-up
+    upstream = EchoingUpstream(sandbox_app)
+    server = build_server(settings, http_transport=upstream)
+    previous = {name: logging.getLogger(name).level for name in LOGGERS}
+    stream = io.StringIO()
+    late_handler = logging.StreamHandler(stream)  # a handler attached after start-up, on a non-root logger
+    logging.getLogger("httpx2").addHandler(late_handler)
+    try:
+        for name in LOGGERS:
+            logging.getLogger(name).setLevel(logging.DEBUG)
+        caplog.set_level(logging.DEBUG)
+        with anyio.fail_after(60):
+            async with Client(server) as client:
+                results = await exercise(client, FaultHelper(sandbox_app))
+    finally:
+        logging.getLogger("httpx2").removeHandler(late_handler)
+        for name, level in previous.items():
+            logging.getLogger(name).setLevel(level)
+
+    # The run was not vacuous: the canaries went out on the wire and came back in bodies.
+    sent = {r.headers.get("x-api-key") for r in upstream.seen}
+    assert {CANARY_PERSONAL, CANARY_TEAM} <= sent
+    assert upstream.echoed >= 10
+    assert any(r.is_error for r in results) and any(not r.is_error for r in results)
+
+    texts = [t for r in results for t in result_texts(r)]
+    assert not leaked(texts), leaked(texts)[:3]
+    assert any(MASK in t for t in texts), "echoed keys should show up masked"
+
+    records = caplog.records
+    assert records, "expected DEBUG records to be captured"
+    log_texts = [r.getMessage() for r in records] + [caplog.text, stream.getvalue()]
+    log_texts += [str(r.exc_text or "") + str(r.stack_info or "") for r in records]
+    assert not leaked(log_texts), leaked(log_texts)[:3]
+
+    runtime = server.runtime  # type: ignore[attr-defined]
+    reprs = [repr(settings), str(settings), repr(runtime), repr(runtime.workspaces), repr(runtime.scrubber),
+             repr(server), str(settings.model_dump()), settings.model_dump_json()]
+    reprs += [repr(ws) for ws in getattr(runtime.workspaces, "all", lambda: [])()] if callable(
+        getattr(runtime.workspaces, "all", None)) else []
+    assert not leaked(reprs), leaked(reprs)[:3]
+
+    # secret.not-in-url: no URL the upstream saw carries any key.
+    urls = [str(r.url) for r in upstream.seen]
+    assert not leaked(urls, CANARIES)
+    assert all("msgf_" not in url for url in urls)
+
+
+@requirement("secret.not-in-url")
+async def test_no_sandbox_url_carries_a_key(client: Client, ledger: Any) -> None:
+    from msgflash_mcp.sandbox.keys import PERSONAL_KEY, TEAM_KEY
+
+    for name in ("list_instances", "list_contacts", "get_usage", "list_templates"):
+        await client.call_tool(name, {})
+    await client.call_tool("list_contacts", {"workspace": TEAM_NAME})
+    entries = ledger()
+    assert entries
+    for entry in entries:
+        where = entry["path"] + "?" + entry["query"]
+        assert PERSONAL_KEY not in where and TEAM_KEY not in where and "msgf_" not in where
+
+
+@requirement("secret.repr")
+def test_settings_repr_and_validation_errors_hide_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = canary_settings()
+    shown = [repr(settings), str(settings), repr(settings.teams), str(settings.model_dump()), settings.model_dump_json()]
+    assert not leaked(shown)
+    # A malformed key next to valid canaries: the error names the rule, never a value.
+    bad = CANARY_PERSONAL[:-1] + "Z"
+    with pytest.raises(ValidationError) as info:
+        Settings(api_key=bad, teams=canary_teams())
+    assert not leaked([str(info.value), repr(info.value)], (*CANARIES, bad, bad[10:]))
+    monkeypatch.setenv("MSGFLASH_API_KEY", bad)
+    monkeypatch.setenv("MSGFLASH_TEAMS", json.dumps([{"name": "t", "team_id": "not-a-uuid", "key": CANARY_TEAM}]))
+    with pytest.raises(ConfigError) as config_error:
+        load_settings()
+    assert not leaked([str(config_error.value)], (*CANARIES, bad, bad[10:]))
+
+
+@requirement("secret.log-scrubbing")
+def test_log_scrubbing_covers_loggers_and_handlers_created_later() -> None:
+    secret = "s3cret-value-" + uuid.uuid4().hex
+    install_log_scrubbing(Scrubber([secret]))
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("trust.later." + uuid.uuid4().hex)
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.debug("args %s and %r", secret, {"x-api-key": secret})
+    logger.info("inline " + secret)
+    try:
+        raise RuntimeError(f"boom {secret}")
+    except RuntimeError:
+        logger.exception("failed with %s", "context")
+    logger.warning("key-shaped strings too: %s", "msgf_team_" + "ab" * 32)
+    out = stream.getvalue()
+    assert secret not in out and "msgf_team_abab" not in out
+    assert out.count(MASK) >= 5 and "RuntimeError" in out and "context" in out
