@@ -1,0 +1,399 @@
+"""contacts toolset: cursor lists, CRUD, guarded deletes, bulk delete and following its bulk job."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from mcp import Client
+from msgflash_mcp.sandbox.app import SandboxConfig, create_app
+from msgflash_mcp.sandbox.keys import TEAM_ID, TEAM_NAME
+from msgflash_mcp.sandbox.seed import AWA_CONTACT_ID, PERSONAL_CONTACTS, TEAM_CONTACTS, VIP_GROUP_ID, contact_id
+from msgflash_mcp.tools import contacts as contacts_module
+
+from tests.conftest import call_error, call_ok, mutations
+
+pytestmark = pytest.mark.anyio
+
+Ledger = Callable[[], list[dict[str, Any]]]
+PERSONAL = "personal (sandbox)"
+TEAM = f"{TEAM_NAME} (sandbox)"
+FROZEN = datetime(2026, 5, 8, 10, 0, tzinfo=UTC)
+PERSONAL_IDS = [contact_id(phone) for _, phone, _ in PERSONAL_CONTACTS]
+
+
+@pytest.fixture
+def sandbox_app() -> Any:
+    """The sandbox on a frozen clock: bulk jobs only progress when a test moves time."""
+    return create_app(SandboxConfig(db_path=":memory:", rate_limit=0, now=lambda: FROZEN))
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch, sandbox_app: Any) -> list[float]:
+    """get_bulk_job_progress's sleep, replaced by moving the sandbox clock: no real waiting."""
+    slept: list[float] = []
+    sandbox = sandbox_app.state.sandbox
+
+    async def advance(seconds: float) -> None:
+        slept.append(seconds)
+        sandbox.clock.advance(seconds)
+        sandbox.tick()
+
+    monkeypatch.setattr(contacts_module, "sleep", advance)
+    return slept
+
+
+async def confirmed(
+    client: Client, tool: str, args: dict[str, Any], ledger: Ledger
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The token path: the first call only previews (nothing committed), the second acts."""
+    before = mutations(ledger())
+    first = await call_ok(client, tool, args)
+    assert first["status"] == "confirmation_required", first
+    assert first["confirm_token"] and first["preview"]
+    assert mutations(ledger()) == before
+    done = await call_ok(client, tool, {**args, "confirm_token": first["confirm_token"]})
+    assert done["status"] == "ok", done
+    return first, done
+
+
+# ---------------------------------------------------------------- list / search / sort
+
+
+async def test_list_contacts_pages_with_the_cursor_without_overlap(client: Client, ledger: Ledger) -> None:
+    seen: list[str] = []
+    cursor: str | None = None
+    pages = 0
+    while True:
+        args: dict[str, Any] = {"limit": 7} | ({"cursor": cursor} if cursor else {})
+        out = await call_ok(client, "list_contacts", args)
+        assert out["workspace"] == PERSONAL
+        ids = [c["id"] for c in out["data"]["contacts"]]
+        assert not set(ids) & set(seen), "pages overlap"
+        seen += ids
+        pages += 1
+        cursor = out.get("next_cursor")
+        assert cursor == out["data"]["nextCursor"]
+        if cursor is None:
+            assert "more" not in out["summary"]
+            break
+        assert out["summary"] == f"7 of {len(PERSONAL_CONTACTS)} contact(s) (more: pass next_cursor)"
+    assert pages == 3
+    assert sorted(seen) == sorted(PERSONAL_IDS)
+    # default sort is newest first: the seed creates contacts in list order, one day apart
+    assert seen == list(reversed(PERSONAL_IDS))
+    assert [e["query"].startswith("limit=7") for e in ledger()] == [True] * 3
+
+
+async def test_list_contacts_search_matches_name_or_phone_case_insensitively(client: Client, ledger: Ledger) -> None:
+    out = await call_ok(client, "list_contacts", {"search": "AWA"})
+    assert [c["name"] for c in out["data"]["contacts"]] == ["Awa Diop"]
+    assert out["summary"] == "1 of 1 contact(s) matching 'AWA'"
+    by_phone = await call_ok(client, "list_contacts", {"search": "+3361234501"})
+    phones = sorted(c["phone"] for c in by_phone["data"]["contacts"])
+    assert phones == [f"+336123450{n}" for n in range(10, 20)]
+    assert "search=AWA" in ledger()[0]["query"]
+
+
+async def test_list_contacts_sort_name_asc_pages_in_name_order(client: Client) -> None:
+    first = await call_ok(client, "list_contacts", {"sort": "name_asc", "limit": 10})
+    second = await call_ok(client, "list_contacts", {"sort": "name_asc", "limit": 10, "cursor": first["next_cursor"]})
+    names = [c["name"] for c in first["data"]["contacts"] + second["data"]["contacts"]]
+    assert names == sorted((name for name, _, _ in PERSONAL_CONTACTS), key=str.lower)
+    assert second.get("next_cursor") is None
+    assert first["data"]["sort"] == "name_asc"
+
+
+async def test_list_contacts_in_the_team_workspace(client: Client, ledger: Ledger) -> None:
+    out = await call_ok(client, "list_contacts", {"workspace": TEAM_NAME})
+    assert out["workspace"] == TEAM
+    assert len(out["data"]["contacts"]) == len(TEAM_CONTACTS)
+    assert [(e["key_kind"], e["team_id"]) for e in ledger()] == [("team", TEAM_ID)]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [{"limit": 0}, {"limit": 101}, {"search": ""}, {"search": "x" * 101}, {"sort": "name_desc"}, {"cursor": "c" * 513}],
+)
+async def test_list_contacts_validation_sends_nothing(client: Client, ledger: Ledger, args: dict[str, Any]) -> None:
+    await call_error(client, "list_contacts", args)
+    assert ledger() == []
+
+
+async def test_a_cursor_from_another_sort_is_a_readable_error(client: Client) -> None:
+    first = await call_ok(client, "list_contacts", {"limit": 5})
+    error = await call_error(client, "list_contacts", {"limit": 5, "sort": "name_asc", "cursor": first["next_cursor"]})
+    assert "VALIDATION_ERROR" in error and "cursor" in error
+
+
+# ---------------------------------------------------------------- CRUD
+
+
+async def test_get_contact(client: Client) -> None:
+    out = await call_ok(client, "get_contact", {"contact_id": AWA_CONTACT_ID})
+    assert out["workspace"] == PERSONAL
+    assert out["summary"] == "Contact Awa Diop (+33612345000)"
+    assert out["data"]["tags"] == ["vip", "customer"] and out["data"]["meta"] == {"city": "Paris"}
+
+
+async def test_get_unknown_contact_is_not_found_with_advice(client: Client) -> None:
+    error = await call_error(client, "get_contact", {"contact_id": str(uuid.uuid4())})
+    assert "404 NOT_FOUND" in error and "list the collection" in error
+
+
+async def test_a_contact_of_the_other_workspace_is_not_found(client: Client) -> None:
+    error = await call_error(client, "get_contact", {"contact_id": AWA_CONTACT_ID, "workspace": TEAM_NAME})
+    assert "NOT_FOUND" in error
+
+
+async def test_get_contact_rejects_a_non_uuid_before_any_request(client: Client, ledger: Ledger) -> None:
+    error = await call_error(client, "get_contact", {"contact_id": "../billing/usage"})
+    assert "contact_id" in error
+    assert ledger() == []
+
+
+async def test_contact_round_trip_create_get_update_delete(client: Client, ledger: Ledger) -> None:
+    created = await call_ok(
+        client,
+        "create_contact",
+        {"name": " Zoé Kane ", "phone": "+33 6 12 34 59 99", "tags": ["new"], "meta": {"source": "mcp"}},
+    )
+    assert created["workspace"] == PERSONAL
+    new_id = created["data"]["id"]
+    assert created["data"]["phone"] == "+33612345999"  # normalised to E.164 before sending
+    assert created["summary"] == f"Created contact Zoé Kane (+33612345999), id {new_id}"
+
+    got = await call_ok(client, "get_contact", {"contact_id": new_id})
+    assert got["data"]["tags"] == ["new"] and got["data"]["meta"] == {"source": "mcp"}
+
+    updated = await call_ok(
+        client, "update_contact", {"contact_id": new_id, "tags": ["vip", "lead"], "meta": {"city": "Lyon"}}
+    )
+    assert updated["data"]["tags"] == ["vip", "lead"]  # replaced, not merged
+    assert updated["data"]["meta"] == {"city": "Lyon"}
+    assert updated["data"]["name"] == "Zoé Kane"  # untouched
+    assert updated["summary"] == "Updated contact Zoé Kane (+33612345999) (tags, meta)"
+    cleared = await call_ok(client, "update_contact", {"contact_id": new_id, "tags": []})
+    assert cleared["data"]["tags"] == []
+
+    first, done = await confirmed(client, "delete_contact", {"contact_id": new_id}, ledger)
+    assert first["preview"]["contact"] == "Zoé Kane" and first["preview"]["phone"] == "+33612345999"
+    assert first["preview"]["action"] == "Delete contact Zoé Kane (+33612345999)"
+    assert done["summary"] == f"Deleted contact {new_id}"
+    deletes = [e for e in ledger() if e["method"] == "DELETE"]
+    assert len(deletes) == 1 and deletes[0]["committed"]
+    error = await call_error(client, "get_contact", {"contact_id": new_id})
+    assert "NOT_FOUND" in error
+
+
+async def test_delete_contact_preview_changes_nothing_and_the_token_acts_once(client: Client, ledger: Ledger) -> None:
+    args = {"contact_id": AWA_CONTACT_ID}
+    first = await call_ok(client, "delete_contact", args)
+    assert first["status"] == "confirmation_required"
+    assert first["preview"]["contact"] == "Awa Diop" and first["preview"]["phone"] == "+33612345000"
+    assert [(e["method"], e["committed"]) for e in ledger()] == [("GET", False)]
+    assert (await call_ok(client, "get_contact", args))["data"]["name"] == "Awa Diop"
+
+    token = first["confirm_token"]
+    await call_ok(client, "delete_contact", {**args, "confirm_token": token})
+    replay = await call_ok(client, "delete_contact", {**args, "confirm_token": token})
+    assert replay["status"] == "replayed"
+    assert len([e for e in ledger() if e["method"] == "DELETE"]) == 1
+
+
+async def test_delete_unknown_contact_fails_at_the_preview(client: Client, ledger: Ledger) -> None:
+    error = await call_error(client, "delete_contact", {"contact_id": str(uuid.uuid4())})
+    assert "nothing was sent" in error and "NOT_FOUND" in error
+    assert mutations(ledger()) == []
+
+
+async def test_duplicate_phone_is_a_readable_conflict(client: Client, ledger: Ledger) -> None:
+    error = await call_error(client, "create_contact", {"name": "Awa Again", "phone": "+33612345000"})
+    assert "409 CONFLICT" in error and "already exists" in error and "look it up" in error
+    assert mutations(ledger()) == []
+
+
+@pytest.mark.parametrize("phone", ["0612345678", "+999", "not a number", "+336123"])
+async def test_invalid_phone_is_rejected_before_any_request(client: Client, ledger: Ledger, phone: str) -> None:
+    error = await call_error(client, "create_contact", {"name": "Bad Number", "phone": phone})
+    assert "phone" in error and "E.164" in error
+    assert ledger() == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"name": "", "phone": "+33612345998"},
+        {"name": "A", "phone": "+33612345998", "tags": [""]},
+        {"name": "A", "phone": "+33612345998", "meta": "city=Paris"},
+        {"phone": "+33612345998"},
+    ],
+)
+async def test_create_contact_validation_sends_nothing(client: Client, ledger: Ledger, args: dict[str, Any]) -> None:
+    await call_error(client, "create_contact", args)
+    assert ledger() == []
+
+
+async def test_update_contact_needs_a_change(client: Client, ledger: Ledger) -> None:
+    error = await call_error(client, "update_contact", {"contact_id": AWA_CONTACT_ID})
+    assert "at least one of name, phone, tags, meta" in error
+    error = await call_error(client, "update_contact", {"contact_id": AWA_CONTACT_ID, "phone": "12"})
+    assert "phone" in error
+    assert ledger() == []
+
+
+async def test_update_contact_to_a_used_phone_is_a_conflict(client: Client) -> None:
+    error = await call_error(client, "update_contact", {"contact_id": AWA_CONTACT_ID, "phone": "+33612345001"})
+    assert "CONFLICT" in error
+
+
+async def test_update_contact_param_descriptions_say_tags_and_meta_replace(client: Client) -> None:
+    tools = {t.name: t for t in (await client.list_tools()).tools}
+    props = tools["update_contact"].input_schema["properties"]
+    assert "REPLACES" in props["tags"]["description"] and "REPLACES" in props["meta"]["description"]
+
+
+async def test_get_contact_groups(client: Client) -> None:
+    out = await call_ok(client, "get_contact_groups", {"contact_id": AWA_CONTACT_ID})
+    assert out["workspace"] == PERSONAL
+    assert [g["id"] for g in out["data"]] == [VIP_GROUP_ID]
+    assert out["summary"] == "In 1 group(s): VIPs"
+    error = await call_error(client, "get_contact_groups", {"contact_id": str(uuid.uuid4())})
+    assert "NOT_FOUND" in error
+
+
+# ---------------------------------------------------------------- bulk delete and bulk jobs
+
+
+async def test_bulk_delete_under_100_is_immediate(client: Client, ledger: Ledger) -> None:
+    unknown = str(uuid.uuid4())
+    args = {"contact_ids": [*PERSONAL_IDS[:3], unknown]}
+    first, done = await confirmed(client, "bulk_delete_contacts", args, ledger)
+    assert first["preview"]["contacts"] == 4 and first["preview"]["mode"].startswith("immediate")
+    assert first["preview"]["action"] == "Delete 4 contact(s) permanently"
+    assert done["data"] == {"requested": 4, "deleted": 3, "notFound": [unknown]}
+    assert done["summary"] == "Deleted 3 of 4 contact(s); 1 not found"
+    assert (await call_ok(client, "list_contacts"))["data"]["total"] == len(PERSONAL_IDS) - 3
+
+
+async def test_bulk_delete_of_100_ids_becomes_a_job_that_can_be_followed(
+    client: Client, ledger: Ledger, sleeps: list[float]
+) -> None:
+    unknown = [str(uuid.uuid4()) for _ in range(100 - len(PERSONAL_IDS))]
+    args = {"contact_ids": PERSONAL_IDS + unknown}
+    first, done = await confirmed(client, "bulk_delete_contacts", args, ledger)
+    assert first["preview"]["contacts"] == 100
+    assert "async bulk job" in first["preview"]["mode"] and "get_bulk_job_progress" in first["preview"]["mode"]
+    job = done["data"]
+    assert job["mode"] == "async" and job["operation"] == "bulk_delete_contacts" and job["requestedCount"] == 100
+    job_id = job["jobId"]
+    assert done["summary"].startswith(f"Queued as bulk job {job_id} (delete 100 contacts, 100 ids, status pending)")
+    assert "get_bulk_job_progress" in done["summary"]
+
+    now = await call_ok(client, "get_bulk_job_progress", {"job_id": job_id})
+    assert now["data"]["status"] == "pending" and now["data"]["progress"] == 0
+    assert "still running after waiting 0 s" in now["summary"]
+    assert sleeps == []
+
+    # 100 ids at the sandbox's 50 ids/s: done after 2 s of sandbox time, i.e. one poll.
+    followed = await call_ok(client, "get_bulk_job_progress", {"job_id": job_id, "wait_seconds": 30})
+    assert followed["workspace"] == PERSONAL
+    assert followed["data"]["status"] == "done" and followed["data"]["progress"] == 100
+    assert followed["data"]["summary"] == {"deleted": len(PERSONAL_IDS), "notFound": len(unknown)}
+    assert followed["summary"] == (
+        f"Bulk job {job_id} (bulk_delete_contacts): done, 100/100 processed (100%); "
+        f"deleted {len(PERSONAL_IDS)}, notFound {len(unknown)}"
+    )
+    assert sleeps == [2.0]
+    assert (await call_ok(client, "list_contacts"))["data"]["total"] == 0
+
+    listed = await call_ok(client, "list_bulk_jobs")
+    assert [j["id"] for j in listed["data"]["jobs"]] == [job_id]
+    assert listed["summary"] == "1 bulk job(s), 0 running"
+    one = await call_ok(client, "get_bulk_job", {"job_id": job_id})
+    assert one["data"]["status"] == "done" and one["summary"] == followed["summary"]
+
+
+async def test_waiting_is_bounded_and_a_running_job_can_be_cancelled(
+    client: Client, ledger: Ledger, sleeps: list[float]
+) -> None:
+    ids = [str(uuid.uuid4()) for _ in range(500)]  # 10 s of sandbox time
+    _, done = await confirmed(client, "bulk_delete_contacts", {"contact_ids": ids}, ledger)
+    job_id = done["data"]["jobId"]
+
+    reported: list[tuple[float, float | None, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reported.append((progress, total, message))
+
+    result = await client.call_tool(
+        "get_bulk_job_progress", {"job_id": job_id, "wait_seconds": 5}, progress_callback=on_progress
+    )
+    assert not result.is_error and result.structured_content is not None
+    out = result.structured_content
+    assert sleeps == [2.0, 2.0, 1.0]
+    # 500 ids at 50 ids/s: 0% before the first poll, then 20%, 40%, 50% (MCP progress notifications)
+    assert reported == [
+        (0.0, 100.0, "bulk job pending"),
+        (20.0, 100.0, "bulk job processing"),
+        (40.0, 100.0, "bulk job processing"),
+        (50.0, 100.0, "bulk job processing"),
+    ]
+    assert out["data"]["status"] == "processing" and out["data"]["processedCount"] == 250
+    assert out["summary"].endswith("still running after waiting 5 s: call again to keep following")
+    polls = [e for e in ledger() if e["path"].endswith("/progress")]
+    assert len(polls) == 4
+
+    running = await call_ok(client, "list_bulk_jobs")
+    assert running["summary"] == "1 bulk job(s), 1 running"
+
+    cancelled = await call_ok(client, "cancel_bulk_job", {"job_id": job_id})
+    assert cancelled["workspace"] == PERSONAL
+    assert cancelled["data"]["status"] == "cancelled" and cancelled["data"]["processedCount"] == 250
+    assert cancelled["summary"].startswith(f"Cancelled: Bulk job {job_id} (bulk_delete_contacts): cancelled, 250/500")
+
+    again = await call_error(client, "cancel_bulk_job", {"job_id": job_id})
+    assert "BAD_REQUEST" in again and "already cancelled" in again and "read it first" in again
+
+
+async def test_list_bulk_jobs_pages_with_a_job_id_cursor(client: Client, ledger: Ledger) -> None:
+    job_ids = []
+    for _ in range(3):
+        _, done = await confirmed(
+            client, "bulk_delete_contacts", {"contact_ids": [str(uuid.uuid4()) for _ in range(100)]}, ledger
+        )
+        job_ids.append(done["data"]["jobId"])
+    first = await call_ok(client, "list_bulk_jobs", {"limit": 2})
+    second = await call_ok(client, "list_bulk_jobs", {"limit": 2, "cursor": first["next_cursor"]})
+    listed = [j["id"] for j in first["data"]["jobs"] + second["data"]["jobs"]]
+    assert listed == list(reversed(job_ids))  # newest first, no overlap
+    assert second.get("next_cursor") is None
+
+
+async def test_unknown_bulk_job_is_not_found(client: Client) -> None:
+    for tool in ("get_bulk_job", "get_bulk_job_progress", "cancel_bulk_job"):
+        error = await call_error(client, tool, {"job_id": str(uuid.uuid4())})
+        assert "NOT_FOUND" in error, tool
+
+
+@pytest.mark.parametrize(
+    "contact_ids",
+    [[], [AWA_CONTACT_ID, AWA_CONTACT_ID], ["not-a-uuid"], [str(uuid.uuid4()) for _ in range(10_001)]],
+)
+async def test_bulk_delete_validation_sends_nothing(client: Client, ledger: Ledger, contact_ids: list[str]) -> None:
+    await call_error(client, "bulk_delete_contacts", {"contact_ids": contact_ids})
+    assert ledger() == []
+
+
+@pytest.mark.parametrize("wait", [-1, 121])
+async def test_wait_seconds_is_bounded(client: Client, ledger: Ledger, wait: int) -> None:
+    await call_error(client, "get_bulk_job_progress", {"job_id": str(uuid.uuid4()), "wait_seconds": wait})
+    assert ledger() == []
+
+
+async def test_duplicate_ids_error_names_them(client: Client) -> None:
+    error = await call_error(client, "bulk_delete_contacts", {"contact_ids": [AWA_CONTACT_ID, AWA_CONTACT_ID]})
+    assert "unique" in error and AWA_CONTACT_ID in error

@@ -1,0 +1,243 @@
+"""templates toolset: page-based list, CRUD with type-dependent fields, guarded delete, preview rendering."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from mcp import Client
+from msgflash_mcp.sandbox.keys import TEAM_ID, TEAM_NAME
+from msgflash_mcp.sandbox.seed import (
+    AWA_CONTACT_ID,
+    PERSONAL_CONNECTED_INSTANCE_ID,
+    PROMO_TEMPLATE_ID,
+    REMINDER_TEMPLATE_ID,
+    TEAM_TEMPLATE_ID,
+    WELCOME_TEMPLATE_ID,
+)
+
+from tests.conftest import call_error, call_ok, mutations
+
+pytestmark = pytest.mark.anyio
+
+Ledger = Callable[[], list[dict[str, Any]]]
+PERSONAL = "personal (sandbox)"
+PERSONAL_TEMPLATES = {WELCOME_TEMPLATE_ID, PROMO_TEMPLATE_ID, REMINDER_TEMPLATE_ID}
+
+
+async def test_list_templates_pages_without_overlap(client: Client, ledger: Ledger) -> None:
+    first = await call_ok(client, "list_templates", {"limit": 2})
+    assert first["workspace"] == PERSONAL
+    assert first["summary"] == "2 of 3 template(s), page 1/2, more on page 2"
+    second = await call_ok(client, "list_templates", {"limit": 2, "page": 2})
+    assert second["summary"] == "1 of 3 template(s), page 2/2"
+    ids = [t["id"] for t in first["data"]["templates"]] + [t["id"] for t in second["data"]["templates"]]
+    assert len(ids) == len(set(ids)) and set(ids) == PERSONAL_TEMPLATES
+    assert [e["query"] for e in ledger()] == ["limit=2", "page=2&limit=2"]
+
+
+async def test_list_templates_in_the_team_workspace(client: Client, ledger: Ledger) -> None:
+    out = await call_ok(client, "list_templates", {"workspace": TEAM_NAME})
+    assert out["workspace"] == f"{TEAM_NAME} (sandbox)"
+    assert [t["id"] for t in out["data"]["templates"]] == [TEAM_TEMPLATE_ID]
+    assert ledger()[0]["team_id"] == TEAM_ID
+
+
+@pytest.mark.parametrize("args", [{"limit": 0}, {"limit": 101}, {"page": 0}])
+async def test_list_templates_validation_sends_nothing(client: Client, ledger: Ledger, args: dict[str, Any]) -> None:
+    await call_error(client, "list_templates", args)
+    assert ledger() == []
+
+
+async def test_get_template(client: Client) -> None:
+    out = await call_ok(client, "get_template", {"template_id": PROMO_TEMPLATE_ID})
+    assert out["workspace"] == PERSONAL
+    assert out["data"]["variables"] == ["contact.firstName", "custom.code"]
+    assert out["summary"] == "Template 'Code promo' (text), variables: contact.firstName, custom.code"
+    assert "third parties" in out["note"]
+
+
+async def test_get_unknown_template_is_not_found(client: Client) -> None:
+    error = await call_error(client, "get_template", {"template_id": str(uuid.uuid4())})
+    assert "404 NOT_FOUND" in error and "list the collection" in error
+
+
+async def test_create_text_template_computes_variables(client: Client, ledger: Ledger) -> None:
+    out = await call_ok(
+        client,
+        "create_template",
+        {"name": "Relance panier", "type": "text", "body": "Hello {{contact.firstName}}, code {{custom.code}}"},
+    )
+    assert out["workspace"] == PERSONAL
+    data = out["data"]
+    assert data["variables"] == ["contact.firstName", "custom.code"] and data["mediaUrl"] is None
+    assert (
+        out["summary"]
+        == f"Created template 'Relance panier' (text), id {data['id']}, variables: contact.firstName, custom.code"
+    )
+    got = await call_ok(client, "get_template", {"template_id": data["id"]})
+    assert got["data"]["body"] == "Hello {{contact.firstName}}, code {{custom.code}}"
+    assert [(e["method"], e["status"]) for e in ledger()] == [("POST", 201), ("GET", 200)]
+
+
+async def test_create_media_template(client: Client) -> None:
+    out = await call_ok(
+        client,
+        "create_template",
+        {"name": "Catalogue", "type": "document", "media_url": "https://example.com/catalogue.pdf"},
+    )
+    assert out["data"]["mediaUrl"] == "https://example.com/catalogue.pdf"
+    assert out["summary"].endswith(", no variables")
+
+
+async def test_bad_placeholder_is_a_readable_template_invalid(client: Client, ledger: Ledger) -> None:
+    error = await call_error(client, "create_template", {"name": "Broken", "type": "text", "body": "Hi {{firstName}}"})
+    assert "400 TEMPLATE_INVALID" in error and "{{firstName}}" in error
+    assert "{{contact.x}}" in error  # the advice names the valid namespaces
+    assert mutations(ledger()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ({"name": "T", "type": "text"}, "type 'text' needs `body`"),
+        ({"name": "T", "type": "image", "body": "caption"}, "type 'image' needs `media_url`"),
+        ({"name": "T", "type": "text", "body": "x", "media_url": "https://example.com/a.jpg"}, "only for media types"),
+        ({"name": "T", "type": "sticker", "body": "x"}, "type"),
+        ({"name": "", "type": "text", "body": "x"}, "name"),
+        ({"name": "T", "type": "video", "media_url": "ftp://example.com/v.mp4"}, "media_url"),
+    ],
+)
+async def test_create_template_rules_are_checked_before_any_request(
+    client: Client, ledger: Ledger, args: dict[str, Any], expected: str
+) -> None:
+    error = await call_error(client, "create_template", args)
+    assert expected in error
+    assert ledger() == []
+
+
+async def test_update_template_changes_only_given_fields(client: Client) -> None:
+    out = await call_ok(
+        client, "update_template", {"template_id": WELCOME_TEMPLATE_ID, "body": "Salut {{contact.firstName}} !"}
+    )
+    assert out["workspace"] == PERSONAL
+    assert out["data"]["name"] == "Bienvenue" and out["data"]["variables"] == ["contact.firstName"]
+    assert out["summary"] == "Updated template 'Bienvenue' (text), variables: contact.firstName"
+
+
+async def test_update_template_needs_a_change_and_checks_rules(client: Client, ledger: Ledger) -> None:
+    error = await call_error(client, "update_template", {"template_id": WELCOME_TEMPLATE_ID})
+    assert "at least one of name, type, body, media_url" in error
+    error = await call_error(
+        client,
+        "update_template",
+        {"template_id": REMINDER_TEMPLATE_ID, "type": "text", "media_url": "https://example.com/x.jpg"},
+    )
+    assert "only for media types" in error
+    assert ledger() == []
+
+
+async def test_update_to_a_media_type_without_media_is_refused_by_the_api(client: Client) -> None:
+    error = await call_error(client, "update_template", {"template_id": WELCOME_TEMPLATE_ID, "type": "image"})
+    assert "VALIDATION_ERROR" in error and "mediaUrl" in error
+
+
+async def test_update_unknown_template_is_not_found(client: Client) -> None:
+    error = await call_error(client, "update_template", {"template_id": str(uuid.uuid4()), "name": "X"})
+    assert "NOT_FOUND" in error
+
+
+async def test_delete_template_previews_name_and_type_and_deletes_only_when_confirmed(
+    client: Client, ledger: Ledger
+) -> None:
+    args = {"template_id": REMINDER_TEMPLATE_ID}
+    first = await call_ok(client, "delete_template", args)
+    assert first["status"] == "confirmation_required" and first["workspace"] == PERSONAL
+    assert first["preview"]["template"] == "Rappel rendez-vous" and first["preview"]["type"] == "image"
+    assert first["preview"]["action"] == "Delete template 'Rappel rendez-vous' (image)"
+    assert "nothing was done yet" in first["summary"]
+    assert mutations(ledger()) == [] and [e["method"] for e in ledger()] == ["GET"]
+    still = await call_ok(client, "get_template", args)
+    assert still["data"]["name"] == "Rappel rendez-vous"
+
+    done = await call_ok(client, "delete_template", {**args, "confirm_token": first["confirm_token"]})
+    assert done["status"] == "ok" and done["summary"] == f"Deleted template {REMINDER_TEMPLATE_ID}"
+    assert [e["method"] for e in mutations(ledger())] == ["DELETE"]
+    error = await call_error(client, "get_template", args)
+    assert "NOT_FOUND" in error
+
+
+async def test_delete_template_token_is_bound_to_the_template(client: Client, ledger: Ledger) -> None:
+    first = await call_ok(client, "delete_template", {"template_id": REMINDER_TEMPLATE_ID})
+    error = await call_error(
+        client, "delete_template", {"template_id": WELCOME_TEMPLATE_ID, "confirm_token": first["confirm_token"]}
+    )
+    assert "different arguments" in error
+    assert mutations(ledger()) == []
+
+
+async def test_preview_template_lists_a_missing_custom_variable(client: Client, ledger: Ledger) -> None:
+    out = await call_ok(client, "preview_template", {"template_id": PROMO_TEMPLATE_ID, "contact_id": AWA_CONTACT_ID})
+    assert out["workspace"] == PERSONAL
+    data = out["data"]
+    assert data["missingVariables"] == ["custom.code"] and data["valid"] is False
+    assert data["rendered"] == "Hello Awa, utilisez {{custom.code}}."
+    assert out["summary"] == "Rendered with 1 MISSING variable(s): custom.code; supply them before sending"
+    assert mutations(ledger()) == []  # a POST route, a read in effect
+
+
+@pytest.mark.parametrize("key", ["code", "custom.code"])
+async def test_preview_template_with_every_variable(client: Client, ledger: Ledger, key: str) -> None:
+    out = await call_ok(
+        client,
+        "preview_template",
+        {"template_id": PROMO_TEMPLATE_ID, "contact_id": AWA_CONTACT_ID, "variables": {key: "PROMO10"}},
+    )
+    assert out["data"]["rendered"] == "Hello Awa, utilisez PROMO10."
+    assert out["data"]["missingVariables"] == []
+    assert out["summary"] == "Rendered, all 2 variable(s) filled"
+
+
+async def test_preview_template_keeps_integer_values_integers(client: Client) -> None:
+    out = await call_ok(
+        client,
+        "preview_template",
+        {"template_id": PROMO_TEMPLATE_ID, "contact_id": AWA_CONTACT_ID, "variables": {"code": 10}},
+    )
+    assert out["data"]["rendered"] == "Hello Awa, utilisez 10."
+
+
+async def test_preview_template_with_an_instance(client: Client) -> None:
+    out = await call_ok(
+        client,
+        "preview_template",
+        {
+            "template_id": WELCOME_TEMPLATE_ID,
+            "contact_id": AWA_CONTACT_ID,
+            "instance_id": PERSONAL_CONNECTED_INSTANCE_ID,
+        },
+    )
+    assert out["data"]["rendered"] == "Bonjour Awa, bienvenue chez boutique-principale !"
+
+
+async def test_preview_template_errors(client: Client, ledger: Ledger) -> None:
+    error = await call_error(
+        client, "preview_template", {"template_id": PROMO_TEMPLATE_ID, "variables": {"contact.firstName": "Bob"}}
+    )
+    assert "not a custom.* name" in error
+    assert ledger() == []
+    error = await call_error(
+        client, "preview_template", {"template_id": PROMO_TEMPLATE_ID, "contact_id": str(uuid.uuid4())}
+    )
+    assert "TEMPLATE_CONTEXT_UNAVAILABLE" in error
+    error = await call_error(client, "preview_template", {"template_id": str(uuid.uuid4())})
+    assert "NOT_FOUND" in error
+
+
+async def test_preview_template_is_a_read(client: Client) -> None:
+    tools = {t.name: t for t in (await client.list_tools()).tools}
+    hints = tools["preview_template"].annotations
+    assert hints is not None and hints.read_only_hint is True and hints.destructive_hint is False
+    assert "confirm_token" not in tools["preview_template"].input_schema["properties"]

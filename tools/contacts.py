@@ -1,0 +1,261 @@
+"""Contacts of the workspace, and the asynchronous bulk jobs that large contact operations become."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import anyio
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import AfterValidator, Field, StringConstraints
+
+from ..server.api import Api
+from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
+from ..server.results import Preview, Reply
+from ._types import Cursor, Id, Limit, Phone
+
+toolset = Toolset("contacts", "Contacts of the workspace and bulk contact jobs.")
+
+if TYPE_CHECKING:  # ids are validated UUIDs kept as canonical strings; pyright can't read Id(...)
+    ContactId = str
+    JobId = str
+else:
+    ContactId = Id("Contact")
+    JobId = Id("Bulk job")
+
+# The API turns 100 or more ids (bulk delete, group members) into an asynchronous job (202 + job).
+ASYNC_THRESHOLD = 100
+MAX_IDS = 10_000
+POLL_INTERVAL = 2.0  # the reference: poll progress every 2 s
+MAX_WAIT = 120
+FINISHED = frozenset({"done", "failed", "cancelled"})
+
+# How get_bulk_job_progress waits between polls. Tests replace it with a sleep that advances the
+# sandbox clock, so following a job never sleeps for real.
+sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+
+
+def _unique(ids: list[str]) -> list[str]:
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for value in ids:
+        (repeated if value in seen else seen).add(value)
+    if repeated:
+        raise ValueError(f"ids must be unique; repeated: {', '.join(sorted(repeated)[:5])}")
+    return ids
+
+
+ContactIds = Annotated[
+    list[ContactId],
+    Field(
+        min_length=1,
+        max_length=MAX_IDS,
+        description="Contact ids; 100+ run as a bulk job",
+        json_schema_extra={"uniqueItems": True},
+    ),
+    AfterValidator(_unique),
+]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Field(description="Full name")
+]
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Tags = Annotated[list[Tag], Field(max_length=100, description="Tags, e.g. ['vip']")]
+Meta = Annotated[dict[str, Any], Field(description="Free-form metadata object")]
+Search = Annotated[str, StringConstraints(min_length=1, max_length=100), Field(description="Name or phone contains")]
+Sort = Annotated[Literal["createdAt_desc", "name_asc"], Field(description="Keep the same sort across pages")]
+
+GET_CONTACT = GET("/api/v1/contacts/{id}")
+
+
+def _who(contact: dict[str, Any]) -> str:
+    return f"{contact.get('name')} ({contact.get('phone')})"
+
+
+def _more(data: dict[str, Any]) -> str:
+    return " (more: pass next_cursor)" if data.get("nextCursor") else ""
+
+
+# ---------------------------------------------------------------- bulk job helpers (also used by groups)
+
+
+def is_job(data: Any) -> bool:
+    """A 202 answer: the operation was queued as a bulk job instead of running now."""
+    return isinstance(data, dict) and data.get("mode") == "async" and bool(data.get("jobId"))
+
+
+def queued_summary(data: dict[str, Any], what: str) -> str:
+    job_id = data.get("jobId")
+    return (
+        f"Queued as bulk job {job_id} ({what}, {data.get('requestedCount')} ids, status {data.get('status')}). "
+        f"Follow it with get_bulk_job_progress(job_id='{job_id}', wait_seconds=30)"
+    )
+
+
+def job_line(job: dict[str, Any]) -> str:
+    counts = ", ".join(f"{key} {value}" for key, value in (job.get("summary") or {}).items())
+    line = (
+        f"Bulk job {job.get('id')} ({job.get('operation')}): {job.get('status')}, "
+        f"{job.get('processedCount')}/{job.get('requestedCount')} processed ({job.get('progress')}%)"
+    )
+    if counts:
+        line += f"; {counts}"
+    if job.get("error"):
+        line += f"; error: {job.get('error')}"
+    return line
+
+
+# ---------------------------------------------------------------- contacts
+
+
+@toolset.tool(GET("/api/v1/contacts"), Effect.READ)
+async def list_contacts(
+    api: Api,
+    limit: Limit | None = None,
+    cursor: Cursor | None = None,
+    search: Search | None = None,
+    sort: Sort | None = None,
+) -> Reply:
+    """List or search contacts (name/phone). For group members use list_group_members."""
+    data = await api(query={"limit": limit, "cursor": cursor, "search": search, "sort": sort})
+    contacts = data.get("contacts") or []
+    matching = f" matching {search!r}" if search else ""
+    summary = f"{len(contacts)} of {data.get('total', len(contacts))} contact(s){matching}{_more(data)}"
+    return Reply(summary, data, next_cursor=data.get("nextCursor"))
+
+
+@toolset.tool(GET_CONTACT, Effect.READ)
+async def get_contact(api: Api, contact_id: ContactId) -> Reply:
+    """One contact by id, with tags and metadata."""
+    data = await api(path={"id": contact_id})
+    return Reply(f"Contact {_who(data)}", data)
+
+
+@toolset.tool(POST("/api/v1/contacts"), Effect.WRITE)
+async def create_contact(
+    api: Api, name: Name, phone: Phone, tags: Tags | None = None, meta: Meta | None = None
+) -> Reply:
+    """Create a contact. A phone already in use fails with CONFLICT: find it with list_contacts."""
+    body = {"name": name, "phone": phone, "tags": tags, "meta": meta}
+    data = await api(json={key: value for key, value in body.items() if value is not None})
+    return Reply(f"Created contact {_who(data)}, id {data.get('id')}", data)
+
+
+@toolset.tool(PUT("/api/v1/contacts/{id}"), Effect.WRITE)
+async def update_contact(
+    api: Api,
+    contact_id: ContactId,
+    name: Name | None = None,
+    phone: Phone | None = None,
+    tags: Annotated[Tags | None, Field(description="REPLACES all tags; [] clears them")] = None,
+    meta: Annotated[Meta | None, Field(description="REPLACES the whole metadata object")] = None,
+) -> Reply:
+    """Change a contact; omitted fields keep their value."""
+    body = {"name": name, "phone": phone, "tags": tags, "meta": meta}
+    change = {key: value for key, value in body.items() if value is not None}
+    if not change:
+        raise ToolError("nothing to update: give at least one of name, phone, tags, meta")
+    data = await api(path={"id": contact_id}, json=change)
+    return Reply(f"Updated contact {_who(data)} ({', '.join(change)})", data)
+
+
+async def preview_delete_contact(api: Api, contact_id: str) -> Preview:
+    contact = await api.call(GET_CONTACT, path={"id": contact_id})
+    return Preview(
+        action=f"Delete contact {_who(contact)}",
+        details={"contact": contact.get("name"), "phone": contact.get("phone"), "id": contact_id},
+    )
+
+
+@toolset.tool(DELETE("/api/v1/contacts/{id}"), Effect.DELETE, preview=preview_delete_contact)
+async def delete_contact(api: Api, contact_id: ContactId) -> Reply:
+    """Delete one contact for good (asks for confirmation first)."""
+    data = await api(path={"id": contact_id})
+    return Reply(f"Deleted contact {contact_id}", data)
+
+
+async def preview_bulk_delete_contacts(api: Api, contact_ids: list[str]) -> Preview:
+    # Deliberately no lookups: resolving up to 10,000 ids would cost as many requests.
+    count = len(contact_ids)
+    mode = (
+        "async bulk job (100+ ids): follow it with get_bulk_job_progress"
+        if count >= ASYNC_THRESHOLD
+        else "immediate (under 100 ids)"
+    )
+    return Preview(
+        action=f"Delete {count} contact(s) permanently",
+        details={"contacts": count, "mode": mode},
+    )
+
+
+@toolset.tool(POST("/api/v1/contacts/bulk-delete"), Effect.DELETE, preview=preview_bulk_delete_contacts)
+async def bulk_delete_contacts(api: Api, contact_ids: ContactIds) -> Reply:
+    """Delete many contacts at once (asks for confirmation first); 100+ ids return a bulk job."""
+    data = await api(json={"contactIds": contact_ids})
+    if is_job(data):
+        return Reply(queued_summary(data, f"delete {len(contact_ids)} contacts"), data)
+    missing = data.get("notFound") or []
+    return Reply(f"Deleted {data.get('deleted')} of {data.get('requested')} contact(s); {len(missing)} not found", data)
+
+
+@toolset.tool(GET("/api/v1/contacts/{id}/groups"), Effect.READ)
+async def get_contact_groups(api: Api, contact_id: ContactId) -> Reply:
+    """The groups a contact belongs to."""
+    data = await api(path={"id": contact_id})
+    groups = data if isinstance(data, list) else []
+    names = ", ".join(str(group.get("name")) for group in groups[:10])
+    return Reply(f"In {len(groups)} group(s)" + (f": {names}" if names else ""), data)
+
+
+# ---------------------------------------------------------------- bulk jobs
+
+
+@toolset.tool(GET("/api/v1/contacts/bulk-jobs"), Effect.READ)
+async def list_bulk_jobs(
+    api: Api,
+    limit: Limit | None = None,
+    cursor: Annotated[JobId | None, Field(description="next_cursor from the previous page")] = None,
+) -> Reply:
+    """List bulk contact jobs (bulk delete, group add/remove), newest first."""
+    data = await api(query={"limit": limit, "cursor": cursor})
+    jobs = data.get("jobs") or []
+    running = sum(1 for job in jobs if job.get("status") not in FINISHED)
+    return Reply(f"{len(jobs)} bulk job(s), {running} running{_more(data)}", data, next_cursor=data.get("nextCursor"))
+
+
+@toolset.tool(GET("/api/v1/contacts/bulk-jobs/{jobId}"), Effect.READ)
+async def get_bulk_job(api: Api, job_id: JobId) -> Reply:
+    """One bulk job with its result summary or error."""
+    data = await api(path={"jobId": job_id})
+    return Reply(job_line(data), data)
+
+
+@toolset.tool(GET("/api/v1/contacts/bulk-jobs/{jobId}/progress"), Effect.READ)
+async def get_bulk_job_progress(
+    api: Api,
+    job_id: JobId,
+    wait_seconds: Annotated[
+        int, Field(ge=0, le=MAX_WAIT, description="Wait up to this many seconds for it to finish")
+    ] = 0,
+) -> Reply:
+    """Progress of a bulk job; optionally wait for it to finish."""
+    data = await api(path={"jobId": job_id})
+    waited = 0.0
+    while data.get("status") not in FINISHED and waited < wait_seconds:
+        await api.report_progress(float(data.get("progress") or 0), 100.0, f"bulk job {data.get('status')}")
+        step = min(POLL_INTERVAL, wait_seconds - waited)
+        await sleep(step)
+        waited += step
+        data = await api(path={"jobId": job_id})
+    if waited:
+        await api.report_progress(float(data.get("progress") or 0), 100.0, f"bulk job {data.get('status')}")
+    line = job_line(data)
+    if data.get("status") not in FINISHED:
+        line += f"; still running after waiting {waited:g} s: call again to keep following"
+    return Reply(line, data)
+
+
+@toolset.tool(POST("/api/v1/contacts/bulk-jobs/{jobId}/cancel"), Effect.WRITE)
+async def cancel_bulk_job(api: Api, job_id: JobId) -> Reply:
+    """Stop a pending or processing bulk job; work already done is kept."""
+    data = await api(path={"jobId": job_id})
+    return Reply("Cancelled: " + job_line(data), data)

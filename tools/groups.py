@@ -1,0 +1,141 @@
+"""Contact groups (under /api/v1/contacts/groups) and their members."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field, StringConstraints
+
+from ..server.api import Api
+from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
+from ..server.results import Preview, Reply
+from ._types import Cursor, Id, Limit
+from .contacts import ContactIds, is_job, queued_summary
+
+toolset = Toolset("groups", "Contact groups and their members.")
+
+if TYPE_CHECKING:  # ids are validated UUIDs kept as canonical strings; pyright can't read Id(...)
+    GroupId = str
+else:
+    GroupId = Id("Group")
+
+# Limits match the sandbox (the reference documents none): name 1-100, description up to 500.
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Field(description="Group name")
+]
+Description = Annotated[str, StringConstraints(max_length=500), Field(description="Short description")]
+Color = Annotated[
+    str,
+    StringConstraints(pattern=r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$"),
+    Field(description="Hex colour, e.g. #F59E0B"),
+]
+Search = Annotated[
+    str, StringConstraints(min_length=1, max_length=100), Field(description="Name or description contains")
+]
+
+GET_GROUP = GET("/api/v1/contacts/groups/{groupId}")
+
+
+def _label(group: dict[str, Any]) -> str:
+    return f"'{group.get('name')}' ({group.get('contactCount', 0)} members)"
+
+
+def _group_body(name: str | None, description: str | None, color: str | None) -> dict[str, Any]:
+    values = {"name": name, "description": description, "color": color}
+    return {key: value for key, value in values.items() if value is not None}
+
+
+@toolset.tool(GET("/api/v1/contacts/groups"), Effect.READ)
+async def list_groups(
+    api: Api, limit: Limit | None = None, cursor: Cursor | None = None, search: Search | None = None
+) -> Reply:
+    """List or search contact groups with their member counts."""
+    data = await api(query={"limit": limit, "cursor": cursor, "search": search})
+    groups = data.get("groups") or []
+    more = " (more: pass next_cursor)" if data.get("nextCursor") else ""
+    return Reply(
+        f"{len(groups)} of {data.get('total', len(groups))} group(s){more}", data, next_cursor=data.get("nextCursor")
+    )
+
+
+@toolset.tool(GET_GROUP, Effect.READ)
+async def get_group(api: Api, group_id: GroupId) -> Reply:
+    """One contact group by id."""
+    data = await api(path={"groupId": group_id})
+    return Reply(f"Group {_label(data)}", data)
+
+
+@toolset.tool(POST("/api/v1/contacts/groups"), Effect.WRITE)
+async def create_group(
+    api: Api, name: Name, description: Description | None = None, color: Color | None = None
+) -> Reply:
+    """Create an empty contact group; then add_group_members."""
+    data = await api(json=_group_body(name, description, color))
+    return Reply(f"Created group '{data.get('name')}', id {data.get('id')}", data)
+
+
+@toolset.tool(PUT("/api/v1/contacts/groups/{groupId}"), Effect.WRITE)
+async def update_group(
+    api: Api,
+    group_id: GroupId,
+    name: Name | None = None,
+    description: Description | None = None,
+    color: Color | None = None,
+) -> Reply:
+    """Rename a group or change its description or colour; omitted fields keep their value."""
+    change = _group_body(name, description, color)
+    if not change:
+        raise ToolError("nothing to update: give at least one of name, description, color")
+    data = await api(path={"groupId": group_id}, json=change)
+    return Reply(f"Updated group {_label(data)} ({', '.join(change)})", data)
+
+
+async def preview_delete_group(api: Api, group_id: str) -> Preview:
+    group = await api.call(GET_GROUP, path={"groupId": group_id})
+    return Preview(
+        action=f"Delete group {_label(group)}; the contacts themselves are kept",
+        details={"group": group.get("name"), "members": group.get("contactCount", 0), "id": group_id},
+    )
+
+
+@toolset.tool(DELETE("/api/v1/contacts/groups/{groupId}"), Effect.DELETE, preview=preview_delete_group)
+async def delete_group(api: Api, group_id: GroupId) -> Reply:
+    """Delete a group (its contacts are kept; asks for confirmation first)."""
+    data = await api(path={"groupId": group_id})
+    return Reply(f"Deleted group {group_id}", data)
+
+
+@toolset.tool(POST("/api/v1/contacts/groups/{groupId}/members"), Effect.WRITE)
+async def add_group_members(api: Api, group_id: GroupId, contact_ids: ContactIds) -> Reply:
+    """Add contacts to a group; 100+ ids return a bulk job."""
+    data = await api(path={"groupId": group_id}, json={"contactIds": contact_ids})
+    if is_job(data):
+        return Reply(queued_summary(data, f"add {len(contact_ids)} contacts to the group"), data)
+    return Reply(
+        f"Added {data.get('added')} of {data.get('total', len(contact_ids))}; "
+        f"{data.get('alreadyInGroup')} already in group, {data.get('notFound')} not found",
+        data,
+    )
+
+
+@toolset.tool(DELETE("/api/v1/contacts/groups/{groupId}/members"), Effect.WRITE, destructive=True)
+async def remove_group_members(api: Api, group_id: GroupId, contact_ids: ContactIds) -> Reply:
+    """Remove contacts from a group (contacts are kept); 100+ ids return a bulk job."""
+    data = await api(path={"groupId": group_id}, json={"contactIds": contact_ids})
+    if is_job(data):
+        return Reply(queued_summary(data, f"remove {len(contact_ids)} contacts from the group"), data)
+    return Reply(
+        f"Removed {data.get('removed')} of {len(contact_ids)}; {data.get('notInGroup')} were not in the group", data
+    )
+
+
+@toolset.tool(GET("/api/v1/contacts/groups/{groupId}/members"), Effect.READ)
+async def list_group_members(
+    api: Api, group_id: GroupId, limit: Limit | None = None, cursor: Cursor | None = None
+) -> Reply:
+    """List the contacts in a group."""
+    data = await api(path={"groupId": group_id}, query={"limit": limit, "cursor": cursor})
+    members = data.get("members") or []
+    more = " (more: pass next_cursor)" if data.get("nextCursor") else ""
+    return Reply(f"{len(members)} member(s){more}", data, next_cursor=data.get("nextCursor"))
