@@ -1,0 +1,171 @@
+"""Streamable HTTP hardening, driven in-process: bearer token, Host/Origin, body size, no header passthrough, bind."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from msgflash_mcp.sandbox.inprocess import sandbox_transport
+from msgflash_mcp.sandbox.keys import TEAM_ID, TEAM_NAME
+from msgflash_mcp.server import serve
+from msgflash_mcp.server.__main__ import parse
+from msgflash_mcp.server.serve import http_app, is_loopback, serve_mcp
+
+from ..conftest import make_settings
+from .requirements import requirement
+
+pytestmark = pytest.mark.anyio
+
+PORT = 8765
+BASE = f"http://127.0.0.1:{PORT}"
+TOKEN = "trust-http-token-" + "9" * 16
+INIT = {
+    "jsonrpc": "2.0", "id": 1, "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+}
+MCP_HEADERS = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+
+
+class Recorder(httpx2.AsyncBaseTransport):
+    """Between the MCP server and the sandbox: keeps every outgoing request's headers."""
+
+    def __init__(self, app: Any) -> None:
+        self._inner = sandbox_transport(app)
+        self.headers: list[dict[str, str]] = []
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.headers.append({k.lower(): v for k, v in request.headers.items()})
+        return await self._inner.handle_async_request(request)
+
+
+@asynccontextmanager
+async def running(app: Any) -> AsyncIterator[httpx2.AsyncClient]:
+    """The ASGI app with its lifespan running, and an HTTP client talking to it in-process."""
+    with anyio.fail_after(30):
+        async with app.router.lifespan_context(app):
+            transport = httpx2.ASGITransport(app=app)
+            async with httpx2.AsyncClient(transport=transport, base_url=BASE, timeout=10) as http:
+                yield http
+
+
+def make_app(sandbox_app: Any, *, token: str | None = TOKEN, recorder: Recorder | None = None) -> Any:
+    settings = make_settings(**({"http_token": token} if token else {}))
+    build: dict[str, Any] = {"http_transport": recorder} if recorder else {"sandbox_app": sandbox_app}
+    return http_app(settings, host="127.0.0.1", port=PORT, **build)
+
+
+@requirement("proto.http-bearer")
+async def test_bearer_token_is_required_when_configured(sandbox_app: Any) -> None:
+    async with running(make_app(sandbox_app)) as http:
+        missing = await http.post("/mcp", json=INIT, headers=MCP_HEADERS)
+        wrong = await http.post("/mcp", json=INIT, headers={**MCP_HEADERS, "authorization": "Bearer nope"})
+        right = await http.post("/mcp", json=INIT, headers={**MCP_HEADERS, "authorization": f"Bearer {TOKEN}"})
+    assert missing.status_code == 401 and wrong.status_code == 401
+    assert "bearer" in missing.headers.get("www-authenticate", "").lower()
+    assert TOKEN not in missing.text + wrong.text
+    assert right.status_code == 200, right.text
+    assert sandbox_app.state.sandbox.ledger == []
+
+
+@requirement("proto.http-bearer")
+async def test_several_tokens_name_several_principals() -> None:
+    verifier = serve.StaticTokenVerifier("tok-a, tok-b")
+    a, b = await verifier.verify_token("tok-a"), await verifier.verify_token("tok-b")
+    assert a is not None and b is not None and a.subject != b.subject
+    assert await verifier.verify_token("tok-c") is None and await verifier.verify_token("") is None
+
+
+@requirement("proto.dns-rebinding")
+@pytest.mark.parametrize("token", [TOKEN, None])
+async def test_foreign_host_gets_421_and_foreign_origin_403(sandbox_app: Any, token: str | None) -> None:
+    auth = {"authorization": f"Bearer {TOKEN}"} if token else {}
+    async with running(make_app(sandbox_app, token=token)) as http:
+        host = await http.post("/mcp", json=INIT, headers={**MCP_HEADERS, **auth, "host": "evil.example"})
+        host_port = await http.post("/mcp", json=INIT, headers={**MCP_HEADERS, **auth, "host": "127.0.0.1.nip.io:8765"})
+        origin = await http.post("/mcp", json=INIT, headers={**MCP_HEADERS, **auth, "origin": "http://evil.example"})
+        ok_origin = await http.post("/mcp", json=INIT, headers={**MCP_HEADERS, **auth, "origin": BASE})
+        local = await http.post("/mcp", json=INIT, headers={**MCP_HEADERS, **auth, "host": f"localhost:{PORT}"})
+    assert host.status_code == 421 and host_port.status_code == 421
+    assert origin.status_code == 403
+    assert ok_origin.status_code == 200 and local.status_code == 200
+
+
+@requirement("proto.http-body-limit")
+async def test_oversize_body_gets_413(sandbox_app: Any) -> None:
+    body = b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"' + b"x" * (4 * 1024 * 1024 + 10) + b'"}}'
+    async with running(make_app(sandbox_app)) as http:
+        response = await http.post("/mcp", content=body, headers={**MCP_HEADERS, "authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 413
+    assert sandbox_app.state.sandbox.ledger == []
+
+
+@requirement("cred.no-passthrough")
+async def test_client_credential_headers_never_reach_the_api(sandbox_app: Any) -> None:
+    smuggled_key = "msgf_live_" + "0f" * 32
+    smuggled_team = "00000000-0000-4000-8000-00000000beef"
+    recorder = Recorder(sandbox_app)
+    app = make_app(sandbox_app, recorder=recorder)
+    headers = {
+        "authorization": f"Bearer {TOKEN}",
+        "x-api-key": smuggled_key,
+        "x-team-id": smuggled_team,
+        "x-msgflash-base-url": "http://evil.invalid",
+    }
+    with anyio.fail_after(30):
+        async with app.router.lifespan_context(app):
+            http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=BASE, headers=headers, timeout=10)
+            async with http, Client(streamable_http_client(f"{BASE}/mcp", http_client=http)) as client:
+                for name, args in [("list_instances", {}), ("list_contacts", {"workspace": TEAM_NAME}), ("get_usage", {})]:
+                    result = await client.call_tool(name, args)
+                    assert not result.is_error, result.content
+    assert len(recorder.headers) >= 3
+    for sent in recorder.headers:
+        assert "authorization" not in sent
+        assert TOKEN not in str(sent) and smuggled_key not in str(sent) and smuggled_team not in str(sent)
+        assert sent.get("x-api-key", "").startswith(("msgf_live_5a5a", "msgf_team_7e7e"))
+        assert sent.get("x-team-id") in (None, TEAM_ID)
+    ledger = sandbox_app.state.sandbox.ledger
+    assert {e["key_kind"] for e in ledger} <= {"personal", "team"}
+    assert {e["team_id"] for e in ledger} <= {None, TEAM_ID}
+
+
+@requirement("proto.dns-rebinding")
+def test_default_bind_is_loopback() -> None:
+    args = parse(["--transport", "http"])
+    assert args.host == "127.0.0.1" and is_loopback(args.host)
+    assert inspect.signature(http_app).parameters["host"].default == "127.0.0.1"
+    for host in ("127.0.0.1", "localhost", "::1", "127.0.0.2"):
+        assert is_loopback(host)
+    for host in ("0.0.0.0", "::", "192.168.1.10", "example.com"):
+        assert not is_loopback(host)
+
+
+@requirement("proto.http-bind-warning")
+@pytest.mark.parametrize(("host", "token", "loud"), [
+    ("0.0.0.0", None, True), ("192.168.1.10", TOKEN, True), ("127.0.0.1", None, False),
+])
+def test_non_loopback_bind_warns_loudly(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, host: str, token: str | None, loud: bool
+) -> None:
+    import uvicorn
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append(kw))  # never binds
+    caplog.set_level(logging.WARNING)
+    settings = make_settings(**({"http_token": token} if token else {}))
+    serve_mcp(settings, transport="http", host=host, port=PORT)
+    assert calls == [{"host": host, "port": PORT, "log_level": "warning"}]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and "not loopback" in r.getMessage()]
+    assert bool(warnings) is loud
+    if loud:
+        assert host in warnings[0]
+        assert ("MSGFLASH_HTTP_TOKEN is not set" in warnings[0]) is (token is None)
+        assert not token or token not in warnings[0]
