@@ -128,6 +128,7 @@ class Decision:
     token: str | None = None  # the raw token, only on 'pending'
     token_hash: str | None = None  # on 'proceed' via token: where to save the result for replays
     replay: dict[str, Any] | None = None
+    answer: str | None = None  # on 'declined': the person's elicitation action (decline | cancel)
 
 
 def can_elicit_form(ctx: Context) -> bool:
@@ -196,6 +197,10 @@ class Guard:
                 return f"link(s) {', '.join(outside)} point outside MSGFLASH_URL_ALLOWLIST"
         return None
 
+    def _has_policy(self) -> bool:
+        s = self.settings
+        return s.max_recipients is not None or s.recipient_allowlist is not None or s.url_allowlist is not None
+
     async def decide(
         self,
         spec: ToolSpec,
@@ -211,7 +216,7 @@ class Guard:
         binding = digest(spec.name, args, workspace, principal)
 
         if confirm_token and not settings.dry_run:
-            return await self._redeem(spec, confirm_token, binding)
+            return await self._redeem(spec, confirm_token, binding, make_preview)
 
         preview: Preview = await make_preview()
         problem = self.policy_problem(preview)
@@ -230,7 +235,9 @@ class Guard:
         await self.store.put(_hash(token), record, TOKEN_TTL)
         return Decision("pending", "token", preview, token=token)
 
-    async def _redeem(self, spec: ToolSpec, token: str, binding: str) -> Decision:
+    async def _redeem(
+        self, spec: ToolSpec, token: str, binding: str, make_preview: Callable[[], Any] | None = None
+    ) -> Decision:
         token_hash = _hash(token)
         record = await self.store.get(token_hash)
         if record is None:
@@ -255,6 +262,12 @@ class Guard:
                 "confirm_token expired (tokens last 10 minutes); nothing was sent. "
                 "Call again without confirm_token for a fresh preview"
             )
+        if make_preview is not None and self._has_policy():
+            # Policies hold at the moment of acting, not only when the token was minted: a group that grew
+            # past the cap since the preview, or a replica with a stricter allow-list, still refuses.
+            problem = self.policy_problem(await make_preview())
+            if problem:
+                raise ToolError(f"refused by policy, nothing was sent: {problem}")
         status = await self.store.claim(token_hash)
         if status == "claimed":
             return Decision("proceed", "token", token_hash=token_hash)

@@ -80,13 +80,17 @@ def _make_resolver(spec: ToolSpec, arg_names: list[str]) -> Any:
         runtime = connection.runtime
         principal = principal_of(ctx, connection)
         token = kwargs.get("confirm_token")
+        tool_args = {k: v for k, v in kwargs.items() if k not in ("workspace", "confirm_token")}
+        path = "dry-run" if runtime.settings.dry_run else ("token" if token else "none")
         try:
             api = await bind_api(spec, connection, kwargs.get("workspace"), principal)
         except MsgFlashError as exc:
+            # A call refused here never reaches the tool body: audit it now (every mutating call is one line).
+            await runtime.audit.record(tool=spec.name, workspace=None, args=tool_args, confirmation=path,
+                                       outcome=f"error: {_error_name(exc)}", principal=principal)
             raise ToolError(runtime.scrubber.text(exc.for_model())) from None
         if not spec.guarded and not runtime.settings.dry_run:
             return Decision("proceed", "none")
-        tool_args = {k: v for k, v in kwargs.items() if k not in ("workspace", "confirm_token")}
 
         async def make_preview() -> Preview:
             if spec.preview is None:
@@ -100,15 +104,22 @@ def _make_resolver(spec: ToolSpec, arg_names: list[str]) -> Any:
                 ) from None
 
         workspace_name = api.workspace.name if api.workspace else "-"
-        return await runtime.guard.decide(
-            spec,
-            ctx,
-            kwargs,
-            workspace=workspace_name,
-            principal=principal,
-            confirm_token=token,
-            make_preview=make_preview,
-        )
+        try:
+            return await runtime.guard.decide(
+                spec,
+                ctx,
+                kwargs,
+                workspace=workspace_name,
+                principal=principal,
+                confirm_token=token,
+                make_preview=make_preview,
+            )
+        except ToolError:
+            # Refused by the guard (policy, bad/expired/foreign token) or no preview: audited, then surfaced.
+            await runtime.audit.record(tool=spec.name, workspace=api.workspace.name if api.workspace else None,
+                                       args=tool_args, confirmation=path, outcome="error: refused",
+                                       principal=principal)
+            raise
 
     params = [inspect.Parameter("ctx", KW, annotation=Context)]
     params += [inspect.Parameter(name, KW) for name in arg_names]
@@ -126,8 +137,8 @@ def _decision(answer: Any) -> Decision:
             return data
         if isinstance(data, ConfirmForm) and data.confirm:
             return Decision("proceed", "elicited")
-        return Decision("declined", "elicited")
-    return Decision("declined", f"elicited ({getattr(answer, 'action', 'cancel')})")
+        return Decision("declined", "elicited", answer="decline")
+    return Decision("declined", "elicited", answer=str(getattr(answer, "action", "cancel")))
 
 
 def build_tool(spec: ToolSpec) -> Tool:
@@ -162,8 +173,11 @@ def build_tool(spec: ToolSpec) -> Tool:
                 output = _acted(reply, label, third_party=spec.route is not None)
                 await runtime.guard.save_result(decision, output.model_dump(mode="json"))
         except MsgFlashError as exc:
-            await _audit(runtime, spec, api, kwargs, decision, f"error: {type(exc).__name__}", principal)
+            await _audit(runtime, spec, api, kwargs, decision, f"error: {_error_name(exc)}", principal)
             raise ToolError(runtime.scrubber.text(exc.for_model())) from None
+        except ToolError:  # the tool refused its arguments (e.g. nothing to update): still one audit line
+            await _audit(runtime, spec, api, kwargs, decision, "error: invalid", principal)
+            raise
         await _audit(runtime, spec, api, kwargs, decision, output.status, principal, _api_id(output.data))
         return render(ToolOutput.model_validate(runtime.scrubber.data(output.model_dump(mode="json"))))
 
@@ -225,7 +239,10 @@ def _not_acted(spec: ToolSpec, decision: Decision, label: str | None) -> ToolOut
     return ToolOutput(
         status="declined",
         workspace=label,
-        summary=f"Not done: the user declined ({decision.path}). Nothing was sent or changed.",
+        summary=(
+            f"Not done: the user {'cancelled' if decision.answer == 'cancel' else 'declined'} the confirmation. "
+            "Nothing was sent or changed."
+        ),
         note="Do not retry unless the user asks again.",
     )
 
@@ -239,6 +256,12 @@ def _has_text(data: Any) -> bool:
     if isinstance(data, list):
         return any(_has_text(v) for v in data[:50])  # type: ignore[misc]
     return False
+
+
+def _error_name(exc: MsgFlashError) -> str:
+    """The API's error code when there is one (NOT_FOUND, ...), else the kind of failure."""
+    code = getattr(exc, "code", None)
+    return code if isinstance(code, str) and code else type(exc).__name__
 
 
 def _api_id(data: Any) -> str | None:
