@@ -1,0 +1,303 @@
+"""campaigns toolset: recipient counts in previews, template warnings, quota, token path, pause/resume."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from mcp import Client
+from msgflash_mcp.sandbox import quotas
+from msgflash_mcp.sandbox.seed import (
+    AWA_CONTACT_ID,
+    FAILING_CONTACT_ID,
+    FINISHED_CAMPAIGN_ID,
+    PERSONAL_CONNECTED_INSTANCE_ID,
+    PERSONAL_CONTACTS,
+    PERSONAL_DISCONNECTED_INSTANCE_ID,
+    PROMO_TEMPLATE_ID,
+    SCHEDULED_CAMPAIGN_ID,
+    USER_ID,
+    VIP_GROUP_ID,
+)
+from msgflash_mcp.tools import campaigns
+
+from tests.conftest import call_error, call_ok, mutations
+
+pytestmark = pytest.mark.anyio
+
+Ledger = Callable[[], list[dict[str, Any]]]
+SANDBOX_PERSONAL = "personal (sandbox)"
+INSTANCE = PERSONAL_CONNECTED_INSTANCE_ID
+UNKNOWN_ID = "00000000-0000-4000-8000-00000000dead"
+CREATE = "/api/v1/campaigns"
+
+
+def later(hours: float = 24) -> str:
+    return (datetime.now(UTC) + timedelta(hours=hours)).replace(microsecond=0).isoformat()
+
+
+def campaign(**extra: Any) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "instance_id": INSTANCE,
+        "name": "Offre VIP",
+        "schedule": later(),
+        "recipients_type": "group",
+        "group_id": VIP_GROUP_ID,
+        "type": "text",
+        "body": "Offre réservée : https://shop.example.com/vip",
+    }
+    args.update(extra)
+    return {k: v for k, v in args.items() if v is not None}
+
+
+def creates(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e for e in entries if e["method"] == "POST" and e["path"] == CREATE]
+
+
+def tagged(tag: str) -> int:
+    return sum(1 for _, _, tags in PERSONAL_CONTACTS if tag in tags)
+
+
+# ------------------------------------------------------------------------------ create: preview
+
+
+async def test_group_campaign_preview_counts_the_groups_members(client: Client, ledger: Ledger) -> None:
+    group = await call_ok(client, "get_group", {"group_id": VIP_GROUP_ID})
+    first = await call_ok(client, "create_campaign", campaign())
+    assert first["status"] == "confirmation_required" and first["workspace"] == SANDBOX_PERSONAL
+    preview = first["preview"]
+    assert preview["recipients"] == group["data"]["contactCount"] == tagged("vip")
+    assert preview["recipients are"] == "members of group VIPs"
+    assert preview["action"] == "Create the text campaign 'Offre VIP'"
+    assert preview["text"] == "Offre réservée : https://shop.example.com/vip"
+    assert preview["urls"] == ["https://shop.example.com/vip"]
+    assert preview["instance"].endswith("connected")
+    assert isinstance(preview["monthly outbound quota left"], int)
+    assert "warnings" not in preview
+    assert mutations(ledger()) == [] and creates(ledger()) == []
+
+
+async def test_campaign_is_created_once_with_the_token(client: Client, ledger: Ledger) -> None:
+    args = campaign(schedule="2031-06-01T12:00:00+02:00")
+    first = await call_ok(client, "create_campaign", args)
+    assert first["preview"]["schedule (UTC)"] == "2031-06-01T10:00:00.000Z"
+    second = await call_ok(client, "create_campaign", {**args, "confirm_token": first["confirm_token"]})
+    assert second["status"] == "ok" and second["workspace"] == SANDBOX_PERSONAL
+    data = second["data"]
+    assert data["status"] == "scheduled" and data["schedule"] == "2031-06-01T10:00:00.000Z"
+    assert data["recipients"] == {"type": "group", "groupId": VIP_GROUP_ID}
+    assert data["body"] == args["body"] and data["stats"]["planned"] == first["preview"]["recipients"]
+    assert second["summary"] == (
+        f"Campaign 'Offre VIP' scheduled for 2031-06-01T10:00:00.000Z (UTC), {tagged('vip')} recipient(s), id {data['id']}"
+    )
+    [created] = creates(ledger())
+    assert created["committed"] and created["object_id"] == data["id"]
+
+    replay = await call_ok(client, "create_campaign", {**args, "confirm_token": first["confirm_token"]})
+    assert replay["status"] == "replayed" and replay["data"]["id"] == data["id"]
+    assert len(creates(ledger())) == 1
+
+
+async def test_template_campaign_with_a_missing_custom_variable_is_flagged(client: Client) -> None:
+    args = campaign(type=None, body=None, template_id=PROMO_TEMPLATE_ID)
+    preview = (await call_ok(client, "create_campaign", args))["preview"]
+    assert preview["action"] == "Create the template campaign 'Offre VIP'"
+    assert preview["template"] == "Code promo (text)"
+    [warning] = preview["warnings"]
+    assert "custom.code" in warning and "variables=" in warning
+    # contact.* is filled for each recipient at send time: shown, not a warning.
+    assert preview["filled per recipient"] == ["contact.firstName"]
+
+    filled = (await call_ok(client, "create_campaign", {**args, "variables": {"code": "VIP20"}}))["preview"]
+    assert "warnings" not in filled
+    assert filled["text"] == "Hello {{contact.firstName}}, utilisez VIP20."
+
+
+async def test_disconnected_instance_is_flagged(client: Client) -> None:
+    preview = (await call_ok(client, "create_campaign", campaign(instance_id=PERSONAL_DISCONNECTED_INSTANCE_ID)))[
+        "preview"
+    ]
+    assert preview["warnings"] == [
+        "instance support-ancien is disconnected: its messages will fail until it is reconnected in the dashboard"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ({"recipients_type": "all", "group_id": None}, len(PERSONAL_CONTACTS)),
+        ({"recipients_type": "tags", "tags": ["vip", "lead"], "group_id": None}, 11),
+        (
+            {
+                "recipients_type": "explicit",
+                "contact_ids": [AWA_CONTACT_ID, FAILING_CONTACT_ID, AWA_CONTACT_ID],
+                "group_id": None,
+            },
+            2,
+        ),
+    ],
+)
+async def test_preview_resolves_every_recipient_selector(
+    client: Client, ledger: Ledger, selector: dict[str, Any], expected: int
+) -> None:
+    # vip + lead: 5 + 7, Khady has both tags and is counted once
+    preview = (await call_ok(client, "create_campaign", campaign(**selector)))["preview"]
+    assert preview["recipients"] == expected
+    assert mutations(ledger()) == []
+
+
+async def test_tag_count_is_capped_and_says_at_least(
+    client: Client, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(campaigns, "PAGE_SIZE", 3)
+    monkeypatch.setattr(campaigns, "TAG_COUNT_MAX_PAGES", 2)
+    preview = (
+        await call_ok(client, "create_campaign", campaign(recipients_type="tags", tags=["customer"], group_id=None))
+    )["preview"]
+    counted = preview["recipients"]
+    assert 0 < counted < tagged("customer")
+    assert f"at least {counted}" in preview["recipients are"]
+    assert any(w.startswith(f"at least {counted} recipients") for w in preview["warnings"])
+    pages = [e for e in ledger() if e["method"] == "GET" and e["path"] == "/api/v1/contacts"]
+    assert len(pages) == 2
+
+
+async def test_quota_left_is_shown_and_warns_when_short(client: Client, sandbox_app: Any) -> None:
+    sandbox = sandbox_app.state.sandbox
+    sandbox.db.execute("BEGIN")
+    quotas.set_usage(sandbox.db, USER_ID, sandbox.clock.timestamp(), {"messages": 4990, "statuses": 5})
+    sandbox.db.execute("COMMIT")
+    preview = (await call_ok(client, "create_campaign", campaign(recipients_type="all", group_id=None)))["preview"]
+    assert preview["monthly outbound quota left"] == 5000 - 4995
+    assert preview["recipients"] == len(PERSONAL_CONTACTS)
+    [warning] = preview["warnings"]
+    assert warning.startswith(f"{len(PERSONAL_CONTACTS)} recipients but only 5 outbound messages left")
+
+
+async def test_repeating_campaign_says_it_messages_again(client: Client) -> None:
+    preview = (await call_ok(client, "create_campaign", campaign(repeat="weekly")))["preview"]
+    assert preview["repeats"] == "weekly: every run messages the recipients again"
+
+
+async def test_buttons_campaign_preview(client: Client, ledger: Ledger) -> None:
+    args = campaign(
+        type="buttons",
+        body=None,
+        title="Soldes",
+        description="Jusqu'à -50 %",
+        buttons=[{"type": "url", "display_text": "Voir", "url": "https://shop.example.com/soldes"}],
+    )
+    (first,) = [await call_ok(client, "create_campaign", args)]
+    assert first["preview"]["buttons"] == ["Voir (url: https://shop.example.com/soldes)"]
+    assert first["preview"]["urls"] == ["https://shop.example.com/soldes"]
+    second = await call_ok(client, "create_campaign", {**args, "confirm_token": first["confirm_token"]})
+    assert second["data"]["type"] == "buttons"
+    assert len(creates(ledger())) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (campaign(template_id=PROMO_TEMPLATE_ID), "pass either type or template_id, not both"),
+        (campaign(type=None, body=None), "pass type (direct content) or template_id"),
+        (campaign(body=None), "type=text needs body"),
+        (campaign(group_id=None), "recipients_type=group needs group_id"),
+        (campaign(recipients_type="tags"), "recipients_type=tags needs tags"),
+        (campaign(recipients_type="all"), "group_id not used with recipients_type=all"),
+        (campaign(type="location"), "type"),
+        (campaign(schedule="2031-06-01T12:00:00"), "timezone"),
+        (campaign(repeat="monthly"), "repeat"),
+        (
+            campaign(type=None, body=None, template_id=PROMO_TEMPLATE_ID, media_url="https://x.example/a.jpg"),
+            "media_url cannot be combined with template_id",
+        ),
+        (
+            campaign(
+                type="buttons",
+                body=None,
+                title="t",
+                description="d",
+                buttons=[{"type": "reply", "display_text": f"B{i}", "id": str(i)} for i in range(3)],
+            ),
+            "at most 2",
+        ),
+    ],
+)
+async def test_invalid_campaigns_fail_before_any_request(
+    client: Client, ledger: Ledger, args: dict[str, Any], expected: str
+) -> None:
+    text = await call_error(client, "create_campaign", args)
+    assert expected in text
+    assert ledger() == []
+
+
+async def test_unknown_group_fails_in_the_preview(client: Client, ledger: Ledger) -> None:
+    text = await call_error(client, "create_campaign", campaign(group_id=UNKNOWN_ID))
+    assert "nothing was sent" in text and "NOT_FOUND" in text
+    assert mutations(ledger()) == []
+
+
+# ------------------------------------------------------------------------- read, pause, resume
+
+
+async def test_get_campaign_and_stats(client: Client) -> None:
+    out = await call_ok(client, "get_campaign", {"campaign_id": FINISHED_CAMPAIGN_ID})
+    assert out["workspace"] == SANDBOX_PERSONAL and out["data"]["id"] == FINISHED_CAMPAIGN_ID
+    assert out["summary"].startswith("Campaign 'Soldes de printemps' is ")
+    stats = await call_ok(client, "get_campaign_stats", {"campaign_id": FINISHED_CAMPAIGN_ID})
+    assert stats["data"]["campaignId"] == FINISHED_CAMPAIGN_ID
+    assert stats["data"]["stats"]["planned"] == tagged("vip")
+    assert f"{tagged('vip')} planned" in stats["summary"]
+
+
+async def test_unknown_campaign_is_a_readable_not_found(client: Client) -> None:
+    for tool in ("get_campaign", "get_campaign_stats", "pause_campaign"):
+        text = await call_error(client, tool, {"campaign_id": UNKNOWN_ID})
+        assert "404 NOT_FOUND" in text and "list the collection" in text
+
+
+async def test_pause_is_not_guarded_and_resume_previews_the_remaining_recipients(
+    client: Client, ledger: Ledger, sandbox_app: Any
+) -> None:
+    sandbox = sandbox_app.state.sandbox
+    paused = await call_ok(client, "pause_campaign", {"campaign_id": SCHEDULED_CAMPAIGN_ID})
+    assert paused["status"] == "ok" and paused["data"]["status"] == "paused"
+    assert paused["summary"].startswith("Campaign 'Lancement été' paused")
+
+    first = await call_ok(client, "resume_campaign", {"campaign_id": SCHEDULED_CAMPAIGN_ID})
+    assert first["status"] == "confirmation_required"
+    preview = first["preview"]
+    assert preview["action"] == "Resume campaign 'Lancement été'"
+    assert preview["recipients"] == tagged("newsletter")  # nothing sent yet
+    assert preview["status now"] == "paused" and preview["instance"].endswith("connected")
+    resumes = [e for e in ledger() if e["path"].endswith("/resume")]
+    assert resumes == []
+    second = await call_ok(
+        client, "resume_campaign", {"campaign_id": SCHEDULED_CAMPAIGN_ID, "confirm_token": first["confirm_token"]}
+    )
+    assert second["data"]["status"] == "scheduled"  # resumed before its start: waits for the schedule
+    assert len([e for e in ledger() if e["path"].endswith("/resume") and e["committed"]]) == 1
+    assert sandbox is not None
+
+
+async def test_resume_preview_subtracts_what_was_already_sent(client: Client, sandbox_app: Any) -> None:
+    clock = sandbox_app.state.sandbox.clock
+    start = (clock.now() + timedelta(seconds=1)).isoformat()
+    args = campaign(schedule=start)
+    first = await call_ok(client, "create_campaign", args)
+    created = await call_ok(client, "create_campaign", {**args, "confirm_token": first["confirm_token"]})
+    cid = created["data"]["id"]
+    clock.advance(2.5)  # running: a few recipients enqueued
+    await call_ok(client, "pause_campaign", {"campaign_id": cid})
+    clock.advance(120)  # what was enqueued is sent by now
+    stats = (await call_ok(client, "get_campaign_stats", {"campaign_id": cid}))["data"]["stats"]
+    assert 0 < stats["sent"] + stats["failed"] < stats["planned"]
+    preview = (await call_ok(client, "resume_campaign", {"campaign_id": cid}))["preview"]
+    assert preview["recipients"] == stats["planned"] - stats["sent"] - stats["failed"] - stats["cancelled"]
+
+
+async def test_resume_of_a_campaign_that_is_not_paused_warns(client: Client) -> None:
+    preview = (await call_ok(client, "resume_campaign", {"campaign_id": SCHEDULED_CAMPAIGN_ID}))["preview"]
+    assert any("not paused" in w for w in preview["warnings"])

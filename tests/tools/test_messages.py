@@ -1,0 +1,376 @@
+"""messages toolset: guarded sends (token path, previews), validation before any request, retry safety."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from mcp import Client
+from msgflash_mcp.sandbox.faults import FaultRule
+from msgflash_mcp.sandbox.seed import (
+    AWA_CONTACT_ID,
+    PERSONAL_CONNECTED_INSTANCE_ID,
+    PERSONAL_DISCONNECTED_INSTANCE_ID,
+    PROMO_TEMPLATE_ID,
+    WELCOME_TEMPLATE_ID,
+)
+from msgflash_mcp.tools import messages
+
+from tests.conftest import call_error, call_ok, mutations
+
+pytestmark = pytest.mark.anyio
+
+Ledger = Callable[[], list[dict[str, Any]]]
+SANDBOX_PERSONAL = "personal (sandbox)"
+INSTANCE = PERSONAL_CONNECTED_INSTANCE_ID
+UNKNOWN_ID = "00000000-0000-4000-8000-00000000dead"
+AWA = "+33612345000"
+SEND = "/api/v1/messages/send"
+
+
+@pytest.fixture
+def shared_clock(monkeypatch: pytest.MonkeyPatch, sandbox_app: Any) -> Any:
+    """The server reads the sandbox's clock, so advancing simulated time moves both sides."""
+    clock = sandbox_app.state.sandbox.clock
+    monkeypatch.setattr(messages, "clock", clock.now)
+    return clock
+
+
+def text_message(**extra: Any) -> dict[str, Any]:
+    return {"instance_id": INSTANCE, "to": AWA, "type": "text", "text": "Bonjour Awa", **extra}
+
+
+async def confirmed(client: Client, tool: str, args: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The two-step token path: (first answer with the preview, second answer after confirming)."""
+    first = await call_ok(client, tool, args)
+    assert first["status"] == "confirmation_required", first
+    second = await call_ok(client, tool, {**args, "confirm_token": first["confirm_token"]})
+    return first, second
+
+
+def sends(entries: list[dict[str, Any]], path: str = SEND) -> list[dict[str, Any]]:
+    return [e for e in entries if e["method"] == "POST" and e["path"] == path]
+
+
+# ------------------------------------------------------------------------------- send_message
+
+
+async def test_send_needs_confirmation_then_sends_exactly_once(client: Client, ledger: Ledger) -> None:
+    args = text_message(text="Votre commande est prête : https://shop.example.com/o/42.")
+    first = await call_ok(client, "send_message", args)
+    assert first["status"] == "confirmation_required"
+    assert first["workspace"] == SANDBOX_PERSONAL
+    preview = first["preview"]
+    assert preview["action"] == f"Send a text message to {AWA}"
+    assert preview["recipients"] == 1
+    assert preview["text"] == "Votre commande est prête : https://shop.example.com/o/42."
+    assert preview["urls"] == ["https://shop.example.com/o/42"]
+    assert preview["instance"].startswith("boutique-principale (") and preview["instance"].endswith("connected")
+    assert "warnings" not in preview
+    assert mutations(ledger()) == [] and sends(ledger()) == []
+
+    second = await call_ok(client, "send_message", {**args, "confirm_token": first["confirm_token"]})
+    assert second["status"] == "ok" and second["workspace"] == SANDBOX_PERSONAL
+    data = second["data"]
+    assert data["to"] == AWA and data["type"] == "text" and data["status"] == "queued"
+    assert data["body"] == args["text"] and data["instanceId"] == INSTANCE
+    assert second["summary"] == f"Message queued to {AWA}, id {data['id']}"
+    [sent] = sends(ledger())
+    assert sent["committed"] and sent["object_id"] == data["id"]
+
+    # The same token again: the first result, marked replayed; nothing reaches the API.
+    before = len(ledger())
+    third = await call_ok(client, "send_message", {**args, "confirm_token": first["confirm_token"]})
+    assert third["status"] == "replayed"
+    assert third["data"]["id"] == data["id"]
+    assert len(ledger()) == before
+    assert len(sends(ledger())) == 1
+
+
+async def test_token_is_bound_to_the_previewed_arguments(client: Client, ledger: Ledger) -> None:
+    first = await call_ok(client, "send_message", text_message())
+    text = await call_error(
+        client, "send_message", text_message(text="Autre chose", confirm_token=first["confirm_token"])
+    )
+    assert "different arguments" in text
+    assert sends(ledger()) == []
+
+
+async def test_disconnected_instance_is_flagged_in_the_preview(client: Client, ledger: Ledger) -> None:
+    first = await call_ok(client, "send_message", text_message(instance_id=PERSONAL_DISCONNECTED_INSTANCE_ID))
+    preview = first["preview"]
+    assert preview["instance"].startswith("support-ancien") and preview["instance"].endswith("disconnected")
+    assert preview["warnings"] == [
+        "instance support-ancien is disconnected: it will not be delivered until it is reconnected in the dashboard"
+    ]
+    assert mutations(ledger()) == []
+
+
+async def test_template_preview_renders_with_the_recipients_contact(client: Client, ledger: Ledger) -> None:
+    args = {"instance_id": INSTANCE, "to": AWA, "template_id": WELCOME_TEMPLATE_ID}
+    first = await call_ok(client, "send_message", args)
+    preview = first["preview"]
+    assert preview["action"] == f"Send a template message to {AWA}"
+    assert preview["template"] == "Bienvenue (text)"
+    assert preview["text"] == "Bonjour Awa, bienvenue chez boutique-principale !"
+    assert "warnings" not in preview
+    # The template preview route is a POST but a read in effect: nothing was committed.
+    assert mutations(ledger()) == []
+    second = await call_ok(client, "send_message", {**args, "confirm_token": first["confirm_token"]})
+    assert second["data"]["body"] == preview["text"]
+
+
+async def test_template_with_a_missing_custom_variable_warns(client: Client) -> None:
+    args = {"instance_id": INSTANCE, "to": AWA, "template_id": PROMO_TEMPLATE_ID}
+    preview = (await call_ok(client, "send_message", args))["preview"]
+    assert preview["text"] == "Hello Awa, utilisez {{custom.code}}."
+    [warning] = preview["warnings"]
+    assert "custom.code" in warning and "TEMPLATE_VARIABLES_MISSING" in warning and '"code"' in warning
+
+    filled = (await call_ok(client, "send_message", {**args, "variables": {"code": "VIP10"}}))["preview"]
+    assert filled["text"] == "Hello Awa, utilisez VIP10."
+    assert "warnings" not in filled
+
+
+async def test_buttons_preview_lists_labels_and_every_link(client: Client, ledger: Ledger) -> None:
+    args = {
+        "instance_id": INSTANCE,
+        "to": AWA,
+        "type": "buttons",
+        "title": "Rendez-vous",
+        "description": "Confirmez ici ou voyez https://rdv.example.com/faq",
+        "footer": "Boutique",
+        "buttons": [
+            {"type": "reply", "display_text": "Confirmer", "id": "confirm"},
+            {"type": "url", "display_text": "Site", "url": "https://rdv.example.com/"},
+        ],
+    }
+    first, second = await confirmed(client, "send_message", args)
+    preview = first["preview"]
+    assert preview["buttons"] == ["Confirmer (reply: confirm)", "Site (url: https://rdv.example.com/)"]
+    assert preview["urls"] == ["https://rdv.example.com/", "https://rdv.example.com/faq"]
+    assert preview["text"] == args["description"]
+    content = second["data"]["meta"]["content"]
+    # snake_case arguments reach the API camelCased.
+    assert content["buttons"][0] == {"type": "reply", "displayText": "Confirmer", "id": "confirm"}
+    assert len(sends(ledger())) == 1
+
+
+async def test_media_and_contact_card_previews(client: Client) -> None:
+    image = {"instance_id": INSTANCE, "to": AWA, "type": "image", "media_url": "https://cdn.example.com/a.jpg"}
+    preview = (await call_ok(client, "send_message", image))["preview"]
+    assert preview["media"] == "https://cdn.example.com/a.jpg" and preview["urls"] == [image["media_url"]]
+
+    card = {"instance_id": INSTANCE, "to": "+33612345001", "type": "contact", "contact_id": AWA_CONTACT_ID}
+    preview = (await call_ok(client, "send_message", card))["preview"]
+    assert preview["shares contact card"] == f"Awa Diop ({AWA})"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (text_message(to="+3361234"), "E.164"),
+        (text_message(to="0612345678"), "E.164"),
+        (
+            {
+                "instance_id": INSTANCE,
+                "to": AWA,
+                "type": "buttons",
+                "title": "t",
+                "description": "d",
+                "buttons": [{"type": "reply", "display_text": f"B{i}", "id": f"b{i}"} for i in range(3)],
+            },
+            "at most 2",
+        ),
+        (text_message(template_id=WELCOME_TEMPLATE_ID), "pass either type or template_id, not both"),
+        ({"instance_id": INSTANCE, "to": AWA, "type": "text"}, "type=text needs text"),
+        ({"instance_id": INSTANCE, "to": AWA}, "pass type (direct content) or template_id"),
+        ({"instance_id": INSTANCE, "to": AWA, "type": "image"}, "type=image needs media_url"),
+        ({"instance_id": INSTANCE, "to": AWA, "type": "location", "latitude": 48.8}, "needs longitude"),
+        (text_message(latitude=91.0), "latitude"),
+        (text_message(media_url="https://cdn.example.com/a.jpg"), "media_url not used with type=text"),
+        (
+            {"instance_id": INSTANCE, "to": AWA, "template_id": PROMO_TEMPLATE_ID, "text": "x"},
+            "text cannot be combined with template_id",
+        ),
+        (text_message(variables={"code": "X"}), "variables only apply with template_id"),
+        (
+            {"instance_id": INSTANCE, "to": AWA, "template_id": PROMO_TEMPLATE_ID, "variables": {"custom.code": "X"}},
+            "without the prefix",
+        ),
+        (
+            {
+                "instance_id": INSTANCE,
+                "to": AWA,
+                "type": "buttons",
+                "title": "t",
+                "description": "d",
+                "buttons": [{"type": "call", "display_text": "Appeler"}],
+            },
+            "buttons[0] (call) needs phone_number",
+        ),
+        (
+            {
+                "instance_id": INSTANCE,
+                "to": AWA,
+                "type": "buttons",
+                "title": "t",
+                "description": "d",
+                "buttons": [{"type": "url", "display_text": "Site", "url": "javascript:alert(1)"}],
+            },
+            "buttons[0].url must be a public http(s) URL",
+        ),
+        ({**text_message(), "instance_id": "not-a-uuid"}, "instance_id"),
+    ],
+)
+async def test_invalid_arguments_fail_readably_before_any_request(
+    client: Client, ledger: Ledger, args: dict[str, Any], expected: str
+) -> None:
+    text = await call_error(client, "send_message", args)
+    assert expected in text
+    assert ledger() == []
+
+
+async def test_unknown_instance_fails_in_the_preview_and_sends_nothing(client: Client, ledger: Ledger) -> None:
+    text = await call_error(client, "send_message", text_message(instance_id=UNKNOWN_ID))
+    assert "nothing was sent" in text and "NOT_FOUND" in text and "list the collection" in text
+    assert mutations(ledger()) == []
+
+
+# --------------------------------------------------------------------------- schedule_message
+
+
+async def test_schedule_previews_utc_time_and_schedules(client: Client, ledger: Ledger) -> None:
+    when = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+    local = when.astimezone(timezone(timedelta(hours=2)))
+    args = text_message(scheduled_at=local.isoformat())
+    first, second = await confirmed(client, "schedule_message", args)
+    expected = when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert first["preview"]["action"] == f"Schedule a text message to {AWA}"
+    assert first["preview"]["scheduled for (UTC)"] == expected
+    data = second["data"]
+    assert data["status"] == "scheduled" and data["scheduledAt"] == expected
+    assert second["summary"] == f"Message to {AWA} scheduled for {expected} (UTC), id {data['id']}"
+    assert len(sends(ledger(), "/api/v1/messages/schedule")) == 1
+
+
+async def test_schedule_in_the_past_is_refused_before_any_request(client: Client, ledger: Ledger) -> None:
+    past = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    text = await call_error(client, "schedule_message", text_message(scheduled_at=past))
+    assert "is in the past" in text and "nothing was sent" in text
+    naive = await call_error(client, "schedule_message", text_message(scheduled_at="2031-01-01T10:00:00"))
+    assert "timezone" in naive.lower()
+    assert ledger() == []
+
+
+# ------------------------------------------------------------------------- retry safety (issue 6)
+
+
+async def test_lost_response_is_reconciled_not_resent(client: Client, ledger: Ledger, sandbox_app: Any) -> None:
+    args = text_message(text="Colis expédié")
+    first = await call_ok(client, "send_message", args)
+    sandbox_app.state.sandbox.faults.add([FaultRule(action="drop_after_commit", method="POST", path=SEND)])
+    second = await call_ok(client, "send_message", {**args, "confirm_token": first["confirm_token"]})
+    assert second["status"] == "ok"
+    assert "recovered after a lost response" in second["summary"] and "not twice" in second["summary"]
+    data = second["data"]
+    assert data["to"] == AWA and data["body"] == "Colis expédié"
+    [sent] = sends(ledger())
+    assert sent["committed"] and sent["object_id"] == data["id"]
+    history = [e for e in ledger() if e["method"] == "GET" and e["path"] == "/api/v1/messages"]
+    assert len(history) == 1 and f"instanceId={INSTANCE}" in history[0]["query"]
+
+
+async def test_unknown_outcome_without_a_match_tells_the_model_what_to_check(
+    client: Client, ledger: Ledger, sandbox_app: Any
+) -> None:
+    args = text_message(text="Jamais arrivé")
+    first = await call_ok(client, "send_message", args)
+    # A 500 before anything was committed: the message does not exist, but we cannot know that.
+    sandbox_app.state.sandbox.faults.add([FaultRule(action="status", method="POST", path=SEND, status=500)])
+    text = await call_error(client, "send_message", {**args, "confirm_token": first["confirm_token"]})
+    assert "outcome unknown" in text and "Do NOT simply retry" in text
+    assert f"list_messages with instance_id={INSTANCE}" in text and AWA in text
+    assert len(sends(ledger())) == 1 and mutations(ledger()) == []
+
+
+async def test_older_identical_message_is_not_taken_for_the_lost_one(
+    client: Client, ledger: Ledger, sandbox_app: Any, shared_clock: Any
+) -> None:
+    sandbox = sandbox_app.state.sandbox
+    args = text_message(text="Rappel")
+    _, sent = await confirmed(client, "send_message", args)
+    shared_clock.advance(3600)  # the identical message is an hour old now
+    again = await call_ok(client, "send_message", args)
+    sandbox.faults.add([FaultRule(action="status", method="POST", path=SEND, status=503)])
+    text = await call_error(client, "send_message", {**args, "confirm_token": again["confirm_token"]})
+    assert "no matching message" in text
+    assert sent["data"]["id"] not in text
+
+
+async def test_lost_schedule_response_is_reconciled(client: Client, ledger: Ledger, sandbox_app: Any) -> None:
+    when = (datetime.now(UTC) + timedelta(hours=3)).replace(microsecond=0).isoformat()
+    args = text_message(scheduled_at=when, text="Demain 10h")
+    first = await call_ok(client, "schedule_message", args)
+    path = "/api/v1/messages/schedule"
+    sandbox_app.state.sandbox.faults.add([FaultRule(action="after_commit", method="POST", path=path, status=502)])
+    second = await call_ok(client, "schedule_message", {**args, "confirm_token": first["confirm_token"]})
+    assert "recovered after a lost response" in second["summary"]
+    assert second["data"]["status"] == "scheduled"
+    assert len(sends(ledger(), path)) == 1
+
+
+# ----------------------------------------------------------------------------------- reads
+
+
+async def test_list_messages_pages_and_filters(client: Client, ledger: Ledger) -> None:
+    out = await call_ok(client, "list_messages", {"instance_id": INSTANCE, "limit": 3})
+    assert out["status"] == "ok" and out["workspace"] == SANDBOX_PERSONAL
+    assert len(out["data"]["messages"]) == 3 and out["next_cursor"]
+    assert out["summary"] == "3 message(s) (more available)"
+    assert all(m["instanceId"] == INSTANCE for m in out["data"]["messages"])
+    rest = await call_ok(client, "list_messages", {"instance_id": INSTANCE, "limit": 100, "cursor": out["next_cursor"]})
+    ids = {m["id"] for m in out["data"]["messages"]}
+    assert ids.isdisjoint(m["id"] for m in rest["data"]["messages"])
+    scheduled = await call_ok(client, "list_messages", {"status": "scheduled"})
+    assert [m["status"] for m in scheduled["data"]["messages"]] == ["scheduled"]
+    assert "note" in out  # message bodies are third-party text
+    assert mutations(ledger()) == []
+
+
+async def test_list_messages_rejects_an_unknown_status_before_any_request(client: Client, ledger: Ledger) -> None:
+    text = await call_error(client, "list_messages", {"status": "lost"})
+    assert "status" in text
+    assert ledger() == []
+
+
+async def test_get_message(client: Client) -> None:
+    listed = await call_ok(client, "list_messages", {"limit": 1})
+    mid = listed["data"]["messages"][0]["id"]
+    out = await call_ok(client, "get_message", {"message_id": mid})
+    assert out["data"]["id"] == mid and out["workspace"] == SANDBOX_PERSONAL
+    assert out["summary"].startswith(f"Message {mid} to +")
+
+
+async def test_get_unknown_message_is_a_readable_not_found(client: Client) -> None:
+    text = await call_error(client, "get_message", {"message_id": UNKNOWN_ID})
+    assert "404 NOT_FOUND" in text and "list the collection" in text
+
+
+async def test_team_workspace_sends_with_the_team_key(client: Client, ledger: Ledger) -> None:
+    from msgflash_mcp.sandbox.keys import TEAM_ID
+    from msgflash_mcp.sandbox.seed import TEAM_INSTANCE_ID
+
+    args = {
+        "instance_id": TEAM_INSTANCE_ID,
+        "to": "+221771234500",
+        "type": "text",
+        "text": "Salut",
+        "workspace": "sandbox-team",
+    }
+    first, second = await confirmed(client, "send_message", args)
+    assert first["workspace"] == second["workspace"] and "sandbox-team" in second["workspace"]
+    [sent] = sends(ledger())
+    assert sent["key_kind"] == "team" and sent["team_id"] == TEAM_ID

@@ -1,0 +1,279 @@
+"""Campaigns: one message to many contacts (all, tags, a list, or a group), on a schedule."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import AwareDatetime, Field
+
+from ..server.api import Api
+from ..server.errors import WorkspaceError
+from ..server.registry import GET, POST, Effect, Toolset
+from ..server.results import Preview, Reply
+from ._types import Id
+from .messages import (
+    ButtonsArg,
+    DescriptionArg,
+    FooterArg,
+    InstanceId,
+    MediaArg,
+    TemplateArg,
+    TitleArg,
+    VariablesArg,
+    add_urls,
+    content_body,
+    content_problems,
+    describe_instance,
+    links_in,
+    refuse,
+    render_template,
+    utc_iso,
+)
+
+toolset = Toolset("campaigns", "Scheduled bulk campaigns and their delivery stats.")
+
+if TYPE_CHECKING:  # ids are validated UUIDs kept as canonical strings; pyright can't read Id(...)
+    CampaignId = ContactId = GroupId = str
+else:
+    CampaignId = Id("Campaign")
+    ContactId = Id("Contact")
+    GroupId = Id("Group")
+
+CAMPAIGN = GET("/api/v1/campaigns/{id}")
+CONTACTS = GET("/api/v1/contacts")
+GROUP = GET("/api/v1/contacts/groups/{groupId}")
+USAGE = GET("/api/v1/usage")
+
+# Tag selections are counted by paging through contacts (the API has no tag filter); past this
+# many pages the preview says "at least N" instead of spending the rate limit on one preview.
+TAG_COUNT_MAX_PAGES = 20
+PAGE_SIZE = 100
+
+CampaignType = Literal["text", "image", "video", "audio", "document", "voice_note", "buttons"]
+
+
+# ---------------------------------------------------------------------------------- create
+
+
+def _check_create(args: dict[str, Any]) -> None:
+    problems = content_problems(args, text_name="body", allow_contact_context=False)
+    kind = args["recipients_type"]
+    selectors = {"tags": "tags", "explicit": "contact_ids", "group": "group_id"}
+    wanted = selectors.get(kind)
+    if wanted and not args.get(wanted):
+        problems.append(f"recipients_type={kind} needs {wanted}")
+    extra = [name for name in selectors.values() if name != wanted and args.get(name) is not None]
+    if extra:
+        problems.append(f"{', '.join(extra)} not used with recipients_type={kind}; remove them")
+    refuse(problems)
+
+
+def _recipients(args: dict[str, Any]) -> dict[str, Any]:
+    kind = args["recipients_type"]
+    if kind == "tags":
+        return {"type": "tags", "value": list(args["tags"])}
+    if kind == "explicit":
+        return {"type": "explicit", "value": list(dict.fromkeys(args["contact_ids"]))}
+    if kind == "group":
+        return {"type": "group", "groupId": args["group_id"]}
+    return {"type": "all"}
+
+
+async def _count_recipients(api: Api, args: dict[str, Any], preview: Preview) -> None:
+    kind = args["recipients_type"]
+    if kind == "all":
+        page = await api.call(CONTACTS, query={"limit": 1})
+        preview.recipients = int(page.get("total") or 0)
+        preview.details["recipients are"] = "every contact of the workspace"
+    elif kind == "explicit":
+        preview.recipients = len(set(args["contact_ids"]))
+        preview.details["recipients are"] = "the listed contacts (unknown ids are skipped)"
+    elif kind == "group":
+        group = await api.call(GROUP, path={"groupId": args["group_id"]})
+        preview.recipients = int(group.get("contactCount") or 0)
+        preview.details["recipients are"] = f"members of group {group.get('name')}"
+    else:
+        wanted = set(args["tags"])
+        count, cursor, pages, capped = 0, None, 0, False
+        while True:
+            page = await api.call(CONTACTS, query={"limit": PAGE_SIZE, "cursor": cursor})
+            pages += 1
+            count += sum(1 for c in page.get("contacts") or [] if wanted & set(c.get("tags") or []))
+            cursor = page.get("nextCursor")
+            if not cursor or not page.get("hasMore", True):
+                break
+            if pages >= TAG_COUNT_MAX_PAGES:
+                capped = True
+                break
+        preview.recipients = count
+        tags = ", ".join(sorted(wanted))
+        preview.details["recipients are"] = f"contacts tagged {tags}" + (
+            f" (at least {count}: stopped counting after {pages * PAGE_SIZE} contacts)" if capped else ""
+        )
+        if capped:
+            preview.warnings.append(f"at least {count} recipients; the exact number is larger than counted")
+    if preview.recipients == 0:
+        preview.warnings.append("the selection matches no contact: the API will refuse the campaign")
+
+
+async def _quota(api: Api, preview: Preview, repeat: str | None) -> None:
+    """Monthly outbound quota left (personal-key route); a warning when this campaign needs more."""
+    try:
+        usage = await api.call(USAGE)
+    except WorkspaceError:
+        preview.details["quota"] = "not checked (needs the personal key, MSGFLASH_API_KEY)"
+        return
+    quota = (usage.get("limits") or {}).get("monthlyOutboundQuota")
+    if quota is None:
+        preview.details["monthly outbound quota left"] = "unlimited"
+        return
+    left = int(quota) - int((usage.get("usage") or {}).get("effectiveOutboundUsage") or 0)
+    preview.details["monthly outbound quota left"] = left
+    if preview.recipients is not None and preview.recipients > left:
+        preview.warnings.append(
+            f"{preview.recipients} recipients but only {left} outbound messages left this month: "
+            "the rest will fail with MONTHLY_OUTBOUND_QUOTA_EXCEEDED"
+        )
+    if repeat in ("daily", "weekly"):
+        preview.details["repeats"] = f"{repeat}: every run messages the recipients again"
+
+
+async def preview_create_campaign(api: Api, **args: Any) -> Preview:
+    _check_create(args)
+    what = f"{args['type'].replace('_', ' ')} campaign" if args.get("type") else "template campaign"
+    preview = Preview(action=f"Create the {what} {args['name']!r}")
+    preview.details["schedule (UTC)"] = utc_iso(args["schedule"])
+    await _count_recipients(api, args, preview)
+    await describe_instance(api, args["instance_id"], preview, effect="its messages will fail")
+    if args.get("template_id"):
+        await render_template(
+            api,
+            args["template_id"],
+            preview,
+            instance_id=args["instance_id"],
+            variables=args.get("variables"),
+            per_recipient=True,
+        )
+    else:
+        preview.details["type"] = args["type"]
+        text = args.get("description") if args["type"] == "buttons" else args.get("body")
+        if text:
+            preview.details["text"] = text
+        if args["type"] == "buttons":
+            preview.details["title"] = args["title"]
+            if args.get("footer"):
+                preview.details["footer"] = args["footer"]
+            preview.details["buttons"] = [button.label() for button in args["buttons"]]
+        if args.get("media_url"):
+            preview.details["media"] = args["media_url"]
+        add_urls(preview, args.get("media_url"))
+        add_urls(preview, *(button.url for button in args.get("buttons") or []))
+        add_urls(preview, *links_in(args.get("body"), args.get("title"), args.get("description"), args.get("footer")))
+    await _quota(api, preview, args.get("repeat"))
+    return preview
+
+
+@toolset.tool(POST("/api/v1/campaigns"), Effect.SEND, preview=preview_create_campaign)
+async def create_campaign(
+    api: Api,
+    instance_id: InstanceId,
+    name: Annotated[str, Field(min_length=1, max_length=200, description="Internal label")],
+    schedule: Annotated[AwareDatetime, Field(description="Start time, ISO 8601 with offset")],
+    recipients_type: Annotated[
+        Literal["all", "tags", "explicit", "group"], Field(description="all | tags | explicit (contact_ids) | group")
+    ],
+    tags: Annotated[list[str] | None, Field(min_length=1, description="recipients_type=tags: any of")] = None,
+    contact_ids: Annotated[
+        list[ContactId] | None, Field(min_length=1, max_length=10000, description="recipients_type=explicit")
+    ] = None,
+    group_id: Annotated[GroupId | None, Field(description="recipients_type=group")] = None,
+    repeat: Annotated[Literal["none", "daily", "weekly"] | None, Field(description="Default none")] = None,
+    template_id: TemplateArg = None,
+    type: Annotated[CampaignType | None, Field(description="Direct content type; or use template_id")] = None,
+    body: Annotated[str | None, Field(min_length=1, max_length=4096, description="Text (type=text) or caption")] = None,
+    media_url: MediaArg = None,
+    title: TitleArg = None,
+    description: DescriptionArg = None,
+    footer: FooterArg = None,
+    buttons: ButtonsArg = None,
+    variables: VariablesArg = None,
+) -> Reply:
+    """Schedule one message to many contacts (all, tags, listed ids, or a group). For one person use send_message."""
+    args = dict(locals())
+    del args["api"]
+    _check_create(args)
+    payload: dict[str, Any] = {
+        "instanceId": instance_id,
+        "name": name,
+        "schedule": utc_iso(schedule),
+        "recipients": _recipients(args),
+        **content_body(args, text_key="body"),
+    }
+    if repeat is not None:
+        payload["repeat"] = repeat
+    data = await api(json=payload)
+    planned = (data.get("stats") or {}).get("planned")
+    return Reply(
+        f"Campaign {data.get('name')!r} {data.get('status')} for {data.get('schedule')} (UTC), "
+        f"{planned} recipient(s), id {data.get('id')}",
+        data,
+    )
+
+
+# ------------------------------------------------------------------------------- read / control
+
+
+def _stats_line(stats: dict[str, Any]) -> str:
+    keys = ("planned", "sent", "delivered", "read", "failed")
+    return ", ".join(f"{stats.get(k, 0)} {k}" for k in keys)
+
+
+@toolset.tool(CAMPAIGN, Effect.READ)
+async def get_campaign(api: Api, campaign_id: CampaignId) -> Reply:
+    """One campaign: content, recipients selector, schedule, status and stats."""
+    data = await api(path={"id": campaign_id})
+    return Reply(f"Campaign {data.get('name')!r} is {data.get('status')}: {_stats_line(data.get('stats') or {})}", data)
+
+
+@toolset.tool(GET("/api/v1/campaigns/{id}/stats"), Effect.READ)
+async def get_campaign_stats(api: Api, campaign_id: CampaignId) -> Reply:
+    """Delivery counters of a campaign (planned, queued, sent, delivered, read, failed, cancelled)."""
+    data = await api(path={"id": campaign_id})
+    return Reply(f"Campaign {data.get('status')}: {_stats_line(data.get('stats') or {})}", data)
+
+
+@toolset.tool(POST("/api/v1/campaigns/{id}/pause"), Effect.WRITE)
+async def pause_campaign(api: Api, campaign_id: CampaignId) -> Reply:
+    """Pause a scheduled or running campaign; resume_campaign continues it."""
+    data = await api(path={"id": campaign_id})
+    return Reply(f"Campaign {data.get('name')!r} paused ({_stats_line(data.get('stats') or {})})", data)
+
+
+def _remaining(stats: dict[str, Any]) -> int:
+    done = sum(int(stats.get(k) or 0) for k in ("sent", "failed", "cancelled"))
+    return max(0, int(stats.get("planned") or 0) - done)
+
+
+async def preview_resume_campaign(api: Api, campaign_id: str) -> Preview:
+    campaign = await api.call(CAMPAIGN, path={"id": campaign_id})
+    stats = campaign.get("stats") or {}
+    preview = Preview(action=f"Resume campaign {campaign.get('name')!r}", recipients=_remaining(stats))
+    preview.details["status now"] = campaign.get("status")
+    preview.details["already done"] = _stats_line(stats)
+    preview.details["schedule (UTC)"] = campaign.get("schedule")
+    if campaign.get("status") != "paused":
+        preview.warnings.append(f"the campaign is {campaign.get('status')}, not paused: the API will refuse to resume")
+    await describe_instance(api, campaign["instanceId"], preview, effect="its messages will fail")
+    if campaign.get("body"):
+        preview.details["text"] = campaign["body"]
+    add_urls(preview, campaign.get("mediaUrl"), *links_in(campaign.get("body")))
+    return preview
+
+
+@toolset.tool(POST("/api/v1/campaigns/{id}/resume"), Effect.SEND, preview=preview_resume_campaign)
+async def resume_campaign(api: Api, campaign_id: CampaignId) -> Reply:
+    """Resume a paused campaign: its remaining recipients get the message."""
+    data = await api(path={"id": campaign_id})
+    safety = data.get("safety") or {}
+    advice = f"; safety {safety.get('decision')} ({safety.get('riskLevel')} risk)" if safety else ""
+    return Reply(f"Campaign {data.get('name')!r} is {data.get('status')}{advice}", data)

@@ -1,0 +1,586 @@
+"""Messages: send one WhatsApp message now or later, and read the message history.
+
+Also home of the content rules shared with campaigns (message types, buttons, template mode) and of
+the preview helpers every sending tool uses (instance state, template rendering, links in text).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from ..server.api import Api
+from ..server.errors import MsgFlashError, OutcomeUnknown
+from ..server.registry import GET, POST, Effect, Toolset
+from ..server.results import Preview, Reply
+from ._types import Cursor, Id, Limit, Phone, Url
+
+toolset = Toolset("messages", "Send WhatsApp messages and read the message history.")
+
+# Routes used by previews and reconciliation (READ in effect; the template preview renders only).
+INSTANCE = GET("/api/v1/instances/{id}")
+TEMPLATE = GET("/api/v1/templates/{id}")
+TEMPLATE_PREVIEW = POST("/api/v1/templates/{id}/preview")
+CONTACTS = GET("/api/v1/contacts")
+CONTACT = GET("/api/v1/contacts/{id}")
+MESSAGES = GET("/api/v1/messages")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# The server's wall clock (scheduled_at checks, the reconciliation window). Tests point it at the
+# sandbox clock so that moving simulated time moves both sides.
+clock: Callable[[], datetime] = _utc_now
+
+MEDIA_TYPES = ("image", "video", "audio", "voice_note", "document")
+CAPTION_TYPES = ("image", "video", "document")
+MessageStatus = Literal["scheduled", "queued", "sent", "delivered", "read", "failed", "cancelled"]
+
+if TYPE_CHECKING:  # ids are validated UUIDs kept as canonical strings; pyright can't read Id(...)
+    InstanceId = MessageId = TemplateId = ContactId = str
+else:
+    InstanceId = Id("Instance")
+    MessageId = Id("Message")
+    TemplateId = Id("Template")
+    ContactId = Id("Contact")
+OptionalInstance = Annotated[InstanceId | None, Field(description="Only this instance")]
+MessageType = Literal["text", "image", "video", "audio", "document", "voice_note", "location", "contact", "buttons"]
+
+
+# ---------------------------------------------------------------------------------------- buttons
+
+
+class Button(BaseModel):
+    """display_text plus, by type: reply id, url url, call phone_number, copy copy_code; pix: currency,name,key_type,key"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["reply", "url", "call", "copy", "pix"]
+    display_text: str | None = None
+    id: str | None = None
+    url: str | None = None
+    phone_number: str | None = None
+    copy_code: str | None = None
+    currency: str | None = None
+    name: str | None = None
+    key_type: str | None = None
+    key: str | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type}
+        for name in _BUTTON_FIELDS:
+            value = getattr(self, name)
+            if value is not None:
+                out[_camel(name)] = value
+        return out
+
+    def label(self) -> str:
+        target = self.url or self.phone_number or self.copy_code or self.key or self.id or ""
+        return f"{self.display_text or self.name} ({self.type}{': ' + target if target else ''})"
+
+
+_BUTTON_FIELDS = ("display_text", "id", "url", "phone_number", "copy_code", "currency", "name", "key_type", "key")
+BUTTON_REQUIRED: dict[str, tuple[str, ...]] = {
+    "reply": ("display_text", "id"),
+    "url": ("display_text", "url"),
+    "call": ("display_text", "phone_number"),
+    "copy": ("display_text", "copy_code"),
+    "pix": ("currency", "name", "key_type", "key"),
+}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+# ----------------------------------------------------------------------- parameter types (shared)
+
+TypeArg = Annotated[MessageType | None, Field(description="Direct content type; or use template_id")]
+TemplateArg = Annotated[TemplateId | None, Field(description="Template to render instead of type")]
+TextArg = Annotated[str | None, Field(max_length=4096, description="Text (type=text) or caption")]
+MediaArg = Annotated[Url | None, Field(description="Public media URL (media types)")]
+LatArg = Annotated[float | None, Field(ge=-90, le=90, description="type=location")]
+LonArg = Annotated[float | None, Field(ge=-180, le=180, description="type=location")]
+PlaceArg = Annotated[str | None, Field(description="type=location, optional")]
+ContactArg = Annotated[ContactId | None, Field(description="Card to share (type=contact) or template context")]
+VariablesArg = Annotated[dict[str, str] | None, Field(description="custom.* values by name")]
+TitleArg = Annotated[str | None, Field(description="type=buttons")]
+DescriptionArg = Annotated[str | None, Field(description="Text of type=buttons")]
+FooterArg = Annotated[str | None, Field(description="type=buttons, optional")]
+ButtonsArg = Annotated[list[Button] | None, Field(min_length=1, max_length=2, description="type=buttons")]
+
+
+# ------------------------------------------------------------------------------- content rules
+
+_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HTTP_URL = re.compile(r"^https?://\S{1,2040}$", re.IGNORECASE)
+_PHONE: TypeAdapter[str] = TypeAdapter(Phone)
+
+
+def _is_phone(value: str) -> bool:
+    try:
+        _PHONE.validate_python(value)
+    except ValidationError:
+        return False
+    return True
+
+
+# Which content fields each direct type needs and accepts (REFERENCE §7.1, §8.1, §19.4).
+_NEEDS: dict[str, tuple[str, ...]] = {
+    "text": ("text",),
+    **dict.fromkeys(MEDIA_TYPES, ("media_url",)),
+    "location": ("latitude", "longitude"),
+    "contact": ("contact_id",),
+    "buttons": ("title", "description", "buttons"),
+}
+_ACCEPTS: dict[str, tuple[str, ...]] = {
+    **_NEEDS,
+    **dict.fromkeys(CAPTION_TYPES, ("media_url", "text")),
+    "location": ("latitude", "longitude", "location_name", "location_address"),
+    "buttons": ("title", "description", "footer", "buttons"),
+}
+_CONTENT = (
+    "text",
+    "media_url",
+    "latitude",
+    "longitude",
+    "location_name",
+    "location_address",
+    "contact_id",
+    "title",
+    "description",
+    "footer",
+    "buttons",
+)
+
+
+def content_problems(args: dict[str, Any], *, text_name: str = "text", allow_contact_context: bool = True) -> list[str]:
+    """What is wrong with a content selection (direct type XOR template), phrased as what to change.
+
+    `args` uses the model-facing names; `text_name` is how the text field is called for this tool
+    (campaigns call it `body`). Nothing here makes a request.
+    """
+    problems: list[str] = []
+    given = {name for name in (*_CONTENT, "variables") if args.get(name if name != "text" else text_name) is not None}
+    mtype, template_id = args.get("type"), args.get("template_id")
+
+    def shown(name: str) -> str:
+        return text_name if name == "text" else name
+
+    if mtype and template_id:
+        problems.append("pass either type or template_id, not both")
+    elif not mtype and not template_id:
+        problems.append("pass type (direct content) or template_id (a saved template)")
+    elif template_id:
+        allowed = {"variables", "contact_id"} if allow_contact_context else {"variables"}
+        extra = sorted(given - allowed, key=_CONTENT.index)
+        if extra:
+            problems.append(
+                f"{', '.join(map(shown, extra))} cannot be combined with template_id (the template supplies the "
+                "content); remove them"
+            )
+    else:
+        mtype = str(mtype)
+        needed = [name for name in _NEEDS[mtype] if name not in given]
+        if needed:
+            problems.append(f"type={mtype} needs {' and '.join(map(shown, needed))}")
+        extra = sorted(given - set(_ACCEPTS[mtype]) - {"variables"}, key=_CONTENT.index)
+        if extra:
+            hint = "; put the message text in description" if mtype == "buttons" and "text" in extra else ""
+            problems.append(f"{', '.join(map(shown, extra))} not used with type={mtype}; remove them{hint}")
+        if "variables" in given:
+            problems.append("variables only apply with template_id; remove them or use a template")
+    variables = args.get("variables") or {}
+    bad = [name for name in variables if not _VAR_NAME.match(name)]
+    if bad:
+        problems.append(
+            f"variables keys are custom.* names without the prefix (letters, digits, _): fix {', '.join(bad[:5])}"
+        )
+    for i, button in enumerate(args.get("buttons") or []):
+        missing = [name for name in BUTTON_REQUIRED[button.type] if not getattr(button, name)]
+        if missing:
+            problems.append(f"buttons[{i}] ({button.type}) needs {' and '.join(missing)}")
+        if button.url and not _HTTP_URL.match(button.url):
+            problems.append(f"buttons[{i}].url must be a public http(s) URL")
+        if button.phone_number and not _is_phone(button.phone_number):
+            problems.append(f"buttons[{i}].phone_number must be E.164, e.g. +33612345678")
+        unused = [n for n in _BUTTON_FIELDS if getattr(button, n) is not None and n not in BUTTON_REQUIRED[button.type]]
+        if unused:
+            problems.append(f"buttons[{i}] ({button.type}) does not use {', '.join(unused)}; remove them")
+    return problems
+
+
+def refuse(problems: list[str]) -> None:
+    """Raise the readable validation error of a call that must not reach the API."""
+    if problems:
+        raise ToolError("Invalid arguments, nothing was sent: " + "; ".join(problems) + ".")
+
+
+def content_body(args: dict[str, Any], *, text_key: str = "text") -> dict[str, Any]:
+    """The API's camelCase content fields from the model-facing arguments (None dropped)."""
+    names = {
+        "type": "type",
+        "template_id": "templateId",
+        "text": text_key,
+        "body": text_key,
+        "media_url": "mediaUrl",
+        "latitude": "latitude",
+        "longitude": "longitude",
+        "location_name": "locationName",
+        "location_address": "locationAddress",
+        "contact_id": "contactId",
+        "variables": "variables",
+        "title": "title",
+        "description": "description",
+        "footer": "footer",
+    }
+    out = {api_name: args[name] for name, api_name in names.items() if args.get(name) is not None}
+    if args.get("buttons"):
+        out["buttons"] = [button.to_api() for button in args["buttons"]]
+    return out
+
+
+def utc_iso(when: datetime) -> str:
+    """ISO 8601 in UTC with a Z, as the API writes timestamps."""
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# ---------------------------------------------------------------------------- preview helpers
+
+_LINK = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
+
+
+def links_in(*texts: str | None) -> list[str]:
+    """Every http(s) link in free text, trailing punctuation trimmed, in order, once."""
+    found: list[str] = []
+    for text in texts:
+        for match in _LINK.findall(text or ""):
+            link = match.rstrip(".,;:!?)]}")
+            if link not in found:
+                found.append(link)
+    return found
+
+
+def add_urls(preview: Preview, *urls: str | None) -> None:
+    for url in urls:
+        if url and url not in preview.urls:
+            preview.urls.append(url)
+
+
+async def describe_instance(api: Api, instance_id: str, preview: Preview, *, effect: str) -> dict[str, Any]:
+    """Put the sending instance (name, number, state) in the preview; warn when it is not connected."""
+    instance = await api.call(INSTANCE, path={"id": instance_id})
+    name, status = instance.get("name") or instance_id, instance.get("status") or "unknown"
+    preview.details["instance"] = f"{name} ({instance.get('waNumber')}), {status}"
+    if status != "connected":
+        preview.warnings.append(f"instance {name} is {status}: {effect} until it is reconnected in the dashboard")
+    return instance
+
+
+async def render_template(
+    api: Api,
+    template_id: str,
+    preview: Preview,
+    *,
+    instance_id: str,
+    variables: dict[str, str] | None,
+    contact_id: str | None = None,
+    per_recipient: bool = False,
+) -> dict[str, Any]:
+    """Render a template through the API's preview route into the preview: text, media link, warnings.
+
+    Unfilled custom.* values always warn (the API refuses them). contact.* values are either filled
+    from `contact_id` or, for campaigns (`per_recipient`), filled per recipient at send time.
+    """
+    template = await api.call(TEMPLATE, path={"id": template_id})
+    body: dict[str, Any] = {"instanceId": instance_id}
+    if contact_id:
+        body["contactId"] = contact_id
+    if variables:
+        body["variables"] = variables
+    rendered = await api.call(TEMPLATE_PREVIEW, path={"id": template_id}, json=body)
+    preview.details["template"] = f"{template.get('name')} ({template.get('type')})"
+    preview.details["text"] = rendered.get("rendered")
+    add_urls(preview, template.get("mediaUrl"))
+    add_urls(preview, *links_in(rendered.get("rendered")))
+    missing: list[str] = list(rendered.get("missingVariables") or [])
+    later = [name for name in missing if per_recipient and name.startswith("contact.")]
+    if later:
+        preview.details["filled per recipient"] = later
+    unfilled = [name for name in missing if name not in later]
+    custom = [name.removeprefix("custom.") for name in unfilled if name.startswith("custom.")]
+    if custom:
+        example = ", ".join(f'"{name}": "..."' for name in custom)
+        preview.warnings.append(
+            f"template variable(s) {', '.join('custom.' + n for n in custom)} have no value, so the message "
+            f"cannot be rendered (TEMPLATE_VARIABLES_MISSING); pass variables={{{example}}}"
+        )
+    other = [name for name in unfilled if not name.startswith("custom.")]
+    if other:
+        preview.warnings.append(f"template variable(s) {', '.join(other)} cannot be filled for this recipient")
+    return template
+
+
+async def _recipient_contact(api: Api, to: str) -> str | None:
+    """The contact record of a number, which feeds contact.* when a template message names no contact."""
+    page = await api.call(CONTACTS, query={"search": to, "limit": 10})
+    for contact in page.get("contacts") or []:
+        if contact.get("phone") == to:
+            return contact.get("id")
+    return None
+
+
+async def _message_preview(api: Api, args: dict[str, Any]) -> Preview:
+    to: str = args["to"]
+    mtype = args.get("type")
+    when: datetime | None = args.get("scheduled_at")
+    verb = "Schedule" if when else "Send"
+    what = f"a {mtype.replace('_', ' ')} message" if mtype else "a template message"
+    preview = Preview(action=f"{verb} {what} to {to}", recipients=1, numbers=[to])
+    if when is not None:
+        preview.details["scheduled for (UTC)"] = utc_iso(when)
+    await describe_instance(
+        api, args["instance_id"], preview, effect="it will not be delivered" if when is None else "it will fail"
+    )
+    if args.get("template_id"):
+        contact_id = args.get("contact_id")
+        template = await api.call(TEMPLATE, path={"id": args["template_id"]})
+        if contact_id is None and any(v.startswith("contact.") for v in template.get("variables") or []):
+            contact_id = await _recipient_contact(api, to)
+        await render_template(
+            api,
+            args["template_id"],
+            preview,
+            instance_id=args["instance_id"],
+            variables=args.get("variables"),
+            contact_id=contact_id,
+        )
+        return preview
+    preview.details["type"] = mtype
+    text = args.get("description") if mtype == "buttons" else args.get("text")
+    if text:
+        preview.details["text"] = text
+    if mtype == "buttons":
+        preview.details["title"] = args["title"]
+        if args.get("footer"):
+            preview.details["footer"] = args["footer"]
+        preview.details["buttons"] = [button.label() for button in args["buttons"]]
+    if mtype == "location":
+        place = ", ".join(p for p in (args.get("location_name"), args.get("location_address")) if p)
+        preview.details["location"] = f"{args['latitude']}, {args['longitude']}" + (f" ({place})" if place else "")
+    if mtype == "contact":
+        card = await api.call(CONTACT, path={"id": args["contact_id"]})
+        preview.details["shares contact card"] = f"{card.get('name')} ({card.get('phone')})"
+    if args.get("media_url"):
+        preview.details["media"] = args["media_url"]
+    add_urls(preview, args.get("media_url"))
+    add_urls(preview, *(button.url for button in args.get("buttons") or []))
+    add_urls(preview, *links_in(args.get("text"), args.get("title"), args.get("description"), args.get("footer")))
+    return preview
+
+
+def _check_message(args: dict[str, Any]) -> None:
+    problems = content_problems(args)
+    when: datetime | None = args.get("scheduled_at")
+    if when is not None and when <= clock():
+        problems.append(f"scheduled_at {utc_iso(when)} is in the past; give a future time (or use send_message)")
+    refuse(problems)
+
+
+def _message_body(args: dict[str, Any]) -> dict[str, Any]:
+    body = {"instanceId": args["instance_id"], "to": args["to"], **content_body(args)}
+    if args.get("scheduled_at") is not None:
+        body["scheduledAt"] = utc_iso(args["scheduled_at"])
+    return body
+
+
+# ------------------------------------------------------------------- retry safety for sends
+
+
+# How far a message's createdAt may sit before our request started (clock skew between us and
+# MsgFlash) or after now, and still count as the one our lost request created.
+RECONCILE_SKEW = timedelta(minutes=2)
+
+
+def _expected_text(body: dict[str, Any]) -> str | None:
+    mtype = body.get("type")
+    if mtype == "buttons":
+        return body.get("description")
+    if mtype == "text" or mtype in CAPTION_TYPES:
+        return body.get("text")
+    return None  # location/contact/audio bodies are derived by the API; templates render server-side
+
+
+def _is_ours(message: dict[str, Any], body: dict[str, Any], started: datetime, now: datetime) -> bool:
+    if message.get("to") != body["to"] or message.get("campaignId"):
+        return False
+    if message.get("direction", "outbound") != "outbound" or message.get("instanceId") not in (
+        None,
+        body["instanceId"],
+    ):
+        return False
+    created = parse_time(message.get("createdAt"))
+    if created is None or not (started - RECONCILE_SKEW <= created <= now + RECONCILE_SKEW):
+        return False
+    if body.get("type"):
+        if message.get("type") != body["type"]:
+            return False
+        expected = _expected_text(body)
+        if (expected is not None or body["type"] in CAPTION_TYPES) and message.get("body") != expected:
+            return False
+        if body.get("mediaUrl") and message.get("mediaUrl") != body["mediaUrl"]:
+            return False
+    scheduled = parse_time(body.get("scheduledAt"))
+    found_at = parse_time(message.get("scheduledAt"))
+    return scheduled is None or found_at is None or found_at == scheduled
+
+
+async def send_once(api: Api, body: dict[str, Any], started: datetime) -> tuple[dict[str, Any], bool]:
+    """POST a message (send or schedule). If the response is lost, look for the message it may have
+    created instead of sending again: returns (message, recovered) or raises OutcomeUnknown.
+
+    The API has no idempotency key, so a blind retry could message a person twice.
+    """
+    try:
+        return await api(json=body), False
+    except OutcomeUnknown as exc:
+        what = str(exc).removeprefix("outcome unknown: ")
+        check = (
+            f"call list_messages with instance_id={body['instanceId']} and look for a message to {body['to']} "
+            "before sending again; send again only if it is not there"
+        )
+        try:
+            page = await api.call(MESSAGES, query={"instanceId": body["instanceId"], "limit": 50})
+        except MsgFlashError:
+            raise OutcomeUnknown(what + "; the message history could not be checked", check) from None
+        now = clock()
+        for message in page.get("messages") or []:  # newest first
+            if _is_ours(message, body, started, now):
+                return message, True
+        raise OutcomeUnknown(what + "; no matching message in the recent history yet", check) from None
+
+
+def _sent_reply(message: dict[str, Any], recovered: bool, *, scheduled: bool) -> Reply:
+    to, mid, status = message.get("to"), message.get("id"), message.get("status")
+    if recovered:
+        return Reply(
+            f"Message to {to} recovered after a lost response: it was sent once, not twice (id {mid}, {status})",
+            message,
+        )
+    if scheduled:
+        return Reply(f"Message to {to} scheduled for {message.get('scheduledAt')} (UTC), id {mid}", message)
+    return Reply(f"Message {status} to {to}, id {mid}", message)
+
+
+# ------------------------------------------------------------------------------------- tools
+
+
+async def preview_send_message(api: Api, **args: Any) -> Preview:
+    _check_message(args)
+    return await _message_preview(api, args)
+
+
+@toolset.tool(POST("/api/v1/messages/send"), Effect.SEND, preview=preview_send_message)
+async def send_message(
+    api: Api,
+    instance_id: InstanceId,
+    to: Phone,
+    type: TypeArg = None,
+    template_id: TemplateArg = None,
+    text: TextArg = None,
+    media_url: MediaArg = None,
+    latitude: LatArg = None,
+    longitude: LonArg = None,
+    location_name: PlaceArg = None,
+    location_address: PlaceArg = None,
+    contact_id: ContactArg = None,
+    variables: VariablesArg = None,
+    title: TitleArg = None,
+    description: DescriptionArg = None,
+    footer: FooterArg = None,
+    buttons: ButtonsArg = None,
+) -> Reply:
+    """Send one WhatsApp message now: direct content (type + fields) or a template. For many people use create_campaign."""
+    args = dict(locals())  # every model-facing argument, by name
+    del args["api"]
+    _check_message(args)
+    started = clock()
+    message, recovered = await send_once(api, _message_body(args), started)
+    return _sent_reply(message, recovered, scheduled=False)
+
+
+async def preview_schedule_message(api: Api, **args: Any) -> Preview:
+    _check_message(args)
+    return await _message_preview(api, args)
+
+
+@toolset.tool(POST("/api/v1/messages/schedule"), Effect.SEND, preview=preview_schedule_message)
+async def schedule_message(
+    api: Api,
+    instance_id: InstanceId,
+    to: Phone,
+    scheduled_at: Annotated[AwareDatetime, Field(description="Future send time, ISO 8601 with offset")],
+    type: TypeArg = None,
+    template_id: TemplateArg = None,
+    text: TextArg = None,
+    media_url: MediaArg = None,
+    latitude: LatArg = None,
+    longitude: LonArg = None,
+    location_name: PlaceArg = None,
+    location_address: PlaceArg = None,
+    contact_id: ContactArg = None,
+    variables: VariablesArg = None,
+    title: TitleArg = None,
+    description: DescriptionArg = None,
+    footer: FooterArg = None,
+    buttons: ButtonsArg = None,
+) -> Reply:
+    """Schedule one WhatsApp message for later; same content fields as send_message."""
+    args = dict(locals())
+    del args["api"]
+    _check_message(args)
+    started = clock()
+    message, recovered = await send_once(api, _message_body(args), started)
+    return _sent_reply(message, recovered, scheduled=True)
+
+
+@toolset.tool(MESSAGES, Effect.READ)
+async def list_messages(
+    api: Api,
+    instance_id: OptionalInstance = None,
+    status: Annotated[MessageStatus | None, Field(description="Only this status")] = None,
+    limit: Limit | None = None,
+    cursor: Cursor | None = None,
+) -> Reply:
+    """Message history, newest first (inbound and outbound). Check here before resending after an unknown outcome."""
+    data = await api(query={"instanceId": instance_id, "status": status, "limit": limit, "cursor": cursor})
+    messages = data.get("messages") or []
+    more = " (more available)" if data.get("nextCursor") else ""
+    return Reply(f"{len(messages)} message(s){more}", data, next_cursor=data.get("nextCursor"))
+
+
+@toolset.tool(GET("/api/v1/messages/{id}"), Effect.READ)
+async def get_message(api: Api, message_id: MessageId) -> Reply:
+    """One message by id, with delivery status, error and safety details."""
+    data = await api(path={"id": message_id})
+    error = data.get("error")
+    reason = f" ({error.get('message') or error.get('code')})" if isinstance(error, dict) else ""
+    return Reply(f"Message {data.get('id')} to {data.get('to')}: {data.get('status')}{reason}", data)

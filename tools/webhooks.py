@@ -1,0 +1,108 @@
+"""Webhooks: where MsgFlash streams events (inbound messages, delivery receipts, instance state)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import AfterValidator, Field, StringConstraints
+
+from ..server.api import Api
+from ..server.registry import DELETE, GET, POST, Effect, Toolset
+from ..server.results import Preview, Reply
+from ._types import Id
+
+toolset = Toolset("webhooks", "Webhook endpoints that receive MsgFlash events.")
+
+if TYPE_CHECKING:  # ids are validated UUIDs kept as canonical strings; pyright can't read Id(...)
+    WebhookId = str
+else:
+    WebhookId = Id("Webhook")
+
+WEBHOOKS = GET("/api/v1/webhooks")
+
+Event = Literal[
+    "instance.connected",
+    "instance.disconnected",
+    "message.sent",
+    "message.delivered",
+    "message.read",
+    "message.failed",
+    "message.received",
+]
+
+
+def _unique(events: list[str]) -> list[str]:
+    repeated = sorted({e for e in events if events.count(e) > 1})
+    if repeated:
+        raise ValueError(f"list each event once (repeated: {', '.join(repeated)})")
+    return events
+
+
+HttpsUrl = Annotated[
+    str,
+    StringConstraints(pattern=r"^https://\S+$", max_length=2048),
+    Field(description="HTTPS URL that will receive the events"),
+]
+Events = Annotated[
+    list[Event],
+    Field(min_length=1, max_length=50, json_schema_extra={"uniqueItems": True}, description="Events to stream"),
+    AfterValidator(_unique),
+]
+
+
+def _host(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+@toolset.tool(WEBHOOKS, Effect.READ)
+async def list_webhooks(api: Api) -> Reply:
+    """List webhook endpoints (url, events, active). Secrets are never listed."""
+    data = await api()
+    hosts = sorted({_host(hook.get("url") or "") for hook in data})
+    shown = f": {', '.join(hosts)}" if hosts else ""
+    return Reply(f"{len(data)} webhook(s){shown}", data)
+
+
+async def preview_create_webhook(api: Api, url: str, events: list[str]) -> Preview:
+    host = _host(url)
+    return Preview(
+        action=f"Create a webhook sending events to {host}",
+        details={"url": url, "host": host, "events": list(events)},
+        warnings=[
+            f"every future {', '.join(events)} event (message contents and numbers included) will be streamed to "
+            f"{host}; only confirm if that host belongs to you"
+        ],
+        urls=[url],
+    )
+
+
+@toolset.tool(POST("/api/v1/webhooks"), Effect.ADMIN, preview=preview_create_webhook)
+async def create_webhook(api: Api, url: HttpsUrl, events: Events) -> Reply:
+    """Stream events (inbound messages, deliveries, instance state) to an HTTPS URL. Returns the signing secret once."""
+    data = await api(json={"url": url, "events": list(events)})
+    return Reply(
+        f"Webhook {data.get('id')} created for {_host(url)}: store the secret now; it is never shown again",
+        data,
+    )
+
+
+async def preview_delete_webhook(api: Api, webhook_id: str) -> Preview:
+    hooks = await api.call(WEBHOOKS)
+    hook = next((h for h in hooks if h.get("id") == webhook_id), None)
+    if hook is None:
+        raise ToolError(f"no webhook {webhook_id} in this workspace; nothing was deleted. list_webhooks shows the ids")
+    url = hook.get("url") or ""
+    return Preview(
+        action=f"Delete the webhook to {_host(url)}",
+        details={"url": url, "events": hook.get("events") or [], "active": hook.get("active")},
+        warnings=[f"{_host(url)} will stop receiving these events immediately"],
+    )
+
+
+@toolset.tool(DELETE("/api/v1/webhooks/{id}"), Effect.DELETE, preview=preview_delete_webhook)
+async def delete_webhook(api: Api, webhook_id: WebhookId) -> Reply:
+    """Delete a webhook endpoint; its URL stops receiving events."""
+    data: Any = await api(path={"id": webhook_id})
+    return Reply(f"Webhook {webhook_id} deleted", data)
