@@ -83,6 +83,20 @@ COVERED_ELSEWHERE: dict[str, list[str]] = {
     "rate.cancel-safe": [
         "tests/unit/test_ratelimit.py::test_cancelled_waiters_neither_deadlock_nor_let_later_calls_exceed_the_rate"
     ],
+    "retry.retry-after-parsing": ["tests/unit/test_retry.py::test_parse_retry_after",
+                                  "tests/unit/test_retry.py::test_decide_fails_fast_when_asked_to_wait_beyond_the_cap"],
+    "guard.preview-no-effect": ["tests/guard/test_tokens.py::test_preview_then_confirm_then_replay",
+                                "tests/guard/test_elicitation.py::test_question_shows_the_blast_radius"],
+    "guard.bound-args": ["tests/guard/test_tokens.py::test_changed_argument_is_refused"],
+    "guard.single-use": ["tests/guard/test_tokens.py::test_two_concurrent_uses_of_one_token_act_once"],
+    "guard.expiry": ["tests/guard/test_tokens.py::test_expired_token_is_refused"],
+    "guard.cross-tool": ["tests/guard/test_tokens.py::test_token_for_another_tool_is_refused"],
+    "guard.unguessable": ["tests/guard/test_unguessable.py::test_many_tokens_no_collisions_no_structure"],
+    "guard.state-machine": ["tests/guard/test_state_machine.py::test_guard_state_machine"],
+    "inject.webhook-allowlist": ["tests/guard/test_policies.py::test_webhook_outside_url_allowlist_is_refused"],
+    "inject.recipient-policy": ["tests/guard/test_policies.py::test_send_outside_recipient_allowlist_is_refused"],
+    "inject.url-policy": ["tests/guard/test_policies.py::test_message_link_outside_url_allowlist_is_refused"],
+    "inject.volume-cap": ["tests/guard/test_policies.py::test_campaign_over_max_recipients_is_refused"],
     "cred.toolsets": ["tests/contract/test_registry_rules.py::test_toolsets_select_and_unknown_names_fail"],
     "proto.toolsnaps": ["tests/contract/test_toolsnaps.py::test_tool_schemas_match_snapshots"],
     "proto.registry-rules": ["tests/contract/test_registry_rules.py::test_listed_tools_follow_the_registry_rules"],
@@ -90,25 +104,14 @@ COVERED_ELSEWHERE: dict[str, list[str]] = {
 
 # Not covered yet: id -> owner and reason. Keep it short and honest; test_coverage fails when an id here gains a test.
 PENDING: dict[str, str] = {
-    "retry.no-dup-send-5xx": "retry owner (server/retry.py): no retry suite in tests/ yet",
-    "retry.safe-before-commit": "retry owner: no retry suite in tests/ yet",
-    "retry.retry-after-parsing": "retry owner: no retry suite in tests/ yet",
-    "retry.bounded": "retry owner: no retry suite in tests/ yet",
-    "retry.hang-deadline": "retry owner: no retry suite in tests/ yet",
-    "retry.no-4xx-retry": "retry owner: no retry suite in tests/ yet",
+    "retry.no-dup-send-5xx": "retry owner: tests/unit/test_retry.py covers the classification; no end-to-end run against sandbox faults yet",
+    "retry.safe-before-commit": "retry owner: end-to-end 429/ConnectError-before-commit run not written yet",
+    "retry.bounded": "retry owner: end-to-end always-503 request count not written yet",
+    "retry.hang-deadline": "retry owner: end-to-end never-answering sandbox run not written yet",
+    "retry.no-4xx-retry": "retry owner: unit tests cover RetryPolicy.decide, which api.py does not use; no request-count test yet",
     "rate.retries-count": "retry/ratelimit owners: needs the retry suite's forced-retry run",
-    "rate.concurrent-zero-429": "ratelimit owner: unit-level pacing is tested; the 50-call end-to-end run against a strict sandbox is not written yet",
-    "guard.bound-args": "guard owner (tests/guard/): token-path suite in progress",
-    "guard.single-use": "guard owner: token-path suite in progress",
-    "guard.expiry": "guard owner: token-path suite in progress",
-    "guard.cross-tool": "guard owner: token-path suite in progress",
-    "guard.principal": "guard owner: token-path suite in progress",
-    "guard.unguessable": "guard owner: token-path suite in progress",
-    "guard.state-machine": "guard owner: token-path suite in progress",
-    "inject.webhook-allowlist": "guard/webhooks owners: policy lives in server/guard.py",
-    "inject.recipient-policy": "guard owner: policy lives in server/guard.py",
-    "inject.url-policy": "guard owner: policy lives in server/guard.py",
-    "inject.volume-cap": "guard owner: policy lives in server/guard.py",
+    "rate.concurrent-zero-429": "ratelimit owner: unit-level pacing is tested; the end-to-end run against a strict 10 req/s sandbox is not",
+    "guard.principal": "guard owner: per-connection binding is tested (test_token_of_another_connection_is_refused); two HTTP bearer principals not yet",
 }
 
 
