@@ -8,6 +8,7 @@ replicas share them too. The `httpx2.AsyncClient` lives in the server lifespan (
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,10 +21,10 @@ import httpx2
 from .api import USER_AGENT, ApiClient
 from .audit import AuditLog
 from .guard import Guard, TokenStore
-from .ratelimit import MemoryRateLimiter, NoRateLimiter, RateLimiter, RedisRateLimiter
+from .ratelimit import MemoryRateLimiter, NoRateLimiter, RateLimitedTransport, RateLimiter, RedisRateLimiter
 from .redact import Scrubber
 from .retry import RetryPolicy
-from .settings import Settings, TeamConfig
+from .settings import ConfigError, Settings, TeamConfig
 from .workspaces import ActiveStore, MemoryActiveStore, RedisActiveStore, Workspaces
 
 if TYPE_CHECKING:
@@ -49,6 +50,21 @@ def sandbox_settings(settings: Settings) -> Settings:
     team = TeamConfig.model_validate({"name": TEAM_NAME, "team_id": TEAM_ID, "key": TEAM_KEY})
     default = settings.default_workspace if settings.default_workspace in ("personal", TEAM_NAME) else "personal"
     return settings.model_copy(update={"api_key": _secret(PERSONAL_KEY), "teams": [team], "default_workspace": default})
+
+
+def sandbox_rate_limit() -> float:
+    """The embedded sandbox enforces the API's 10 req/s per key; MSGFLASH_SANDBOX_RATE_LIMIT overrides it
+    (0 disables it: load benchmarks measure the server, not the simulated quota)."""
+    raw = os.environ.get("MSGFLASH_SANDBOX_RATE_LIMIT", "").strip()
+    if not raw:
+        return 10.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError("MSGFLASH_SANDBOX_RATE_LIMIT must be a number of requests per second (0 = off)") from None
+    if value < 0:
+        raise ConfigError("MSGFLASH_SANDBOX_RATE_LIMIT must be >= 0")
+    return value
 
 
 def _secret(value: str) -> Any:
@@ -90,7 +106,7 @@ class Runtime:
                 from ..sandbox.app import SandboxConfig, create_app
 
                 db = settings.sandbox_db or default_sandbox_db()
-                sandbox_app = create_app(SandboxConfig(db_path=db, rate_limit=10.0))
+                sandbox_app = create_app(SandboxConfig(db_path=db, rate_limit=sandbox_rate_limit()))
         redis = None
         active: ActiveStore = MemoryActiveStore()
         if settings.redis_url is not None:
@@ -122,14 +138,15 @@ class Runtime:
     def http_client(self) -> httpx2.AsyncClient:
         timeout = httpx2.Timeout(self.settings.timeout, connect=min(10.0, self.settings.timeout))
         headers = {"user-agent": USER_AGENT, "accept": "application/json"}
-        if self.sandbox_app is not None and self.http_transport is None:
+        inner = self.http_transport
+        if inner is None and self.sandbox_app is not None:
             from ..sandbox.inprocess import sandbox_transport
 
-            transport: httpx2.AsyncBaseTransport = sandbox_transport(self.sandbox_app)
-            return httpx2.AsyncClient(transport=transport, base_url=SANDBOX_BASE_URL, timeout=timeout, headers=headers)
+            inner = sandbox_transport(self.sandbox_app)
         base_url = SANDBOX_BASE_URL if self.sandbox_app is not None else self.settings.base_url
+        transport = RateLimitedTransport(inner or httpx2.AsyncHTTPTransport(), self.limiter)
         return httpx2.AsyncClient(
-            transport=self.http_transport, base_url=base_url, timeout=timeout, headers=headers, follow_redirects=False
+            transport=transport, base_url=base_url, timeout=timeout, headers=headers, follow_redirects=False
         )
 
 
@@ -145,5 +162,5 @@ class Connection:
 @asynccontextmanager
 async def connect(runtime: Runtime) -> AsyncIterator[Connection]:
     async with runtime.http_client() as http:
-        api = ApiClient(http, runtime.limiter, policy=RetryPolicy(), deadline=runtime.settings.call_deadline)
+        api = ApiClient(http, policy=RetryPolicy(), deadline=runtime.settings.call_deadline)
         yield Connection(runtime, api, "conn-" + secrets.token_hex(8))
