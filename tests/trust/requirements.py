@@ -111,7 +111,6 @@ PENDING: dict[str, str] = {
     "retry.no-4xx-retry": "retry owner: unit tests cover RetryPolicy.decide, which api.py does not use; no request-count test yet",
     "rate.retries-count": "retry/ratelimit owners: needs the retry suite's forced-retry run",
     "rate.concurrent-zero-429": "ratelimit owner: unit-level pacing is tested; the end-to-end run against a strict 10 req/s sandbox is not",
-    "guard.principal": "guard owner: per-connection binding is tested (test_token_of_another_connection_is_refused); two HTTP bearer principals not yet",
 }
 
 

@@ -169,3 +169,33 @@ def test_non_loopback_bind_warns_loudly(
         assert host in warnings[0]
         assert ("MSGFLASH_HTTP_TOKEN is not set" in warnings[0]) is (token is None)
         assert not token or token not in warnings[0]
+
+
+@requirement("guard.principal")
+async def test_a_token_minted_for_one_bearer_principal_is_useless_to_another(sandbox_app: Any) -> None:
+    settings = make_settings(http_token="tok-alice-0123456789, tok-bob-0123456789")
+    app = http_app(settings, host="127.0.0.1", port=PORT, sandbox_app=sandbox_app)
+
+    @asynccontextmanager
+    async def as_principal(token: str) -> AsyncIterator[Client]:
+        http = httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=BASE, timeout=10,
+                                  headers={"authorization": f"Bearer {token}"})
+        async with http, Client(streamable_http_client(f"{BASE}/mcp", http_client=http)) as client:
+            yield client
+
+    with anyio.fail_after(30):
+        async with app.router.lifespan_context(app), as_principal("tok-alice-0123456789") as alice, \
+                as_principal("tok-bob-0123456789") as bob:
+            contacts = (await alice.call_tool("list_contacts", {"limit": 1})).structured_content or {}
+            data = contacts["data"]
+            items = data if isinstance(data, list) else next(v for v in data.values() if isinstance(v, list))
+            args = {"contact_id": items[0]["id"]}
+            preview = (await alice.call_tool("delete_contact", args)).structured_content or {}
+            assert preview["status"] == "confirmation_required" and preview["confirm_token"]
+            stolen = await bob.call_tool("delete_contact", {**args, "confirm_token": preview["confirm_token"]})
+            assert stolen.is_error or (stolen.structured_content or {}).get("status") != "ok"
+            assert not [e for e in sandbox_app.state.sandbox.ledger if e.get("committed")]
+            # The rightful principal still can: the refusal was about who, not a broken token.
+            own = await alice.call_tool("delete_contact", {**args, "confirm_token": preview["confirm_token"]})
+            assert not own.is_error and (own.structured_content or {}).get("status") == "ok", own.content
+    assert len([e for e in sandbox_app.state.sandbox.ledger if e.get("committed")]) == 1
