@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 
 import uvicorn
@@ -40,4 +41,6 @@ def serve(
     err.print(f"  control API   {where}")
     limit = f"{rate_limit:g} req/s per key ({rate_mode}, burst {burst})" if rate_limit else "off"
     err.print(f"  rate limit    {limit}")
+    gc.collect()
+    gc.freeze()  # start-up objects out of the collector's reach: short GC pauses, steady timing
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -19,7 +19,6 @@ import anyio
 import httpx2
 
 from .errors import ApiError, NotSent, OutcomeUnknown, RateLimited
-from .ratelimit import RateLimiter
 from .registry import Route
 from .retry import RetryClass, RetryPolicy, Verdict, classify, parse_retry_after
 from .workspaces import Workspace, Workspaces
@@ -50,14 +49,14 @@ class ApiClient:
     def __init__(
         self,
         http: httpx2.AsyncClient,
-        limiter: RateLimiter,
         *,
         policy: RetryPolicy | None = None,
         deadline: float = 60.0,
         sleep: Any = anyio.sleep,
     ) -> None:
+        # Pacing is not here: the client's transport (ratelimit.RateLimitedTransport) takes a slot
+        # for every attempt right before it goes on the wire, and pauses the key on a 429.
         self._http = http
-        self._limiter = limiter
         self._policy = policy or RetryPolicy()
         self._deadline = deadline
         self._sleep = sleep
@@ -79,8 +78,6 @@ class ApiClient:
             with anyio.fail_after(self._deadline):
                 attempt = 0
                 while True:
-                    key = workspace.key.get_secret_value()
-                    await self._limiter.acquire(key)
                     started = time.perf_counter()
                     try:
                         sent = True
@@ -109,11 +106,8 @@ class ApiClient:
                         return _data(response)
                     error = _error(response)
                     verdict = classify(retry_class, status=error.status, code=error.code)
-                    if isinstance(error, RateLimited):
-                        # One 429 delays every caller on this key, not only this one.
-                        await self._limiter.push_back(key, error.retry_after or 1.0)
-                        if error.retry_after is not None and error.retry_after > self._policy.max_retry_after:
-                            raise error
+                    if isinstance(error, RateLimited) and self._policy.retry_after_too_long(error.retry_after):
+                        raise error  # fail fast rather than sleep inside a tool call
                     if verdict is Verdict.RETRY and attempt < self._policy.max_retries:
                         attempt += 1
                         retry_after = error.retry_after if isinstance(error, RateLimited) else None

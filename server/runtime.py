@@ -21,7 +21,7 @@ import httpx2
 from .api import USER_AGENT, ApiClient
 from .audit import AuditLog
 from .guard import Guard, TokenStore
-from .ratelimit import MemoryRateLimiter, NoRateLimiter, RateLimitedTransport, RateLimiter, RedisRateLimiter
+from .ratelimit import DEFAULT_HEADROOM, MemoryRateLimiter, NoRateLimiter, RateLimitedTransport, RateLimiter, RedisRateLimiter
 from .redact import Scrubber
 from .retry import RetryPolicy
 from .settings import ConfigError, Settings, TeamConfig
@@ -109,19 +109,20 @@ class Runtime:
                 sandbox_app = create_app(SandboxConfig(db_path=db, rate_limit=sandbox_rate_limit()))
         redis = None
         active: ActiveStore = MemoryActiveStore()
+        rate = settings.rate_limit
         if settings.redis_url is not None:
             import redis.asyncio as aioredis
 
             redis = aioredis.from_url(settings.redis_url.get_secret_value())
             active = RedisActiveStore(redis)
-            if limiter is None:
-                limiter = RedisRateLimiter(redis, rate=settings.rate_limit) if settings.rate_limit else NoRateLimiter()
+            if limiter is None and rate:
+                limiter = RedisRateLimiter(redis, rate=rate, headroom=DEFAULT_HEADROOM)
             if token_store is None:
                 from .guard_redis import RedisTokenStore
 
                 token_store = RedisTokenStore(redis)
         if limiter is None:
-            limiter = MemoryRateLimiter(rate=settings.rate_limit) if settings.rate_limit else NoRateLimiter()
+            limiter = MemoryRateLimiter(rate=rate, headroom=DEFAULT_HEADROOM) if rate else NoRateLimiter()
         workspaces = Workspaces(settings, active, sandbox_label=settings.use_sandbox)
         return cls(
             settings=settings,

@@ -122,7 +122,7 @@ async def test_state_is_stored_under_a_fingerprint_and_expires(client: Redis, ap
         ttl_ms = await client.pttl(RedisRateLimiter.redis_key(api_key))
         assert 0 < ttl_ms <= 1_600  # pause (0.5 s) + one second of slack: idle keys disappear
         fields = await client.hgetall(RedisRateLimiter.redis_key(api_key))
-        assert sorted(fields) == [b"pause", b"tat"]  # two numbers, nothing else
+        assert sorted(fields) == [b"extra", b"pause", b"tat"]  # three numbers, nothing else (no key)
 
 
 async def test_script_cache_flush_falls_back_to_loading_the_script(client: Redis, api_key: str) -> None:
