@@ -15,12 +15,11 @@ import anyio
 from mcp import Client
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _tokens import token_counter  # noqa: E402
-
-from msgflash_mcp.sandbox.app import SandboxConfig, create_app  # noqa: E402
-from msgflash_mcp.server.app import build_server  # noqa: E402
-from msgflash_mcp.server.settings import Settings  # noqa: E402
-from msgflash_mcp.tools import ALL_TOOLSETS  # noqa: E402
+from _tokens import token_counter
+from msgflash_mcp.sandbox.app import SandboxConfig, create_app
+from msgflash_mcp.server.app import build_server
+from msgflash_mcp.server.settings import Settings
+from msgflash_mcp.tools import ALL_TOOLSETS
 
 BUDGET = 6000
 

@@ -20,9 +20,8 @@ import httpx2
 from mcp import Client, StdioServerParameters
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _standalone import standalone_sandbox  # noqa: E402
-
-from msgflash_mcp.sandbox.keys import PERSONAL_KEY  # noqa: E402
+from _standalone import standalone_sandbox
+from msgflash_mcp.sandbox.keys import PERSONAL_KEY
 
 BASELINE = '''
 from mcp.server import MCPServer

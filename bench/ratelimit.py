@@ -23,10 +23,10 @@ from mcp import Client, StdioServerParameters
 
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from _standalone import standalone_sandbox  # noqa: E402
+from _standalone import standalone_sandbox
+from msgflash_mcp.sandbox.keys import PERSONAL_KEY
 
-from msgflash_mcp.sandbox.keys import PERSONAL_KEY  # noqa: E402
-from tests.redis_server import start_redis_server  # noqa: E402
+from tests.redis_server import start_redis_server
 
 CALLS = int(os.environ.get("BENCH_CALLS", "200"))
 CONCURRENCY = 50

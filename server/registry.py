@@ -24,7 +24,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mcp.types import ToolAnnotations
 
@@ -92,19 +92,19 @@ class Route:
         return f"{self.method} {self.path}"
 
 
-def GET(path: str) -> Route:  # noqa: N802 - reads like the HTTP verb it is
+def GET(path: str) -> Route:
     return Route("GET", path)
 
 
-def POST(path: str) -> Route:  # noqa: N802
+def POST(path: str) -> Route:
     return Route("POST", path)
 
 
-def PUT(path: str) -> Route:  # noqa: N802
+def PUT(path: str) -> Route:
     return Route("PUT", path)
 
 
-def DELETE(path: str) -> Route:  # noqa: N802
+def DELETE(path: str) -> Route:
     return Route("DELETE", path)
 
 

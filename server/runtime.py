@@ -21,7 +21,14 @@ import httpx2
 from .api import USER_AGENT, ApiClient
 from .audit import AuditLog
 from .guard import Guard, TokenStore
-from .ratelimit import DEFAULT_HEADROOM, MemoryRateLimiter, NoRateLimiter, RateLimitedTransport, RateLimiter, RedisRateLimiter
+from .ratelimit import (
+    DEFAULT_HEADROOM,
+    MemoryRateLimiter,
+    NoRateLimiter,
+    RateLimitedTransport,
+    RateLimiter,
+    RedisRateLimiter,
+)
 from .redact import Scrubber
 from .retry import RetryPolicy
 from .settings import ConfigError, Settings, TeamConfig

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from mcp import Client
 from mcp.server import MCPServer
-
 from msgflash_mcp.sandbox.app import SandboxConfig, create_app
 from msgflash_mcp.server.app import build_server
 from msgflash_mcp.server.settings import Settings

@@ -17,7 +17,7 @@ def _uuid(value: uuid.UUID) -> str:
     return str(value)
 
 
-def Id(what: str) -> Any:  # noqa: N802 - a type factory
+def Id(what: str) -> Any:
     """A UUID id, described for the model; kept as its canonical string."""
     return Annotated[uuid.UUID, AfterValidator(_uuid), Field(description=f"{what} id (UUID)")]
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-
-
-
-
 from ..server.api import Api
 from ..server.registry import GET, Effect, Toolset
 from ..server.results import Reply

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from mcp import Client
-
 from msgflash_mcp.tools import ALL_TOOLSETS
 
 pytestmark = pytest.mark.anyio

@@ -10,11 +10,10 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from starlette.routing import Match
-
 from msgflash_mcp.server.app import build_server, selected_specs
 from msgflash_mcp.server.registry import Effect, select
 from msgflash_mcp.tools import ALL_TOOLSETS
+from starlette.routing import Match
 
 from tests.conftest import make_settings
 

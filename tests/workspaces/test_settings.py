@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from msgflash_mcp.server.settings import ConfigError, Settings, load_settings
 
 PERSONAL = "msgf_live_" + "1f" * 32

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 from mcp import Client
-
 from msgflash_mcp.sandbox.keys import TEAM_ID
 from msgflash_mcp.server.app import build_server
+
 from tests.conftest import call_error, call_ok, make_settings
 
 pytestmark = pytest.mark.anyio
