@@ -31,8 +31,8 @@ log = logging.getLogger("msgflash_mcp.tools")
 
 KW = inspect.Parameter.KEYWORD_ONLY
 
-WorkspaceArg = Annotated[str | None, Field(description="'personal' or a team name; default: active")]
-ConfirmTokenArg = Annotated[str | None, Field(description="From confirmation_required; repeat identical args")]
+WorkspaceArg = Annotated[str | None, Field(description="Default: active one")]
+ConfirmTokenArg = Annotated[str | None, Field(description="Token from confirmation_required")]
 
 
 def principal_of(ctx: Context | None, connection: Connection) -> str:

@@ -10,7 +10,7 @@ import uuid
 from typing import Annotated, Any
 
 import phonenumbers
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 
 
 def _uuid(value: uuid.UUID) -> str:
@@ -19,7 +19,7 @@ def _uuid(value: uuid.UUID) -> str:
 
 def Id(what: str) -> Any:
     """A UUID id, described for the model; kept as its canonical string."""
-    return Annotated[uuid.UUID, AfterValidator(_uuid), Field(description=f"{what} id (UUID)")]
+    return Annotated[uuid.UUID, AfterValidator(_uuid), Field(description=f"{what} id")]
 
 
 def _e164(value: str) -> str:
@@ -32,14 +32,22 @@ def _e164(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+# Validation below is strict; the JSON schema the model reads states the rule in fewer tokens
+# (WithJsonSchema), because 56 tools share one context budget (bench/footprint.py).
 Phone = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=4, max_length=20),
     AfterValidator(_e164),
-    Field(description="E.164 number, e.g. +33612345678"),
+    WithJsonSchema({"type": "string", "description": "E.164 number, e.g. +33612345678"}),
 ]
 
-Limit = Annotated[int, Field(ge=1, le=100, description="Page size (1-100)")]
-Cursor = Annotated[str, StringConstraints(max_length=512), Field(description="next_cursor from the previous page")]
+Limit = Annotated[int, Field(ge=1, le=100, description="Page size")]
+Cursor = Annotated[
+    str, StringConstraints(max_length=512), WithJsonSchema({"type": "string", "description": "next_cursor of the last page"})
+]
 Page = Annotated[int, Field(ge=1, le=10000, description="Page number, from 1")]
-Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2048), Field(description="Public http(s) URL")]
+Url = Annotated[
+    str,
+    StringConstraints(pattern=r"^https?://\S+$", max_length=2048),
+    WithJsonSchema({"type": "string", "format": "uri", "description": "Public http(s) URL"}),
+]

@@ -168,7 +168,7 @@ async def preview_delete_contact(api: Api, contact_id: str) -> Preview:
 
 @toolset.tool(DELETE("/api/v1/contacts/{id}"), Effect.DELETE, preview=preview_delete_contact)
 async def delete_contact(api: Api, contact_id: ContactId) -> Reply:
-    """Delete one contact for good (asks for confirmation first)."""
+    """Delete one contact for good."""
     data = await api(path={"id": contact_id})
     return Reply(f"Deleted contact {contact_id}", data)
 
@@ -189,7 +189,7 @@ async def preview_bulk_delete_contacts(api: Api, contact_ids: list[str]) -> Prev
 
 @toolset.tool(POST("/api/v1/contacts/bulk-delete"), Effect.DELETE, preview=preview_bulk_delete_contacts)
 async def bulk_delete_contacts(api: Api, contact_ids: ContactIds) -> Reply:
-    """Delete many contacts at once (asks for confirmation first); 100+ ids return a bulk job."""
+    """Delete many contacts at once; 100+ ids return a bulk job."""
     data = await api(json={"contactIds": contact_ids})
     if is_job(data):
         return Reply(queued_summary(data, f"delete {len(contact_ids)} contacts"), data)

@@ -101,7 +101,7 @@ async def preview_delete_group(api: Api, group_id: str) -> Preview:
 
 @toolset.tool(DELETE("/api/v1/contacts/groups/{groupId}"), Effect.DELETE, preview=preview_delete_group)
 async def delete_group(api: Api, group_id: GroupId) -> Reply:
-    """Delete a group (its contacts are kept; asks for confirmation first)."""
+    """Delete a group (its contacts are kept)."""
     data = await api(path={"groupId": group_id})
     return Reply(f"Deleted group {group_id}", data)
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, WithJsonSchema
 
 from ..server.api import Api
 from ..server.errors import MsgFlashError, OutcomeUnknown
@@ -115,7 +115,19 @@ VariablesArg = Annotated[dict[str, str] | None, Field(description="custom.* valu
 TitleArg = Annotated[str | None, Field(description="type=buttons")]
 DescriptionArg = Annotated[str | None, Field(description="Text of type=buttons")]
 FooterArg = Annotated[str | None, Field(description="type=buttons, optional")]
-ButtonsArg = Annotated[list[Button] | None, Field(min_length=1, max_length=2, description="type=buttons")]
+# The Button model validates strictly (unknown fields refused, per-kind fields checked); the schema
+# the model reads is this compact equivalent: the catalogue's token budget is shared by 56 tools.
+_BUTTONS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "minItems": 1,
+    "maxItems": 2,
+    "description": "type=buttons. Each: type (reply|url|call|copy|pix), display_text, and id | url | "
+    "phone_number | copy_code; pix: currency, name, key_type, key",
+    "items": {"type": "object", "required": ["type", "display_text"], "additionalProperties": {"type": "string"}},
+}
+ButtonsArg = Annotated[
+    list[Button] | None, Field(min_length=1, max_length=2), WithJsonSchema(_BUTTONS_SCHEMA)
+]
 
 
 # ------------------------------------------------------------------------------- content rules

@@ -129,7 +129,7 @@ async def preview_delete_template(api: Api, template_id: str) -> Preview:
 
 @toolset.tool(DELETE("/api/v1/templates/{id}"), Effect.DELETE, preview=preview_delete_template)
 async def delete_template(api: Api, template_id: TemplateId) -> Reply:
-    """Delete a template for good (asks for confirmation first)."""
+    """Delete a template for good."""
     data = await api(path={"id": template_id})
     return Reply(f"Deleted template {template_id}", data)
 
