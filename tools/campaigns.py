@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from pydantic import AwareDatetime, Field
 
 from ..server.api import Api
-from ..server.errors import WorkspaceError
+from ..server.errors import OutcomeUnknown, WorkspaceError
 from ..server.registry import GET, POST, Effect, Toolset
 from ..server.results import Preview, Reply
 from ._types import Id
@@ -211,7 +211,15 @@ async def create_campaign(
     }
     if repeat is not None:
         payload["repeat"] = repeat
-    data = await api(json=payload)
+    try:
+        data = await api(json=payload)
+    except OutcomeUnknown as exc:
+        # The API has no campaign listing, so the usual "read it back" advice can't be followed.
+        raise OutcomeUnknown(
+            str(exc).removeprefix("outcome unknown: "),
+            "there is no API to list campaigns: ask the user to check the Campaigns page of the MsgFlash "
+            "dashboard for this name before creating it again",
+        ) from None
     planned = (data.get("stats") or {}).get("planned")
     return Reply(
         f"Campaign {data.get('name')!r} {data.get('status')} for {data.get('schedule')} (UTC), "
