@@ -20,6 +20,7 @@ from msgflash_mcp.sandbox.seed import PERSONAL_CONNECTED_INSTANCE_ID, VIP_GROUP_
 from msgflash_mcp.server.app import build_server
 
 from tests.conftest import make_settings
+from tests.trust.requirements import requirement
 
 pytestmark = pytest.mark.anyio
 
@@ -68,6 +69,7 @@ async def inject(app: Any, rule: dict[str, Any]) -> None:
         assert response.status_code < 300, response.text
 
 
+@requirement("retry.no-dup-send-5xx", "retry.safe-before-commit")
 @pytest.mark.parametrize("fault", list(FAULTS))
 @pytest.mark.parametrize("tool", list(CALLS))
 async def test_a_failed_send_is_never_duplicated(tool: str, fault: str, sandbox_app: Any) -> None:
@@ -126,6 +128,7 @@ async def test_reads_are_retried_through_transient_5xx(sandbox_app: Any) -> None
     assert [e["status"] for e in attempts] == [503, 503, 200]
 
 
+@requirement("retry.bounded")
 async def test_a_read_that_keeps_failing_stops_after_the_retry_budget(sandbox_app: Any) -> None:
     await inject(sandbox_app, {"method": "GET", "path": "/api/v1/instances", "count": None, "action": "status",
                                "status": 503, "code": "PROVIDER_UNAVAILABLE"})
@@ -135,3 +138,44 @@ async def test_a_read_that_keeps_failing_stops_after_the_retry_budget(sandbox_ap
             result = await client.call_tool("list_instances", {})
     assert result.is_error and "PROVIDER_UNAVAILABLE" in result.content[0].text  # type: ignore[union-attr]
     assert len([e for e in sandbox_app.state.sandbox.ledger if e["path"] == "/api/v1/instances"]) == 3
+
+
+@requirement("retry.no-4xx-retry")
+@pytest.mark.parametrize(("status", "code"), [(400, "VALIDATION_ERROR"), (401, "UNAUTHORIZED"), (403, "FORBIDDEN"),
+                                              (404, "NOT_FOUND"), (422, "INVALID_DESTINATION")])
+async def test_client_errors_are_never_retried(status: int, code: str, sandbox_app: Any) -> None:
+    for method, path, tool, arguments in (
+        ("GET", "/api/v1/instances", "list_instances", {}),
+        ("POST", CALLS["send_message"][0], "send_message", CALLS["send_message"][1]),
+    ):
+        await inject(sandbox_app, {"method": method, "path": path, "count": 1, "action": "status", "status": status,
+                                   "code": code})
+        server = build_server(make_settings(confirm="off"), http_transport=sandbox_transport(sandbox_app),
+                              sandbox_app=sandbox_app)
+        async with Client(server) as client:
+            result = await client.call_tool(tool, arguments)
+        assert result.is_error and code in result.content[0].text  # type: ignore[union-attr]
+        assert len([e for e in sandbox_app.state.sandbox.ledger if e["path"] == path]) == 1
+        sandbox_app.state.sandbox.ledger.clear()
+    sandbox_app.state.expect_bad_credentials = status == 401  # the fault, not a real key, said 401
+
+
+@requirement("retry.hang-deadline")
+@pytest.mark.parametrize("tool", ["list_instances", "send_message"])
+async def test_an_api_that_never_answers_gives_an_error_within_the_deadline(tool: str, sandbox_app: Any) -> None:
+    path, arguments = ("/api/v1/instances", {}) if tool == "list_instances" else CALLS["send_message"]
+    method = "GET" if tool == "list_instances" else "POST"
+    await inject(sandbox_app, {"method": method, "path": path, "count": None, "action": "delay", "seconds": 60})
+    settings = make_settings(confirm="off", timeout=60, call_deadline=1.0)
+    server = build_server(settings, http_transport=sandbox_transport(sandbox_app), sandbox_app=sandbox_app)
+    async with Client(server) as client:
+        started = anyio.current_time()
+        with anyio.fail_after(10):
+            result = await client.call_tool(tool, arguments)
+        elapsed = anyio.current_time() - started
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert result.is_error and elapsed < 5
+    if tool == "send_message":
+        assert "outcome unknown" in text  # it may have been processed: never claim otherwise
+    else:
+        assert "did not answer within 1 s" in text
