@@ -103,15 +103,7 @@ COVERED_ELSEWHERE: dict[str, list[str]] = {
 }
 
 # Not covered yet: id -> owner and reason. Keep it short and honest; test_coverage fails when an id here gains a test.
-PENDING: dict[str, str] = {
-    "retry.no-dup-send-5xx": "retry owner: tests/unit/test_retry.py covers the classification; no end-to-end run against sandbox faults yet",
-    "retry.safe-before-commit": "retry owner: end-to-end 429/ConnectError-before-commit run not written yet",
-    "retry.bounded": "retry owner: end-to-end always-503 request count not written yet",
-    "retry.hang-deadline": "retry owner: end-to-end never-answering sandbox run not written yet",
-    "retry.no-4xx-retry": "retry owner: unit tests cover RetryPolicy.decide, which api.py does not use; no request-count test yet",
-    "rate.retries-count": "retry/ratelimit owners: needs the retry suite's forced-retry run",
-    "rate.concurrent-zero-429": "ratelimit owner: unit-level pacing is tested; the end-to-end run against a strict 10 req/s sandbox is not",
-}
+PENDING: dict[str, str] = {}
 
 
 def requirement(*ids: str) -> Callable[[F], F]:
