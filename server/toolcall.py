@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, Resolve
@@ -44,7 +44,7 @@ def principal_of(ctx: Context | None, connection: Connection) -> str:
 
 
 def connection_of(ctx: Context) -> Connection:
-    return ctx.request_context.lifespan_context
+    return cast(Connection, ctx.request_context.lifespan_context)
 
 
 async def bind_api(spec: ToolSpec, connection: Connection, requested: str | None, principal: str) -> Api:

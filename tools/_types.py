@@ -13,13 +13,28 @@ import phonenumbers
 from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 
 
-def _uuid(value: uuid.UUID) -> str:
-    return str(value)
+def _canonical_uuid(value: str) -> str:
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        raise ValueError("must be a UUID (take ids from the matching list_* tool)") from None
 
 
-def Id(what: str) -> Any:
-    """A UUID id, described for the model; kept as its canonical string."""
-    return Annotated[uuid.UUID, AfterValidator(_uuid), Field(description=f"{what} id")]
+def _id(what: str) -> Any:
+    """Metadata of an id argument: a UUID kept as its canonical string, described for the model."""
+    return Field(description=f"{what} id", json_schema_extra={"format": "uuid"})
+
+
+# Ids: validated UUIDs kept as canonical strings (path parameters can never smuggle '../' or '/').
+InstanceId = Annotated[str, AfterValidator(_canonical_uuid), _id("Instance")]
+MessageId = Annotated[str, AfterValidator(_canonical_uuid), _id("Message")]
+CampaignId = Annotated[str, AfterValidator(_canonical_uuid), _id("Campaign")]
+TemplateId = Annotated[str, AfterValidator(_canonical_uuid), _id("Template")]
+ContactId = Annotated[str, AfterValidator(_canonical_uuid), _id("Contact")]
+GroupId = Annotated[str, AfterValidator(_canonical_uuid), _id("Group")]
+JobId = Annotated[str, AfterValidator(_canonical_uuid), _id("Bulk job")]
+WebhookId = Annotated[str, AfterValidator(_canonical_uuid), _id("Webhook")]
+LookupId = Annotated[str, AfterValidator(_canonical_uuid), _id("Lookup")]
 
 
 def _e164(value: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field
 
@@ -10,7 +10,7 @@ from ..server.api import Api
 from ..server.errors import OutcomeUnknown, WorkspaceError
 from ..server.registry import GET, POST, Effect, Toolset
 from ..server.results import Preview, Reply
-from ._types import Id
+from ._types import CampaignId, ContactId, GroupId
 from .messages import (
     ButtonsArg,
     DescriptionArg,
@@ -32,12 +32,6 @@ from .messages import (
 
 toolset = Toolset("campaigns", "Scheduled bulk campaigns and their delivery stats.")
 
-if TYPE_CHECKING:  # ids are validated UUIDs kept as canonical strings; pyright can't read Id(...)
-    CampaignId = ContactId = GroupId = str
-else:
-    CampaignId = Id("Campaign")
-    ContactId = Id("Contact")
-    GroupId = Id("Group")
 
 CAMPAIGN = GET("/api/v1/campaigns/{id}")
 CONTACTS = GET("/api/v1/contacts")

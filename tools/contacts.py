@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
@@ -12,16 +12,10 @@ from pydantic import AfterValidator, Field, StringConstraints
 from ..server.api import Api
 from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
 from ..server.results import Preview, Reply
-from ._types import Cursor, Id, Limit, Phone
+from ._types import ContactId, Cursor, JobId, Limit, Phone
 
 toolset = Toolset("contacts", "Contacts of the workspace and bulk contact jobs.")
 
-if TYPE_CHECKING:  # ids are validated UUIDs kept as canonical strings; pyright can't read Id(...)
-    ContactId = str
-    JobId = str
-else:
-    ContactId = Id("Contact")
-    JobId = Id("Bulk job")
 
 # The API turns 100 or more ids (bulk delete, group members) into an asynchronous job (202 + job).
 ASYNC_THRESHOLD = 100

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field, StringConstraints
@@ -10,15 +10,11 @@ from pydantic import Field, StringConstraints
 from ..server.api import Api
 from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
 from ..server.results import Preview, Reply
-from ._types import Cursor, Id, Limit
+from ._types import Cursor, GroupId, Limit
 from .contacts import ContactIds, is_job, queued_summary
 
 toolset = Toolset("groups", "Contact groups and their members.")
 
-if TYPE_CHECKING:  # ids are validated UUIDs kept as canonical strings; pyright can't read Id(...)
-    GroupId = str
-else:
-    GroupId = Id("Group")
 
 # Limits match the sandbox (the reference documents none): name 1-100, description up to 500.
 Name = Annotated[

@@ -5,11 +5,10 @@ from __future__ import annotations
 from ..server.api import Api
 from ..server.registry import GET, Effect, Toolset
 from ..server.results import Reply
-from ._types import Id
+from ._types import InstanceId
 
 toolset = Toolset("instances", "Linked WhatsApp numbers and their connection state.")
 
-InstanceId = Id("Instance")
 
 
 @toolset.tool(GET("/api/v1/instances"), Effect.READ)

@@ -7,7 +7,7 @@ get_number_lookup_progress polls (every 2 s, like bulk jobs) until it is done, f
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
@@ -16,16 +16,10 @@ from pydantic import Field, StringConstraints
 from ..server.api import Api
 from ..server.registry import GET, POST, Effect, Toolset
 from ..server.results import Reply
-from ._types import Id, _e164
+from ._types import InstanceId, LookupId, _e164
 
 toolset = Toolset("lookups", "Check which numbers are on WhatsApp; import the hits as contacts.")
 
-if TYPE_CHECKING:  # ids are validated UUIDs kept as canonical strings; pyright can't read Id(...)
-    InstanceId = str
-    LookupId = str
-else:
-    InstanceId = Id("Connected instance")
-    LookupId = Id("Lookup")
 
 MAX_NUMBERS = 10_000
 SYNC_BELOW = 100  # the API answers synchronously under this many numbers

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, WithJsonSchema
@@ -18,7 +18,7 @@ from ..server.api import Api
 from ..server.errors import MsgFlashError, OutcomeUnknown
 from ..server.registry import GET, POST, Effect, Toolset
 from ..server.results import Preview, Reply
-from ._types import Cursor, Id, Limit, Phone, Url
+from ._types import ContactId, Cursor, InstanceId, Limit, MessageId, Phone, TemplateId, Url
 
 toolset = Toolset("messages", "Send WhatsApp messages and read the message history.")
 
@@ -43,13 +43,6 @@ MEDIA_TYPES = ("image", "video", "audio", "voice_note", "document")
 CAPTION_TYPES = ("image", "video", "document")
 MessageStatus = Literal["scheduled", "queued", "sent", "delivered", "read", "failed", "cancelled"]
 
-if TYPE_CHECKING:  # ids are validated UUIDs kept as canonical strings; pyright can't read Id(...)
-    InstanceId = MessageId = TemplateId = ContactId = str
-else:
-    InstanceId = Id("Instance")
-    MessageId = Id("Message")
-    TemplateId = Id("Template")
-    ContactId = Id("Contact")
 OptionalInstance = Annotated[InstanceId | None, Field(description="Only this instance")]
 MessageType = Literal["text", "image", "video", "audio", "document", "voice_note", "location", "contact", "buttons"]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field, StringConstraints
@@ -11,18 +11,10 @@ from pydantic import Field, StringConstraints
 from ..server.api import Api
 from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
 from ..server.results import Preview, Reply
-from ._types import Id, Limit, Page, Url
+from ._types import ContactId, InstanceId, Limit, Page, TemplateId, Url
 
 toolset = Toolset("templates", "Message templates with placeholders.")
 
-if TYPE_CHECKING:  # ids are validated UUIDs kept as canonical strings; pyright can't read Id(...)
-    TemplateId = str
-    ContactId = str
-    InstanceId = str
-else:
-    TemplateId = Id("Template")
-    ContactId = Id("Contact")
-    InstanceId = Id("Instance")
 TemplateType = Literal["text", "image", "video", "audio", "document"]
 # Limits match the sandbox (the reference documents none): name 1-200, body up to 4096 characters.
 Name = Annotated[

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -11,14 +11,10 @@ from pydantic import AfterValidator, Field, StringConstraints
 from ..server.api import Api
 from ..server.registry import DELETE, GET, POST, Effect, Toolset
 from ..server.results import Preview, Reply
-from ._types import Id
+from ._types import WebhookId
 
 toolset = Toolset("webhooks", "Webhook endpoints that receive MsgFlash events.")
 
-if TYPE_CHECKING:  # ids are validated UUIDs kept as canonical strings; pyright can't read Id(...)
-    WebhookId = str
-else:
-    WebhookId = Id("Webhook")
 
 WEBHOOKS = GET("/api/v1/webhooks")
 
