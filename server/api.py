@@ -20,7 +20,7 @@ import httpx2
 
 from .errors import ApiError, NotSent, OutcomeUnknown, RateLimited
 from .registry import Route
-from .retry import RetryClass, RetryPolicy, Verdict, classify, parse_retry_after
+from .retry import RetryClass, RetryPolicy, Verdict, parse_retry_after
 from .workspaces import Workspace, Workspaces
 
 log = logging.getLogger("msgflash_mcp.api")
@@ -76,8 +76,10 @@ class ApiClient:
         sent = False  # did any attempt possibly reach the API?
         try:
             with anyio.fail_after(self._deadline):
-                attempt = 0
+                retries = 0
                 while True:
+                    error: ApiError | None = None
+                    failure: httpx2.TransportError | None = None
                     started = time.perf_counter()
                     try:
                         sent = True
@@ -85,49 +87,45 @@ class ApiClient:
                             route.method, url, params=params, json=json, headers=workspace.headers()
                         )
                     except httpx2.TransportError as exc:
-                        verdict = classify(retry_class, exc=exc)
-                        if verdict is Verdict.RETRY and attempt < self._policy.max_retries:
-                            if isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout):
-                                sent = False
-                            attempt += 1
-                            await self._sleep(self._policy.delay(attempt, None))
-                            continue
-                        if verdict is Verdict.OUTCOME_UNKNOWN:
-                            raise OutcomeUnknown(
-                                f"{route} failed after the request was sent ({type(exc).__name__})",
-                                "read the object back (or list recent ones) to see whether it was created",
-                            ) from None
-                        if isinstance(exc, httpx2.ConnectError | httpx2.ConnectTimeout | httpx2.PoolTimeout):
-                            raise NotSent(f"could not reach MsgFlash ({type(exc).__name__})") from None
-                        raise ApiError(502, "TRANSPORT_ERROR", f"{type(exc).__name__} talking to MsgFlash") from None
-                    elapsed = (time.perf_counter() - started) * 1000
-                    log.debug("%s -> %s in %.1f ms (workspace %s)", route, response.status_code, elapsed, workspace.kind)
-                    if response.status_code < 400:
-                        return _data(response)
-                    error = _error(response)
-                    verdict = classify(retry_class, status=error.status, code=error.code)
-                    if isinstance(error, RateLimited) and self._policy.retry_after_too_long(error.retry_after):
-                        raise error  # fail fast rather than sleep inside a tool call
-                    if verdict is Verdict.RETRY and attempt < self._policy.max_retries:
-                        attempt += 1
-                        retry_after = error.retry_after if isinstance(error, RateLimited) else None
-                        await self._sleep(self._policy.delay(attempt, retry_after))
+                        failure = exc
+                        sent = sent and not isinstance(exc, _NEVER_LEFT)
+                    else:
+                        elapsed = (time.perf_counter() - started) * 1000
+                        log.debug("%s -> %s in %.1f ms (%s)", route, response.status_code, elapsed, workspace.kind)
+                        if response.status_code < 400:
+                            return _data(response)
+                        error = _error(response)
+                    decision = self._policy.decide(
+                        retry_class,
+                        retries,
+                        exc=failure,
+                        status=error.status if error else None,
+                        code=error.code if error else None,
+                        retry_after=error.retry_after if isinstance(error, RateLimited) else None,
+                    )
+                    if decision.verdict is Verdict.RETRY:
+                        retries += 1
+                        log.info("%s: %s (retry %d)", route, decision.reason, retries)
+                        await self._sleep(decision.delay)
                         continue
-                    if verdict is Verdict.OUTCOME_UNKNOWN:
-                        raise OutcomeUnknown(
-                            f"{route} answered {error.status} {error.code} and may have been processed",
-                            "read the object back (or list recent ones) to see whether it was created",
-                        )
-                    raise error
+                    if decision.verdict is Verdict.OUTCOME_UNKNOWN:
+                        raise OutcomeUnknown(f"{route} failed after the request was sent ({decision.reason})", _CHECK)
+                    if error is not None:
+                        raise error
+                    if isinstance(failure, _NEVER_LEFT):
+                        raise NotSent(f"could not reach MsgFlash ({type(failure).__name__})")
+                    raise ApiError(502, "TRANSPORT_ERROR", f"{type(failure).__name__} talking to MsgFlash")
         except TimeoutError:
             if sent and retry_class is RetryClass.UNSAFE:
-                raise OutcomeUnknown(
-                    f"{route} did not answer within {self._deadline:g} s",
-                    "read the object back (or list recent ones) to see whether it was created",
-                ) from None
+                raise OutcomeUnknown(f"{route} did not answer within {self._deadline:g} s", _CHECK) from None
             if not sent:
                 raise NotSent(f"gave up after {self._deadline:g} s before the request could be sent") from None
             raise ApiError(504, "TIMEOUT", f"MsgFlash did not answer within {self._deadline:g} s") from None
+
+
+# Transport failures that prove the request never left: retrying them can't duplicate anything.
+_NEVER_LEFT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+_CHECK = "read the object back (or list recent ones) to see whether it was created"
 
 
 def _data(response: httpx2.Response) -> Any:

@@ -498,12 +498,13 @@ def _sent_reply(message: dict[str, Any], recovered: bool, *, scheduled: bool) ->
 # ------------------------------------------------------------------------------------- tools
 
 
-async def preview_send_message(api: Api, **args: Any) -> Preview:
+async def preview_message(api: Api, **args: Any) -> Preview:
+    """Blast radius of send_message and schedule_message (same content rules)."""
     _check_message(args)
     return await _message_preview(api, args)
 
 
-@toolset.tool(POST("/api/v1/messages/send"), Effect.SEND, preview=preview_send_message)
+@toolset.tool(POST("/api/v1/messages/send"), Effect.SEND, preview=preview_message)
 async def send_message(
     api: Api,
     instance_id: InstanceId,
@@ -532,12 +533,7 @@ async def send_message(
     return _sent_reply(message, recovered, scheduled=False)
 
 
-async def preview_schedule_message(api: Api, **args: Any) -> Preview:
-    _check_message(args)
-    return await _message_preview(api, args)
-
-
-@toolset.tool(POST("/api/v1/messages/schedule"), Effect.SEND, preview=preview_schedule_message)
+@toolset.tool(POST("/api/v1/messages/schedule"), Effect.SEND, preview=preview_message)
 async def schedule_message(
     api: Api,
     instance_id: InstanceId,
