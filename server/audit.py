@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,22 @@ log = logging.getLogger("msgflash_mcp.audit")
 
 # Arguments safe to keep verbatim: ids, enums, counts, schedules. Everything else is hashed.
 _KEEP = {
-    "instance_id", "template_id", "contact_id", "group_id", "campaign_id", "id", "job_id", "lookup_id",
-    "type", "repeat", "scheduled_at", "schedule", "events", "recipients_type", "workspace", "limit",
+    "instance_id",
+    "template_id",
+    "contact_id",
+    "group_id",
+    "campaign_id",
+    "id",
+    "job_id",
+    "lookup_id",
+    "type",
+    "repeat",
+    "scheduled_at",
+    "schedule",
+    "events",
+    "recipients_type",
+    "workspace",
+    "limit",
 }
 
 
@@ -76,5 +91,8 @@ class AuditLog:
     def _append(self, line: str) -> None:
         assert self._path is not None
         self._path.parent.mkdir(parents=True, exist_ok=True)
-        with self._path.open("a", encoding="utf-8") as handle:
+        # O_APPEND: each record is one write at the end, even with several processes on one file;
+        # created owner-only, since records name principals, workspaces and ids.
+        fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
             handle.write(line)

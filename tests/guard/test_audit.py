@@ -92,6 +92,7 @@ async def test_every_mutating_call_is_one_line(tmp_path: Path, sandbox_app: Any,
         assert needle not in raw
     assert PERSONAL_KEY not in raw and TEAM_KEY not in raw
     assert len(mutations(ledger())) == 3
+    assert log.stat().st_mode & 0o077 == 0  # owner-only
 
 
 @pytest.mark.parametrize(
