@@ -3,14 +3,8 @@ callbacks, seeded contacts to delete, and a real redis-server for the shared tok
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from mcp.server import MCPServer
 from mcp.types import ElicitRequestFormParams, ElicitResult
 from msgflash_mcp.server.guard import Guard, MemoryTokenStore, TokenStore
@@ -71,43 +65,7 @@ def team_contacts() -> list[dict[str, str]]:
 
 # ---------------------------------------------------------------- redis
 
+# The suite's shared session redis-server (tests/prepare.sh installs the binary).
+from tests.redis_server import redis_url  # noqa: E402
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-try:  # the shared fixture, when another part of the suite provides it
-    from tests.redis_server import redis_url  # type: ignore[import-not-found]
-except ImportError:
-
-    @pytest.fixture(scope="session")
-    def redis_url() -> Iterator[str]:
-        """A throwaway redis-server on a free loopback port (tests/prepare.sh installs the binary)."""
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("redis-server is not installed: run tests/prepare.sh")
-        port = _free_port()
-        proc = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-                        sock.sendall(b"PING\r\n")
-                        if sock.recv(16).startswith(b"+PONG"):
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail("redis-server did not start")
-                time.sleep(0.05)
-            yield f"redis://127.0.0.1:{port}/0"
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+__all__ = ["Elicitor", "FakeClock", "personal_contacts", "pin_guard", "redis_url", "team_contacts"]
