@@ -7,6 +7,7 @@ point is the interplay of two real clocks and schedulers, which a fake clock can
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import anyio
@@ -89,7 +90,7 @@ async def test_retries_take_slots_and_a_429_pauses_every_caller() -> None:
     assert not any(errors)
     assert len(ledger) == 9  # 8 calls + 1 retry, each a paced attempt
     times = [e["time"] for e in ledger]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert all(gap >= 1 / RATE - 0.002 for gap in gaps), gaps  # the retry took a slot like everyone
     refused = next(i for i, e in enumerate(ledger) if e["status"] == 429)
     # Nobody (the retry included) went before the pause ended.
