@@ -43,11 +43,17 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def transport_security(host: str, port: int) -> TransportSecuritySettings:
+def transport_security(host: str, port: int, extra_hosts: list[str] | None = None) -> TransportSecuritySettings:
+    """Host/Origin checks: loopback names always; the bind name; and MSGFLASH_ALLOWED_HOSTS, the public
+    names a reverse proxy or load balancer forwards (`mcp.example.com` allows it on any port and its
+    https/http origins). A wildcard bind (0.0.0.0) adds nothing by itself: name the hosts."""
     hosts = [f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"]
     if not is_loopback(host) and host not in ("0.0.0.0", "::"):
         hosts.append(f"{host}:{port}")
     origins = [f"http://127.0.0.1:{port}", f"http://localhost:{port}", f"http://[::1]:{port}"]
+    for name in extra_hosts or []:
+        hosts += [name, f"{name}:*"]
+        origins += [f"https://{name}", f"http://{name}"]
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True, allowed_hosts=hosts, allowed_origins=origins
     )
@@ -67,7 +73,8 @@ def http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, *
             ),
         }
     server = build_server(settings, **build, **auth)
-    return server.streamable_http_app(transport_security=transport_security(host, port), host=host)
+    security = transport_security(host, port, settings.allowed_hosts)
+    return server.streamable_http_app(transport_security=security, host=host)
 
 
 def announce(settings: Settings, runtime_is_sandbox: bool) -> None:

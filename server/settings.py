@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     rate_limit: float = Field(10.0, ge=0, le=1000)
     redis_url: SecretStr | None = None
     http_token: SecretStr | None = None
+    allowed_hosts: Annotated[list[str] | None, NoDecode] = None  # public names behind a proxy (Host check)
     audit_log: Path | None = None
     log_level: str = "WARNING"
     timeout: float = Field(30.0, gt=0, le=300, description="per HTTP attempt")
@@ -91,7 +92,9 @@ class Settings(BaseSettings):
     url_allowlist: Annotated[list[str] | None, NoDecode] = None
     max_recipients: int | None = Field(None, ge=1)
 
-    _csv_toolsets = field_validator("toolsets", "recipient_allowlist", "url_allowlist", mode="before")(_csv)
+    _csv_toolsets = field_validator(
+        "toolsets", "recipient_allowlist", "url_allowlist", "allowed_hosts", mode="before"
+    )(_csv)
 
     @field_validator("api_key")
     @classmethod

@@ -199,3 +199,27 @@ async def test_a_token_minted_for_one_bearer_principal_is_useless_to_another(san
             own = await alice.call_tool("delete_contact", {**args, "confirm_token": preview["confirm_token"]})
             assert not own.is_error and (own.structured_content or {}).get("status") == "ok", own.content
     assert len([e for e in sandbox_app.state.sandbox.ledger if e.get("committed")]) == 1
+
+
+@requirement("proto.dns-rebinding")
+async def test_allowed_hosts_admit_a_proxied_public_name(monkeypatch: pytest.MonkeyPatch, sandbox_app: Any) -> None:
+    """MSGFLASH_ALLOWED_HOSTS: behind a proxy the public name passes the Host/Origin checks; others still fail."""
+    monkeypatch.setenv("MSGFLASH_ALLOWED_HOSTS", "mcp.example.com")
+    from msgflash_mcp.server.serve import http_app
+
+    from tests.conftest import make_settings as settings_for
+
+    app = http_app(settings_for(), sandbox_app=sandbox_app)
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+    headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
+    with anyio.fail_after(20):
+        async with app.router.lifespan_context(app):
+            async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1:8765") as http:
+                good = await http.post("/mcp", json=body, headers={**headers, "host": "mcp.example.com",
+                                                                   "origin": "https://mcp.example.com"})
+                evil_host = await http.post("/mcp", json=body, headers={**headers, "host": "evil.example"})
+                evil_origin = await http.post("/mcp", json=body, headers={**headers, "host": "mcp.example.com",
+                                                                          "origin": "https://evil.example"})
+    assert good.status_code not in (421, 403)
+    assert evil_host.status_code == 421
+    assert evil_origin.status_code == 403
