@@ -205,6 +205,7 @@ async def test_a_token_minted_for_one_bearer_principal_is_useless_to_another(san
 async def test_allowed_hosts_admit_a_proxied_public_name(monkeypatch: pytest.MonkeyPatch, sandbox_app: Any) -> None:
     """MSGFLASH_ALLOWED_HOSTS: behind a proxy the public name passes the Host/Origin checks; others still fail."""
     monkeypatch.setenv("MSGFLASH_ALLOWED_HOSTS", "mcp.example.com")
+    base = "http://127.0.0.1:8765"
     from msgflash_mcp.server.serve import http_app
 
     from tests.conftest import make_settings as settings_for
@@ -213,13 +214,13 @@ async def test_allowed_hosts_admit_a_proxied_public_name(monkeypatch: pytest.Mon
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
     headers = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
     with anyio.fail_after(20):
-        async with app.router.lifespan_context(app):
-            async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1:8765") as http:
-                good = await http.post("/mcp", json=body, headers={**headers, "host": "mcp.example.com",
-                                                                   "origin": "https://mcp.example.com"})
-                evil_host = await http.post("/mcp", json=body, headers={**headers, "host": "evil.example"})
-                evil_origin = await http.post("/mcp", json=body, headers={**headers, "host": "mcp.example.com",
-                                                                          "origin": "https://evil.example"})
+        transport = httpx2.ASGITransport(app=app)
+        async with app.router.lifespan_context(app), httpx2.AsyncClient(transport=transport, base_url=base) as http:
+            good = await http.post("/mcp", json=body, headers={**headers, "host": "mcp.example.com",
+                                                               "origin": "https://mcp.example.com"})
+            evil_host = await http.post("/mcp", json=body, headers={**headers, "host": "evil.example"})
+            evil_origin = await http.post("/mcp", json=body, headers={**headers, "host": "mcp.example.com",
+                                                                      "origin": "https://evil.example"})
     assert good.status_code not in (421, 403)
     assert evil_host.status_code == 421
     assert evil_origin.status_code == 403
