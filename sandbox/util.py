@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import phonenumbers
-
 from .errors import ApiError, invalid
 
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -70,6 +68,8 @@ def e164(value: object) -> str | None:
 
 @functools.lru_cache(maxsize=8192)
 def _e164(value: str) -> str | None:  # phonenumbers is slow; numbers repeat a lot
+    import phonenumbers  # lazy: ~13 ms of start-up, needed only once a number is checked
+
     try:
         num = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException:

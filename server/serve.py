@@ -87,14 +87,15 @@ def announce(settings: Settings, runtime_is_sandbox: bool) -> None:
 
 
 def freeze_startup_objects() -> None:
-    """Move everything built at start-up (the SDK's wire models, our tools) out of the collector's reach.
+    """Move everything built at start-up (the SDK's wire models, our tools) out of the collector's reach,
+    then turn the collector (back) on (main() runs start-up with it off).
 
     Collections then only scan what calls create, so they stay short: a long gen-2 pause in the
     middle of paced traffic delays one request and squeezes the next one against a strict upstream
-    limit (see server/ratelimit.py).
+    limit (see server/ratelimit.py). No collect() first: start-up garbage is small, the pause is not.
     """
-    gc.collect()
     gc.freeze()
+    gc.enable()
 
 
 def serve_mcp(settings: Settings, *, transport: str, host: str, port: int) -> None:

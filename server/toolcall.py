@@ -8,6 +8,7 @@ readable `ToolError`s; nothing else about a failure reaches the model.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 from typing import Annotated, Any, cast
@@ -187,7 +188,7 @@ def build_tool(spec: ToolSpec) -> Tool:
         params.append(
             inspect.Parameter("decision", KW, annotation=Annotated[ElicitationResult[ConfirmForm], Resolve(resolver)])
         )
-    returns = Annotated[CallToolResult, ToolOutput]
+    returns = CallToolResult
     call.__signature__ = inspect.Signature(params, return_annotation=returns)  # type: ignore[attr-defined]
     call.__annotations__ = {param.name: param.annotation for param in params} | {"return": returns}
     call.__name__ = call.__qualname__ = spec.name
@@ -196,7 +197,15 @@ def build_tool(spec: ToolSpec) -> Tool:
     tool = Tool.from_function(call, name=spec.name, title=spec.title, description=spec.description,
                               annotations=spec.annotations())
     tool.parameters = compact_schema(tool.parameters)
+    # Every tool returns the same envelope: its schema is generated once, not 56 times (a third of
+    # start-up). Results are valid by construction (ToolOutput.model_validate in `call`).
+    tool.fn_metadata.output_schema = output_schema()
     return tool
+
+
+@functools.cache
+def output_schema() -> dict[str, Any]:
+    return compact_schema(ToolOutput.model_json_schema())
 
 
 def _acted(reply: Reply, label: str | None, *, third_party: bool) -> ToolOutput:

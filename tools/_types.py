@@ -9,7 +9,6 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-import phonenumbers
 from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 
 
@@ -38,6 +37,8 @@ LookupId = Annotated[str, AfterValidator(_canonical_uuid), _id("Lookup")]
 
 
 def _e164(value: str) -> str:
+    import phonenumbers  # lazy: ~13 ms of start-up, needed only once a number is checked
+
     try:
         number = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException:
