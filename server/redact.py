@@ -36,7 +36,7 @@ class Scrubber:
         for secret in self._secrets:
             if secret in value:
                 value = value.replace(secret, MASK)
-        return _KEY_SHAPE.sub(MASK, value)
+        return _KEY_SHAPE.sub(MASK, value) if "msgf_" in value else value
 
     def data(self, value: Any) -> Any:
         """Scrub every string inside JSON-like data."""

@@ -7,6 +7,7 @@ the same envelope as compact JSON, so clients that only pass text to the model l
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -89,8 +90,12 @@ class ToolOutput(BaseModel):
     note: str | None = None
 
 
-def render(output: ToolOutput) -> CallToolResult:
+def render(output: ToolOutput, scrub: Callable[[Any], Any] | None = None) -> CallToolResult:
+    """The MCP result: scrubbing (redact.Scrubber.data) only rewrites strings, so the dumped envelope
+    stays valid against ToolOutput's schema without a second validation round trip."""
     structured = output.model_dump(mode="json", exclude_none=True)
+    if scrub is not None:
+        structured = scrub(structured)
     rest = {k: v for k, v in structured.items() if k != "summary"}  # the summary is the first line already
-    text = output.summary + "\n" + json.dumps(rest, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = structured["summary"] + "\n" + json.dumps(rest, ensure_ascii=False, separators=(",", ":"), default=str)
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)

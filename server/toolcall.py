@@ -180,7 +180,7 @@ def build_tool(spec: ToolSpec) -> Tool:
             await _audit(runtime, spec, api, kwargs, decision, "error: invalid", principal)
             raise
         await _audit(runtime, spec, api, kwargs, decision, output.status, principal, _api_id(output.data))
-        return render(ToolOutput.model_validate(runtime.scrubber.data(output.model_dump(mode="json"))))
+        return render(output, runtime.scrubber.data)
 
     params = [*model_params, inspect.Parameter("ctx", KW, annotation=Context)]
     if mutating:

@@ -33,11 +33,17 @@ _INVISIBLE = re.compile(
 )
 
 
+# C0/C1 control characters except tab and newline (the Unicode "Cc" category).
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
 def clean_text(value: str, limit: int = MAX_TEXT) -> str:
-    value = unicodedata.normalize("NFC", value)
-    value = _INVISIBLE.sub("", value)
-    # Other control characters except newline and tab.
-    value = "".join(ch for ch in value if ch in "\n\t" or unicodedata.category(ch) != "Cc")
+    # Fast path, most API strings (ids, timestamps, enums, plain names): printable ASCII carries
+    # no invisible, bidi, tag or control characters and is already NFC.
+    if not (value.isascii() and value.isprintable()):
+        value = unicodedata.normalize("NFC", value)
+        value = _INVISIBLE.sub("", value)
+        value = _CONTROL.sub("", value)
     if len(value) > limit:
         value = value[:limit] + f"… [truncated {len(value) - limit} chars]"
     return value
