@@ -59,20 +59,10 @@ PLANS: dict[str, dict[str, Any]] = {
         },
         "features": {"campaigns": True, "statuses": True, "voiceNotes": True, "webhooks": True, "numberLookups": True},
     },
-    "max": {
-        "name": "MAX",
-        "priceMonthly": 39,
-        "limits": {
-            "maxInstances": 20,
-            "maxApiKeys": 10,
-            "maxWebhookEndpoints": 50,
-            "monthlyOutboundQuota": 150000,
-            "monthlyApiRequestQuota": 500000,
-            "maxContactGroups": None,
-        },
-        "features": {"campaigns": True, "statuses": True, "voiceNotes": True, "webhooks": True, "numberLookups": True},
-    },
 }
+# The newer plan table renamed Plus to MAX with the same price and limits (REFERENCE §4.3): one tier,
+# two codes, so accounts on either code keep working.
+PLANS["max"] = {**PLANS["plus"], "name": "MAX"}
 
 CURRENCY = "EUR"
 
