@@ -172,7 +172,8 @@ def build_tool(spec: ToolSpec) -> Tool:
             else:
                 reply = await spec.fn(api, **kwargs)
                 output = _acted(reply, label, third_party=spec.route is not None)
-                await runtime.guard.save_result(decision, output.model_dump(mode="json"))
+                if decision.token_hash:  # a token was redeemed: keep the result for replays
+                    await runtime.guard.save_result(decision, output.model_dump(mode="json"))
         except MsgFlashError as exc:
             await _audit(runtime, spec, api, kwargs, decision, f"error: {_error_name(exc)}", principal)
             raise ToolError(runtime.scrubber.text(exc.for_model())) from None
@@ -198,7 +199,7 @@ def build_tool(spec: ToolSpec) -> Tool:
                               annotations=spec.annotations())
     tool.parameters = compact_schema(tool.parameters)
     # Every tool returns the same envelope: its schema is generated once, not 56 times (a third of
-    # start-up). Results are valid by construction (ToolOutput.model_validate in `call`).
+    # start-up). Results are valid by construction: `call` builds them as ToolOutput models.
     tool.fn_metadata.output_schema = output_schema()
     return tool
 
