@@ -24,9 +24,10 @@ import anyio
 from rich.console import Console
 from rich.table import Table
 
+from ..tools.billing import BILLING_USAGE as USAGE
+from ..tools.instances import INSTANCES
 from .errors import MsgFlashError, NotSent
 from .redact import Scrubber
-from .registry import GET
 from .settings import (
     DEFAULT_BASE_URL,
     PERSONAL_KEY_RE,
@@ -37,9 +38,6 @@ from .settings import (
     Settings,
     load_settings,
 )
-
-INSTANCES = GET("/api/v1/instances")
-USAGE = GET("/api/v1/billing/usage")
 
 
 @dataclass

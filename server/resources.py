@@ -21,8 +21,12 @@ from mcp.server.context import CallNext, ServerRequestContext
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import Completion, CompletionArgument, CompletionContext, PromptReference, ResourceTemplateReference
 
+from ..tools.billing import BILLING_USAGE as USAGE  # personal key only: plan, limits, features, usage
+from ..tools.campaigns import CAMPAIGN_STATS
+from ..tools.instances import INSTANCE_STATE, INSTANCES
+from ..tools.templates import TEMPLATE, TEMPLATES
 from .errors import ApiError, MsgFlashError
-from .registry import GET, Route
+from .registry import Route
 from .results import UNTRUSTED_NOTE
 from .runtime import Connection
 from .toolcall import bind_route, principal_of
@@ -33,12 +37,6 @@ log = logging.getLogger("msgflash_mcp.resources")
 JSON = "application/json"
 MAX_COMPLETIONS = 100  # the protocol's cap on completion values
 
-INSTANCES = GET("/api/v1/instances")
-INSTANCE_STATE = GET("/api/v1/instances/{id}/state")
-TEMPLATES = GET("/api/v1/templates")
-TEMPLATE = GET("/api/v1/templates/{id}")
-USAGE = GET("/api/v1/billing/usage")  # personal key only: plan, limits, features, usage, period
-CAMPAIGN_STATS = GET("/api/v1/campaigns/{id}/stats")
 
 TEMPLATE_URI = "msgflash://templates/{template_id}"
 CAMPAIGN_STATS_URI = "msgflash://campaigns/{campaign_id}/stats"

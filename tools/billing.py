@@ -13,6 +13,10 @@ from ..server.registry import GET, Effect, Toolset
 from ..server.results import Reply
 from ._types import Limit, Page
 
+# Routes other modules read too (campaign previews, resources, doctor): named once, here.
+USAGE = GET("/api/v1/usage")
+BILLING_USAGE = GET("/api/v1/billing/usage")
+
 toolset = Toolset("billing", "Plan, usage, subscription and payments (read-only).")
 
 
@@ -48,7 +52,7 @@ def _price(plan: dict[str, Any]) -> str:
     return "price n/a"
 
 
-@toolset.tool(GET("/api/v1/usage"), Effect.READ)
+@toolset.tool(USAGE, Effect.READ)
 async def get_usage(api: Api) -> Reply:
     """This month's outbound messages and API requests against the plan quotas (account-wide)."""
     data = await api()
@@ -105,7 +109,7 @@ async def get_subscription(api: Api) -> Reply:
     return Reply(summary, data)
 
 
-@toolset.tool(GET("/api/v1/billing/usage"), Effect.READ)
+@toolset.tool(BILLING_USAGE, Effect.READ)
 async def get_billing_usage(api: Api) -> Reply:
     """Extended usage: plan limits, features and every usage counter of the period."""
     data = await api()

@@ -11,6 +11,9 @@ from ..server.errors import OutcomeUnknown, WorkspaceError
 from ..server.registry import GET, POST, Effect, Toolset
 from ..server.results import Preview, Reply
 from ._types import CampaignId, ContactId, GroupId
+from .billing import USAGE
+from .contacts import CONTACTS
+from .groups import GROUP
 from .messages import (
     ButtonsArg,
     DescriptionArg,
@@ -34,9 +37,7 @@ toolset = Toolset("campaigns", "Scheduled bulk campaigns and their delivery stat
 
 
 CAMPAIGN = GET("/api/v1/campaigns/{id}")
-CONTACTS = GET("/api/v1/contacts")
-GROUP = GET("/api/v1/contacts/groups/{groupId}")
-USAGE = GET("/api/v1/usage")
+CAMPAIGN_STATS = GET("/api/v1/campaigns/{id}/stats")
 
 # Tag selections are counted by paging through contacts (the API has no tag filter); past this
 # many pages the preview says "at least N" instead of spending the rate limit on one preview.
@@ -237,7 +238,7 @@ async def get_campaign(api: Api, campaign_id: CampaignId) -> Reply:
     return Reply(f"Campaign {data.get('name')!r} is {data.get('status')}: {_stats_line(data.get('stats') or {})}", data)
 
 
-@toolset.tool(GET("/api/v1/campaigns/{id}/stats"), Effect.READ)
+@toolset.tool(CAMPAIGN_STATS, Effect.READ)
 async def get_campaign_stats(api: Api, campaign_id: CampaignId) -> Reply:
     """Delivery counters of a campaign (planned, queued, sent, delivered, read, failed, cancelled)."""
     data = await api(path={"id": campaign_id})

@@ -58,7 +58,8 @@ Meta = Annotated[dict[str, Any], Field(description="Free-form metadata object")]
 Search = Annotated[str, StringConstraints(min_length=1, max_length=100), Field(description="Name or phone contains")]
 Sort = Annotated[Literal["createdAt_desc", "name_asc"], Field(description="Keep the same sort across pages")]
 
-GET_CONTACT = GET("/api/v1/contacts/{id}")
+CONTACTS = GET("/api/v1/contacts")
+CONTACT = GET("/api/v1/contacts/{id}")
 
 
 def _who(contact: dict[str, Any]) -> str:
@@ -101,7 +102,7 @@ def job_line(job: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- contacts
 
 
-@toolset.tool(GET("/api/v1/contacts"), Effect.READ)
+@toolset.tool(CONTACTS, Effect.READ)
 async def list_contacts(
     api: Api,
     limit: Limit | None = None,
@@ -117,7 +118,7 @@ async def list_contacts(
     return Reply(summary, data, next_cursor=data.get("nextCursor"))
 
 
-@toolset.tool(GET_CONTACT, Effect.READ)
+@toolset.tool(CONTACT, Effect.READ)
 async def get_contact(api: Api, contact_id: ContactId) -> Reply:
     """One contact by id, with tags and metadata."""
     data = await api(path={"id": contact_id})
@@ -153,7 +154,7 @@ async def update_contact(
 
 
 async def preview_delete_contact(api: Api, contact_id: str) -> Preview:
-    contact = await api.call(GET_CONTACT, path={"id": contact_id})
+    contact = await api.call(CONTACT, path={"id": contact_id})
     return Preview(
         action=f"Delete contact {_who(contact)}",
         details={"contact": contact.get("name"), "phone": contact.get("phone"), "id": contact_id},

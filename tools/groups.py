@@ -30,7 +30,7 @@ Search = Annotated[
     str, StringConstraints(min_length=1, max_length=100), Field(description="Name or description contains")
 ]
 
-GET_GROUP = GET("/api/v1/contacts/groups/{groupId}")
+GROUP = GET("/api/v1/contacts/groups/{groupId}")
 
 
 def _label(group: dict[str, Any]) -> str:
@@ -55,7 +55,7 @@ async def list_groups(
     )
 
 
-@toolset.tool(GET_GROUP, Effect.READ)
+@toolset.tool(GROUP, Effect.READ)
 async def get_group(api: Api, group_id: GroupId) -> Reply:
     """One contact group by id."""
     data = await api(path={"groupId": group_id})
@@ -88,7 +88,7 @@ async def update_group(
 
 
 async def preview_delete_group(api: Api, group_id: str) -> Preview:
-    group = await api.call(GET_GROUP, path={"groupId": group_id})
+    group = await api.call(GROUP, path={"groupId": group_id})
     return Preview(
         action=f"Delete group {_label(group)}; the contacts themselves are kept",
         details={"group": group.get("name"), "members": group.get("contactCount", 0), "id": group_id},

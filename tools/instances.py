@@ -7,11 +7,16 @@ from ..server.registry import GET, Effect, Toolset
 from ..server.results import Reply
 from ._types import InstanceId
 
+# Routes other modules read too (previews, resources, doctor): named once, here.
+INSTANCES = GET("/api/v1/instances")
+INSTANCE = GET("/api/v1/instances/{id}")
+INSTANCE_STATE = GET("/api/v1/instances/{id}/state")
+
 toolset = Toolset("instances", "Linked WhatsApp numbers and their connection state.")
 
 
 
-@toolset.tool(GET("/api/v1/instances"), Effect.READ)
+@toolset.tool(INSTANCES, Effect.READ)
 async def list_instances(api: Api) -> Reply:
     """List linked WhatsApp numbers with their status. Use an instance's id as instance_id elsewhere."""
     data = await api()
@@ -19,14 +24,14 @@ async def list_instances(api: Api) -> Reply:
     return Reply(f"{len(data)} instance(s), {connected} connected", data)
 
 
-@toolset.tool(GET("/api/v1/instances/{id}"), Effect.READ)
+@toolset.tool(INSTANCE, Effect.READ)
 async def get_instance(api: Api, instance_id: InstanceId) -> Reply:
     """One instance by id."""
     data = await api(path={"id": instance_id})
     return Reply(f"Instance {data.get('name')} is {data.get('status')}", data)
 
 
-@toolset.tool(GET("/api/v1/instances/{id}/state"), Effect.READ)
+@toolset.tool(INSTANCE_STATE, Effect.READ)
 async def get_instance_state(api: Api, instance_id: InstanceId) -> Reply:
     """Live provider connection state of an instance; check before sending."""
     data = await api(path={"id": instance_id})

@@ -19,15 +19,13 @@ from ..server.errors import MsgFlashError, OutcomeUnknown
 from ..server.registry import GET, POST, Effect, Toolset
 from ..server.results import Preview, Reply
 from ._types import ContactId, Cursor, InstanceId, Limit, MessageId, Phone, TemplateId, Url
+from .contacts import CONTACT, CONTACTS
+from .instances import INSTANCE
+from .templates import TEMPLATE, TEMPLATE_PREVIEW
 
 toolset = Toolset("messages", "Send WhatsApp messages and read the message history.")
 
 # Routes used by previews and reconciliation (READ in effect; the template preview renders only).
-INSTANCE = GET("/api/v1/instances/{id}")
-TEMPLATE = GET("/api/v1/templates/{id}")
-TEMPLATE_PREVIEW = POST("/api/v1/templates/{id}/preview")
-CONTACTS = GET("/api/v1/contacts")
-CONTACT = GET("/api/v1/contacts/{id}")
 MESSAGES = GET("/api/v1/messages")
 
 

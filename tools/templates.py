@@ -32,8 +32,9 @@ Variables = Annotated[
     Field(description='custom.* values, e.g. {"code": "PROMO10"}', max_length=100),
 ]
 
-PREVIEW_ROUTE = POST("/api/v1/templates/{id}/preview")
-GET_ROUTE = GET("/api/v1/templates/{id}")
+TEMPLATES = GET("/api/v1/templates")
+TEMPLATE = GET("/api/v1/templates/{id}")
+TEMPLATE_PREVIEW = POST("/api/v1/templates/{id}/preview")
 
 
 def _content_rules(type_: str | None, body: str | None, media_url: str | None, *, creating: bool) -> None:
@@ -63,7 +64,7 @@ def _variables_line(template: dict[str, Any]) -> str:
     return f", variables: {', '.join(names)}" if names else ", no variables"
 
 
-@toolset.tool(GET("/api/v1/templates"), Effect.READ)
+@toolset.tool(TEMPLATES, Effect.READ)
 async def list_templates(api: Api, page: Page | None = None, limit: Limit | None = None) -> Reply:
     """List templates, page by page (newest first)."""
     data = await api(query={"page": page, "limit": limit})
@@ -76,7 +77,7 @@ async def list_templates(api: Api, page: Page | None = None, limit: Limit | None
     return Reply(f"{len(items)} template(s)", data)
 
 
-@toolset.tool(GET_ROUTE, Effect.READ)
+@toolset.tool(TEMPLATE, Effect.READ)
 async def get_template(api: Api, template_id: TemplateId) -> Reply:
     """One template by id, with its body and variables."""
     data = await api(path={"id": template_id})
@@ -112,7 +113,7 @@ async def update_template(
 
 
 async def preview_delete_template(api: Api, template_id: str) -> Preview:
-    template = await api.call(GET_ROUTE, path={"id": template_id})
+    template = await api.call(TEMPLATE, path={"id": template_id})
     return Preview(
         action=f"Delete template {_label(template)}",
         details={"template": template.get("name"), "type": template.get("type"), "id": template_id},
@@ -143,7 +144,7 @@ def _custom_values(variables: dict[str, str | int | float]) -> dict[str, str | i
     return values
 
 
-@toolset.tool(PREVIEW_ROUTE, Effect.READ)
+@toolset.tool(TEMPLATE_PREVIEW, Effect.READ)
 async def preview_template(
     api: Api,
     template_id: TemplateId,
