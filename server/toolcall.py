@@ -48,22 +48,19 @@ def connection_of(ctx: Context) -> Connection:
     return cast(Connection, ctx.request_context.lifespan_context)
 
 
-async def bind_api(spec: ToolSpec, connection: Connection, requested: str | None, principal: str) -> Api:
+async def bind_route(
+    connection: Connection, route: Route | None, requested: str | None = None, principal: str | None = None
+) -> Api:
+    """An `Api` for `route` in the right workspace: personal-only routes always get the personal key,
+    others the requested or active workspace. Tool calls, resources, completions and doctor all bind here."""
+    principal = principal or principal_of(None, connection)
     workspaces = connection.runtime.workspaces
-    if spec.route is None:
+    if route is None:  # the server's own tools (workspace switching) reach no API route
         workspace = None
-    elif spec.route.personal_only:
+    elif route.personal_only:
         workspace = workspaces.require_personal()
     else:
         workspace = await workspaces.resolve(requested, principal)
-    return Api(connection.api, spec.route, workspace, workspaces, principal=principal)
-
-
-async def bind_route(connection: Connection, route: Route, requested: str | None = None) -> Api:
-    """An `Api` bound exactly as a tool call's would be, for code outside a tool call (resources, completions)."""
-    principal = principal_of(None, connection)
-    workspaces = connection.runtime.workspaces
-    workspace = workspaces.require_personal() if route.personal_only else await workspaces.resolve(requested, principal)
     return Api(connection.api, route, workspace, workspaces, principal=principal)
 
 
@@ -84,7 +81,7 @@ def _make_resolver(spec: ToolSpec, arg_names: list[str]) -> Any:
         tool_args = {k: v for k, v in kwargs.items() if k not in ("workspace", "confirm_token")}
         path = "dry-run" if runtime.settings.dry_run else ("token" if token else "none")
         try:
-            api = await bind_api(spec, connection, kwargs.get("workspace"), principal)
+            api = await bind_route(connection, spec.route, kwargs.get("workspace"), principal)
         except MsgFlashError as exc:
             # A call refused here never reaches the tool body: audit it now (every mutating call is one line).
             await runtime.audit.record(tool=spec.name, workspace=None, args=tool_args, confirmation=path,
@@ -164,7 +161,7 @@ def build_tool(spec: ToolSpec) -> Tool:
         decision = _decision(answer) if mutating else Decision("proceed", "none")
         api: Api | None = None
         try:
-            api = await bind_api(spec, connection, requested, principal)
+            api = await bind_route(connection, spec.route, requested, principal)
             api.progress = ctx.report_progress
             label = api.label if api.workspace else None
             if decision.kind != "proceed":
