@@ -8,7 +8,6 @@ replicas share them too. The `httpx2.AsyncClient` lives in the server lifespan (
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx2
+from pydantic import SecretStr
 
 from .api import USER_AGENT, ApiClient
 from .audit import AuditLog
@@ -31,7 +31,7 @@ from .ratelimit import (
 )
 from .redact import Scrubber
 from .retry import RetryPolicy
-from .settings import ConfigError, Settings, TeamConfig
+from .settings import Settings, TeamConfig
 from .workspaces import ActiveStore, MemoryActiveStore, RedisActiveStore, Workspaces
 
 if TYPE_CHECKING:
@@ -56,28 +56,7 @@ def sandbox_settings(settings: Settings) -> Settings:
 
     team = TeamConfig.model_validate({"name": TEAM_NAME, "team_id": TEAM_ID, "key": TEAM_KEY})
     default = settings.default_workspace if settings.default_workspace in ("personal", TEAM_NAME) else "personal"
-    return settings.model_copy(update={"api_key": _secret(PERSONAL_KEY), "teams": [team], "default_workspace": default})
-
-
-def sandbox_rate_limit() -> float:
-    """The embedded sandbox enforces the API's 10 req/s per key; MSGFLASH_SANDBOX_RATE_LIMIT overrides it
-    (0 disables it: load benchmarks measure the server, not the simulated quota)."""
-    raw = os.environ.get("MSGFLASH_SANDBOX_RATE_LIMIT", "").strip()
-    if not raw:
-        return 10.0
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError("MSGFLASH_SANDBOX_RATE_LIMIT must be a number of requests per second (0 = off)") from None
-    if value < 0:
-        raise ConfigError("MSGFLASH_SANDBOX_RATE_LIMIT must be >= 0")
-    return value
-
-
-def _secret(value: str) -> Any:
-    from pydantic import SecretStr
-
-    return SecretStr(value)
+    return settings.model_copy(update={"api_key": SecretStr(PERSONAL_KEY), "teams": [team], "default_workspace": default})
 
 
 @dataclass
@@ -113,7 +92,7 @@ class Runtime:
                 from ..sandbox.app import SandboxConfig, create_app
 
                 db = settings.sandbox_db or default_sandbox_db()
-                sandbox_app = create_app(SandboxConfig(db_path=db, rate_limit=sandbox_rate_limit()))
+                sandbox_app = create_app(SandboxConfig(db_path=db, rate_limit=settings.sandbox_rate_limit))
         redis = None
         active: ActiveStore = MemoryActiveStore()
         rate = settings.rate_limit

@@ -75,7 +75,10 @@ class Settings(BaseSettings):
     default_workspace: str | None = None
     base_url: str = DEFAULT_BASE_URL
     sandbox: bool | None = None  # None: decided by whether a key is configured
-    sandbox_db: str = ":memory:"
+    sandbox_db: str | None = None  # embedded sandbox: None = a file in the user data dir; ":memory:" forgets
+    # The embedded sandbox enforces the API's 10 req/s per key like the real one; 0 turns that off
+    # (load benchmarks measure the server, not the simulated quota).
+    sandbox_rate_limit: float = Field(10.0, ge=0, le=1000)
     toolsets: Annotated[list[str] | None, NoDecode] = None
     read_only: bool = False
     dry_run: bool = False

@@ -29,6 +29,8 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("MSGFLASH_"):
             monkeypatch.delenv(name)
+    # The embedded sandbox keeps a file in the user's data dir by default; tests never touch it.
+    monkeypatch.setenv("MSGFLASH_SANDBOX_DB", ":memory:")
 
 
 # Routes that must never see a team key (REFERENCE §3). Spelled out here independently of the

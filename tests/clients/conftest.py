@@ -44,6 +44,7 @@ def server_env() -> dict[str, str]:
     """The test process's environment (MSGFLASH_* already cleared by the root conftest)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MSGFLASH_")}
     env["MSGFLASH_LOG_LEVEL"] = "WARNING"
+    env["MSGFLASH_SANDBOX_DB"] = ":memory:"  # never the user's persistent sandbox file
     return env
 
 

@@ -32,7 +32,8 @@ REQUESTS: list[dict[str, Any]] = [
 
 async def run_stdio(env: dict[str, str]) -> tuple[list[str], str]:
     """Drive `python -m msgflash_mcp.server` over raw pipes; return stdout lines and stderr."""
-    full_env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"), **env}
+    full_env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/tmp"),
+                "MSGFLASH_SANDBOX_DB": ":memory:", **env}
     with anyio.fail_after(60):
         async with await anyio.open_process([sys.executable, "-m", "msgflash_mcp.server"], env=full_env) as proc:
             assert proc.stdin and proc.stdout and proc.stderr
