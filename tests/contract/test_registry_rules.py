@@ -19,7 +19,7 @@ from tests.conftest import make_settings
 
 pytestmark = pytest.mark.anyio
 
-ENDPOINTS = json.loads((Path(__file__).parents[3] / "shared/msgflash-api/endpoints.json").read_text())
+ENDPOINTS = json.loads((Path(__file__).parents[2] / "api-contract/endpoints.json").read_text())
 
 # DESIGN.md "Tool surface": a public contract. Changing a name or an effect is a breaking change.
 CONTRACT: dict[str, dict[str, Effect]] = {

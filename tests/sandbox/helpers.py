@@ -13,7 +13,7 @@ from msgflash_mcp.sandbox.app import SandboxConfig, create_app
 from msgflash_mcp.sandbox.inprocess import sandbox_transport
 from msgflash_mcp.sandbox.keys import PERSONAL_KEY, TEAM_ID, TEAM_KEY
 
-ENDPOINTS: list[dict[str, Any]] = json.loads(Path("/work/shared/msgflash-api/endpoints.json").read_text())
+ENDPOINTS: list[dict[str, Any]] = json.loads((Path(__file__).parents[2] / "api-contract/endpoints.json").read_text())
 PERSONAL = {"x-api-key": PERSONAL_KEY}
 TEAM = {"x-api-key": TEAM_KEY, "X-Team-Id": TEAM_ID}
 START = datetime(2026, 4, 10, 12, 0, 0, tzinfo=UTC)
