@@ -173,7 +173,7 @@ class Api:
         self.workspace = workspace  # None only for the server's own tools (workspace switching)
         self.workspaces = workspaces
         self.principal = principal
-        # Set by toolcall from ctx.report_progress: long-running tools (bulk jobs, lookups) report through it.
+        # Set by the call pipeline from ctx.report_progress: long-running tools (bulk jobs, lookups) report through it.
         self.progress: Callable[[float, float | None, str | None], Awaitable[None]] | None = None
 
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:

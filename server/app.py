@@ -11,12 +11,12 @@ import httpx2
 from mcp.server import MCPServer
 
 from ..tools import ALL_TOOLSETS
+from .call import build_tool
 from .guard import TokenStore
 from .ratelimit import RateLimiter
 from .registry import ToolSpec, select
 from .runtime import Connection, Runtime, connect
 from .settings import ConfirmMode, Settings
-from .toolcall import build_tool
 
 log = logging.getLogger("msgflash_mcp")
 

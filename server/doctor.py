@@ -257,8 +257,8 @@ async def check_redis(report: Report, settings: Settings) -> None:
 
 
 async def check_api(report: Report, settings: Settings) -> None:
+    from .call import bind_route
     from .runtime import Runtime, connect
-    from .toolcall import bind_route
 
     # Short bounds: a doctor answers in seconds. Redis is checked on its own above.
     probe = settings.model_copy(update={"timeout": 8.0, "call_deadline": 12.0, "redis_url": None, "audit_log": None})
@@ -298,7 +298,7 @@ async def check_api(report: Report, settings: Settings) -> None:
 
 
 async def usage_row(report: Report, connection: Any, row: WorkspaceReport, scrub: Any) -> None:
-    from .toolcall import bind_route
+    from .call import bind_route
 
     try:
         api = await bind_route(connection, USAGE)

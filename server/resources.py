@@ -1,7 +1,7 @@
 """Resources and completions: read-only views a client can attach to a conversation.
 
 Every read goes through the same `ApiClient`, workspace resolution, rate limiter and scrubber as
-the tools (`toolcall.bind_route`), in the caller's active workspace. Static resources get no
+the tools (`call.bind_route`), in the caller's active workspace. Static resources get no
 `Context` from the SDK, so a middleware (`remember_connection`) makes the lifespan `Connection`
 of the current request reachable through a context variable.
 
@@ -25,11 +25,11 @@ from ..tools.billing import BILLING_USAGE as USAGE  # personal key only: plan, l
 from ..tools.campaigns import CAMPAIGN_STATS
 from ..tools.instances import INSTANCE_STATE, INSTANCES
 from ..tools.templates import TEMPLATE, TEMPLATES
+from .call import bind_route, principal_of
 from .errors import ApiError, MsgFlashError
 from .registry import Route
 from .results import UNTRUSTED_NOTE
 from .runtime import Connection
-from .toolcall import bind_route, principal_of
 from .untrusted import sanitize
 
 log = logging.getLogger("msgflash_mcp.resources")

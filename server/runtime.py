@@ -104,7 +104,7 @@ class Runtime:
             if limiter is None and rate:
                 limiter = RedisRateLimiter(redis, rate=rate, headroom=DEFAULT_HEADROOM)
             if token_store is None:
-                from .guard_redis import RedisTokenStore
+                from .guard.redis_store import RedisTokenStore
 
                 token_store = RedisTokenStore(redis)
         if limiter is None:

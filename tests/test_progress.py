@@ -11,10 +11,10 @@ import pytest
 from mcp import Client
 from mcp.server import MCPServer
 from msgflash_mcp.server.api import Api
+from msgflash_mcp.server.call import build_tool
 from msgflash_mcp.server.registry import GET, Effect, Toolset
 from msgflash_mcp.server.results import Reply
 from msgflash_mcp.server.runtime import Connection, Runtime, connect
-from msgflash_mcp.server.toolcall import build_tool
 
 from .conftest import make_settings
 

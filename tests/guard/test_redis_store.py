@@ -14,7 +14,7 @@ import pytest
 from mcp import Client
 from msgflash_mcp.server.app import build_server
 from msgflash_mcp.server.guard import Decision, Guard, MemoryTokenStore, TokenRecord, _hash
-from msgflash_mcp.server.guard_redis import KEY_PREFIX, RedisTokenStore
+from msgflash_mcp.server.guard.redis_store import KEY_PREFIX, RedisTokenStore
 from msgflash_mcp.server.settings import ConfirmMode
 from msgflash_mcp.tools.contacts import toolset as contacts_toolset
 from pydantic import SecretStr
@@ -101,7 +101,7 @@ async def test_concurrent_claims_in_one_process(redis: Any) -> None:
 CLAIMER = """
 import asyncio, sys
 import redis.asyncio as aioredis
-from msgflash_mcp.server.guard_redis import RedisTokenStore
+from msgflash_mcp.server.guard.redis_store import RedisTokenStore
 
 async def main(url, token_hash, barrier):
     client = aioredis.from_url(url)

@@ -34,9 +34,9 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 from pydantic_core import to_jsonable_python
 
-from .registry import ToolSpec
-from .results import Preview
-from .settings import ConfirmMode, Settings
+from ..registry import ToolSpec
+from ..results import Preview
+from ..settings import ConfirmMode, Settings
 
 TOKEN_TTL = 600.0
 TOKEN_PREFIX = "cfm_"

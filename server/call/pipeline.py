@@ -20,13 +20,13 @@ from mcp.server.mcpserver.tools.base import Tool
 from mcp.types import CallToolResult
 from pydantic import Field
 
-from .api import Api
-from .errors import MsgFlashError
-from .guard import ConfirmForm, Decision
-from .registry import Route, ToolSpec
-from .results import UNTRUSTED_NOTE, Preview, Reply, ToolOutput, render
-from .runtime import Connection, Runtime
-from .untrusted import clean_text, sanitize
+from ..api import Api
+from ..errors import MsgFlashError
+from ..guard import ConfirmForm, Decision
+from ..registry import Route, ToolSpec
+from ..results import UNTRUSTED_NOTE, Preview, Reply, ToolOutput, render
+from ..runtime import Connection, Runtime
+from ..untrusted import clean_text, sanitize
 
 log = logging.getLogger("msgflash_mcp.tools")
 

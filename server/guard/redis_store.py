@@ -18,7 +18,7 @@ import json
 import math
 from typing import Any
 
-from .guard import ClaimStatus, TokenRecord
+from .confirm import ClaimStatus, TokenRecord
 
 KEY_PREFIX = "msgflash:cfm:"
 
