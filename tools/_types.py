@@ -6,6 +6,7 @@ naming the field, and nothing reaches the API.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Annotated, Any
 
@@ -46,6 +47,29 @@ def _e164(value: str) -> str:
     if not phonenumbers.is_valid_number(number):
         raise ValueError("is not a valid phone number; use E.164, e.g. +33612345678")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_PHONE_LIKE = re.compile(r"^\+?[\d\s().\-/]+$")
+
+
+def phone_search(text: str) -> str | None:
+    """The form of a phone number the API's search matches, or None when `text` is not a phone number.
+
+    The API stores E.164 and its search is a plain "contains", so `+55 11 91234-5678` finds nothing
+    as typed. An international number becomes its E.164 form; a national one (`(11) 91234-5678`,
+    `06 12 34 56 78`) becomes its digits without trunk zeros, which is a substring of the stored
+    E.164 number in most numbering plans (no default region is configured to do better).
+    """
+    text = text.strip()
+    digits = re.sub(r"\D", "", text)
+    if not _PHONE_LIKE.match(text) or len(digits) < 6:
+        return None
+    if text.startswith("+"):
+        try:
+            return _e164(text)
+        except ValueError:
+            return "+" + digits
+    return digits.lstrip("0") or None
 
 
 # Validation below is strict; the JSON schema the model reads states the rule in fewer tokens

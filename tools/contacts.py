@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -12,7 +13,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 from ..server.api import Api
 from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
 from ..server.results import Preview, Reply
-from ._types import ContactId, Cursor, JobId, Limit, Phone
+from ._types import ContactId, Cursor, JobId, Limit, Phone, phone_search
 
 toolset = Toolset("contacts", "Contacts of the workspace and bulk contact jobs.")
 
@@ -66,6 +67,89 @@ def _who(contact: dict[str, Any]) -> str:
     return f"{contact.get('name')} ({contact.get('phone')})"
 
 
+# ---------------------------------------------------------------- selection by tag (also used by groups)
+
+# The API has no tag filter (REFERENCE 10.1), so a tag selector reads contact pages and filters here.
+# Pages go through the bound Api, hence the shared per-key limiter; the bound keeps one call to
+# MAX_TAG_PAGES requests (5,000 contacts at 100 a page) and the result says when it stopped early.
+TAG_PAGE_SIZE = 100
+MAX_TAG_PAGES = 50
+MAX_SELECTOR_TAGS = 10
+DEFAULT_MATCHES = 50  # contacts a tag-filtered list shows when no limit is given
+
+TagSelector = Annotated[
+    list[Tag],
+    Field(min_length=1, max_length=MAX_SELECTOR_TAGS, description="Only contacts with all these tags"),
+]
+
+
+@dataclass(frozen=True)
+class TagSelection:
+    """The contacts carrying every one of `tags`, as found by `select_by_tags`."""
+
+    tags: tuple[str, ...]
+    contacts: list[dict[str, Any]]  # list items as the API returns them: id, name, phone, tags, ...
+    scanned: int  # contacts read
+    total: int | None  # contacts in the workspace (matching `search`), per the API
+    next_cursor: str | None  # set when MAX_TAG_PAGES stopped the scan: where to resume
+
+    @property
+    def complete(self) -> bool:
+        return self.next_cursor is None
+
+    @property
+    def ids(self) -> list[str]:
+        return [str(contact["id"]) for contact in self.contacts]
+
+    def who(self, first: int = 5) -> list[dict[str, Any]]:
+        """Name and phone of the first `first` contacts: what a preview shows a person."""
+        return [{"name": c.get("name"), "phone": c.get("phone"), "id": c.get("id")} for c in self.contacts[:first]]
+
+    def describe(self) -> str:
+        """One line: how many, with which tags, and whether the whole workspace was read."""
+        line = f"{len(self.contacts)} contact(s) tagged {', '.join(repr(t) for t in self.tags)}"
+        if not self.complete:
+            line += (
+                f" among the first {self.scanned} of {self.total} scanned (stopped after {MAX_TAG_PAGES} pages; "
+                "more may match: narrow with search, or continue from next_cursor)"
+            )
+        return line
+
+
+def _has_tags(contact: dict[str, Any], wanted: set[str]) -> bool:
+    own = {str(tag).strip().casefold() for tag in contact.get("tags") or []}
+    return wanted <= own
+
+
+async def select_by_tags(
+    api: Api, tags: list[str], *, search: str | None = None, sort: str | None = None, cursor: str | None = None
+) -> TagSelection:
+    """The contacts carrying all of `tags` (case-insensitive), read page by page from the API.
+
+    The one place a tag selector is resolved: list_contacts filters with it, and tools that act on
+    "every contact tagged X" (group adds, bulk deletes) resolve it to ids before they act, so their
+    preview or result names exactly who. Reads at most MAX_TAG_PAGES pages through `api` (shared
+    limiter, progress notifications); `TagSelection.complete` is False when that bound stopped it.
+    `search` narrows the pages on the API side; `cursor` (from a scan with the same `sort`) resumes one.
+    """
+    wanted = {tag.strip().casefold() for tag in tags}
+    found: list[dict[str, Any]] = []
+    scanned, total = 0, None
+    for _ in range(MAX_TAG_PAGES):
+        page = await api.call(
+            CONTACTS, query={"limit": TAG_PAGE_SIZE, "cursor": cursor, "search": search, "sort": sort}
+        )
+        rows = page.get("contacts") or []
+        scanned += len(rows)
+        total = page.get("total", total)
+        found += [row for row in rows if _has_tags(row, wanted)]
+        cursor = page.get("nextCursor")
+        await api.report_progress(float(scanned), float(total) if total else None, f"scanned {scanned} contacts")
+        if not cursor:
+            break
+    return TagSelection(tuple(tags), found, scanned, total, cursor)
+
+
 def _more(data: dict[str, Any]) -> str:
     return " (more: pass next_cursor)" if data.get("nextCursor") else ""
 
@@ -109,11 +193,27 @@ async def list_contacts(
     cursor: Cursor | None = None,
     search: Search | None = None,
     sort: Sort | None = None,
+    tags: TagSelector | None = None,
 ) -> Reply:
-    """List or search contacts (name/phone). For group members use list_group_members."""
-    data = await api(query={"limit": limit, "cursor": cursor, "search": search, "sort": sort})
+    """List or search contacts (name/phone); tags filters over all pages. For group members use list_group_members."""
+    phone = phone_search(search) if search else None
+    query_text = phone or search
+    matching = f" matching {search!r}" + (f" (as {phone})" if phone and phone != search else "") if search else ""
+    if tags:
+        selection = await select_by_tags(api, tags, search=query_text, sort=sort, cursor=cursor)
+        shown = selection.contacts[: limit or DEFAULT_MATCHES]
+        more = f", showing the first {len(shown)}" if len(shown) < len(selection.contacts) else ""
+        data = {
+            "contacts": shown,
+            "matched": len(selection.contacts),
+            "scanned": selection.scanned,
+            "total": selection.total,
+            "complete": selection.complete,
+            "nextCursor": selection.next_cursor,
+        }
+        return Reply(selection.describe() + matching + more, data, next_cursor=selection.next_cursor)
+    data = await api(query={"limit": limit, "cursor": cursor, "search": query_text, "sort": sort})
     contacts = data.get("contacts") or []
-    matching = f" matching {search!r}" if search else ""
     summary = f"{len(contacts)} of {data.get('total', len(contacts))} contact(s){matching}{_more(data)}"
     return Reply(summary, data, next_cursor=data.get("nextCursor"))
 
