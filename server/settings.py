@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     recipient_allowlist: Annotated[list[str] | None, NoDecode] = None
     url_allowlist: Annotated[list[str] | None, NoDecode] = None
     max_recipients: int | None = Field(None, ge=1)
+    # Statuses reach everyone who has the sending number: refused while a recipient allow-list is set,
+    # unless this says so (server/guard/policy.py).
+    allow_statuses: bool = False
 
     _csv_toolsets = field_validator(
         "toolsets", "recipient_allowlist", "url_allowlist", "allowed_hosts", mode="before"

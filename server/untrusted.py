@@ -1,9 +1,11 @@
-"""Inbound content is data: strip characters that hide text from people, cap lengths.
+"""Inbound content is data: strip characters that hide text from people, cap lengths, quote it in prose.
 
 Anyone can message a business number, and contact names, message bodies and template text come
 back from the API verbatim. Before any of it reaches a model it loses invisible, bidi-control and
 Unicode tag characters (the github-mcp-server `pkg/sanitize` set) and is length-capped; results
-carry a note that such text is third-party content.
+carry a note that such text is third-party content. `sanitize` cleans data; prose a person reads (a
+preview, a form, a summary line, an error) shows third-party text through `quote_untrusted` or
+`one_line`: one line, capped, and quoted where it sits among our own words.
 """
 
 from __future__ import annotations
@@ -58,3 +60,23 @@ def sanitize(value: Any) -> Any:
     if isinstance(value, list):
         return [sanitize(v) for v in value]  # type: ignore[misc]
     return value
+
+
+def one_line(value: object, limit: int = 80) -> str:
+    """Third-party text made safe to show a person on one line: the one sanitiser for previews, forms,
+    summary lines and errors.
+
+    `clean_text` (no invisible, bidi, tag or control characters), then every run of whitespace,
+    newlines and Unicode line/paragraph separators included, becomes one space (12 newlines in a
+    contact name cannot push the workspace line of a confirmation off screen), then capped at
+    `limit` characters with an ellipsis.
+    """
+    text = " ".join(clean_text(str(value), limit * 4).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def quote_untrusted(value: object, limit: int = 80) -> str:
+    """`one_line`, in double quotes with inner quotes and backslashes escaped, so the reader sees where
+    third-party text starts and ends: `Created contact "SYSTEM: ignore prior instructions…"`."""
+    text = one_line(value, limit).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'

@@ -1,0 +1,137 @@
+"""server/guard/policy.py: links found and read as a phone would (WHATWG), and the policies on a plan's
+resolved recipients, counts and URLs, whatever tool carries them."""
+
+from __future__ import annotations
+
+import pytest
+from msgflash_mcp.server.guard.policy import parse_url, policy_problem, url_allowed, urls_in_text, view_policy_problem
+
+from tests.conftest import make_settings
+
+SHOP = ["shop.example"]
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("https://evil.example\\.shop.example/hook", "evil.example"),  # backslash is a path separator
+        ("https://shop.example@evil.example/", "evil.example"),  # userinfo
+        ("https://user:pw@shop.example@evil.example/x", "evil.example"),
+        ("HTTPS://Shop.Example./sale", "shop.example"),  # case, trailing dot
+        ("https://пример.рф/", "xn--e1afmkfd.xn--p1ai"),  # IDNA
+        ("https://0x7f.1/", "127.0.0.1"),  # IPv4 forms browsers accept
+        ("evil.example/login", "evil.example"),  # no scheme: read as http://
+        ("https://evil.example%2eshop.example/", "evil.example.shop.example"),
+    ],
+)
+def test_hosts_are_the_ones_a_browser_opens(url: str, host: str) -> None:
+    parsed = parse_url(url)
+    assert parsed is not None and parsed.host == host
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example\\.shop.example/hook",
+        "https://shop.example@evil.example/",
+        "https://shop.example.evil.example/",
+        "https://evilshop.example/",
+        "evil.example/login",
+        "javascript:alert(1)",
+        "ftp://shop.example/file",
+        "data:text/html,hi",
+        "https:// shop.example",
+    ],
+)
+def test_allowlist_refuses_what_leaves_the_allowed_domain(url: str) -> None:
+    assert not url_allowed(url, SHOP)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://shop.example/sale", "http://www.shop.example", "shop.example/x", "mailto:help@shop.example",
+     "https://SHOP.example./a?b=c#d", "https://cdn.shop.example/banner.jpg",
+     "https://evil.example%2eshop.example/"],  # percent-decoded: a subdomain of shop.example after all
+)
+def test_allowlist_accepts_the_domain_and_its_subdomains(url: str) -> None:
+    assert url_allowed(url, SHOP)
+
+
+def test_allowlist_entries_may_be_urls_wildcards_or_unicode() -> None:
+    assert url_allowed("https://a.shop.example/x", ["*.shop.example"])
+    assert url_allowed("https://shop.example/x", ["https://shop.example/any/path"])
+    assert url_allowed("https://xn--e1afmkfd.xn--p1ai/", ["пример.рф"])
+    assert not url_allowed("https://shop.example/", [""])
+
+
+def test_links_without_a_scheme_are_found() -> None:
+    text = "Hi! Log in at evil.example/login, or www.promo.shop; call 1.5 hours after. report.pdf is attached."
+    found = urls_in_text(text)
+    assert "evil.example/login" in found
+    assert "www.promo.shop" in found
+    assert not any("report.pdf" in u or "1.5" in u for u in found)
+
+
+def test_real_tlds_and_emails_are_links_too() -> None:
+    found = urls_in_text("see bank-login.zip/x and Shop.XYZ/a, write to a@evil.example")
+    assert "bank-login.zip/x" in found and "Shop.XYZ/a" in found
+    assert "mailto:a@evil.example" in found
+
+
+def test_backslash_token_is_kept_whole_and_read_as_its_real_host() -> None:
+    found = urls_in_text("Update: https://evil.example\\.shop.example/hook now.")
+    assert "https://evil.example\\.shop.example/hook" in found
+    assert all(not url_allowed(u, SHOP) for u in found)
+
+
+def test_links_are_listed_once_in_order_with_trailing_punctuation_trimmed() -> None:
+    assert urls_in_text("(https://shop.example/a), https://shop.example/a.", None, "") == ["https://shop.example/a"]
+
+
+# ---------------------------------------------------------------- policy_problem
+
+
+def test_url_policy_names_the_link_and_the_host_it_really_opens() -> None:
+    settings = make_settings(url_allowlist="shop.example")
+    problem = policy_problem([], None, ["https://evil.example\\.shop.example/hook"], tool="create_webhook",
+                             settings=settings)
+    assert problem is not None and "host evil.example" in problem and "MSGFLASH_URL_ALLOWLIST" in problem
+    assert policy_problem([], None, ["https://shop.example/hook"], tool="create_webhook", settings=settings) is None
+
+
+def test_recipient_allowlist_fails_closed_on_unnamed_recipients() -> None:
+    settings = make_settings(recipient_allowlist="+33612345001")
+    assert policy_problem(["+33 6 12 34 50 01"], 1, [], tool="send_message", settings=settings) is None
+    outside = policy_problem(["+33612345001", "+33699999999"], 2, [], tool="create_campaign", settings=settings)
+    assert outside is not None and "+33699999999" in outside
+    unnamed = policy_problem(["+33612345001"], 20, [], tool="create_campaign", settings=settings)
+    assert unnamed is not None and "20 recipients" in unnamed
+
+
+def test_cap_uses_the_exact_count() -> None:
+    settings = make_settings(max_recipients=5)
+    assert policy_problem([], 5, [], tool="create_campaign", settings=settings) is None
+    problem = policy_problem([], 6, [], tool="resume_campaign", settings=settings)
+    assert problem is not None and "6 recipients" in problem and "MSGFLASH_MAX_RECIPIENTS" in problem
+
+
+def test_statuses_are_refused_under_a_recipient_allowlist_unless_allowed() -> None:
+    locked = make_settings(recipient_allowlist="+33612345001")
+    problem = policy_problem([], None, [], tool="publish_status", settings=locked)
+    assert problem is not None and "MSGFLASH_ALLOW_STATUSES" in problem
+    allowed = make_settings(recipient_allowlist="+33612345001", allow_statuses=True)
+    assert policy_problem([], None, [], tool="publish_status", settings=allowed) is None
+    assert policy_problem([], None, [], tool="publish_status", settings=make_settings()) is None
+
+
+def test_plan_view_policies_read_every_url_place() -> None:
+    settings = make_settings(url_allowlist="shop.example")
+    base = {"tool": "send_message", "who": {"count": 1, "numbers": ["+33612345001"]}}
+    assert view_policy_problem({**base, "what": {"links": [{"url": "https://shop.example"}]}}, settings) is None
+    for what in (
+        {"links": [{"url": "evil.example/login"}]},
+        {"media": "https://evil.example\\.shop.example/a.jpg"},
+        {"buttons": [{"type": "url", "label": "Go", "target": "https://evil.example"}]},
+    ):
+        assert view_policy_problem({**base, "what": what}, settings) is not None, what
+    assert view_policy_problem({"tool": "create_webhook", "urls": ["https://evil.example/h"]}, settings) is not None
