@@ -98,6 +98,86 @@ async def test_list_contacts_search_matches_name_or_phone_case_insensitively(cli
     assert "search=AWA" in ledger()[0]["query"]
 
 
+@pytest.mark.parametrize(
+    ("typed", "searched"),
+    [
+        ("+33 6 12 34 50 00", "+33612345000"),
+        ("+33 (0)6 12-34-50-00", "+33612345000"),  # the '(0)' trunk digit is dropped
+        ("06 12 34 50 00", "612345000"),  # national form: digits without the trunk zero
+        ("0033 612 345 000", "33612345000"),
+    ],
+)
+async def test_a_formatted_phone_number_finds_the_contact(
+    client: Client, ledger: Ledger, typed: str, searched: str
+) -> None:
+    out = await call_ok(client, "list_contacts", {"search": typed})
+    assert [c["name"] for c in out["data"]["contacts"]] == ["Awa Diop"]
+    assert out["summary"] == f"1 of 1 contact(s) matching {typed!r} (as {searched})"
+    assert f"search={searched.replace('+', '%2B')}" in ledger()[0]["query"]
+
+
+def tagged(*tags: str, rows: list[tuple[str, str, list[str]]] = PERSONAL_CONTACTS) -> set[str]:
+    return {name for name, _, own in rows if set(tags) <= set(own)}
+
+
+@pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages of 3 contacts, so a tag scan over the 20 seeded contacts takes 7 requests."""
+    monkeypatch.setattr(contacts_module, "TAG_PAGE_SIZE", 3)
+
+
+async def test_list_contacts_by_tags_reads_every_page_and_reports_progress(
+    client: Client, ledger: Ledger, small_pages: None
+) -> None:
+    seen: list[tuple[float, float | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total))
+
+    result = await client.call_tool("list_contacts", {"tags": ["VIP ", "customer"]}, progress_callback=on_progress)
+    out = result.structured_content or {}
+    assert {c["name"] for c in out["data"]["contacts"]} == tagged("vip", "customer") == {"Awa Diop", "Aminata Ba"}
+    assert out["data"]["complete"] is True and out["data"]["scanned"] == len(PERSONAL_CONTACTS)
+    assert out["summary"] == "2 contact(s) tagged 'VIP', 'customer'"
+    assert out.get("next_cursor") is None
+    requests = ledger()
+    assert len(requests) == 7 and {(e["method"], e["path"]) for e in requests} == {("GET", "/api/v1/contacts")}
+    assert seen == [(float(min(3 * n, 20)), 20.0) for n in range(1, 8)]
+
+
+async def test_list_contacts_by_tags_shows_at_most_limit_but_counts_all(client: Client) -> None:
+    out = await call_ok(client, "list_contacts", {"tags": ["lead"], "limit": 2})
+    assert out["data"]["matched"] == len(tagged("lead")) and len(out["data"]["contacts"]) == 2
+    assert out["summary"] == f"{len(tagged('lead'))} contact(s) tagged 'lead', showing the first 2"
+
+
+async def test_a_bounded_tag_scan_says_so_and_resumes_from_its_cursor(
+    client: Client, monkeypatch: pytest.MonkeyPatch, small_pages: None
+) -> None:
+    monkeypatch.setattr(contacts_module, "MAX_TAG_PAGES", 2)
+    first = await call_ok(client, "list_contacts", {"tags": ["newsletter"]})
+    assert first["data"]["complete"] is False and first["data"]["scanned"] == 6
+    assert "stopped after 2 pages" in first["summary"] and first["next_cursor"]
+    names = {c["name"] for c in first["data"]["contacts"]}
+    cursor = first["next_cursor"]
+    while cursor:
+        more = await call_ok(client, "list_contacts", {"tags": ["newsletter"], "cursor": cursor})
+        names |= {c["name"] for c in more["data"]["contacts"]}
+        cursor = more.get("next_cursor")
+    assert names == tagged("newsletter")
+
+
+async def test_list_contacts_by_tags_in_the_team_workspace(client: Client) -> None:
+    out = await call_ok(client, "list_contacts", {"tags": ["prospect"], "workspace": TEAM_NAME})
+    assert {c["name"] for c in out["data"]["contacts"]} == tagged("prospect", rows=TEAM_CONTACTS)
+
+
+@pytest.mark.parametrize("tags", [[], [""], ["x" * 101], [f"t{n}" for n in range(11)]])
+async def test_tag_selector_validation_sends_nothing(client: Client, ledger: Ledger, tags: list[str]) -> None:
+    await call_error(client, "list_contacts", {"tags": tags})
+    assert ledger() == []
+
+
 async def test_list_contacts_sort_name_asc_pages_in_name_order(client: Client) -> None:
     first = await call_ok(client, "list_contacts", {"sort": "name_asc", "limit": 10})
     second = await call_ok(client, "list_contacts", {"sort": "name_asc", "limit": 10, "cursor": first["next_cursor"]})
