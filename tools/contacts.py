@@ -109,10 +109,7 @@ class TagSelection:
         """One line: how many, with which tags, and whether the whole workspace was read."""
         line = f"{len(self.contacts)} contact(s) tagged {', '.join(repr(t) for t in self.tags)}"
         if not self.complete:
-            line += (
-                f" among the first {self.scanned} of {self.total} scanned (stopped after {MAX_TAG_PAGES} pages; "
-                "more may match: narrow with search, or continue from next_cursor)"
-            )
+            line += f" among the first {self.scanned} of {self.total} (the scan stops after {MAX_TAG_PAGES} pages)"
         return line
 
 
@@ -211,7 +208,8 @@ async def list_contacts(
             "complete": selection.complete,
             "nextCursor": selection.next_cursor,
         }
-        return Reply(selection.describe() + matching + more, data, next_cursor=selection.next_cursor)
+        resume = "; more may match: pass next_cursor" if selection.next_cursor else ""
+        return Reply(selection.describe() + matching + more + resume, data, next_cursor=selection.next_cursor)
     data = await api(query={"limit": limit, "cursor": cursor, "search": query_text, "sort": sort})
     contacts = data.get("contacts") or []
     summary = f"{len(contacts)} of {data.get('total', len(contacts))} contact(s){matching}{_more(data)}"

@@ -11,7 +11,7 @@ from ..server.api import Api
 from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
 from ..server.results import Preview, Reply
 from ._types import Cursor, GroupId, Limit
-from .contacts import ContactIds, is_job, queued_summary
+from .contacts import ContactIds, TagSelector, is_job, queued_summary, select_by_tags
 
 toolset = Toolset("groups", "Contact groups and their members.")
 
@@ -31,6 +31,7 @@ Search = Annotated[
 ]
 
 GROUP = GET("/api/v1/contacts/groups/{groupId}")
+MAX_NAMED = 10  # contacts a tag-selected add names in its result
 
 
 def _label(group: dict[str, Any]) -> str:
@@ -103,15 +104,32 @@ async def delete_group(api: Api, group_id: GroupId) -> Reply:
 
 
 @toolset.tool(POST("/api/v1/contacts/groups/{groupId}/members"), Effect.WRITE)
-async def add_group_members(api: Api, group_id: GroupId, contact_ids: ContactIds) -> Reply:
-    """Add contacts to a group; 100+ ids return a bulk job."""
-    data = await api(path={"groupId": group_id}, json={"contactIds": contact_ids})
+async def add_group_members(
+    api: Api, group_id: GroupId, contact_ids: ContactIds | None = None, tags: TagSelector | None = None
+) -> Reply:
+    """Add contacts to a group, by ids or by tags; 100+ contacts return a bulk job."""
+    if (contact_ids is None) == (tags is None):
+        raise ToolError("give either contact_ids or tags (contacts carrying all of them), not both or neither")
+    ids, selected = contact_ids or [], {}
+    if tags is not None:
+        selection = await select_by_tags(api, tags)
+        if not selection.complete:
+            raise ToolError(
+                f"nothing added: {selection.describe()}. Read the matches with list_contacts(tags=...) page by page "
+                "and pass their ids as contact_ids"
+            )
+        if not selection.contacts:
+            return Reply(f"Nothing added: {selection.describe()}", {"added": 0, "total": 0, "selected": []})
+        ids = selection.ids
+        selected = {"selected": selection.who(MAX_NAMED), "selectedCount": len(ids)}
+    data = await api(path={"groupId": group_id}, json={"contactIds": ids})
+    which = f" tagged {', '.join(repr(t) for t in tags)}" if tags else ""
     if is_job(data):
-        return Reply(queued_summary(data, f"add {len(contact_ids)} contacts to the group"), data)
+        return Reply(queued_summary(data, f"add {len(ids)} contacts{which} to the group"), data | selected)
     return Reply(
-        f"Added {data.get('added')} of {data.get('total', len(contact_ids))}; "
+        f"Added {data.get('added')} of {data.get('total', len(ids))}{which}; "
         f"{data.get('alreadyInGroup')} already in group, {data.get('notFound')} not found",
-        data,
+        data | selected,
     )
 
 

@@ -157,7 +157,11 @@ async def test_a_bounded_tag_scan_says_so_and_resumes_from_its_cursor(
     monkeypatch.setattr(contacts_module, "MAX_TAG_PAGES", 2)
     first = await call_ok(client, "list_contacts", {"tags": ["newsletter"]})
     assert first["data"]["complete"] is False and first["data"]["scanned"] == 6
-    assert "stopped after 2 pages" in first["summary"] and first["next_cursor"]
+    assert first["summary"] == (
+        f"{first['data']['matched']} contact(s) tagged 'newsletter' among the first 6 of 20 "
+        "(the scan stops after 2 pages); more may match: pass next_cursor"
+    )
+    assert first["next_cursor"]
     names = {c["name"] for c in first["data"]["contacts"]}
     cursor = first["next_cursor"]
     while cursor:

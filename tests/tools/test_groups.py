@@ -163,6 +163,45 @@ async def test_add_and_remove_members_report_counts(client: Client, ledger: Ledg
     assert (await call_ok(client, "get_group", {"group_id": group_id}))["data"]["contactCount"] == 2
 
 
+async def test_add_group_members_by_tags_names_who_was_added(client: Client, ledger: Ledger) -> None:
+    group_id = await new_group(client)
+    before = len(ledger())
+    added = await call_ok(client, "add_group_members", {"group_id": group_id, "tags": ["vip"]})
+    vips = [name for name, _, tags in PERSONAL_CONTACTS if "vip" in tags]
+    assert added["data"]["added"] == len(vips) == added["data"]["selectedCount"]
+    assert {c["name"] for c in added["data"]["selected"]} == set(vips)
+    assert added["summary"] == f"Added {len(vips)} of {len(vips)} tagged 'vip'; 0 already in group, 0 not found"
+    writes = [e for e in ledger()[before:] if e["method"] != "GET"]
+    assert len(writes) == 1 and writes[0]["path"] == f"/api/v1/contacts/groups/{group_id}/members"
+    members = await call_ok(client, "list_group_members", {"group_id": group_id})
+    assert sorted(m["id"] for m in members["data"]["members"]) == sorted(VIP_IDS)
+
+
+async def test_add_group_members_by_a_tag_nobody_has_adds_nothing(client: Client, ledger: Ledger) -> None:
+    group_id = await new_group(client)
+    before = len(ledger())
+    out = await call_ok(client, "add_group_members", {"group_id": group_id, "tags": ["nobody-has-this"]})
+    assert out["summary"] == "Nothing added: 0 contact(s) tagged 'nobody-has-this'"
+    assert [e["method"] for e in ledger()[before:]] == ["GET"]
+
+
+async def test_an_incomplete_tag_scan_adds_nothing(client: Client, ledger: Ledger, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(contacts_module, "TAG_PAGE_SIZE", 3)
+    monkeypatch.setattr(contacts_module, "MAX_TAG_PAGES", 2)
+    group_id = await new_group(client)
+    before = len(ledger())
+    error = await call_error(client, "add_group_members", {"group_id": group_id, "tags": ["vip"]})
+    assert "nothing added" in error and "list_contacts(tags=" in error and "among the first 6 of 20" in error
+    assert [e["method"] for e in ledger()[before:]] == ["GET", "GET"]
+
+
+@pytest.mark.parametrize("selector", [{}, {"contact_ids": [AWA_CONTACT_ID], "tags": ["vip"]}])
+async def test_add_group_members_takes_ids_or_tags(client: Client, ledger: Ledger, selector: dict[str, Any]) -> None:
+    error = await call_error(client, "add_group_members", {"group_id": VIP_GROUP_ID, **selector})
+    assert "either contact_ids or tags" in error
+    assert ledger() == []
+
+
 async def test_remove_group_members_is_destructive_but_needs_no_confirmation(client: Client) -> None:
     tools = {t.name: t for t in (await client.list_tools()).tools}
     remove = tools["remove_group_members"]
