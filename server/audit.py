@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from pydantic_core import to_jsonable_python
 
 log = logging.getLogger("msgflash_mcp.audit")
 
@@ -40,8 +41,47 @@ _KEEP = {
 }
 
 
+def jsonable(value: Any) -> Any:
+    """`value` as plain JSON data, whatever it holds: an audit record must never fail a call.
+
+    Datetimes, Decimals, sets, pydantic models, enums... are converted the way pydantic dumps them;
+    bytes as base64 (they need not be UTF-8); NaN/inf as null (strict JSON); anything pydantic does
+    not know as its `str`. A dict that still fails (a circular value inside) is converted key by
+    key, so one odd argument costs its own detail, not the whole record's structure.
+    """
+    try:
+        return _convert(value)
+    except Exception:  # the record is written anyway
+        if isinstance(value, dict):
+            return {_text(key): _converted_or_text(item) for key, item in value.items()}  # type: ignore[misc]
+        return _text(value)
+
+
+def _convert(value: Any) -> Any:
+    return to_jsonable_python(value, fallback=_text, bytes_mode="base64", inf_nan_mode="null")
+
+
+def _converted_or_text(value: Any) -> Any:
+    try:
+        return _convert(value)
+    except Exception:  # e.g. a circular structure: its text still says what it was
+        return _text(value)
+
+
+def _text(value: Any) -> str:
+    try:
+        return str(value)
+    except Exception:  # a __str__ that raises still gets a record
+        return f"<unprintable {type(value).__name__}>"
+
+
+def dumps(value: Any, *, sort_keys: bool = False) -> str:
+    """One JSON line for `value`; never raises (see `jsonable`)."""
+    return json.dumps(jsonable(value), sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def _digest(value: Any) -> str:
-    raw = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False).encode()
+    raw = dumps(value, sort_keys=True).encode()
     return "sha256:" + hashlib.sha256(raw).hexdigest()[:16]
 
 
@@ -71,22 +111,26 @@ class AuditLog:
     ) -> None:
         if self._path is None:
             return
-        entry = {
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "tool": tool,
-            "workspace": workspace,
-            "principal": principal,
-            "args": redact_args(args),
-            "confirmation": confirmation,
-            "outcome": outcome,
-            "api_id": api_id,
-        }
-        line = json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
-        async with self._lock:
-            try:
+        # Recording happens after the request left: whatever fails here (an odd value, a full disk)
+        # is logged and swallowed, so a done request is never reported as an error.
+        try:
+            entry = {
+                "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "tool": tool,
+                "workspace": workspace,
+                "principal": principal,
+                "args": redact_args(args),
+                "confirmation": confirmation,
+                "outcome": outcome,
+                "api_id": api_id,
+            }
+            line = dumps(entry) + "\n"
+            async with self._lock:
                 await anyio.to_thread.run_sync(self._append, line)
-            except OSError as exc:  # an unwritable audit log must not hide the call's outcome
-                log.error("audit log %s not writable: %s", self._path, exc)
+        except Exception as exc:
+            # The reason only (an OSError's strerror, else the exception type): never a value of the record.
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            log.error("audit log %s: record of %s (outcome %s) not written: %s", self._path, tool, outcome, reason)
 
     def _append(self, line: str) -> None:
         assert self._path is not None
