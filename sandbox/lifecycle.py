@@ -1,6 +1,7 @@
 """Lazy, clock-driven lifecycles (no background threads).  Every request first calls `tick(now)`,
 which applies the transitions that became due since the last call: message statuses, scheduled
-messages leaving, campaign recipients being enqueued, bulk jobs and number lookups progressing.
+messages leaving, recipients replying (rules in `replies`), campaign recipients being enqueued,
+bulk jobs and number lookups progressing.
 Each row carries `next_at` (epoch seconds of its next transition, indexed), and the sandbox caches
 the global minimum so an idle tick costs nothing."""
 
@@ -12,7 +13,7 @@ import math
 import sqlite3
 from typing import TYPE_CHECKING, Any
 
-from . import quotas
+from . import quotas, replies
 from .store import dumps, loads
 from .util import e164, iso, new_id
 
@@ -113,6 +114,9 @@ def make_message(
         "_t0": t0,
         "_fail": error if error is not None else failure_for(to, instance),
     }
+    if not msg["_fail"]:
+        reply = replies.plan(to, body, t0 + DELIVERED_AFTER)
+        msg["_reply_at"], msg["_reply_text"] = reply if reply else (None, None)
     if extra:
         msg["meta"]["content"] = extra
     return msg
@@ -126,15 +130,17 @@ def _message_steps(msg: dict[str, Any]) -> list[tuple[float, str]]:
 
 
 def message_next_at(msg: dict[str, Any]) -> float | None:
+    """The earliest of the message's next status change and its pending reply."""
+    reply_at: float | None = msg.get("_reply_at")
     if msg["status"] == "scheduled":
         return msg["_t0"]
     for at, status in _message_steps(msg):
         if _rank(status) > _rank(msg["status"]):
-            return at
-    return None
+            return at if reply_at is None else min(at, reply_at)
+    return reply_at
 
 
-_RANKS = {"scheduled": 0, "queued": 1, "sent": 2, "delivered": 3, "read": 4, "failed": 5, "cancelled": 5}
+_RANKS = {"scheduled": 0, "queued": 1, "sent": 2, "delivered": 3, "read": 4, "failed": 5, "cancelled": 5, "received": 5}
 
 
 def _rank(status: str) -> int:
@@ -177,6 +183,30 @@ def advance_message(sb: Sandbox, db: sqlite3.Connection, msg: dict[str, Any], no
         if status == "failed":
             msg["error"] = msg["_fail"]
         emit(sb, db, msg["_ws"], "message." + status, _message_payload(msg, at))
+
+
+def arrive_reply(sb: Sandbox, db: sqlite3.Connection, msg: dict[str, Any], now: float) -> None:
+    """Store the recipient's reply to `msg` once it is due (after `advance_message` ran to `now`)."""
+    at: float | None = msg.get("_reply_at")
+    if at is None or at > now:
+        return
+    msg["_reply_at"] = None
+    if msg["status"] not in ("delivered", "read"):  # failed or cancelled since: nobody saw it
+        return
+    text = msg.get("_reply_text") or ""
+    row = db.execute("SELECT data FROM instances WHERE id = ?", (msg["instanceId"],)).fetchone()
+    instance = loads(row["data"]) if row else {"id": msg["instanceId"]}
+    contact = db.execute("SELECT id FROM contacts WHERE ws = ? AND phone = ?", (msg["_ws"], msg["to"])).fetchone()
+    receive(sb, db, replies.inbound_message(
+        msg_id=replies.reply_id(msg["id"]), ws=msg["_ws"], user_id=msg["userId"], instance=instance,
+        sender=msg["to"], body=text, contact_id=contact["id"] if contact else None, at=at, in_reply_to=msg["id"],
+    ))
+
+
+def receive(sb: Sandbox, db: sqlite3.Connection, inbound: dict[str, Any]) -> None:
+    """Store an inbound message and emit its `message.received` event."""
+    insert_message(db, inbound)
+    emit(sb, db, inbound["_ws"], "message.received", replies.received_payload(inbound))
 
 
 def _message_payload(msg: dict[str, Any], at: float) -> dict[str, Any]:
@@ -480,6 +510,7 @@ def tick(sb: Sandbox, db: sqlite3.Connection, now: float) -> None:
     for row in db.execute("SELECT data FROM messages WHERE next_at <= ? ORDER BY next_at", (now,)).fetchall():
         msg = loads(row["data"])
         advance_message(sb, db, msg, now)
+        arrive_reply(sb, db, msg, now)
         db.execute("UPDATE messages SET status = ?, next_at = ?, data = ? WHERE id = ?",
                    (msg["status"], message_next_at(msg), dumps(msg), msg["id"]))
     for row in db.execute("SELECT data FROM jobs WHERE next_at <= ?", (now,)).fetchall():

@@ -27,7 +27,8 @@ from .base import RouteSpec, route
 from .content import BUTTONS_SPEC, MESSAGE_TYPES, check_buttons, check_media
 
 ROUTES: list[RouteSpec] = []
-STATUSES = ("scheduled", "queued", "sent", "delivered", "read", "failed", "cancelled")
+# `received` (inbound messages) is inferred, REFERENCE §19.1.
+STATUSES = ("scheduled", "queued", "sent", "delivered", "read", "failed", "cancelled", "received")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 SEND_SPEC: dict[str, F] = {
@@ -160,7 +161,10 @@ def schedule(ctx: Ctx) -> dict[str, Any]:
 def list_messages(ctx: Ctx) -> dict[str, Any]:
     q = ctx.query
     limit = query_int(q, "limit", 50, 100)  # default/max not documented: 50/100 like contacts
-    sql = "SELECT rid, data FROM messages WHERE ws = ?"
+    # Newest first by creation time, not insertion order: lifecycles run lazily, so one clock jump
+    # can store a campaign's sends and older replies in any order. The cursor is (createdAt, rid).
+    created = "json_extract(data, '$.createdAt')"
+    sql = f"SELECT rid, {created} AS created, data FROM messages WHERE ws = ?"
     args: list[Any] = [ctx.ws]
     if q.get("instanceId") is not None:
         if not is_uuid(q["instanceId"]):
@@ -173,12 +177,12 @@ def list_messages(ctx: Ctx) -> dict[str, Any]:
         sql += " AND status = ?"
         args.append(q["status"])
     if q.get("cursor"):
-        rid, _ = decode_cursor(q["cursor"])
+        after, rid = decode_cursor(q["cursor"])
         if not rid.isdigit():
             raise invalid([{"field": "cursor", "message": "Invalid cursor"}])
-        sql += " AND rid < ?"
-        args.append(int(rid))
-    sql += " ORDER BY rid DESC LIMIT ?"
+        sql += f" AND ({created} < ? OR ({created} = ? AND rid < ?))"
+        args += [after, after, int(rid)]
+    sql += f" ORDER BY {created} DESC, rid DESC LIMIT ?"
     args.append(limit + 1)
     rows = ctx.db.execute(sql, args).fetchall()
     has_more = len(rows) > limit
@@ -188,7 +192,7 @@ def list_messages(ctx: Ctx) -> dict[str, Any]:
         m = public(loads(r["data"]))
         m["meta"] = {}  # list items carry an empty meta in the documented example
         items.append(m)
-    cursor = encode_cursor(rows[-1]["rid"], items[-1]["id"]) if has_more else None
+    cursor = encode_cursor(rows[-1]["created"], rows[-1]["rid"]) if has_more else None
     return {"messages": items, "nextCursor": cursor, "hasMore": has_more}
 
 
