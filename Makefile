@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test lint bench sandbox clean
+.PHONY: demo test lint bench sandbox bundle clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -32,5 +32,13 @@ bench: $(STAMP)
 sandbox: $(STAMP)
 	$(BIN)/msgflash-mcp sandbox
 
+# msgflash-mcp.mcpb, the one-click install for Claude Desktop, packed by the mcpb CLI pinned in bundle/.
+bundle: bundle/node_modules/.package-lock.json
+	$(PY) bundle/build.py msgflash-mcp.mcpb
+
+bundle/node_modules/.package-lock.json: bundle/package-lock.json
+	cd bundle && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 clean:
-	rm -rf $(VENV) build *.egg-info tests/clients/node_modules
+	rm -rf $(VENV) build *.egg-info tests/clients/node_modules bundle/node_modules msgflash-mcp.mcpb

@@ -26,3 +26,15 @@ if [ ! -f "$stamp" ] || [ "$clients/package-lock.json" -nt "$stamp" ]; then
     echo "prepare: npm missing; the real-client tests (tests/clients) will fail" >&2
   fi
 fi
+
+# The pinned MCPB CLI that validates and packs the bundle (tests/bundle, `make bundle`).
+bundle_stamp="bundle/node_modules/.package-lock.json"
+if [ ! -f "$bundle_stamp" ] || [ "bundle/package-lock.json" -nt "$bundle_stamp" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "prepare: npm ci in bundle" >&2
+    (cd bundle && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+    touch "$bundle_stamp"
+  else
+    echo "prepare: npm missing; the bundle tests (tests/bundle) will fail" >&2
+  fi
+fi
