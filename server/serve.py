@@ -15,6 +15,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import AnyHttpUrl
 
 from .app import build_server
+from .call.principal import token_principal
 from .redact import Scrubber, install_log_scrubbing
 from .settings import ConfirmMode, Settings
 
@@ -22,16 +23,22 @@ log = logging.getLogger("msgflash_mcp")
 
 
 class StaticTokenVerifier(TokenVerifier):
-    """MSGFLASH_HTTP_TOKEN as a bearer token. Several comma-separated tokens name several principals."""
+    """MSGFLASH_HTTP_TOKEN as a bearer token. Several comma-separated tokens name several principals,
+    each identified by a keyed hash of its token (server/call/principal.py), never by its position."""
 
-    def __init__(self, tokens: str) -> None:
+    def __init__(self, tokens: str, key: bytes | None = None) -> None:
         self._tokens = [t.strip() for t in tokens.split(",") if t.strip()]
+        self._key = key
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        for index, expected in enumerate(self._tokens):
-            if hmac.compare_digest(token.encode(), expected.encode()):
-                return AccessToken(token=token, client_id=f"client-{index + 1}", scopes=[], subject=f"client-{index + 1}")
-        return None
+        # Compare against every configured token (constant time each), so timing says nothing of which.
+        matched = False
+        for expected in self._tokens:
+            matched |= hmac.compare_digest(token.encode(), expected.encode())
+        if not matched:
+            return None
+        principal = token_principal(token, self._key)
+        return AccessToken(token=token, client_id=principal, scopes=[], subject=principal)
 
 
 def is_loopback(host: str) -> bool:
@@ -65,7 +72,10 @@ def http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, *
     if settings.http_token is not None:
         resource = f"http://{host}:{port}/mcp"
         auth = {
-            "token_verifier": StaticTokenVerifier(settings.http_token.get_secret_value()),
+            "token_verifier": StaticTokenVerifier(
+                settings.http_token.get_secret_value(),
+                settings.principal_key.get_secret_value().encode() if settings.principal_key else None,
+            ),
             "auth": AuthSettings(
                 issuer_url=AnyHttpUrl(f"http://{host}:{port}"),
                 resource_server_url=AnyHttpUrl(resource),

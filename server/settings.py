@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     rate_limit: float = Field(10.0, ge=0, le=1000)
     redis_url: SecretStr | None = None
     http_token: SecretStr | None = None
+    principal_key: SecretStr | None = None  # HMAC key naming HTTP principals (server/call/principal.py)
     allowed_hosts: Annotated[list[str] | None, NoDecode] = None  # public names behind a proxy (Host check)
     audit_log: Path | None = None
     log_level: str = "WARNING"
@@ -148,7 +149,7 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every configured secret value, for the exact-value log and output scrubber."""
-        values = [self.api_key, self.redis_url, self.http_token, *(team.key for team in self.teams)]
+        values = [self.api_key, self.redis_url, self.http_token, self.principal_key, *(team.key for team in self.teams)]
         return [value.get_secret_value() for value in values if value is not None]
 
 

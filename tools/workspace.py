@@ -7,6 +7,7 @@ from typing import Annotated
 from pydantic import Field
 
 from ..server.api import Api
+from ..server.call.principal import ANONYMOUS
 from ..server.registry import Effect, Toolset
 from ..server.results import Reply
 
@@ -40,6 +41,16 @@ async def switch_workspace(
     workspace: Annotated[str, Field(description="'personal' or a team name from list_workspaces")],
 ) -> Reply:
     """Make a workspace active for the following calls of this connection."""
+    if api.principal == ANONYMOUS:
+        # Tokenless, sessionless HTTP: every such client is this one principal, so a stored choice would
+        # be every client's (server/call/principal.py). Nothing is stored.
+        chosen = api.workspaces.get(workspace)
+        return Reply(
+            f"Not switched: this HTTP connection has no session and no bearer token, so the server cannot tell "
+            f"its calls from other clients'. Pass workspace={chosen.name!r} on each call instead "
+            "(or the operator sets MSGFLASH_HTTP_TOKEN)",
+            {"active": None, "requested": chosen.name, "stored": False},
+        )
     chosen = await api.workspaces.switch(workspace, api.principal)
     label = api.workspaces.label(chosen)
-    return Reply(f"Active workspace is now {label}", {"active": chosen.name, "kind": chosen.kind})
+    return Reply(f"Active workspace is now {label}", {"active": chosen.name, "kind": chosen.kind, "stored": True})

@@ -1,0 +1,64 @@
+"""Who is calling: the principal that owns an active workspace, confirmation tokens and audit lines.
+
+- **HTTP with a bearer token** (`MSGFLASH_HTTP_TOKEN`, comma-separated for several clients): the
+  principal is a keyed hash of the token, `HMAC-SHA256(key, token)`, never its position in the list,
+  so reordering, adding or removing tokens keeps every identity (and its active workspace and
+  pending confirmations). The key is `MSGFLASH_PRINCIPAL_KEY` when set, else the fixed
+  domain-separation key below. Either way the principal is a pseudonym: tokens are high-entropy
+  secrets and the hash cannot be reversed; a configured key additionally makes principals of one
+  deployment unlinkable to the same token elsewhere (replicas sharing a Redis must share the key).
+- **HTTP without a token, with a session** (the 2025 era): each MCP session is its own principal,
+  a keyed hash of the session id the server minted (the transport refuses ids it did not mint, and
+  the hash keeps raw session ids out of audit lines and Redis keys).
+- **HTTP without a token and without a session** (the 2026-07-28 era, stateless): nothing tells one
+  client from another. A per-request principal would break what hangs on the principal across
+  requests (redeeming a confirmation token, single use of an accepted elicitation round), so these
+  requests share one principal, `ANONYMOUS`, and `switch_workspace` refuses to store an active
+  workspace for it (it would be every such client's): they pass `workspace` on each call, or the
+  operator sets `MSGFLASH_HTTP_TOKEN`. Confirmation tokens stay unguessable bearer capabilities.
+- **stdio and in-memory**: the connection (one client per process or per in-memory client).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import TYPE_CHECKING
+
+from mcp.server.auth.middleware.auth_context import get_access_token
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import Context
+
+    from ..runtime import Connection
+
+# Used when MSGFLASH_PRINCIPAL_KEY is not set: separates this hash from any other use of the token.
+DOMAIN_KEY = b"msgflash-mcp/http-principal/v1"
+HTTP_PREFIX = "http:"
+SESSION_PREFIX = "http-session:"
+ANONYMOUS = "http:anonymous"  # tokenless, sessionless HTTP: see the module docstring
+
+def _mac(value: str, key: bytes | None) -> str:
+    return hmac.new(key or DOMAIN_KEY, value.encode(), hashlib.sha256).hexdigest()[:32]  # 128 bits
+
+
+def token_principal(token: str, key: bytes | None = None) -> str:
+    """The stable, position-independent identity of a bearer token (the verifier's `subject`)."""
+    return "tok-" + _mac(token, key)
+
+
+def is_http(ctx: Context | None) -> bool:
+    """True when this request came over Streamable HTTP (the transport attached its HTTP request)."""
+    return ctx is not None and getattr(ctx.request_context, "request", None) is not None
+
+
+def principal_of(ctx: Context | None, connection: Connection) -> str:
+    """The principal of the current request (see the module docstring for the rules)."""
+    token = get_access_token()
+    if token is not None:
+        return HTTP_PREFIX + (token.subject or token.client_id)
+    if is_http(ctx):
+        assert ctx is not None
+        session_id = (ctx.headers or {}).get("mcp-session-id")
+        return SESSION_PREFIX + _mac(session_id, None) if session_id else ANONYMOUS
+    return connection.connection_id
