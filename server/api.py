@@ -138,18 +138,28 @@ def _data(response: httpx2.Response) -> Any:
     return body.get("data", body) if isinstance(body, dict) else body
 
 
-def _error(response: httpx2.Response) -> ApiError:
-    code, message, details = f"HTTP_{response.status_code}", response.reason_phrase or "error", []
+def error_fields(response: httpx2.Response) -> tuple[str | None, str | None, list[object]]:
+    """`code`, `message` and `details` of an error envelope (REFERENCE §5.2); None or [] when absent
+    or when the body is not that envelope (a proxy's HTML page). The body must have been read."""
     try:
         body = response.json()
-        err = body.get("error") if isinstance(body, dict) else None
-        if isinstance(err, dict):
-            code = str(err.get("code") or code)
-            message = str(err.get("message") or message)
-            raw_details = err.get("details")
-            details = raw_details if isinstance(raw_details, list) else []
     except ValueError:
-        pass
+        return None, None, []
+    err = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(err, dict):
+        return None, None, []
+    code, message, details = err.get("code"), err.get("message"), err.get("details")
+    return (
+        str(code) if code else None,
+        str(message) if message else None,
+        details if isinstance(details, list) else [],  # type: ignore[return-value]
+    )
+
+
+def _error(response: httpx2.Response) -> ApiError:
+    code, message, details = error_fields(response)
+    code = code or f"HTTP_{response.status_code}"
+    message = message or response.reason_phrase or "error"
     if response.status_code == 429:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         return RateLimited(429, code, message, retry_after)

@@ -345,8 +345,9 @@ class RateLimitedTransport(httpx2.AsyncBaseTransport):
 
     Living in the transport means every attempt (retries included) is paced by construction, and
     the time between the grant and the socket write is as short and as steady as it can be: the
-    upstream measures arrival gaps, so any variation there is what a strict limit sees. A 429 from
-    upstream pauses the key here too, for every caller (Retry-After when given, else 1 s).
+    upstream measures arrival gaps, so any variation there is what a strict limit sees. A rate-limit
+    429 from upstream pauses the key here too, for every caller (Retry-After when given, else 1 s);
+    a monthly quota 429 does not (``retry.is_rate_limit``).
     """
 
     def __init__(self, inner: httpx2.AsyncBaseTransport, limiter: RateLimiter) -> None:
@@ -358,9 +359,15 @@ class RateLimitedTransport(httpx2.AsyncBaseTransport):
         await self._limiter.acquire(key)
         response = await self._inner.handle_async_request(request)
         if response.status_code == 429:
-            from .retry import parse_retry_after
+            from .api import error_fields
+            from .retry import is_rate_limit, parse_retry_after
 
-            await self._limiter.push_back(key, parse_retry_after(response.headers.get("retry-after")) or 1.0)
+            await response.aread()  # a small error envelope; the client reads it from memory afterwards
+            code, _message, _details = error_fields(response)
+            # A monthly quota 429 is not about pace: pausing the key would only delay everyone's
+            # other calls (which the quota may still allow) for nothing.
+            if is_rate_limit(response.status_code, code):
+                await self._limiter.push_back(key, parse_retry_after(response.headers.get("retry-after")) or 1.0)
         return response
 
     async def aclose(self) -> None:

@@ -5,6 +5,8 @@ timeout after sending, a dropped connection, a 5xx) is never retried: the caller
 sends: looks for the message it may have created) or reports "outcome unknown". Reads, and
 failures that provably never reached the API (connect errors, 429 ``API_RATE_LIMIT_EXCEEDED``),
 are retried with capped, jittered exponential backoff. Monthly quota errors are never retried.
+A 5xx that carries an error code the reference documents as a refusal (``REJECTION_CODES``) is the
+API's own answer, not doubt: a mutating call reports it as a rejection with its advice.
 
 The table (threat model §3.2, "maybe" rows read as "do not retry" because there are no keys):
 
@@ -16,6 +18,7 @@ ConnectError, ConnectTimeout, PoolTimeout              RETRY       RETRY
 429 MONTHLY_* / *_QUOTA_EXCEEDED                       FAIL        FAIL
 ReadTimeout, WriteTimeout, ReadError, WriteError,      RETRY       OUTCOME_UNKNOWN
 RemoteProtocolError, other TransportError
+5xx with a REJECTION_CODES code (PROVIDER_ERROR...)    as 5xx      FAIL
 500, 502, 503, 504                                     RETRY       OUTCOME_UNKNOWN
 other 5xx (501, 505, 52x...)                           FAIL        OUTCOME_UNKNOWN
 other 3xx/4xx                                          FAIL        FAIL
@@ -43,15 +46,23 @@ import httpx2
 
 __all__ = [
     "RATE_LIMIT_CODE",
+    "REJECTION_CODES",
     "Decision",
     "RetryClass",
     "RetryPolicy",
     "Verdict",
     "classify",
+    "is_rate_limit",
     "parse_retry_after",
 ]
 
 RATE_LIMIT_CODE = "API_RATE_LIMIT_EXCEEDED"
+
+# 5xx error codes that are the API's verdict on the request, documented in REFERENCE §18 (and for
+# number lookups §17.1, statuses §14): the WhatsApp provider refused it (PROVIDER_ERROR) or could
+# not be reached (PROVIDER_UNAVAILABLE), so nothing was done. PROVIDER_TIMEOUT and INTERNAL_ERROR
+# are not here: the provider or the API may have acted before failing, which is doubt.
+REJECTION_CODES = frozenset({"PROVIDER_ERROR", "PROVIDER_UNAVAILABLE"})
 
 _MAYBE_PROCESSED_5XX = frozenset({500, 502, 503, 504})
 _NEVER_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
@@ -80,6 +91,13 @@ def _is_quota_code(code: str) -> bool:
     return code.startswith("MONTHLY_") or code.endswith("_QUOTA_EXCEEDED")
 
 
+def is_rate_limit(status: int, code: str | None) -> bool:
+    """A 429 for going too fast (``API_RATE_LIMIT_EXCEEDED``, or a 429 naming no quota): retried after
+    a pause, and the only 429 that pauses the key's schedule. A monthly quota 429 is neither: waiting
+    a second does not bring a quota back."""
+    return status == 429 and not (code and _is_quota_code(code))
+
+
 def classify(
     retry_class: RetryClass,
     *,
@@ -106,7 +124,9 @@ def classify(
         raise ValueError(f"status {status} is not a failure")
     if status == 429:
         # 429 means rejected before processing. Quotas do not come back within a retry budget.
-        return Verdict.FAIL if code and _is_quota_code(code) else Verdict.RETRY
+        return Verdict.RETRY if is_rate_limit(status, code) else Verdict.FAIL
+    if status >= 500 and code in REJECTION_CODES and retry_class is RetryClass.UNSAFE:
+        return Verdict.FAIL  # documented refusal: nothing happened, and repeating it now will not help
     if status in _MAYBE_PROCESSED_5XX:
         return maybe
     if status >= 500:

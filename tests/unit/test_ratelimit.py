@@ -15,10 +15,12 @@ import logging
 import math
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import anyio
 import anyio.abc
 import anyio.lowlevel
+import httpx2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -27,6 +29,7 @@ from msgflash_mcp.server.ratelimit import (
     ADAPT_STEP,
     MemoryRateLimiter,
     NoRateLimiter,
+    RateLimitedTransport,
     RateLimiter,
     RedisRateLimiter,
     build_rate_limiter,
@@ -240,6 +243,30 @@ async def test_push_back_with_burst_spends_the_burst(ft: FakeTime) -> None:
             tg.start_soon(_acquire_and_record, limiter, KEY, ft, grants)
         await ft.run()
     assert min(grants) == pytest.approx(start + 1.0)  # nobody before the pause ends, despite the burst
+
+
+@pytest.mark.parametrize(
+    ("code", "pause"),
+    [
+        ("API_RATE_LIMIT_EXCEEDED", 1.0),  # REFERENCE §4.1: too fast, so the key waits
+        ("MONTHLY_API_REQUEST_QUOTA_EXCEEDED", 0.1),  # §4.2: a quota; waiting cannot help, pace as usual
+        ("MONTHLY_OUTBOUND_QUOTA_EXCEEDED", 0.1),
+    ],
+)
+async def test_only_a_rate_limit_429_pauses_the_key(ft: FakeTime, sandbox_app: Any, code: str, pause: float) -> None:
+    from msgflash_mcp.sandbox.faults import FaultRule
+    from msgflash_mcp.sandbox.keys import PERSONAL_KEY
+
+    path = "/api/v1/instances"
+    sandbox_app.state.sandbox.faults.add([FaultRule(action="status", method="GET", path=path, status=429, code=code)])
+    limiter = memory(ft, rate=10.0)
+    transport = RateLimitedTransport(httpx2.ASGITransport(app=sandbox_app), limiter)
+    async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
+        response = await http.get(path, headers={"x-api-key": PERSONAL_KEY})
+    assert response.status_code == 429 and response.json()["error"]["code"] == code  # the body is still readable
+    before = ft.now
+    await alone(ft, limiter)
+    assert ft.now - before == pytest.approx(pause)
 
 
 async def test_push_back_never_moves_the_schedule_earlier(ft: FakeTime) -> None:

@@ -73,6 +73,11 @@ STATUS_TABLE: list[tuple[int, str | None, Verdict, Verdict]] = [
     (503, None, RETRY, UNKNOWN),
     (504, None, RETRY, UNKNOWN),
     (500, "INTERNAL_ERROR", RETRY, UNKNOWN),
+    # documented refusals (REFERENCE §14, §17.1, §18): the API's answer, not doubt
+    (502, "PROVIDER_ERROR", RETRY, FAIL),
+    (502, "PROVIDER_UNAVAILABLE", RETRY, FAIL),
+    (503, "PROVIDER_UNAVAILABLE", RETRY, FAIL),
+    (502, "PROVIDER_TIMEOUT", RETRY, UNKNOWN),  # the provider may have acted before timing out
     (501, None, FAIL, UNKNOWN),
     (522, None, FAIL, UNKNOWN),
     (400, "VALIDATION_ERROR", FAIL, FAIL),
