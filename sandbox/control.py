@@ -13,6 +13,11 @@ POST   /_sandbox/account              {"plan": code, "usage": {messagesCount, st
 POST   /_sandbox/instances/{id}       {"status": "connected"|"connecting"|"disconnected"}
 GET    /_sandbox/webhook-deliveries   the signed outbox (DELETE clears it)
 GET    /_sandbox/info                 keys, team id and seeded ids
+
+Only the local user may drive it, not a web page they happen to visit (see `refusal`): the `Host`
+must be a loopback name (DNS rebinding), an `Origin`, when sent, a loopback origin, and every POST
+or DELETE must be a request a browser cannot send cross-site without a CORS preflight (which this
+app never grants): `Content-Type: application/json`, or the header `X-Sandbox-Control: 1`.
 """
 
 from __future__ import annotations
@@ -52,8 +57,53 @@ async def _body(request: Request) -> Any:
         raise invalid([{"field": "body", "message": "Malformed JSON"}]) from None
 
 
+CONTROL_HEADER = "x-sandbox-control"
+_LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+_UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def _loopback_authority(authority: str) -> bool:
+    """`localhost`, `127.0.0.1` or `[::1]`, with any port (the app does not know the one it is served on)."""
+    host = authority.strip().lower()
+    name = host[: host.find("]") + 1] if host.startswith("[") else host.partition(":")[0]  # "[::1" -> "": refused
+    return name in _LOOPBACK_NAMES
+
+
+def _refused(status: int, code: str, message: str) -> Response:
+    return _json({"error": {"code": code, "message": message}}, status)
+
+
+def refusal(request: Request) -> Response | None:
+    """Why this control request is refused, or None. The checks of mcp's transport security, plus
+    the non-simple request rule: a page on another site can make a browser send a simple POST
+    (text/plain, no custom header) to loopback, and would reset the sandbox or inject faults."""
+    host = request.headers.get("host", "")
+    if not _loopback_authority(host):
+        return _refused(421, "INVALID_HOST", f"Host {host[:100]!r} is not a loopback name: the control surface "
+                        "answers only to localhost, 127.0.0.1 or [::1]")
+    origin = request.headers.get("origin")
+    if origin is not None:
+        scheme, _, authority = origin.partition("://")
+        if scheme not in ("http", "https") or not _loopback_authority(authority):
+            return _refused(403, "INVALID_ORIGIN", f"Origin {origin[:100]!r} is not a loopback origin: web pages "
+                            "cannot drive the sandbox's control surface")
+    if request.method not in _UNSAFE_METHODS or request.headers.get(CONTROL_HEADER) == "1":
+        return None
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if request.method == "POST" and media_type and media_type != "application/json":
+        return _refused(415, "UNSUPPORTED_MEDIA_TYPE", f"send Content-Type: application/json, not {media_type[:60]!r} "
+                        "(or the header X-Sandbox-Control: 1)")
+    if media_type != "application/json":
+        return _refused(403, "CONTROL_HEADER_REQUIRED", f"{request.method} {request.url.path} needs the header "
+                        "X-Sandbox-Control: 1 (or a JSON body with Content-Type: application/json)")
+    return None
+
+
 def _guard(fn: Any) -> Any:
     async def endpoint(request: Request) -> Response:
+        refused = refusal(request)
+        if refused is not None:
+            return refused
         try:
             return await fn(request)
         except ApiError as exc:

@@ -64,7 +64,7 @@ FAULTS: dict[str, tuple[dict[str, Any], bool]] = {
 
 
 async def inject(app: Any, rule: dict[str, Any]) -> None:
-    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://sandbox") as http:
+    async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://127.0.0.1") as http:
         response = await http.post("/_sandbox/faults", json=rule)
         assert response.status_code < 300, response.text
 
