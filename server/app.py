@@ -11,6 +11,7 @@ import httpx2
 from mcp.server import MCPServer
 
 from ..tools import ALL_TOOLSETS
+from .apps import MsgflashApps, hide_from_plain_clients, stamp_views
 from .call import build_tool
 from .guard import TokenStore
 from .ratelimit import RateLimiter
@@ -68,7 +69,10 @@ def build_server(
     runtime = Runtime.create(
         settings, sandbox_app=sandbox_app, http_transport=http_transport, limiter=limiter, token_store=token_store
     )
-    tools = [build_tool(spec) for spec in selected_specs(runtime.settings)]
+    specs = selected_specs(runtime.settings)
+    tools = [build_tool(spec) for spec in specs]
+    guarded = frozenset(spec.name for spec in specs if spec.guarded)
+    stamp_views(tools, guarded)  # MCP Apps views; clients without Apps never see them (server/apps)
 
     @asynccontextmanager
     async def lifespan(server: MCPServer[Connection]) -> AsyncIterator[Connection]:
@@ -86,6 +90,8 @@ def build_server(
         log_level=runtime.settings.log_level,  # type: ignore[arg-type]
         token_verifier=token_verifier,
         auth=auth,
+        extensions=[MsgflashApps(guarded)],
+        middleware=[hide_from_plain_clients],
     )
     server.runtime = runtime  # type: ignore[attr-defined]  # tests and resources reach shared state here
     from .extras import register_extras

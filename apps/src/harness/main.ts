@@ -1,0 +1,74 @@
+/**
+ * Test-only host (tests/apps/harness.html): embeds one app in a sandboxed iframe and speaks the MCP Apps
+ * protocol to it through the SDK's own host side, `AppBridge` + `PostMessageTransport`. Tool calls the app
+ * makes are handed to `window.hostCallTool`, which the browser tests bind to a real MCP client session.
+ */
+import { AppBridge, PostMessageTransport } from "@modelcontextprotocol/ext-apps/app-bridge";
+import type { McpUiHostContext } from "@modelcontextprotocol/ext-apps";
+
+interface LoadOptions {
+  html: string;
+  toolName: string;
+  toolArguments: Record<string, unknown>;
+  toolResult: Record<string, unknown>;
+  theme: "light" | "dark";
+}
+
+declare global {
+  interface Window {
+    hostCallTool(params: { name: string; arguments?: Record<string, unknown> }): Promise<any>;
+    harness: { load(options: LoadOptions): Promise<void>; setTheme(theme: "light" | "dark"): void; ready: boolean };
+    modelContext: unknown[];
+    appCalls: string[];
+  }
+}
+
+let bridge: AppBridge | undefined;
+let context: McpUiHostContext = {};
+
+async function load(options: LoadOptions): Promise<void> {
+  document.documentElement.dataset.theme = options.theme;
+  const frame = document.createElement("iframe");
+  frame.setAttribute("sandbox", "allow-scripts"); // what hosts do: no same-origin, no top navigation
+  frame.title = options.toolName;
+  frame.srcdoc = options.html;
+  document.getElementById("host")!.replaceChildren(frame);
+  await new Promise((resolve) => frame.addEventListener("load", resolve, { once: true }));
+  context = { theme: options.theme, timeZone: "America/Sao_Paulo", locale: "en-GB", displayMode: "inline", platform: "web" };
+  bridge = new AppBridge(
+    null,
+    { name: "msgflash-test-host", version: "1" },
+    { serverTools: {}, updateModelContext: { text: {} } },
+    { hostContext: context },
+  );
+  bridge.oncalltool = async (params) => {
+    window.appCalls.push(params.name);
+    return await window.hostCallTool({ name: params.name, arguments: params.arguments });
+  };
+  bridge.onupdatemodelcontext = async (params) => {
+    window.modelContext.push(params);
+    return {};
+  };
+  bridge.onsizechange = ({ height }) => {
+    if (height) frame.style.height = `${height}px`;
+  };
+  const initialised = new Promise<void>((resolve) => {
+    bridge!.oninitialized = () => resolve();
+  });
+  await bridge.connect(new PostMessageTransport(frame.contentWindow!, frame.contentWindow!));
+  await initialised;
+  await bridge.sendToolInput({ arguments: options.toolArguments });
+  await bridge.sendToolResult(options.toolResult as any);
+}
+
+window.modelContext = [];
+window.appCalls = [];
+window.harness = {
+  load,
+  setTheme(theme) {
+    document.documentElement.dataset.theme = theme;
+    context = { ...context, theme };
+    bridge?.setHostContext(context);
+  },
+  ready: true,
+};

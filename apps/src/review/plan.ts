@@ -1,0 +1,99 @@
+/**
+ * The plan view the card renders (the shape is fixed by the server's `Plan.view()`; see
+ * docs of server/apps). Older servers sent a flat preview ({action, recipients, urls, warnings, ...});
+ * `planOf` reads both, so the card never shows less than the text result did.
+ */
+import { asRecord, asString } from "../shared/dom";
+
+export interface Link { url: string; host: string }
+export interface Plan {
+  tool?: string;
+  action: string;
+  workspace?: string;
+  digest?: string;
+  who?: { count?: number; selector?: string; sample: { name?: string; phone?: string }[]; numbers: string[] };
+  what?: { type?: string; template?: string; text?: string; sampleFor?: string; media?: string; buttons: { type?: string; label: string; target?: string }[] };
+  links: Link[];
+  when?: { utc?: string; local?: string; repeat?: string };
+  cost?: { before?: number; after?: number; limit?: number };
+  instance?: { name?: string; number?: string; state?: string };
+  risk: string[];
+  changes: string[];
+  unfrozen?: string;
+  details: [string, string][];
+}
+
+const num = (value: unknown): number | undefined => (typeof value === "number" && Number.isFinite(value) ? value : undefined);
+const strings = (value: unknown): string[] => (Array.isArray(value) ? value.map(asString).filter((s): s is string => !!s) : []);
+
+export function hostOf(url: string): string {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return "";
+  }
+}
+
+export function planOf(preview: Record<string, unknown>): Plan {
+  const who = asRecord(preview.who);
+  const what = asRecord(preview.what);
+  const when = asRecord(preview.when);
+  const cost = asRecord(preview.cost);
+  const instance = asRecord(preview.instance);
+  const links: Link[] = [];
+  const seen = new Set<string>();
+  const addLink = (url: string | undefined, host?: string) => {
+    if (!url || seen.has(url)) return;
+    seen.add(url);
+    links.push({ url, host: host || hostOf(url) });
+  };
+  for (const link of Array.isArray(what.links) ? what.links : []) addLink(asString(asRecord(link).url), asString(asRecord(link).host));
+  addLink(asString(what.media));
+  for (const url of strings(preview.urls)) addLink(url);
+
+  const known = new Set(["tool", "action", "workspace", "digest", "who", "what", "when", "cost", "instance", "risk", "changes", "unfrozen", "recipients", "urls", "warnings", "blocked"]);
+  const details: [string, string][] = [];
+  for (const [key, value] of Object.entries(preview)) {
+    if (known.has(key) || value === null || value === undefined) continue;
+    details.push([key, typeof value === "object" ? JSON.stringify(value) : String(value)]);
+  }
+  const count = num(who.count) ?? num(preview.recipients);
+  return {
+    tool: asString(preview.tool),
+    action: asString(preview.action) ?? "Confirm this action",
+    workspace: asString(preview.workspace),
+    digest: asString(preview.digest),
+    who: Object.keys(who).length || count !== undefined
+      ? {
+          count,
+          selector: asString(who.selector),
+          sample: (Array.isArray(who.sample) ? who.sample : []).map((s) => ({ name: asString(asRecord(s).name), phone: asString(asRecord(s).phone) })),
+          numbers: strings(who.numbers),
+        }
+      : undefined,
+    what: Object.keys(what).length
+      ? {
+          type: asString(what.type),
+          template: asString(what.template),
+          text: asString(what.text),
+          sampleFor: asString(what.sample_for),
+          media: asString(what.media),
+          buttons: (Array.isArray(what.buttons) ? what.buttons : []).map((b) => ({
+            type: asString(asRecord(b).type),
+            label: asString(asRecord(b).label) ?? "",
+            target: asString(asRecord(b).target),
+          })),
+        }
+      : undefined,
+    links,
+    when: Object.keys(when).length ? { utc: asString(when.utc), local: asString(when.local), repeat: asString(when.repeat) } : undefined,
+    cost: Object.keys(cost).length ? { before: num(cost.quota_before), after: num(cost.quota_after), limit: num(cost.limit) } : undefined,
+    instance: typeof preview.instance === "string"
+      ? { name: preview.instance }
+      : Object.keys(instance).length ? { name: asString(instance.name), number: asString(instance.number), state: asString(instance.state) } : undefined,
+    risk: [...strings(preview.risk), ...strings(preview.warnings)],
+    changes: strings(preview.changes),
+    unfrozen: asString(preview.unfrozen),
+    details,
+  };
+}

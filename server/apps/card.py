@@ -1,0 +1,121 @@
+"""The review card as a confirmation channel, between the guard's two others (form and token).
+
+For a client that renders MCP Apps, a guarded call the model makes returns `confirmation_required` with
+the plan, rendered by `ui://msgflash/review`; its single-use token travels only in the result's `_meta`
+(which hosts hand to the view, not to the model), so only a person's click on Approve can redeem it.
+Approve calls the app-only tool `app_approve`, which repeats the exact call with the token through the
+ordinary guarded path: the guard re-checks the token's binding and the plan digest, exactly as for a
+token the model would send. A changed plan comes back as a new card, with what changed.
+
+Form fallback: when the client can also show an elicitation form, the same guarded call made again with
+identical arguments (the card was not seen, or the person asked for the form) asks in the form.
+Clients without Apps never reach this module: their tools and results are those of the plain server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from dataclasses import replace
+from typing import Any
+
+from mcp.server.apps import client_supports_apps
+from mcp.server.context import ServerRequestContext
+from mcp.types import CallToolResult
+from pydantic_core import to_jsonable_python
+
+from ..results import ToolOutput, render
+
+CONFIRM_META = "io.msgflash/confirm"  # result `_meta` key of the card's confirmation (token, tool, arguments)
+SHOWN_LIMIT = 512  # cards remembered for the form fallback (per server process, oldest forgotten first)
+
+
+class NoFormSession:
+    """The request's session as the guard should see it for a card: without the elicitation capability,
+    so the guard takes its token path (the card) instead of asking in a form. Everything else delegates."""
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+    @property
+    def client_capabilities(self) -> Any:
+        capabilities = self._session.client_capabilities
+        return capabilities.model_copy(update={"elicitation": None}) if capabilities is not None else None
+
+
+def can_show_form(ctx: ServerRequestContext[Any, Any]) -> bool:
+    capabilities = ctx.session.client_capabilities
+    return bool(capabilities and capabilities.elicitation is not None)
+
+
+def call_key(ctx: ServerRequestContext[Any, Any], tool: str, arguments: dict[str, Any]) -> str:
+    """One guarded call of one connection: the tool and its canonical arguments."""
+    connection = getattr(ctx.lifespan_context, "connection_id", None) or str(id(ctx.session))
+    canonical = json.dumps(to_jsonable_python(arguments), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256("\x1f".join([connection, tool, canonical]).encode()).hexdigest()
+
+
+class ShownCards:
+    """Which guarded calls already got a card, so that the same call again falls back to the form."""
+
+    def __init__(self, limit: int = SHOWN_LIMIT) -> None:
+        self._keys: OrderedDict[str, None] = OrderedDict()
+        self._limit = limit
+
+    def add(self, key: str) -> None:
+        self._keys[key] = None
+        self._keys.move_to_end(key)
+        while len(self._keys) > self._limit:
+            self._keys.popitem(last=False)
+
+    def take(self, key: str) -> bool:
+        """True (and forget it) when this call already got a card."""
+        return self._keys.pop(key, False) is None
+
+
+def as_card(result: Any, tool: str, arguments: dict[str, Any], *, form_fallback: bool) -> Any:
+    """A `confirmation_required` result with its token moved out of what the model reads, into `_meta`."""
+    if not isinstance(result, CallToolResult) or not isinstance(result.structured_content, dict):
+        return result
+    structured = dict(result.structured_content)
+    token = structured.pop("confirm_token", None)
+    if structured.get("status") != "confirmation_required" or not isinstance(token, str):
+        return result
+    action = (structured.get("preview") or {}).get("action") or tool
+    summary = (
+        f"Shown to the user as a review card, nothing was done yet: {action}. The user approves or cancels in the "
+        f"card; wait for their decision and do not call {tool} again on your own."
+    )
+    if form_fallback:
+        summary += f" If the user cannot see the card, calling {tool} again with identical arguments asks them in a form."
+    structured["summary"] = summary
+    card = render(ToolOutput.model_validate(structured))
+    arguments = {k: v for k, v in arguments.items() if k != "confirm_token"}
+    card.meta = {**(result.meta or {}), CONFIRM_META: {"token": token, "tool": tool, "arguments": arguments}}
+    return card
+
+
+async def intercept(
+    params: Any, ctx: ServerRequestContext[Any, Any], call_next: Any, *, guarded: frozenset[str], shown: ShownCards
+) -> Any:
+    """The `tools/call` interceptor: guarded calls of Apps clients get the card; every other call passes through."""
+    if params.name not in guarded or not client_supports_apps(ctx):
+        return await call_next(ctx)
+    arguments = dict(params.arguments or {})
+    # A token the model holds (another channel gave it) or a modern-era continuation round: the guard decides alone.
+    continuation = bool(getattr(params, "input_responses", None) or getattr(params, "request_state", None))
+    if arguments.get("confirm_token") or continuation:
+        return await call_next(ctx)
+    form = can_show_form(ctx)
+    key = call_key(ctx, params.name, arguments)
+    if form and shown.take(key):
+        return await call_next(ctx)  # the same call again: the form fallback
+    result = await call_next(replace(ctx, session=NoFormSession(ctx.session)))  # pyright: ignore[reportArgumentType]
+    card = as_card(result, params.name, arguments, form_fallback=form)
+    if card is not result:
+        shown.add(key)
+    return card

@@ -1,0 +1,94 @@
+"""`MsgflashApps`: the MCP Apps extension of this server (views, app-only tools, the card channel).
+
+Passed to `MCPServer(extensions=[...])` by `build_server`; `stamp_views` marks the model-facing tools that
+have a view, and `hide_from_plain_clients` (visibility.py) keeps all of it out of sight of clients that did
+not negotiate Apps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Annotated, Any, cast
+
+from mcp.server.apps import Apps, Visibility, client_supports_apps
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.tools.base import Tool
+from mcp.types import CallToolRequestParams, CallToolResult, ToolAnnotations
+from pydantic import Field
+
+from ..call import principal_of
+from ..results import ToolOutput, render
+from ..runtime import Connection
+from .card import ShownCards, as_card, intercept
+from .views import REPORTS, REVIEW, VIEWS, view_resource
+
+ToolName = Annotated[str, Field(description="The guarded tool the card shows")]
+Arguments = Annotated[dict[str, Any], Field(description="Its arguments, exactly as previewed")]
+Token = Annotated[str, Field(description="The card's confirmation")]
+
+APP_ONLY: list[Visibility] = ["app"]  # `_meta.ui.visibility`: hosts never offer these tools to the model
+
+
+def stamp_views(tools: Iterable[Tool], guarded: frozenset[str]) -> None:
+    """`_meta.ui.resourceUri` on the tools that have a view: every guarded tool (the card) and the reports."""
+    for tool in tools:
+        uri = REVIEW if tool.name in guarded else REPORTS.get(tool.name)
+        if uri is not None:
+            tool.meta = {**(tool.meta or {}), "ui": {"resourceUri": uri}}
+
+
+class MsgflashApps(Apps):
+    def __init__(self, guarded: frozenset[str]) -> None:
+        super().__init__()
+        self.guarded = guarded
+        self.shown = ShownCards()
+        for view in VIEWS:
+            self.add_resource(view_resource(view))
+        if guarded:  # a read-only configuration has nothing to approve
+            self._register_decisions()
+
+    async def intercept_tool_call(
+        self, params: CallToolRequestParams, ctx: ServerRequestContext[Any, Any], call_next: CallNext
+    ) -> HandlerResult:
+        return await intercept(params, ctx, call_next, guarded=self.guarded, shown=self.shown)
+
+    def _register_decisions(self) -> None:
+        guarded = self.guarded
+        annotations = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True,
+                                      open_world_hint=True)
+
+        def check(ctx: Context, tool: str) -> None:
+            if not client_supports_apps(ctx):
+                raise ToolError("this tool belongs to the review card of MCP Apps hosts")
+            if tool not in guarded:
+                raise ToolError(f"{tool!r} is not a tool that needs confirmation here")
+
+        @self.tool(resource_uri=REVIEW, visibility=APP_ONLY, name="app_approve", title="Approve (review card)",
+                   annotations=annotations,
+                   description="The person approved the review card: run the previewed call with its confirmation.")
+        async def app_approve(tool: ToolName, arguments: Arguments, confirm_token: Token, ctx: Context) -> CallToolResult:
+            check(ctx, tool)
+            call = {**arguments, "confirm_token": confirm_token}
+            # The ordinary guarded path, as if the model had sent the token: binding, digest and single use
+            # are checked by the guard, not here.
+            inner = Context(request_context=ctx.request_context, mcp_server=ctx.mcp_server,
+                            input_params=CallToolRequestParams(name=tool, arguments=call))
+            result = await ctx.mcp_server.call_tool(tool, call, inner)
+            if not isinstance(result, CallToolResult):
+                raise ToolError("the confirmation needs another answer; nothing was sent. Ask for a new preview")
+            return as_card(result, tool, arguments, form_fallback=False)  # a changed plan: a new card
+
+        @self.tool(resource_uri=REVIEW, visibility=APP_ONLY, name="app_cancel", title="Cancel (review card)",
+                   annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True,
+                                               open_world_hint=False),
+                   description="The person cancelled the review card: nothing is sent; the decision is audited.")
+        async def app_cancel(tool: ToolName, arguments: Arguments, confirm_token: Token, ctx: Context) -> CallToolResult:
+            check(ctx, tool)
+            connection = cast(Connection, ctx.request_context.lifespan_context)
+            # The token is left to expire unused: only this card ever held it, and the card is closed now.
+            await connection.runtime.audit.record(tool=tool, workspace=None, args=arguments, confirmation="card",
+                                                  outcome="declined", principal=principal_of(ctx, connection))
+            return render(ToolOutput(status="declined", summary="Not done: the user cancelled in the review card. "
+                                     "Nothing was sent or changed.", note="Do not retry unless the user asks again."))

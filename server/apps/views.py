@@ -1,0 +1,76 @@
+"""The MCP Apps views this server ships, and the resources that serve them.
+
+The HTML is built from `apps/` (front-end source, its own toolchain) into single self-contained files
+under `static/`, shipped as package data. A view's HTML is read from disk on `resources/read`, never at
+import or start-up: cold start stays that of a server without views.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from mcp.server.apps import APP_MIME_TYPE, ResourceCsp
+from mcp.server.mcpserver.resources import Resource
+
+REVIEW = "ui://msgflash/review"
+CAMPAIGN_STATS = "ui://msgflash/campaign-stats"
+USAGE = "ui://msgflash/usage"
+INSTANCE_HEALTH = "ui://msgflash/instance-health"
+
+# Read tools whose result has a visual report; their text and structured results stay as they are.
+REPORTS = {
+    "get_campaign_stats": CAMPAIGN_STATS,
+    "get_usage": USAGE,
+    "get_instance_health": INSTANCE_HEALTH,
+}
+
+# The views fetch nothing: no connect, resource, frame or base-uri origins at all (the strictest CSP a host
+# can apply). The HTML also carries its own hash-based CSP for hosts that do not apply this one.
+NO_NETWORK = ResourceCsp(connect_domains=[], resource_domains=[], frame_domains=[], base_uri_domains=[])
+
+
+@dataclass(frozen=True)
+class View:
+    uri: str
+    file: str  # in static/
+    title: str
+    description: str
+
+
+VIEWS = (
+    View(REVIEW, "review.html", "Review before sending",
+         "The plan of a guarded action (message, recipients, links, schedule, quota) with Approve and Cancel."),
+    View(CAMPAIGN_STATS, "campaign-stats.html", "Campaign funnel",
+         "Campaign delivery as a funnel: planned, sent, delivered, read; failed marked."),
+    View(USAGE, "usage.html", "Usage", "This month's usage as one gauge per quota, with the 80% warning."),
+    View(INSTANCE_HEALTH, "instance-health.html", "Instance health",
+         "An instance's sending health (decision, risk, warm-up state, score) and its advice."),
+)
+
+
+def read_view(file: str) -> str:
+    return resources.files(__name__.rpartition(".")[0]).joinpath("static", file).read_text(encoding="utf-8")
+
+
+class ViewResource(Resource):
+    """A `ui://` view whose HTML is read lazily, on each `resources/read` (the files are small)."""
+
+    file: str
+
+    async def read(self) -> str:
+        return read_view(self.file)
+
+
+def view_resource(view: View) -> ViewResource:
+    meta: dict[str, Any] = {"ui": {"csp": NO_NETWORK.model_dump(by_alias=True, exclude_none=True), "prefersBorder": True}}
+    return ViewResource(
+        uri=view.uri,
+        name=view.uri.removeprefix("ui://"),
+        title=view.title,
+        description=view.description,
+        mime_type=APP_MIME_TYPE,
+        meta=meta,
+        file=view.file,
+    )
