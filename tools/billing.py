@@ -6,6 +6,7 @@ those tools take no `workspace` argument and always carry the personal key.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..server.api import Api
@@ -20,22 +21,78 @@ BILLING_USAGE = GET("/api/v1/billing/usage")
 toolset = Toolset("billing", "Plan, usage, subscription and payments (read-only).")
 
 
-def _quota(value: Any) -> str:
-    return "unlimited" if value is None else str(value)
+# A quota a person can reach: (label, limit field, usage field) in the usage document (REFERENCE §4.2, §16.3).
+QUOTA_FIELDS = (
+    ("outbound messages", "monthlyOutboundQuota", "effectiveOutboundUsage"),
+    ("API requests", "monthlyApiRequestQuota", "apiRequestsCount"),
+    ("instances", "maxInstances", "activeInstancesCount"),
+    ("API keys", "maxApiKeys", "activeApiKeysCount"),
+)
+# Limits the usage document reports without a matching counter: shown as a maximum only.
+LIMIT_LABELS = {"maxWebhookEndpoints": "webhook endpoints", "maxContactGroups": "contact groups"}
+NEAR_LIMIT_PERCENT = 80
+
+
+@dataclass(frozen=True)
+class Quota:
+    """One limit of the plan and how much of it is used (None: the API reports no counter)."""
+
+    label: str
+    used: int | None
+    limit: int | None  # None: unlimited
+
+    @property
+    def percent(self) -> int | None:
+        if self.used is None or self.limit is None:
+            return None
+        if self.limit <= 0:
+            return 100  # nothing allowed: already at the limit
+        return 100 * self.used // self.limit  # floored: 79.9% never reads as 80%
+
+    @property
+    def near_limit(self) -> bool:
+        return self.percent is not None and self.percent >= NEAR_LIMIT_PERCENT
+
+    def describe(self) -> str:
+        if self.used is None:
+            return f"{self.label} max {'unlimited' if self.limit is None else self.limit}"
+        if self.limit is None:
+            return f"{self.label} {self.used} (unlimited)"
+        return f"{self.label} {self.used}/{self.limit} ({self.percent}%)"
+
+
+def _count(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def usage_quotas(data: dict[str, Any]) -> list[Quota]:
+    """Every limit of a usage document, paired with its counter; limit fields the API adds later come last."""
+    limits: dict[str, Any] = data.get("limits") or {}
+    usage: dict[str, Any] = data.get("usage") or {}
+    quotas = [
+        Quota(label, _count(usage.get(used, 0)), _count(limits.get(limit)))
+        for label, limit, used in QUOTA_FIELDS
+        if limit in limits
+    ]
+    paired = {limit for _, limit, _ in QUOTA_FIELDS}
+    quotas += [
+        Quota(LIMIT_LABELS.get(field, field), None, _count(value)) for field, value in limits.items() if field not in paired
+    ]
+    return quotas
 
 
 def _usage_line(data: dict[str, Any]) -> str:
-    """'Pro plan: 1325/5000 outbound messages used this month, 2 instances' from a usage document."""
+    """'Pro plan: outbound messages 1325/5000 (27%), API requests 48000/50000 (96%), ...; near limit (>=80%): API
+    requests' from a usage document (/usage and /billing/usage share the shape)."""
     plan = data.get("plan") or {}
-    limits = data.get("limits") or {}
-    usage = data.get("usage") or {}
     name = plan.get("name") or plan.get("code") or "Unknown"
-    used = usage.get("effectiveOutboundUsage", 0)
-    instances = usage.get("activeInstancesCount", 0)
-    return (
-        f"{name} plan: {used}/{_quota(limits.get('monthlyOutboundQuota'))} outbound messages used this month, "
-        f"{instances} instance{'' if instances == 1 else 's'}"
-    )
+    quotas = usage_quotas(data)
+    near = [quota.label for quota in quotas if quota.near_limit]
+    line = f"{name} plan: " + (", ".join(quota.describe() for quota in quotas) or "no limits reported")
+    period = data.get("period") or {}
+    if period.get("start") and period.get("end"):
+        line += f" ({str(period['start'])[:10]} to {str(period['end'])[:10]})"
+    return line + (f"; near limit (>={NEAR_LIMIT_PERCENT}%): {', '.join(near)}" if near else "; none near its limit")
 
 
 def _money(minor: Any, currency: Any) -> str:
@@ -54,7 +111,7 @@ def _price(plan: dict[str, Any]) -> str:
 
 @toolset.tool(USAGE, Effect.READ)
 async def get_usage(api: Api) -> Reply:
-    """This month's outbound messages and API requests against the plan quotas (account-wide)."""
+    """Start here for usage: every quota as used/limit with %, flagging those at 80%+."""
     data = await api()
     return Reply(_usage_line(data), data)
 
@@ -88,7 +145,7 @@ async def list_plans(api: Api) -> Reply:
 
 @toolset.tool(GET("/api/v1/billing/subscription"), Effect.READ)
 async def get_subscription(api: Api) -> Reply:
-    """Current subscription, scheduled plan change, this month's usage and billing period."""
+    """Plan, scheduled change or cancellation, billing period (quotas: get_usage)."""
     data = await api()
     sub = data.get("subscription") or {}
     plan = sub.get("plan") or {}
@@ -111,14 +168,14 @@ async def get_subscription(api: Api) -> Reply:
 
 @toolset.tool(BILLING_USAGE, Effect.READ)
 async def get_billing_usage(api: Api) -> Reply:
-    """Extended usage: plan limits, features and every usage counter of the period."""
+    """get_usage plus the plan's features (campaigns, statuses, webhooks...)."""
     data = await api()
-    limits = data.get("limits") or {}
-    usage = data.get("usage") or {}
-    summary = (
-        f"{_usage_line(data)}; {usage.get('apiRequestsCount', 0)}/"
-        f"{_quota(limits.get('monthlyApiRequestQuota'))} API requests"
-    )
+    features: dict[str, Any] = data.get("features") or {}
+    included = [name for name, on in features.items() if on is True]
+    excluded = [name for name, on in features.items() if on is False]
+    summary = f"{_usage_line(data)}; features: {', '.join(included) or 'none'}"
+    if excluded:
+        summary += f" (not included: {', '.join(excluded)})"
     return Reply(summary, data)
 
 

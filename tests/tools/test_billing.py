@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import httpx2
 import pytest
 from mcp import Client
 from msgflash_mcp.sandbox.faults import FaultRule
@@ -12,6 +13,7 @@ from msgflash_mcp.sandbox.inprocess import sandbox_transport
 from msgflash_mcp.sandbox.keys import TEAM_ID, TEAM_KEY, TEAM_NAME
 from msgflash_mcp.sandbox.seed import USER_EMAIL, USER_NAME
 from msgflash_mcp.server.app import build_server
+from msgflash_mcp.tools.billing import usage_quotas
 
 from tests.conftest import call_error, call_ok, make_settings
 
@@ -22,18 +24,59 @@ PERSONAL_ONLY_TOOLS = ["get_usage", "get_account", "get_subscription", "get_bill
 SANDBOX_PERSONAL = "personal (sandbox)"
 
 
-async def test_get_usage_summarises_the_outbound_quota(client: Client, ledger: Ledger) -> None:
+async def test_get_usage_lists_every_quota_with_a_percentage(client: Client, ledger: Ledger) -> None:
     out = await call_ok(client, "get_usage")
     assert out["status"] == "ok" and out["workspace"] == SANDBOX_PERSONAL
     data = out["data"]
-    used = data["usage"]["effectiveOutboundUsage"]
-    quota = data["limits"]["monthlyOutboundQuota"]
-    instances = data["usage"]["activeInstancesCount"]
+    usage, limits = data["usage"], data["limits"]
+    assert usage["effectiveOutboundUsage"] == usage["messagesCount"] + usage["statusesCount"]
+
+    def shown(label: str, used: int, limit: int) -> str:
+        return f"{label} {used}/{limit} ({100 * used // limit}%)"
+
     assert out["summary"] == (
-        f"{data['plan']['name']} plan: {used}/{quota} outbound messages used this month, {instances} instances"
+        f"{data['plan']['name']} plan: "
+        + ", ".join([
+            shown("outbound messages", usage["effectiveOutboundUsage"], limits["monthlyOutboundQuota"]),
+            shown("API requests", usage["apiRequestsCount"], limits["monthlyApiRequestQuota"]),
+            shown("instances", usage["activeInstancesCount"], limits["maxInstances"]),
+            shown("API keys", usage["activeApiKeysCount"], limits["maxApiKeys"]),
+            f"webhook endpoints max {limits['maxWebhookEndpoints']}",
+            f"contact groups max {limits['maxContactGroups']}",
+        ])
+        + f" ({data['period']['start'][:10]} to {data['period']['end'][:10]}); none near its limit"
     )
-    assert used == data["usage"]["messagesCount"] + data["usage"]["statusesCount"]
     assert [(e["method"], e["path"], e["key_kind"]) for e in ledger()] == [("GET", "/api/v1/usage", "personal")]
+
+
+async def test_get_usage_flags_each_quota_at_or_above_80_percent(client: Client, sandbox_app: Any) -> None:
+    async with httpx2.AsyncClient(transport=sandbox_transport(sandbox_app), base_url="http://127.0.0.1") as control:
+        limits = (await call_ok(client, "get_usage"))["data"]["limits"]
+        outbound, api = limits["monthlyOutboundQuota"], limits["monthlyApiRequestQuota"]
+        # 79.98% of the outbound quota stays unflagged; the API request quota is past 80% (the call counts too).
+        usage = {"messagesCount": outbound * 80 // 100 - 1, "statusesCount": 0, "apiRequestsCount": api * 80 // 100}
+        assert (await control.post("/_sandbox/account", json={"usage": usage})).status_code == 200
+    out = await call_ok(client, "get_usage")
+    assert f"outbound messages {usage['messagesCount']}/{outbound} (79%)" in out["summary"]
+    assert out["summary"].endswith("; near limit (>=80%): API requests")
+
+
+@pytest.mark.parametrize(
+    ("limits", "usage", "described", "near"),
+    [
+        ({"monthlyOutboundQuota": None}, {"effectiveOutboundUsage": 7}, ["outbound messages 7 (unlimited)"], []),
+        ({"maxInstances": 0}, {}, ["instances 0/0 (100%)"], ["instances"]),
+        ({"maxInstances": 5.0}, {"activeInstancesCount": 4}, ["instances 4/5 (80%)"], ["instances"]),
+        ({"maxTeams": 2, "maxApiKeys": 3}, {"activeApiKeysCount": 1}, ["API keys 1/3 (33%)", "maxTeams max 2"], []),
+    ],
+    ids=["unlimited", "none-allowed", "float-limit", "limit-the-api-adds-later"],
+)
+def test_usage_quotas_read_whatever_limits_the_api_returns(
+    limits: dict[str, Any], usage: dict[str, Any], described: list[str], near: list[str]
+) -> None:
+    quotas = usage_quotas({"limits": limits, "usage": usage})
+    assert [quota.describe() for quota in quotas] == described
+    assert [quota.label for quota in quotas if quota.near_limit] == near
 
 
 async def test_get_account(client: Client) -> None:
@@ -65,14 +108,21 @@ async def test_get_subscription(client: Client) -> None:
     assert "scheduled" not in out["summary"]
 
 
-async def test_get_billing_usage_adds_api_requests(client: Client) -> None:
+async def test_get_billing_usage_adds_what_the_plan_includes(client: Client) -> None:
     out = await call_ok(client, "get_billing_usage")
     data = out["data"]
     assert out["workspace"] == SANDBOX_PERSONAL
-    assert out["summary"].endswith(
-        f"; {data['usage']['apiRequestsCount']}/{data['limits']['monthlyApiRequestQuota']} API requests"
-    )
     assert set(data) >= {"plan", "limits", "features", "usage", "period"}
+    included = [name for name, on in data["features"].items() if on]
+    assert "; none near its limit; features: " + ", ".join(included) in out["summary"]
+    assert out["summary"].startswith(f"{data['plan']['name']} plan: outbound messages ")
+
+
+async def test_usage_descriptions_say_which_tool_answers_what(client: Client) -> None:
+    tools = {tool.name: tool.description or "" for tool in (await client.list_tools()).tools}
+    assert "80%" in tools["get_usage"] and "start here" in tools["get_usage"].lower()
+    assert "features" in tools["get_billing_usage"] and "get_usage" in tools["get_billing_usage"]
+    assert "scheduled change" in tools["get_subscription"] and "quotas: get_usage" in tools["get_subscription"]
 
 
 async def test_list_payments_pages(client: Client, ledger: Ledger) -> None:
