@@ -1,0 +1,98 @@
+"""The review card as a confirmation channel, over MCP (the browser tests drive the same through the view).
+
+apps.card.*: an Apps client's guarded call returns the plan with the token only in `_meta`; `app_approve`
+acts once through the guarded path; `app_cancel` sends nothing; the form stays available as a fallback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.server import MCPServer
+
+from tests.conftest import mutations
+from tests.guard.conftest import Elicitor
+
+from .conftest import apps_extension, card_confirmation, connected_instance
+
+pytestmark = pytest.mark.anyio
+
+TEXT = "Hi Ana, the sale starts now: https://shop.example/sale"
+
+
+async def send_args(client: Client) -> dict[str, Any]:
+    return {"instance_id": await connected_instance(client), "to": "+5511912345678", "type": "text", "text": TEXT}
+
+
+def sends(ledger: Callable[[], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return [e for e in mutations(ledger()) if e["method"] == "POST" and e["path"].startswith("/api/v1/messages")]
+
+
+async def test_card_keeps_the_token_away_from_the_model(server: MCPServer[Any], ledger: Callable[[], list[dict[str, Any]]]) -> None:
+    async with Client(server, extensions=[apps_extension()]) as client:
+        result = await client.call_tool("send_message", await send_args(client))
+    confirmation = card_confirmation(result)
+    token = confirmation["token"]
+    structured = result.structured_content or {}
+    assert structured["status"] == "confirmation_required"
+    assert "confirm_token" not in structured
+    assert token not in result.content[0].text  # type: ignore[union-attr]
+    assert "review card" in structured["summary"]
+    assert structured["preview"]["action"]  # the model still reads what is proposed
+    assert confirmation["tool"] == "send_message" and confirmation["arguments"]["text"] == TEXT
+    assert sends(ledger) == []
+
+
+async def test_approve_acts_once_and_a_second_approve_replays(server: MCPServer[Any], ledger: Callable[[], list[dict[str, Any]]]) -> None:
+    async with Client(server, extensions=[apps_extension()]) as client:
+        confirmation = card_confirmation(await client.call_tool("send_message", await send_args(client)))
+        decision = {"tool": confirmation["tool"], "arguments": confirmation["arguments"], "confirm_token": confirmation["token"]}
+        first = await client.call_tool("app_approve", decision)
+        second = await client.call_tool("app_approve", decision)
+    assert not first.is_error and (first.structured_content or {})["status"] == "ok"
+    assert (second.structured_content or {})["status"] == "replayed"
+    assert len(sends(ledger)) == 1
+
+
+async def test_approve_with_changed_arguments_sends_nothing(server: MCPServer[Any], ledger: Callable[[], list[dict[str, Any]]]) -> None:
+    async with Client(server, extensions=[apps_extension()]) as client:
+        confirmation = card_confirmation(await client.call_tool("send_message", await send_args(client)))
+        forged = {**confirmation["arguments"], "text": "Different text https://evil.example"}
+        result = await client.call_tool("app_approve", {"tool": "send_message", "arguments": forged, "confirm_token": confirmation["token"]})
+    assert result.is_error
+    assert sends(ledger) == []
+
+
+async def test_cancel_sends_nothing(server: MCPServer[Any], ledger: Callable[[], list[dict[str, Any]]]) -> None:
+    async with Client(server, extensions=[apps_extension()]) as client:
+        confirmation = card_confirmation(await client.call_tool("send_message", await send_args(client)))
+        result = await client.call_tool("app_cancel", {"tool": "send_message", "arguments": confirmation["arguments"], "confirm_token": confirmation["token"]})
+    assert (result.structured_content or {})["status"] == "declined"
+    assert sends(ledger) == []
+
+
+async def test_app_tools_refuse_tools_that_need_no_confirmation(server: MCPServer[Any]) -> None:
+    async with Client(server, extensions=[apps_extension()]) as client:
+        result = await client.call_tool("app_approve", {"tool": "get_usage", "arguments": {}, "confirm_token": "cfm_x"})
+    assert result.is_error and "needs confirmation" in result.content[0].text  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_form_stays_available_for_clients_with_elicitation(
+    mode: str, server: MCPServer[Any], ledger: Callable[[], list[dict[str, Any]]]
+) -> None:
+    """Apps + elicitation: the card first; the identical call again asks in the form (accept acts once)."""
+    elicitor = Elicitor("accept")
+    async with Client(server, mode=mode, extensions=[apps_extension()], elicitation_callback=elicitor) as client:
+        args = await send_args(client)
+        card = await client.call_tool("send_message", args)
+        card_confirmation(card)
+        assert "in a form" in (card.structured_content or {})["summary"]
+        assert elicitor.messages == []
+        formed = await client.call_tool("send_message", args)
+    assert len(elicitor.messages) == 1
+    assert (formed.structured_content or {})["status"] == "ok"
+    assert len(sends(ledger)) == 1
