@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Annotated, Any, Literal
 
@@ -31,6 +32,74 @@ Variables = Annotated[
     dict[str, str | int | float],
     Field(description='custom.* values, e.g. {"code": "PROMO10"}', max_length=100),
 ]
+
+# Fields the API fills per namespace. REFERENCE §9 shows contact.firstName and instance.name and says the full list
+# is undocumented; the rest is what the sandbox resolves (tests/tools/test_templates.py keeps both in step).
+# contact.* also reads each contact's own custom fields by name; custom.* takes any key, valued at send time.
+PLACEHOLDER_FIELDS: dict[str, tuple[str, ...]] = {
+    "contact": ("firstName", "lastName", "fullName", "name", "phone"),
+    "user": ("firstName", "lastName", "fullName", "email"),
+    "instance": ("name", "waNumber"),
+}
+PLACEHOLDER_GUIDE = (
+    ", ".join(f"{{{{{namespace}.{'|'.join(fields)}}}}}" for namespace, fields in PLACEHOLDER_FIELDS.items())
+    + ", {{custom.<key>}} (value given at send)"
+)
+_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
+_PLACEHOLDER_NAME = re.compile(r"^([A-Za-z_]+)\.([A-Za-z_][A-Za-z0-9_]*)$")
+
+
+def _squash(name: str) -> str:
+    """Compare names the way a person misremembers them: case, '_', '-' and spaces do not count."""
+    return re.sub(r"[\s_-]", "", name).lower()
+
+
+def _suggestion(raw: str, cutoff: float) -> str | None:
+    """The placeholder most likely meant: same namespace if it exists, else the field in any namespace (contact first)."""
+    namespace, _, field = raw.rpartition(".")
+    if namespace == "custom":
+        key = re.sub(r"\W+", "_", field).strip("_")
+        return f"custom.{key}" if _PLACEHOLDER_NAME.match(f"custom.{key}") else None
+    spaces = [namespace] if namespace in PLACEHOLDER_FIELDS else list(PLACEHOLDER_FIELDS)
+    candidates = {_squash(known): f"{space}.{known}" for space in reversed(spaces) for known in PLACEHOLDER_FIELDS[space]}
+    match = difflib.get_close_matches(_squash(field), list(candidates), n=1, cutoff=cutoff)
+    return candidates[match[0]] if match else None
+
+
+def check_placeholders(body: str) -> list[str]:
+    """Refuse a placeholder the API would reject or leave unfilled (its sends would fail); notes for the rest.
+
+    A contact.* name that is no standard field may be a contact's custom field, so it passes with a note,
+    unless it is a near miss of a standard one (contact.first_name), which is a typo.
+    """
+    notes: list[str] = []
+    for match in _PLACEHOLDER.finditer(body):
+        raw = match.group(1).strip()
+        parsed = _PLACEHOLDER_NAME.match(raw)
+        namespace, field = parsed.groups() if parsed else ("", raw)
+        if parsed and (namespace == "custom" or field in PLACEHOLDER_FIELDS.get(namespace, ())):
+            continue
+        suggestion = _suggestion(raw, cutoff=0.75 if namespace == "contact" else 0.6)
+        if parsed and namespace == "contact" and suggestion is None:
+            notes.append(f"{{{{{raw}}}}} is filled from each contact's custom field '{field}' (check with preview_template)")
+            continue
+        fix = f"use {{{{{suggestion}}}}}" if suggestion else "use one of the fields below"
+        raise ToolError(
+            f"body placeholder {{{{{raw[:60]}}}}} is not one the API fills, so sends with it would fail: {fix}. "
+            f"Placeholders: {PLACEHOLDER_GUIDE}"
+        )
+    return notes
+
+
+def _with_notes(summary: str, notes: list[str]) -> str:
+    return summary + "".join(f"; note: {note}" for note in notes)
+
+
+def _document_placeholders(fn: Any) -> Any:
+    """The tool description lists the placeholder fields from PLACEHOLDER_FIELDS (one place for the fact)."""
+    fn.__doc__ = (fn.__doc__ or "").replace("{placeholders}", PLACEHOLDER_GUIDE)
+    return fn
+
 
 TEMPLATES = GET("/api/v1/templates")
 TEMPLATE = GET("/api/v1/templates/{id}")
@@ -85,13 +154,15 @@ async def get_template(api: Api, template_id: TemplateId) -> Reply:
 
 
 @toolset.tool(POST("/api/v1/templates"), Effect.WRITE)
+@_document_placeholders
 async def create_template(
     api: Api, name: Name, type: TypeArg, body: Body | None = None, media_url: MediaUrl | None = None
 ) -> Reply:
-    """Create a template. Placeholders: {{contact.x}}, {{user.x}}, {{instance.x}}, {{custom.x}}."""
+    """Create a template. Placeholders: {placeholders}."""
     _content_rules(type, body, media_url, creating=True)
+    notes = check_placeholders(body or "")
     data = await api(json=_template_body(name, type, body, media_url))
-    return Reply(f"Created template {_label(data)}, id {data.get('id')}{_variables_line(data)}", data)
+    return Reply(_with_notes(f"Created template {_label(data)}, id {data.get('id')}{_variables_line(data)}", notes), data)
 
 
 @toolset.tool(PUT("/api/v1/templates/{id}"), Effect.WRITE)
@@ -103,13 +174,14 @@ async def update_template(
     body: Body | None = None,
     media_url: MediaUrl | None = None,
 ) -> Reply:
-    """Change a template's name, type, body or media_url; omitted fields keep their value."""
+    """Change a template's name, type, body or media_url; omitted fields keep theirs. Placeholders as in create_template."""
     change = _template_body(name, type, body, media_url)
     if not change:
         raise ToolError("nothing to update: give at least one of name, type, body, media_url")
     _content_rules(type, body, media_url, creating=False)
+    notes = check_placeholders(body or "")
     data = await api(path={"id": template_id}, json=change)
-    return Reply(f"Updated template {_label(data)}{_variables_line(data)}", data)
+    return Reply(_with_notes(f"Updated template {_label(data)}{_variables_line(data)}", notes), data)
 
 
 async def preview_delete_template(api: Api, template_id: str) -> Preview:

@@ -17,6 +17,7 @@ from msgflash_mcp.sandbox.seed import (
     TEAM_TEMPLATE_ID,
     WELCOME_TEMPLATE_ID,
 )
+from msgflash_mcp.tools.templates import PLACEHOLDER_FIELDS, PLACEHOLDER_GUIDE
 
 from tests.conftest import call_error, call_ok, mutations
 
@@ -92,11 +93,77 @@ async def test_create_media_template(client: Client) -> None:
     assert out["summary"].endswith(", no variables")
 
 
-async def test_bad_placeholder_is_a_readable_template_invalid(client: Client, ledger: Ledger) -> None:
-    error = await call_error(client, "create_template", {"name": "Broken", "type": "text", "body": "Hi {{firstName}}"})
-    assert "400 TEMPLATE_INVALID" in error and "{{firstName}}" in error
+async def test_unbalanced_braces_are_a_readable_template_invalid(client: Client, ledger: Ledger) -> None:
+    error = await call_error(
+        client, "create_template", {"name": "Broken", "type": "text", "body": "Hi {{contact.firstName"}
+    )
+    assert "400 TEMPLATE_INVALID" in error
     assert "{{contact.x}}" in error  # the advice names the valid namespaces
     assert mutations(ledger()) == []
+
+
+@pytest.mark.parametrize(
+    ("placeholder", "meant"),
+    [
+        ("{{firstName}}", "{{contact.firstName}}"),
+        ("{{contact.first_name}}", "{{contact.firstName}}"),
+        ("{{contact.FirstName}}", "{{contact.firstName}}"),
+        ("{{customer.fullName}}", "{{contact.fullName}}"),
+        ("{{user.mail}}", "{{user.email}}"),
+        ("{{custom.promo code}}", "{{custom.promo_code}}"),
+        ("{{instance.region}}", "use one of the fields below"),
+    ],
+)
+async def test_unknown_placeholder_is_refused_with_the_closest_field_before_any_request(
+    client: Client, ledger: Ledger, placeholder: str, meant: str
+) -> None:
+    error = await call_error(client, "create_template", {"name": "T", "type": "text", "body": f"Hi {placeholder}!"})
+    assert f"body placeholder {placeholder} is not one the API fills" in error
+    assert meant in error and PLACEHOLDER_GUIDE in error
+    assert "{{instance.name|waNumber}}" in error  # the guide spells the fields out
+    assert ledger() == []
+
+
+async def test_update_template_refuses_an_unknown_placeholder_before_any_request(client: Client, ledger: Ledger) -> None:
+    error = await call_error(
+        client, "update_template", {"template_id": PROMO_TEMPLATE_ID, "body": "Bonjour {{contact.firstname}}"}
+    )
+    assert "use {{contact.firstName}}" in error
+    assert ledger() == []
+
+
+async def test_a_contact_custom_field_placeholder_is_created_with_a_note(client: Client) -> None:
+    out = await call_ok(client, "create_template", {"name": "Ville", "type": "text", "body": "Hi {{contact.city}}"})
+    assert out["data"]["variables"] == ["contact.city"]
+    assert out["summary"].endswith(
+        "; note: {{contact.city}} is filled from each contact's custom field 'city' (check with preview_template)"
+    )
+
+
+async def test_every_listed_placeholder_field_is_one_the_api_fills(client: Client) -> None:
+    """PLACEHOLDER_FIELDS and the sandbox's renderer agree: a template using every field renders completely."""
+    body = " ".join(f"{{{{{space}.{field}}}}}" for space, fields in PLACEHOLDER_FIELDS.items() for field in fields)
+    created = await call_ok(client, "create_template", {"name": "All", "type": "text", "body": body + " {{custom.code}}"})
+    assert "note:" not in created["summary"]
+    out = await call_ok(
+        client,
+        "preview_template",
+        {
+            "template_id": created["data"]["id"],
+            "contact_id": AWA_CONTACT_ID,
+            "instance_id": PERSONAL_CONNECTED_INSTANCE_ID,
+            "variables": {"code": "PROMO10"},
+        },
+    )
+    assert out["data"]["missingVariables"] == [] and "{{" not in out["data"]["rendered"]
+
+
+async def test_create_template_description_lists_the_placeholder_fields(client: Client) -> None:
+    tools = {tool.name: tool.description or "" for tool in (await client.list_tools()).tools}
+    assert tools["create_template"] == f"Create a template. Placeholders: {PLACEHOLDER_GUIDE}."
+    for space, fields in PLACEHOLDER_FIELDS.items():
+        assert f"{{{{{space}.{'|'.join(fields)}}}}}" in tools["create_template"]
+    assert "create_template" in tools["update_template"]
 
 
 @pytest.mark.parametrize(
