@@ -12,7 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import anyio
@@ -22,6 +22,9 @@ from .errors import ApiError, NotSent, OutcomeUnknown, RateLimited
 from .registry import Route
 from .retry import RetryClass, RetryPolicy, Verdict, parse_retry_after
 from .workspaces import Workspace, Workspaces
+
+if TYPE_CHECKING:
+    from .campaign_record import CampaignRecord
 
 log = logging.getLogger("msgflash_mcp.api")
 
@@ -185,6 +188,8 @@ class Api:
         self.principal = principal
         # Set by the call pipeline from ctx.report_progress: long-running tools (bulk jobs, lookups) report through it.
         self.progress: Callable[[float, float | None, str | None], Awaitable[None]] | None = None
+        # Set by the binder: the server's record of campaigns created through it (server/campaign_record.py).
+        self.campaigns: CampaignRecord | None = None
 
     async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
         """Progress notification to the caller (a no-op outside a tool call or without a progress token)."""

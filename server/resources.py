@@ -22,7 +22,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import Completion, CompletionArgument, CompletionContext, PromptReference, ResourceTemplateReference
 
 from ..tools.billing import BILLING_USAGE as USAGE  # personal key only: plan, limits, features, usage
-from ..tools.campaigns import CAMPAIGN_STATS
+from ..tools.campaigns import CAMPAIGN, CAMPAIGN_STATS, RECORD_SOURCE, recorded_campaigns
 from ..tools.instances import INSTANCE_STATE, INSTANCES
 from ..tools.templates import TEMPLATE, TEMPLATES
 from .call import bind_route, principal_of
@@ -128,6 +128,28 @@ async def campaign_stats_resource(campaign_id: str) -> str:
     return await _read(CAMPAIGN_STATS, path={"id": campaign_id})
 
 
+async def campaigns_resource() -> str:
+    """Campaigns created through this server in the active workspace (its local record; the API cannot list
+    campaigns), newest first, with the live status of the newest few."""
+    connection = current_connection()
+    try:
+        api = await bind_route(connection, CAMPAIGN)
+        rows = await recorded_campaigns(api, live=True)
+    except MsgFlashError as exc:
+        raise ResourceError(connection.runtime.scrubber.text(exc.for_model())) from None
+    return _dump(connection, api.label, {"campaigns": rows, "source": RECORD_SOURCE})
+
+
+async def campaign_ids(prefix: str) -> list[str]:
+    """Ids from the campaign record of the active workspace whose id starts with, or name contains, `prefix`."""
+    api = await bind_route(current_connection(), CAMPAIGN)
+    rows = await recorded_campaigns(api, 100, live=False)
+    needle = prefix.lower()
+    by_id = [r["id"] for r in rows if r["id"].lower().startswith(needle)]
+    by_name = [r["id"] for r in rows if needle and needle in str(r["name"]).lower()]
+    return list(dict.fromkeys(by_id + by_name))
+
+
 async def template_ids(prefix: str) -> list[str]:
     """Template ids of the active workspace whose id starts with, or whose name contains, `prefix`."""
     connection = current_connection()
@@ -153,6 +175,9 @@ def register_resources(server: MCPServer[Any]) -> None:
     server.resource(CAMPAIGN_STATS_URI, name="campaign_stats", title="Campaign statistics", mime_type=JSON)(
         campaign_stats_resource
     )
+    server.resource(
+        "msgflash://campaigns", name="campaigns", title="Campaigns created through this server", mime_type=JSON
+    )(campaigns_resource)
 
     @server.completion()
     async def complete(
@@ -160,10 +185,13 @@ def register_resources(server: MCPServer[Any]) -> None:
         argument: CompletionArgument,
         context: CompletionContext | None,
     ) -> Completion | None:
-        """Template ids (the API lists templates, not campaigns) and workspace names for prompts."""
+        """Template ids, campaign ids (from the local record: the API lists no campaigns) and workspace names."""
         try:
             if isinstance(ref, ResourceTemplateReference) and ref.uri == TEMPLATE_URI and argument.name == "template_id":
                 values = await template_ids(argument.value)
+            elif (isinstance(ref, ResourceTemplateReference) and ref.uri == CAMPAIGN_STATS_URI
+                  and argument.name == "campaign_id"):
+                values = await campaign_ids(argument.value)  # from the local record: the API lists none
             elif isinstance(ref, PromptReference) and argument.name == "workspace":
                 names = current_connection().runtime.workspaces.names
                 values = [name for name in names if name.startswith(argument.value)]

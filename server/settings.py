@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     # The embedded sandbox enforces the API's 10 req/s per key like the real one; 0 turns that off
     # (load benchmarks measure the server, not the simulated quota).
     sandbox_rate_limit: float = Field(10.0, ge=0, le=1000)
+    # The local record of campaigns created through this server (server/campaign_record.py): a SQLite
+    # path or ":memory:"; None = the user data dir (or the sandbox's own). Redis replaces it when set.
+    campaign_db: str | None = None
     toolsets: Annotated[list[str] | None, NoDecode] = None
     read_only: bool = False
     dry_run: bool = False

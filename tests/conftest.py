@@ -31,6 +31,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
     # The embedded sandbox keeps a file in the user's data dir by default; tests never touch it.
     monkeypatch.setenv("MSGFLASH_SANDBOX_DB", ":memory:")
+    monkeypatch.setenv("MSGFLASH_CAMPAIGN_DB", ":memory:")  # nor the local campaign record's
 
 
 # Routes that must never see a team key (REFERENCE §3). Spelled out here independently of the

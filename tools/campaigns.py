@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
+import anyio
 from pydantic import AwareDatetime, Field
 
 from ..server.api import Api
-from ..server.errors import OutcomeUnknown, WorkspaceError
+from ..server.campaign_record import LIST_LIMIT, CampaignEntry, remember_campaign
+from ..server.errors import ApiError, MsgFlashError, OutcomeUnknown, WorkspaceError
 from ..server.registry import GET, POST, Effect, Toolset
 from ..server.results import Preview, Reply
+from ..server.untrusted import quote_untrusted
 from ._types import CampaignId, ContactId, GroupId
 from .billing import USAGE
 from .contacts import CONTACTS
@@ -215,6 +219,7 @@ async def create_campaign(
             "there is no API to list campaigns: ask the user to check the Campaigns page of the MsgFlash "
             "dashboard for this name before creating it again",
         ) from None
+    await remember_campaign(api.campaigns, api.workspace.name if api.workspace else None, data, payload)
     planned = (data.get("stats") or {}).get("planned")
     return Reply(
         f"Campaign {data.get('name')!r} {data.get('status')} for {data.get('schedule')} (UTC), "
@@ -224,6 +229,80 @@ async def create_campaign(
 
 
 # ------------------------------------------------------------------------------- read / control
+
+LIVE_MAX = 10  # newest record entries whose live status list_campaigns fetches (one GET each)
+
+
+async def _live(api: Api, entry: CampaignEntry) -> dict[str, Any]:
+    try:
+        campaign = await api.call(CAMPAIGN, path={"id": entry.id})
+    except ApiError as exc:
+        if exc.status == 404:
+            return {"status": "not found (deleted since, or the record is stale)"}
+        return {"status": f"unknown ({exc.code})"}
+    except MsgFlashError as exc:  # one unreadable entry must not hide the others
+        return {"status": f"unknown ({type(exc).__name__})"}
+    stats = campaign.get("stats") or {}
+    return {"status": campaign.get("status"), "planned": stats.get("planned"), "sent": stats.get("sent")}
+
+
+@toolset.tool(CAMPAIGN, Effect.READ)
+async def list_campaigns(
+    api: Api,
+    limit: Annotated[int, Field(ge=1, le=LIST_LIMIT, description="Newest first")] = 20,
+    live: Annotated[bool, Field(description=f"Fetch status of the newest {LIVE_MAX}")] = True,
+) -> Reply:
+    """Campaigns created through THIS server (its local record; the API cannot list campaigns): ids, names, schedules."""
+    rows = await recorded_campaigns(api, limit, live=live)
+    shown = "; ".join(
+        f"{quote_untrusted(r['name'], 40)} ({r.get('live', {}).get('status') or 'status not fetched'}, "
+        f"starts {r['schedule']})"
+        for r in rows[:5]
+    )
+    more = f" (+{len(rows) - 5} more)" if len(rows) > 5 else ""
+    summary = (
+        f"{len(rows)} campaign(s) created through this server in {api.label}"
+        + (f": {shown}{more}" if rows else "")
+        + ". Only campaigns created through this server are listed; the API cannot list others (dashboard)."
+    )
+    return Reply(summary, {"campaigns": rows, "source": RECORD_SOURCE})
+
+
+async def recorded_campaigns(api: Api, limit: int = 20, *, live: bool) -> list[dict[str, Any]]:
+    """The record's campaigns of `api`'s workspace, newest first; with `live`, the newest LIVE_MAX get their
+    current status (one GET each, paced by the shared limiter). list_campaigns and msgflash://campaigns."""
+    workspace = api.workspace.name if api.workspace else None
+    entries = await api.campaigns.list(workspace, limit) if api.campaigns is not None else []
+    rows = [_record_row(entry) for entry in entries]
+    if live and rows:
+        fetched: dict[int, dict[str, Any]] = {}
+
+        async def fetch(index: int, entry: CampaignEntry) -> None:
+            fetched[index] = await _live(api, entry)
+
+        async with anyio.create_task_group() as group:
+            for index, entry in enumerate(entries[:LIVE_MAX]):
+                group.start_soon(fetch, index, entry)
+        for index, status in fetched.items():
+            rows[index]["live"] = status
+    return rows
+
+
+RECORD_SOURCE = "local record of campaigns created through this MCP server; campaigns made elsewhere are not listed"
+
+
+def _record_row(entry: CampaignEntry) -> dict[str, Any]:
+    return {
+        "id": entry.id,
+        "name": entry.name,
+        "schedule": entry.schedule,
+        "repeat": entry.repeat,
+        "template_id": entry.template_id,
+        "instance_id": entry.instance_id,
+        "recipients": dict(entry.recipients),
+        "created_at": datetime.fromtimestamp(entry.created_at, UTC).isoformat(timespec="seconds"),
+    }
+
 
 
 def _stats_line(stats: dict[str, Any]) -> str:

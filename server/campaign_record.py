@@ -1,0 +1,250 @@
+"""The local record of campaigns created through this server: the API cannot list campaigns.
+
+Each successful `create_campaign` leaves one entry: id, workspace, name, template id, the
+recipients selector, schedule, repeat, instance, and when it was created. `list_campaigns` and the
+`msgflash://campaigns` resource read it back (it knows nothing of campaigns made elsewhere: the
+dashboard, another server), and edits that would change what a still-pending campaign sends
+(a template it uses, the phone of one of its recipients) are guarded with it.
+
+Where it lives:
+- Redis when `MSGFLASH_REDIS_URL` is set, so every replica reads and writes one record;
+- else SQLite: `MSGFLASH_CAMPAIGN_DB` (a path, or `:memory:`), by default a file in the user data
+  dir (platformdirs, like the sandbox's). On the embedded sandbox the record is the sandbox's own
+  (a separate file, or memory when the sandbox forgets), so simulated campaigns never mix with real ones.
+
+Use `campaign_record(runtime)` to get the one record of a server (created on first use).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import anyio.to_thread
+
+if TYPE_CHECKING:
+    from .runtime import Runtime
+    from .settings import Settings
+
+log = logging.getLogger("msgflash_mcp.campaign_record")
+
+# Statuses after which a campaign sends nothing more (REFERENCE §19.2: completed/cancelled inferred).
+FINISHED = frozenset({"completed", "cancelled", "failed"})
+LIST_LIMIT = 200  # newest entries returned at most by one list
+
+
+@dataclass(frozen=True)
+class CampaignEntry:
+    id: str
+    workspace: str  # workspace name: "personal" or a team name
+    name: str
+    created_at: float  # unix seconds
+    schedule: str | None = None  # ISO 8601 UTC, as sent
+    repeat: str | None = None
+    template_id: str | None = None
+    instance_id: str | None = None
+    recipients: Mapping[str, Any] = field(default_factory=dict[str, Any])  # the selector as sent
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["recipients"] = dict(self.recipients)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CampaignEntry:
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+    @classmethod
+    def from_created(
+        cls, created: Mapping[str, Any], request: Mapping[str, Any], workspace: str, now: float | None = None
+    ) -> CampaignEntry:
+        """The entry for a campaign the API just created: its answer first, the request where it is silent."""
+        return cls(
+            id=str(created["id"]),
+            workspace=workspace,
+            name=str(created.get("name") or request.get("name") or ""),
+            created_at=time.time() if now is None else now,
+            schedule=created.get("schedule") or request.get("schedule"),
+            repeat=created.get("repeat") or request.get("repeat"),
+            template_id=created.get("templateId") or request.get("templateId"),
+            instance_id=created.get("instanceId") or request.get("instanceId"),
+            recipients=dict(created.get("recipients") or request.get("recipients") or {}),
+        )
+
+
+class CampaignRecord(Protocol):
+    async def add(self, entry: CampaignEntry) -> None: ...
+
+    async def list(self, workspace: str | None = None, limit: int = LIST_LIMIT) -> list[CampaignEntry]:
+        """Newest first; only `workspace`'s when given."""
+        ...
+
+    async def get(self, campaign_id: str) -> CampaignEntry | None: ...
+
+    async def close(self) -> None: ...
+
+
+class SqliteCampaignRecord:
+    """One table in one SQLite file; calls run in a worker thread (a commit may fsync)."""
+
+    def __init__(self, path: str) -> None:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._lock = threading.Lock()
+        with self._lock, self._db:
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS campaigns (id TEXT PRIMARY KEY, workspace TEXT NOT NULL, "
+                "created_at REAL NOT NULL, entry TEXT NOT NULL)"
+            )
+            self._db.execute("CREATE INDEX IF NOT EXISTS campaigns_by_time ON campaigns (workspace, created_at)")
+
+    def _add(self, entry: CampaignEntry) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO campaigns (id, workspace, created_at, entry) VALUES (?, ?, ?, ?)",
+                (entry.id, entry.workspace, entry.created_at, json.dumps(entry.as_dict())),
+            )
+
+    def _list(self, workspace: str | None, limit: int) -> list[CampaignEntry]:
+        with self._lock:
+            if workspace is None:
+                rows = self._db.execute("SELECT entry FROM campaigns ORDER BY created_at DESC LIMIT ?", (limit,))
+            else:
+                rows = self._db.execute(
+                    "SELECT entry FROM campaigns WHERE workspace = ? ORDER BY created_at DESC LIMIT ?",
+                    (workspace, limit),
+                )
+            return [CampaignEntry.from_dict(json.loads(row[0])) for row in rows.fetchall()]
+
+    def _get(self, campaign_id: str) -> CampaignEntry | None:
+        with self._lock:
+            row = self._db.execute("SELECT entry FROM campaigns WHERE id = ?", (campaign_id,)).fetchone()
+        return CampaignEntry.from_dict(json.loads(row[0])) if row else None
+
+    async def add(self, entry: CampaignEntry) -> None:
+        await anyio.to_thread.run_sync(self._add, entry)
+
+    async def list(self, workspace: str | None = None, limit: int = LIST_LIMIT) -> list[CampaignEntry]:
+        return await anyio.to_thread.run_sync(self._list, workspace, limit)
+
+    async def get(self, campaign_id: str) -> CampaignEntry | None:
+        return await anyio.to_thread.run_sync(self._get, campaign_id)
+
+    async def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class RedisCampaignRecord:
+    """Entries as JSON in one hash, ordered by a sorted set per workspace (shared by every replica)."""
+
+    def __init__(self, redis: Any, prefix: str = "msgflash:campaigns:") -> None:
+        self._redis = redis
+        self._entries = prefix + "entries"
+        self._prefix = prefix
+
+    def _order(self, workspace: str | None) -> str:
+        return self._prefix + ("by-time" if workspace is None else "by-time:" + workspace)
+
+    async def add(self, entry: CampaignEntry) -> None:
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.hset(self._entries, entry.id, json.dumps(entry.as_dict()))
+        pipe.zadd(self._order(None), {entry.id: entry.created_at})
+        pipe.zadd(self._order(entry.workspace), {entry.id: entry.created_at})
+        await pipe.execute()
+
+    async def list(self, workspace: str | None = None, limit: int = LIST_LIMIT) -> list[CampaignEntry]:
+        ids = await self._redis.zrevrange(self._order(workspace), 0, limit - 1)
+        if not ids:
+            return []
+        values = await self._redis.hmget(self._entries, ids)
+        return [CampaignEntry.from_dict(json.loads(v)) for v in values if v is not None]
+
+    async def get(self, campaign_id: str) -> CampaignEntry | None:
+        value = await self._redis.hget(self._entries, campaign_id)
+        return CampaignEntry.from_dict(json.loads(value)) if value is not None else None
+
+    async def close(self) -> None:  # the Redis client belongs to the runtime
+        return None
+
+
+def default_path(settings: Settings) -> str:
+    """Where the SQLite record lives when MSGFLASH_CAMPAIGN_DB does not say (see the module docstring)."""
+    if settings.campaign_db:
+        return settings.campaign_db
+    if settings.use_sandbox and settings.sandbox_db == ":memory:":
+        return ":memory:"
+    if settings.use_sandbox and settings.sandbox_db:
+        return str(Path(settings.sandbox_db).with_suffix(".campaigns.sqlite3"))
+    from platformdirs import user_data_dir
+
+    name = "sandbox-campaigns.sqlite3" if settings.use_sandbox else "campaigns.sqlite3"
+    return str(Path(user_data_dir("msgflash-mcp", appauthor=False)) / name)
+
+
+class _OnFirstUse:
+    """Opens the real record on first use: servers that never touch campaigns open no file."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._record: CampaignRecord | None = None
+
+    def _open(self) -> CampaignRecord:
+        if self._record is None:
+            runtime = self._runtime
+            if runtime.redis is not None:
+                prefix = "msgflash:sandbox-campaigns:" if runtime.settings.use_sandbox else "msgflash:campaigns:"
+                self._record = RedisCampaignRecord(runtime.redis, prefix)
+            else:
+                self._record = SqliteCampaignRecord(default_path(runtime.settings))
+        return self._record
+
+    async def add(self, entry: CampaignEntry) -> None:
+        await self._open().add(entry)
+
+    async def list(self, workspace: str | None = None, limit: int = LIST_LIMIT) -> list[CampaignEntry]:
+        return await self._open().list(workspace, limit)
+
+    async def get(self, campaign_id: str) -> CampaignEntry | None:
+        return await self._open().get(campaign_id)
+
+    async def close(self) -> None:
+        if self._record is not None:
+            await self._record.close()
+
+
+_KEY = "campaign_record"
+
+
+def campaign_record(runtime: Runtime) -> CampaignRecord:
+    """The server's one record (opened on first use)."""
+    record = runtime.extras.get(_KEY)
+    if record is None:
+        record = runtime.extras[_KEY] = _OnFirstUse(runtime)
+    return record
+
+
+async def remember_campaign(
+    record: CampaignRecord | None, workspace: str | None, created: Any, request: Mapping[str, Any]
+) -> bool:
+    """create_campaign's hook, called after a successful create with the API's answer and the request sent.
+
+    Never fails the call: the campaign exists whatever happens here; a failure is logged (the entry
+    is then missing from list_campaigns) and reported as False."""
+    if record is None or workspace is None or not isinstance(created, Mapping) or not created.get("id"):
+        return False
+    try:
+        await record.add(CampaignEntry.from_created(created, request, workspace))  # type: ignore[arg-type]
+    except Exception:
+        log.warning("campaign %s was created but could not be recorded locally", created.get("id"), exc_info=True)
+        return False
+    return True
