@@ -121,6 +121,13 @@ def query_int(query: dict[str, str], name: str, default: int, maximum: int, mini
     return value
 
 
+def like_contains(search: str) -> str:
+    """A case-folded `LIKE ? ESCAPE '\\'` pattern matching `search` literally anywhere: `%` and `_` in
+    what the caller typed are characters to find, not SQL wildcards ("50%" must not match "500")."""
+    literal = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{literal}%"
+
+
 def query_search(query: dict[str, str]) -> str | None:
     search = query.get("search")
     if search is None:

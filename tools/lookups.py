@@ -40,23 +40,43 @@ Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_
 WaitSeconds = Annotated[int, Field(ge=0, le=MAX_WAIT, description="Poll up to this long (0-120 s)")]
 
 
-def normalize_numbers(numbers: list[str]) -> list[str]:
-    """Every number in E.164, or a ToolError naming each invalid one by index (nothing is sent)."""
-    valid: list[str] = []
-    invalid: list[str] = []
-    for index, raw in enumerate(numbers):
-        try:
-            valid.append(_e164(raw.strip()))
-        except ValueError:
-            invalid.append(f"numbers[{index}] {raw!r}")
-    if invalid:
-        shown = "; ".join(invalid[:MAX_INVALID_REPORTED])
-        more = f" and {len(invalid) - MAX_INVALID_REPORTED} more" if len(invalid) > MAX_INVALID_REPORTED else ""
-        raise ToolError(
-            f"{len(invalid)} of {len(numbers)} numbers are not valid E.164 phone numbers: {shown}{more}. "
-            "Fix or remove them (international form with +country code, e.g. +33612345678); nothing was sent."
-        )
-    return valid
+def _could_be_valid(raw: str) -> bool:
+    """Whether the API might accept this number: "international format", with or without the +."""
+    candidate = raw.strip()
+    if candidate.isdigit():
+        candidate = "+" + candidate
+    try:
+        _e164(candidate)
+    except ValueError:
+        return False
+    return True
+
+
+def refuse_when_none_valid(numbers: list[str]) -> None:
+    """A ToolError naming each number by index when not one of them could be valid (nothing is sent).
+
+    A list with some good numbers goes to the API as it is: the API checks it and reports the bad
+    ones in `invalidCount` and `result.invalid` (REFERENCE §17.1), which the tool passes on.
+    """
+    invalid = [f"numbers[{index}] {raw!r}" for index, raw in enumerate(numbers) if not _could_be_valid(raw)]
+    if len(invalid) < len(numbers):
+        return
+    shown = "; ".join(invalid[:MAX_INVALID_REPORTED])
+    more = f" and {len(invalid) - MAX_INVALID_REPORTED} more" if len(invalid) > MAX_INVALID_REPORTED else ""
+    raise ToolError(
+        f"None of the {len(numbers)} numbers is a valid phone number: {shown}{more}. Give numbers in "
+        "international form with +country code, e.g. +33612345678; nothing was sent."
+    )
+
+
+def _invalid_note(data: dict[str, Any]) -> str:
+    """The numbers the API found invalid, as it reported them (first few), for the summary."""
+    items = (data.get("result") or {}).get("invalid") or []
+    shown = [repr(item.get("input", item)) if isinstance(item, dict) else repr(item) for item in items[:5]]
+    if not shown:
+        return ""
+    more = f" and {len(items) - len(shown)} more" if len(items) > len(shown) else ""
+    return f"; invalid: {', '.join(shown)}{more} (see result.invalid)"
 
 
 def _counts(data: dict[str, Any]) -> str:
@@ -87,17 +107,19 @@ def _trim_result(data: Any) -> tuple[Any, str]:
 @toolset.tool(POST("/api/v1/number-lookups"), Effect.WRITE)
 async def start_number_lookup(api: Api, instance_id: InstanceId, numbers: Numbers) -> Reply:
     """Check which numbers are on WhatsApp. Under 100 numbers answers with the result; more starts an async lookup."""
-    normalized = normalize_numbers(numbers)
-    data = await api(json={"instanceId": instance_id, "numbers": normalized})
+    refuse_when_none_valid(numbers)
+    sent = [raw.strip() for raw in numbers]
+    data = await api(json={"instanceId": instance_id, "numbers": sent})
     lookup_id = data.get("lookupId") or data.get("id")
     if data.get("mode") == "async" or data.get("status") in ("pending", "processing"):
         summary = (
-            f"Lookup {lookup_id} started for {data.get('requested', len(normalized))} numbers (async); follow it with "
+            f"Lookup {lookup_id} started for {data.get('requested', len(sent))} numbers (async); follow it with "
             f"get_number_lookup_progress(lookup_id='{lookup_id}', wait_seconds=30), then get_number_lookup"
         )
         return Reply(summary, data)
     shown, note = _trim_result(data)
-    summary = f"Checked {data.get('requested', len(normalized))} numbers: {_counts(data)} (lookup {lookup_id}){note}"
+    checked = data.get("requested", len(sent))
+    summary = f"Checked {checked} numbers: {_counts(data)} (lookup {lookup_id}){_invalid_note(data)}{note}"
     return Reply(summary, shown)
 
 

@@ -14,6 +14,7 @@ from ..util import (
     e164,
     encode_cursor,
     iso,
+    like_contains,
     new_id,
     parse_iso,
     public,
@@ -68,7 +69,7 @@ def list_contacts(ctx: Ctx) -> dict[str, Any]:
     where = "ws = ?"
     args: list[Any] = [ctx.ws]
     if search:
-        like = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = like_contains(search)
         where += " AND (name_lc LIKE ? ESCAPE '\\' OR phone LIKE ? ESCAPE '\\')"
         args += [like, like]
     total = ctx.db.execute(f"SELECT count(*) FROM contacts WHERE {where}", args).fetchone()[0]

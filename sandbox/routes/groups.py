@@ -9,7 +9,18 @@ from ..errors import ApiError, invalid
 from ..lifecycle import add_member, remove_member
 from ..quotas import limits
 from ..store import Ctx, dumps, loads
-from ..util import F, decode_cursor, encode_cursor, is_hex_color, iso, new_id, query_int, query_search, validate
+from ..util import (
+    F,
+    decode_cursor,
+    encode_cursor,
+    is_hex_color,
+    iso,
+    like_contains,
+    new_id,
+    query_int,
+    query_search,
+    validate,
+)
 from .base import RouteSpec, route
 
 ROUTES: list[RouteSpec] = []
@@ -43,8 +54,8 @@ def list_groups(ctx: Ctx) -> dict[str, Any]:
     search = query_search(ctx.query)
     where, args = "ws = ?", list[Any]([ctx.ws])
     if search:
-        like = "%" + search.lower() + "%"
-        where += " AND (name_lc LIKE ? OR lower(json_extract(data, '$.description')) LIKE ?)"
+        like = like_contains(search)
+        where += " AND (name_lc LIKE ? ESCAPE '\\' OR lower(json_extract(data, '$.description')) LIKE ? ESCAPE '\\')"
         args += [like, like]
     total = ctx.db.execute(f"SELECT count(*) FROM groups WHERE {where}", args).fetchone()[0]
     if ctx.query.get("cursor"):

@@ -84,19 +84,40 @@ async def test_in_a_team_workspace(client: Client, ledger: Ledger) -> None:
     assert [(e["key_kind"], e["team_id"]) for e in ledger()] == [("team", TEAM_ID)]
 
 
-async def test_invalid_numbers_are_reported_by_index_and_nothing_is_sent(client: Client, ledger: Ledger) -> None:
+async def test_a_partly_invalid_list_is_checked_and_the_bad_numbers_reported(client: Client, ledger: Ledger) -> None:
+    """REFERENCE §17.1: the API takes the list and reports bad numbers in invalidCount / result.invalid."""
     args = {"instance_id": INSTANCE, "numbers": ["+33612345000", "0612345678", "+1555", "hello", "+33612345001"]}
+    out = await call_ok(client, "start_number_lookup", args)
+    data = out["data"]
+    assert (data["requested"], data["onWhatsAppCount"], data["notOnWhatsAppCount"], data["invalidCount"]) == (5, 1, 1, 3)
+    assert [item["input"] for item in data["result"]["invalid"]] == ["0612345678", "+1555", "hello"]
+    assert out["summary"] == (
+        f"Checked 5 numbers: 1 on WhatsApp, 1 not, 3 invalid (lookup {data['lookupId']}); "
+        "invalid: '0612345678', '+1555', 'hello' (see result.invalid)"
+    )
+    [entry] = ledger()
+    assert entry["status"] == 200 and entry["committed"]
+
+
+async def test_a_list_with_no_possible_number_is_refused_by_index_and_nothing_is_sent(
+    client: Client, ledger: Ledger
+) -> None:
+    args = {"instance_id": INSTANCE, "numbers": ["0612345678", "+1555", "hello"]}
     error = await call_error(client, "start_number_lookup", args)
-    assert "3 of 5 numbers are not valid E.164" in error
-    assert "numbers[1] '0612345678'" in error and "numbers[2] '+1555'" in error and "numbers[3] 'hello'" in error
-    assert "numbers[0]" not in error and "numbers[4]" not in error
+    assert "None of the 3 numbers is a valid phone number" in error
+    assert "numbers[0] '0612345678'" in error and "numbers[1] '+1555'" in error and "numbers[2] 'hello'" in error
     assert "nothing was sent" in error
     assert ledger() == []
 
 
+async def test_international_digits_without_plus_are_left_to_the_api(client: Client) -> None:
+    out = await call_ok(client, "start_number_lookup", {"instance_id": INSTANCE, "numbers": ["33612345000"]})
+    assert [item["number"] for item in out["data"]["result"]["onWhatsApp"]] == ["+33612345000"]
+
+
 async def test_many_invalid_numbers_are_summarised(client: Client, ledger: Ledger) -> None:
     error = await call_error(client, "start_number_lookup", {"instance_id": INSTANCE, "numbers": ["x"] * 30})
-    assert "30 of 30 numbers" in error and "numbers[19] 'x'" in error and "and 10 more" in error
+    assert "None of the 30 numbers" in error and "numbers[19] 'x'" in error and "and 10 more" in error
     assert "numbers[20]" not in error
     assert ledger() == []
 
