@@ -3,15 +3,21 @@ client wrapper that counts tool calls so each scenario can assert its call budge
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from mcp import Client
+from msgflash_mcp.sandbox.clock import SandboxClock
+from msgflash_mcp.sandbox.store import loads
 from msgflash_mcp.server.settings import Settings
 from msgflash_mcp.tools import messages
 
 from tests.conftest import make_settings
+
+Ledger = Callable[[], list[dict[str, Any]]]
 
 
 @pytest.fixture
@@ -59,3 +65,53 @@ class Session:
 @pytest.fixture
 def session(client: Client) -> Session:
     return Session(client)
+
+
+@dataclass
+class SandboxState:
+    """Read-only views of the simulator's stored objects, for asserting a scenario's final state
+    without a request of our own (those would show in the ledger and the API quota)."""
+
+    db: sqlite3.Connection
+    clock: SandboxClock
+
+    def now(self) -> float:
+        return self.clock.timestamp()
+
+    def rows(self, table: str, ws: str) -> list[dict[str, Any]]:
+        return [loads(r["data"]) for r in self.db.execute(f"SELECT data FROM {table} WHERE ws = ? ORDER BY rid", (ws,))]
+
+    def one(self, table: str, obj_id: str) -> dict[str, Any]:
+        row = self.db.execute(f"SELECT data FROM {table} WHERE id = ?", (obj_id,)).fetchone()
+        assert row is not None, f"no {table} row {obj_id}"
+        return loads(row["data"])
+
+    def contacts(self, ws: str) -> list[dict[str, Any]]:
+        return self.rows("contacts", ws)
+
+    def contact_by_phone(self, ws: str, phone: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT data FROM contacts WHERE ws = ? AND phone = ?", (ws, phone)).fetchone()
+        return None if row is None else loads(row["data"])
+
+    def group_members(self, group_id: str) -> list[str]:
+        rows = self.db.execute("SELECT contact_id FROM group_members WHERE group_id = ? ORDER BY rid", (group_id,))
+        return [r["contact_id"] for r in rows]
+
+    def messages(self, ws: str | None = None) -> list[dict[str, Any]]:
+        from msgflash_mcp.sandbox.seed import USER_ID
+
+        return self.rows("messages", ws or USER_ID)
+
+    def message(self, msg_id: str | None) -> dict[str, Any]:
+        assert msg_id is not None
+        return self.one("messages", msg_id)
+
+    def campaign(self, camp_id: str | None) -> dict[str, Any]:
+        assert camp_id is not None
+        return self.one("campaigns", camp_id)
+
+
+@pytest.fixture
+def state(sandbox_app: Any) -> SandboxState:
+    sandbox = sandbox_app.state.sandbox
+    return SandboxState(sandbox.db, sandbox.clock)
