@@ -27,6 +27,7 @@ from ..registry import Route, ToolSpec
 from ..results import UNTRUSTED_NOTE, Preview, Reply, ToolOutput, render
 from ..runtime import Connection, Runtime
 from ..untrusted import clean_text, sanitize
+from .validation import ReadableArgumentsTool
 
 log = logging.getLogger("msgflash_mcp.tools")
 
@@ -192,7 +193,7 @@ def build_tool(spec: ToolSpec) -> Tool:
     call.__name__ = call.__qualname__ = spec.name
     call.__module__ = spec.fn.__module__
 
-    tool = Tool.from_function(call, name=spec.name, title=spec.title, description=spec.description,
+    tool = ReadableArgumentsTool.from_function(call, name=spec.name, title=spec.title, description=spec.description,
                               annotations=spec.annotations())
     tool.parameters = compact_schema(tool.parameters)
     # Every tool returns the same envelope: its schema is generated once, not 56 times (a third of
