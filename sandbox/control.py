@@ -11,6 +11,8 @@ POST   /_sandbox/clock                {"advance": seconds} or {"set": iso}; then
 POST   /_sandbox/account              {"plan": code, "usage": {messagesCount, statusesCount, apiRequestsCount},
                                        "subscriptionActive": bool}
 POST   /_sandbox/instances/{id}       {"status": "connected"|"connecting"|"disconnected"}
+POST   /_sandbox/inbound              {"instanceId", "from": E.164, "body"}: someone writes to that number
+                                       (stored as an inbound message, `message.received` emitted)
 GET    /_sandbox/webhook-deliveries   the signed outbox (DELETE clears it)
 GET    /_sandbox/info                 keys, team id and seeded ids
 
@@ -33,10 +35,10 @@ from . import quotas, seed
 from .errors import ApiError, invalid
 from .faults import parse_rules
 from .keys import PERSONAL_KEY, TEAM_ID, TEAM_KEY, TEAM_NAME
-from .lifecycle import emit
+from .lifecycle import emit, receive_text
 from .plans import PLANS
 from .store import dumps, loads
-from .util import iso, parse_iso
+from .util import e164, iso, parse_iso
 
 
 def _json(payload: Any, status: int = 200) -> Response:
@@ -204,6 +206,25 @@ async def instance(request: Request) -> Response:
     return _json({"data": {k: v for k, v in inst.items() if not k.startswith("_")}})
 
 
+async def inbound(request: Request) -> Response:
+    sb = _sb(request)
+    body = await _body(request)
+    if not isinstance(body, dict):
+        raise invalid([{"field": "body", "message": "Expected an object"}])
+    sender, text = e164(body.get("from")), body.get("body")
+    text_ok = isinstance(text, str) and 1 <= len(text) <= 4096
+    if sender is None or not text_ok or not isinstance(text, str):
+        details = [] if sender else [{"field": "from", "message": "Expected an E.164 number such as +33612345678"}]
+        raise invalid(details + ([] if text_ok else [{"field": "body", "message": "Expected 1 to 4096 characters"}]))
+    row = sb.db.execute("SELECT ws, data FROM instances WHERE id = ?", (body.get("instanceId"),)).fetchone()
+    if row is None:
+        raise ApiError("NOT_FOUND", "Instance not found")
+    sb.tick()  # earlier lifecycle steps land first
+    msg = receive_text(sb, sb.db, ws=row["ws"], user_id=seed.USER_ID, instance=loads(row["data"]), sender=sender,
+                       body=text, at=sb.clock.timestamp())
+    return _json({"data": {k: v for k, v in msg.items() if not k.startswith("_")}}, 201)
+
+
 async def deliveries(request: Request) -> Response:
     sb = _sb(request)
     if request.method == "DELETE":
@@ -227,6 +248,7 @@ def control_routes() -> list[Route]:
         Route("/_sandbox/clock", _guard(clock), methods=["GET", "POST"]),
         Route("/_sandbox/account", _guard(account), methods=["POST"]),
         Route("/_sandbox/instances/{id}", _guard(instance), methods=["POST"]),
+        Route("/_sandbox/inbound", _guard(inbound), methods=["POST"]),
         Route("/_sandbox/webhook-deliveries", _guard(deliveries), methods=["GET", "DELETE"]),
         Route("/_sandbox/info", _guard(info), methods=["GET"]),
     ]

@@ -193,20 +193,34 @@ def arrive_reply(sb: Sandbox, db: sqlite3.Connection, msg: dict[str, Any], now: 
     msg["_reply_at"] = None
     if msg["status"] not in ("delivered", "read"):  # failed or cancelled since: nobody saw it
         return
-    text = msg.get("_reply_text") or ""
     row = db.execute("SELECT data FROM instances WHERE id = ?", (msg["instanceId"],)).fetchone()
     instance = loads(row["data"]) if row else {"id": msg["instanceId"]}
-    contact = db.execute("SELECT id FROM contacts WHERE ws = ? AND phone = ?", (msg["_ws"], msg["to"])).fetchone()
-    receive(sb, db, replies.inbound_message(
-        msg_id=replies.reply_id(msg["id"]), ws=msg["_ws"], user_id=msg["userId"], instance=instance,
-        sender=msg["to"], body=text, contact_id=contact["id"] if contact else None, at=at, in_reply_to=msg["id"],
-    ))
+    receive_text(sb, db, ws=msg["_ws"], user_id=msg["userId"], instance=instance, sender=msg["to"],
+                 body=msg.get("_reply_text") or "", at=at, msg_id=replies.reply_id(msg["id"]), in_reply_to=msg["id"])
 
 
-def receive(sb: Sandbox, db: sqlite3.Connection, inbound: dict[str, Any]) -> None:
-    """Store an inbound message and emit its `message.received` event."""
+def receive_text(
+    sb: Sandbox,
+    db: sqlite3.Connection,
+    *,
+    ws: str,
+    user_id: str,
+    instance: dict[str, Any],
+    sender: str,
+    body: str,
+    at: float,
+    msg_id: str | None = None,
+    in_reply_to: str | None = None,
+) -> dict[str, Any]:
+    """Store a text someone sent to `instance` and emit its `message.received` event."""
+    contact = db.execute("SELECT id FROM contacts WHERE ws = ? AND phone = ?", (ws, sender)).fetchone()
+    inbound = replies.inbound_message(
+        msg_id=msg_id or new_id(), ws=ws, user_id=user_id, instance=instance, sender=sender, body=body,
+        contact_id=contact["id"] if contact else None, at=at, in_reply_to=in_reply_to,
+    )
     insert_message(db, inbound)
-    emit(sb, db, inbound["_ws"], "message.received", replies.received_payload(inbound))
+    emit(sb, db, ws, "message.received", replies.received_payload(inbound))
+    return inbound
 
 
 def _message_payload(msg: dict[str, Any], at: float) -> dict[str, Any]:

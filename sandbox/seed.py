@@ -114,7 +114,7 @@ def _instance(iid: str, ws: str, name: str, number: str, status: str, created: f
 
 
 def seed(sb: Sandbox, db: sqlite3.Connection, now: float) -> None:
-    from . import lifecycle, quotas, replies
+    from . import lifecycle, quotas
     from .templating import extract
 
     day = 86400.0
@@ -189,15 +189,13 @@ def seed(sb: Sandbox, db: sqlite3.Connection, now: float) -> None:
                                      media_url=None, contact_id=contact_id(to), campaign_id=None, created=t, t0=t)
         lifecycle.advance_message(sb, db, msg, now)
         lifecycle.insert_message(db, msg)
-    known = {phone for _, phone, _ in PERSONAL_CONTACTS + TEAM_CONTACTS}
     for mid, (sender, text, ago) in sorted(zip(INBOUND_IDS, INBOUND, strict=True), key=lambda pair: -pair[1][2]):
         team = sender.startswith("+221")
-        inbound = replies.inbound_message(
-            msg_id=mid, ws=TEAM_ID if team else USER_ID, user_id=USER_ID,
+        lifecycle.receive_text(
+            sb, db, ws=TEAM_ID if team else USER_ID, user_id=USER_ID,
             instance={"id": TEAM_INSTANCE_ID, "waNumber": TEAM_WA_NUMBER} if team
             else {"id": PERSONAL_CONNECTED_INSTANCE_ID, "waNumber": PERSONAL_WA_NUMBER},
-            sender=sender, body=text, contact_id=contact_id(sender) if sender in known else None, at=now - ago)
-        lifecycle.receive(sb, db, inbound)
+            sender=sender, body=text, at=now - ago, msg_id=mid)
     sched_at = now + day
     msg = lifecycle.make_message(ws=USER_ID, user_id=USER_ID, instance=inst, to="+33612345003", mtype="text",
                                  body="Rappel : soldes privées demain.", media_url=None, contact_id=contact_id("+33612345003"),
