@@ -172,3 +172,14 @@ async def test_unpacked_bundle_serves_tools_over_stdio(
     assert workspaces.structured_content is not None
     listed = {entry["name"]: entry["active"] for entry in workspaces.structured_content["data"]}
     assert listed == {"personal": active == "personal", "sandbox-team": active == "sandbox-team"}
+
+
+def test_readme_install_section_leads_with_the_bundle_and_explains_every_field() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    install = readme.split("## Install in your MCP client", 1)[1].split("\n## ", 1)[0]
+    assert install.lstrip().startswith("**Claude Desktop, in one click.** `make bundle` builds `msgflash-mcp.mcpb`")
+    env = MANIFEST["server"]["mcp_config"]["env"]
+    for field, spec in MANIFEST["user_config"].items():
+        variable = next(name for name, value in env.items() if value == f"${{user_config.{field}}}")
+        row = next((line for line in install.splitlines() if line.startswith(f"| {spec['title']} |")), None)
+        assert row is not None and row.endswith(f"| `{variable}` |"), spec["title"]
