@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -91,10 +90,11 @@ def _main(argv: Sequence[str] | None) -> int:
         )
     except ConfigError as exc:
         return _fail(str(exc))
+    from .logs import configure_logging
     from .registry import UnknownToolset
     from .serve import serve_mcp
 
-    logging.basicConfig(level=settings.log_level, stream=sys.stderr)
+    configure_logging(settings)
     try:
         serve_mcp(settings, transport=args.transport, host=args.host, port=args.port)
     except UnknownToolset as exc:

@@ -19,6 +19,7 @@ import anyio
 import httpx2
 
 from .errors import ApiError, NotSent, OutcomeUnknown, RateLimited
+from .redact import remember_returned_secrets
 from .registry import Route
 from .retry import RetryClass, RetryPolicy, Verdict, parse_retry_after
 from .workspaces import Workspace, Workspaces
@@ -96,7 +97,9 @@ class ApiClient:
                         elapsed = (time.perf_counter() - started) * 1000
                         log.debug("%s -> %s in %.1f ms (%s)", route, response.status_code, elapsed, workspace.kind)
                         if response.status_code < 400:
-                            return _data(response)
+                            data = _data(response)
+                            remember_returned_secrets(data)  # a webhook's signing secret: never in a log
+                            return data
                         error = _error(response)
                     decision = self._policy.decide(
                         retry_class,

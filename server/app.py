@@ -14,6 +14,7 @@ from ..tools import ALL_TOOLSETS
 from .apps import MsgflashApps, hide_from_plain_clients, stamp_views
 from .call import build_tool
 from .guard import TokenStore
+from .logs import third_party_level
 from .ratelimit import RateLimiter
 from .registry import ToolSpec, select
 from .runtime import Connection, Runtime, connect
@@ -87,7 +88,9 @@ def build_server(
         website_url="https://docs.msgflash.com",
         tools=tools,
         lifespan=lifespan,
-        log_level=runtime.settings.log_level,  # type: ignore[arg-type]
+        # What the SDK's own logging.basicConfig uses when nobody configured logging (embedding):
+        # the third-party level, so MSGFLASH_LOG_LEVEL=DEBUG never opens the SDK's loggers (server/logs.py).
+        log_level=third_party_level(runtime.settings),  # type: ignore[arg-type]
         token_verifier=token_verifier,
         auth=auth,
         extensions=[MsgflashApps(guarded)],

@@ -14,11 +14,16 @@ from typing import Any
 
 MASK = "[redacted]"
 _KEY_SHAPE = re.compile(r"msgf_(?:live|team)_[0-9A-Za-z]{8,}")
+# Secrets a model must see but a log must not: confirmation tokens (server/guard/confirm.py mints
+# `cfm_` + 32 url-safe characters) and webhook signing secrets in the `whsec_` shape. Real API
+# secrets of any shape are learned from the responses that carry them (`remember_returned_secrets`).
+LOG_ONLY_SHAPES = re.compile(r"cfm_[A-Za-z0-9_-]{16,}|whsec_[A-Za-z0-9_-]{16,}")
 
 
 class Scrubber:
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
+    def __init__(self, secrets: Iterable[str] = (), *, shapes: re.Pattern[str] | None = None) -> None:
         self._secrets: list[str] = []
+        self._shapes = shapes
         self.add(*secrets)
 
     def add(self, *secrets: str) -> None:
@@ -36,6 +41,8 @@ class Scrubber:
         for secret in self._secrets:
             if secret in value:
                 value = value.replace(secret, MASK)
+        if self._shapes is not None:
+            value = self._shapes.sub(MASK, value)
         return _KEY_SHAPE.sub(MASK, value) if "msgf_" in value else value
 
     def data(self, value: Any) -> Any:
@@ -85,8 +92,26 @@ class ScrubbingFilter(logging.Filter):
 # was configured with. A factory (not a filter) because logger filters do not see records that
 # propagate from child loggers, and handler filters miss handlers added later (uvicorn's, a test's
 # capture handler, a library's own): every record is born scrubbed, whoever handles it.
-_process_scrubber = Scrubber()
+_process_scrubber = Scrubber(shapes=LOG_ONLY_SHAPES)
 _factory_installed = False
+
+
+def log_scrubber() -> Scrubber:
+    """The process-wide scrubber of log records (for a handler filter on top of the record factory)."""
+    return _process_scrubber
+
+
+def remember_returned_secrets(data: Any) -> None:
+    """Keep every `secret` field of an API response (create_webhook's signing secret) out of the logs.
+
+    The tool result still shows it to the caller, once: only log records are scrubbed of it.
+    """
+    items = data if isinstance(data, list) else [data]
+    for item in items:  # pyright: ignore[reportUnknownVariableType]
+        if isinstance(item, dict):
+            secret = item.get("secret")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            if isinstance(secret, str):
+                _process_scrubber.add(secret)
 
 
 def install_log_scrubbing(scrubber: Scrubber) -> None:

@@ -16,6 +16,7 @@ from pydantic import AnyHttpUrl
 
 from .app import build_server
 from .call.principal import token_principal
+from .logs import third_party_level
 from .redact import Scrubber, install_log_scrubbing
 from .settings import ConfirmMode, Settings
 
@@ -127,4 +128,4 @@ def serve_mcp(settings: Settings, *, transport: str, host: str, port: int) -> No
     app = http_app(settings, host=host, port=port)
     freeze_startup_objects()
     sys.stderr.write(f"msgflash-mcp: Streamable HTTP on http://{host}:{port}/mcp\n")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, log_level=third_party_level(settings).lower())

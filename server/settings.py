@@ -14,7 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PERSONAL_KEY_RE = re.compile(r"^msgf_live_[0-9a-f]{64}$")
@@ -92,7 +92,8 @@ class Settings(BaseSettings):
     principal_key: SecretStr | None = None  # HMAC key naming HTTP principals (server/call/principal.py)
     allowed_hosts: Annotated[list[str] | None, NoDecode] = None  # public names behind a proxy (Host check)
     audit_log: Path | None = None
-    log_level: str = "WARNING"
+    log_level: str = "WARNING"  # the product's own loggers (msgflash_mcp.*)
+    log_level_all: str | None = None  # every other logger (mcp, sse_starlette, httpx2, uvicorn); None = WARNING
     timeout: float = Field(30.0, gt=0, le=300, description="per HTTP attempt")
     call_deadline: float = Field(60.0, gt=0, le=600, description="whole tool call, retries included")
     recipient_allowlist: Annotated[list[str] | None, NoDecode] = None
@@ -125,12 +126,14 @@ class Settings(BaseSettings):
                 raise ValueError(f"MSGFLASH_TEAMS is not valid JSON (line {exc.lineno}, column {exc.colno})") from None
         return value
 
-    @field_validator("log_level")
+    @field_validator("log_level", "log_level_all")
     @classmethod
-    def _level(cls, value: str) -> str:
+    def _level(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
         level = value.upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
-            raise ValueError("MSGFLASH_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+            raise ValueError(f"MSGFLASH_{str(info.field_name).upper()} must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
 
     @model_validator(mode="after")
@@ -153,7 +156,10 @@ class Settings(BaseSettings):
     def secrets(self) -> list[str]:
         """Every configured secret value, for the exact-value log and output scrubber."""
         values = [self.api_key, self.redis_url, self.http_token, self.principal_key, *(team.key for team in self.teams)]
-        return [value.get_secret_value() for value in values if value is not None]
+        found = [value.get_secret_value() for value in values if value is not None]
+        # Each HTTP token alone too: a log line or an error shows the one a client sent, not the list.
+        tokens = self.http_token.get_secret_value().split(",") if self.http_token is not None else []
+        return found + [token.strip() for token in tokens if token.strip()]
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

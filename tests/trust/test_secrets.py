@@ -194,3 +194,57 @@ def test_log_scrubbing_covers_loggers_and_handlers_created_later() -> None:
     out = stream.getvalue()
     assert secret not in out and "msgf_team_abab" not in out
     assert out.count(MASK) >= 5 and "RuntimeError" in out and "context" in out
+
+
+@requirement("secret.log-scrubbing")
+def test_each_http_token_is_a_secret_on_its_own() -> None:
+    settings = canary_settings(http_token="first-token-a1b2c3d4, second-token-e5f6a7b8")
+    assert {"first-token-a1b2c3d4", "second-token-e5f6a7b8"} <= set(settings.secrets())
+    scrubber = Scrubber(settings.secrets())
+    assert scrubber.text("Bearer second-token-e5f6a7b8 rejected") == f"Bearer {MASK} rejected"
+
+
+@requirement("secret.log-scrubbing")
+def test_logs_mask_confirmation_tokens_and_returned_webhook_secrets_that_results_keep() -> None:
+    """A model must see its confirmation token and a new webhook's secret once; a log never does."""
+    from msgflash_mcp.server.redact import remember_returned_secrets
+
+    returned = "opaque-signing-secret-" + uuid.uuid4().hex  # not whsec_-shaped: learned, not guessed
+    remember_returned_secrets({"id": "w1", "secret": returned})
+    token = "cfm_" + "Zk9_x-" * 6
+    install_log_scrubbing(Scrubber())
+    stream = io.StringIO()
+    logger = logging.getLogger("trust.shapes." + uuid.uuid4().hex)
+    logger.propagate = False
+    logger.addHandler(logging.StreamHandler(stream))
+    logger.setLevel(logging.DEBUG)
+    logger.debug("chunk %s", json.dumps({"confirm_token": token, "secret": returned, "other": "whsec_" + "ab" * 24}))
+    out = stream.getvalue()
+    assert token not in out and returned not in out and "whsec_abab" not in out
+    assert out.count(MASK) == 3
+    # The output scrubber (tool results) leaves them alone: the caller needs them.
+    assert Scrubber().text(f"{token} {returned}") == f"{token} {returned}"
+
+
+def test_log_levels_open_the_product_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MSGFLASH_LOG_LEVEL=DEBUG: msgflash_mcp.* at DEBUG, everything else (sse_starlette, mcp, httpx2) at WARNING."""
+    from msgflash_mcp.server.logs import configure_logging
+
+    root, product = logging.getLogger(), logging.getLogger("msgflash_mcp")
+    saved = (root.level, product.level, list(root.handlers))
+    try:
+        configure_logging(canary_settings(log_level="DEBUG"))
+        assert logging.getLogger("msgflash_mcp.api").isEnabledFor(logging.DEBUG)
+        for name in ("sse_starlette.sse", "mcp.server.streamable_http", "httpx2", "uvicorn.error"):
+            assert not logging.getLogger(name).isEnabledFor(logging.INFO), name
+        configure_logging(canary_settings(log_level="ERROR", log_level_all="DEBUG"))
+        assert logging.getLogger("sse_starlette.sse").isEnabledFor(logging.DEBUG)
+        assert not logging.getLogger("msgflash_mcp.api").isEnabledFor(logging.WARNING)
+        assert len(root.handlers) == len(saved[2]) + 1  # configured twice, one handler
+    finally:
+        root.setLevel(saved[0])
+        product.setLevel(saved[1])
+        root.handlers[:] = saved[2]
+    monkeypatch.setenv("MSGFLASH_LOG_LEVEL_ALL", "chatty")
+    with pytest.raises(ConfigError, match="MSGFLASH_LOG_LEVEL_ALL must be"):
+        load_settings()
