@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS messages (
 CREATE INDEX IF NOT EXISTS messages_ws ON messages (ws, rid);
 CREATE INDEX IF NOT EXISTS messages_next ON messages (next_at) WHERE next_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS messages_campaign ON messages (campaign_id, status);
+CREATE INDEX IF NOT EXISTS messages_created ON messages (ws, json_extract(data, '$.createdAt'), rid);
 CREATE TABLE IF NOT EXISTS campaigns (
   rid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, ws TEXT NOT NULL, status TEXT NOT NULL, next_at REAL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS campaigns_next ON campaigns (next_at) WHERE next_at IS NOT NULL;

@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, V
 
 from ..server.api import Api
 from ..server.errors import MsgFlashError, OutcomeUnknown
+from ..server.guard.policy import urls_in_text
 from ..server.registry import GET, POST, Effect, Toolset
 from ..server.results import Preview, Reply
 from ._types import ContactId, Cursor, InstanceId, Limit, MessageId, Phone, TemplateId, Url
@@ -268,18 +269,10 @@ def parse_time(value: Any) -> datetime | None:
 
 # ---------------------------------------------------------------------------- preview helpers
 
-_LINK = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
-
-
 def links_in(*texts: str | None) -> list[str]:
-    """Every http(s) link in free text, trailing punctuation trimmed, in order, once."""
-    found: list[str] = []
-    for text in texts:
-        for match in _LINK.findall(text or ""):
-            link = match.rstrip(".,;:!?)]}")
-            if link not in found:
-                found.append(link)
-    return found
+    """Every link in free text, with or without a scheme, in order, once (server/guard/policy.py finds them
+    as a chat client would make them clickable, so the URL allow-list sees `evil.example/login` too)."""
+    return urls_in_text(*texts)
 
 
 def add_urls(preview: Preview, *urls: str | None) -> None:

@@ -180,8 +180,8 @@ def list_messages(ctx: Ctx) -> dict[str, Any]:
         after, rid = decode_cursor(q["cursor"])
         if not rid.isdigit():
             raise invalid([{"field": "cursor", "message": "Invalid cursor"}])
-        sql += f" AND ({created} < ? OR ({created} = ? AND rid < ?))"
-        args += [after, after, int(rid)]
+        sql += f" AND ({created}, rid) < (?, ?)"  # a row value: walks the messages_created index
+        args += [after, int(rid)]
     sql += f" ORDER BY {created} DESC, rid DESC LIMIT ?"
     args.append(limit + 1)
     rows = ctx.db.execute(sql, args).fetchall()
