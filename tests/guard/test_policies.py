@@ -12,7 +12,6 @@ from mcp.server import MCPServer
 from msgflash_mcp.sandbox.seed import PERSONAL_CONNECTED_INSTANCE_ID, VIP_GROUP_ID
 from msgflash_mcp.server.app import build_server
 from msgflash_mcp.server.guard import Guard
-from msgflash_mcp.server.results import Preview
 
 from tests.conftest import call_error, call_ok, make_settings, mutations
 
@@ -183,22 +182,28 @@ async def test_group_that_grew_past_the_cap_after_the_preview_is_refused(sandbox
 
 
 def test_policy_problem_unit() -> None:
+    """The guard asks policy.py about the plan (URL parsing cases: tests/guard/test_policy_urls.py)."""
+    from msgflash_mcp.server.guard.plan import Plan
+
+    def plan(**parts: Any) -> Plan:
+        return Plan(tool="send_message", action="x", workspace="personal", **parts)
+
     guard = Guard(
         make_settings(max_recipients=2, recipient_allowlist=["+221 77 000 00 01"], url_allowlist=["https://ok.test"])
     )
-    assert (
-        guard.policy_problem(Preview(action="x", recipients=2, numbers=["221770000001"], urls=["https://a.ok.test/p"]))
-        is None
-    )
-    assert "cap" in (guard.policy_problem(Preview(action="x", recipients=3)) or "")
-    assert "cap" in (guard.policy_problem(Preview(action="x", numbers=["1", "2", "3"])) or "")
-    assert "ALLOWLIST" in (guard.policy_problem(Preview(action="x", numbers=["+221770000002"])) or "")
+    assert guard.policy_problem(plan(recipients=1, numbers=("+221770000001",), urls=("https://a.ok.test/p",))) is None
+    # fails closed: 2 recipients, only one number known to check
+    assert "ALLOWLIST" in (guard.policy_problem(plan(recipients=2, numbers=("+221770000001",))) or "")
+    assert "cap" in (guard.policy_problem(plan(recipients=3)) or "")
+    assert "cap" in (guard.policy_problem(plan(numbers=("1", "2", "3"))) or "")
+    assert "ALLOWLIST" in (guard.policy_problem(plan(numbers=("+221770000002",))) or "")
     for url in (
         "http://ok.test.evil/",
         "javascript:alert(1)",
         "https://[::1/",
         "ftp://ok.test/x",
         "https://notok.test",
+        "https://evil.example\\.ok.test/hook",
     ):
-        assert "URL_ALLOWLIST" in (guard.policy_problem(Preview(action="x", urls=[url])) or ""), url
-    assert guard.policy_problem(Preview(action="x", blocked="instance is disconnected")) == "instance is disconnected"
+        assert "URL_ALLOWLIST" in (guard.policy_problem(plan(urls=(url,))) or ""), url
+    assert guard.policy_problem(plan(blocked="instance is disconnected")) == "instance is disconnected"

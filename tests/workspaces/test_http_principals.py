@@ -84,7 +84,7 @@ async def test_a_principal_is_its_token_hash_not_its_position() -> None:
     assert await forward.verify_token("alice-token-0c1d2") is None
 
 
-@requirement("guard.principal")
+@requirement("principal.token-hash")
 @pytest.mark.redis
 async def test_reordering_the_token_list_keeps_identities(
     monkeypatch: pytest.MonkeyPatch, sandbox_app: Any, redis_url: str  # noqa: F811
@@ -137,7 +137,7 @@ async def _reorder_tokens(monkeypatch: pytest.MonkeyPatch, sandbox_app: Any, red
     assert [e["path"] for e in deleted] == [f"/api/v1/contacts/{contact['id']}"]
 
 
-@requirement("guard.principal")
+@requirement("principal.tokenless-sessions")
 async def test_two_tokenless_sessions_share_neither_workspace_nor_confirmations(sandbox_app: Any) -> None:
     app = http_app(make_settings(), sandbox_app=sandbox_app)
     contact = personal_contacts()[3]
