@@ -43,7 +43,7 @@ PLACEHOLDER_FIELDS: dict[str, tuple[str, ...]] = {
 }
 PLACEHOLDER_GUIDE = (
     ", ".join(f"{{{{{namespace}.{'|'.join(fields)}}}}}" for namespace, fields in PLACEHOLDER_FIELDS.items())
-    + ", {{custom.<key>}} (value given at send)"
+    + ", {{custom.<key>}}"
 )
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.S)
 _PLACEHOLDER_NAME = re.compile(r"^([A-Za-z_]+)\.([A-Za-z_][A-Za-z0-9_]*)$")
@@ -174,7 +174,7 @@ async def update_template(
     body: Body | None = None,
     media_url: MediaUrl | None = None,
 ) -> Reply:
-    """Change a template's name, type, body or media_url; omitted fields keep theirs. Placeholders as in create_template."""
+    """Change a template's name, type, body or media_url; omitted fields unchanged. Placeholders: create_template."""
     change = _template_body(name, type, body, media_url)
     if not change:
         raise ToolError("nothing to update: give at least one of name, type, body, media_url")

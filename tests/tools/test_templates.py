@@ -163,7 +163,7 @@ async def test_create_template_description_lists_the_placeholder_fields(client: 
     assert tools["create_template"] == f"Create a template. Placeholders: {PLACEHOLDER_GUIDE}."
     for space, fields in PLACEHOLDER_FIELDS.items():
         assert f"{{{{{space}.{'|'.join(fields)}}}}}" in tools["create_template"]
-    assert "create_template" in tools["update_template"]
+    assert "Placeholders: create_template" in tools["update_template"]
 
 
 @pytest.mark.parametrize(
