@@ -8,8 +8,6 @@ every runnable task run until all of them wait, so a grant time read from ``cloc
 
 from __future__ import annotations
 
-import asyncio
-import heapq
 import itertools
 import logging
 import math
@@ -36,68 +34,13 @@ from msgflash_mcp.server.ratelimit import (
     key_fingerprint,
 )
 
+from tests.fake_time import FakeTime
+
 pytestmark = pytest.mark.anyio
 
 KEY = "msgf_live_" + "5a" * 32
 TEAM_KEY = "msgf_team_" + "7e" * 32
 EPS = 1e-9
-
-
-# FakeTime inspects asyncio tasks: these tests rely on tests/conftest.py's anyio_backend = "asyncio".
-
-
-def _blocked(task: asyncio.Task[object]) -> bool:
-    waiter = getattr(task, "_fut_waiter", None)  # what anyio.wait_all_tasks_blocked checks, minus its 0.1 s naps
-    return waiter is not None and not waiter.done()
-
-
-class FakeTime:
-    """Virtual monotonic clock plus a sleep that waits for it. The test drives time forward."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.waits: list[float] = []
-        self._sleepers: list[tuple[float, int, anyio.Event]] = []
-        self._seq = itertools.count()
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.waits.append(seconds)
-        if seconds <= 0:
-            await anyio.lowlevel.checkpoint()
-            return
-        event = anyio.Event()
-        heapq.heappush(self._sleepers, (self.now + seconds, next(self._seq), event))
-        await event.wait()  # a cancelled sleeper leaves a stale entry; waking it later is harmless
-
-    async def settle(self) -> None:
-        me = asyncio.current_task()
-        for _ in range(10_000):
-            await anyio.lowlevel.checkpoint()
-            if all(task is me or _blocked(task) for task in asyncio.all_tasks()):
-                return
-        raise AssertionError("tasks never settled")
-
-    async def advance(self, seconds: float) -> None:
-        await self.advance_to(self.now + seconds)
-
-    async def advance_to(self, target: float) -> None:
-        await self.settle()
-        while self._sleepers and self._sleepers[0][0] <= target:
-            deadline, _, event = heapq.heappop(self._sleepers)
-            self.now = max(self.now, deadline)
-            event.set()
-            await self.settle()
-        self.now = max(self.now, target)
-        await self.settle()
-
-    async def run(self) -> None:
-        """Advance until nobody sleeps any more."""
-        await self.settle()
-        while self._sleepers:
-            await self.advance_to(self._sleepers[0][0])
 
 
 def spacings(times: list[float]) -> Iterator[float]:
