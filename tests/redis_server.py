@@ -1,9 +1,10 @@
 """A throwaway redis-server for the multi-process tests: ``redis_url`` (session scope).
 
 Starts ``redis-server`` on a free loopback port with persistence off, waits until it answers
-PING, and stops it when the session ends. ``tests/prepare.sh`` installs the binary in CI; the
-fixture skips (with the reason) only when the binary is missing, and fails loudly on anything
-else, so a broken Redis never turns into silently skipped tests.
+PING, and stops it when the session ends. ``tests/prepare.sh`` installs the binary in CI. On CI
+(``CI`` set, as every CI service does) a missing binary or a server that will not start fails the
+tests that need it, loudly: a broken Redis never turns into silently skipped tests there. On a
+developer machine without the binary they skip, naming the command that installs it.
 
 Use it with ``from tests.redis_server import redis_url`` in a test module or conftest (or list
 ``tests.redis_server`` in the root conftest's ``pytest_plugins`` to share one server).
@@ -11,6 +12,7 @@ Use it with ``from tests.redis_server import redis_url`` in a test module or con
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -20,9 +22,10 @@ from pathlib import Path
 
 import pytest
 
-__all__ = ["redis_url", "start_redis_server"]
+__all__ = ["find_redis_server", "redis_url", "start_redis_server"]
 
 _START_TIMEOUT = 10.0
+INSTALL_HINT = "sudo apt-get install -y redis-server"
 
 
 def _free_port() -> int:
@@ -75,15 +78,25 @@ def start_redis_server(binary: str, workdir: Path) -> tuple[subprocess.Popen[byt
     raise RuntimeError(f"redis-server did not start on 127.0.0.1; its log ends with:\n{tail}")
 
 
+def find_redis_server() -> str:
+    """The redis-server binary; without one, fail on CI and skip (saying how to install it) elsewhere."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        reason = f"redis-server binary not found on PATH; install it with: {INSTALL_HINT} (tests/prepare.sh does, as root)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set, so the Redis tests must run: {reason}")
+        pytest.skip(reason)
+    return binary
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``redis://127.0.0.1:<port>/0`` of a private redis-server that lives for the test session."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip(
-            "redis-server binary not found on PATH (tests/prepare.sh installs it: apt-get install redis-server)"
-        )
-    proc, port = start_redis_server(binary, tmp_path_factory.mktemp("redis"))
+    binary = find_redis_server()
+    try:
+        proc, port = start_redis_server(binary, tmp_path_factory.mktemp("redis"))
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
     try:
         yield f"redis://127.0.0.1:{port}/0"
     finally:

@@ -25,7 +25,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 THIS = Path(__file__).resolve().relative_to(ROOT).as_posix()  # quotes every pattern: skipped
 
-SIBLING = re.compile(r"\.\.[/\\]shared\b|\bparents?(?:\[\d+\])?\s*/\s*[\"']shared[\"']")
+# `../` chains are resolved from the file's folder: `apps/src/x/../shared` stays inside, fine.
+UPWARD = re.compile(r"((?:\.\.[/\\])+)[\w.-]+")
+SIBLING = re.compile(r"\bparents?(?:\[\d+\])?\s*/\s*[\"']shared[\"']")
 # A filesystem root at the start of a path: not preceded by anything that makes it the tail of a
 # URL, a relative path or an expression (`example.com/home`, `a/tmp`, `$(VENV)/bin`, `{dir}/lib`).
 _ROOTS = "work|root|home|Users|tmp|var|etc|opt|usr|mnt|srv|media|private|Volumes|dev|proc|sys|nix|snap|run|bin|sbin|lib"
@@ -70,12 +72,18 @@ def _shebang(text: str) -> bool:
     return text.startswith("#!/usr/bin/env ")
 
 
+def _escapes(name: str, upward: str) -> bool:
+    """Does `upward` (`../../`), taken from the folder of tracked file `name`, leave the repository?"""
+    return upward.count("..") > len(Path(name).parent.parts)
+
+
 def violations(name: str, text: str, kind: str) -> list[str]:
     found: list[str] = []
     for number, line in enumerate(text.splitlines(), 1):
         if number == 1 and _shebang(line):
             continue  # `#!/usr/bin/env bash` is how a portable script names its interpreter
         hits = [m.group(0) for m in SIBLING.finditer(line)]
+        hits += [m.group(0) for m in UPWARD.finditer(line) if _escapes(name, m.group(1))]
         if kind == "code":
             hits += [m.group(0) for m in ABSOLUTE.finditer(line) if (name, m.group(0)) not in ALLOWED]
         else:
@@ -111,6 +119,7 @@ def test_every_allowed_path_is_still_used() -> None:
         ('CONTRACT = Path("/work/shared/msgflash-api/endpoints.json")', "code"),
         ('REFERENCE = ROOT.parent / "shared" / "msgflash-api"', "code"),
         ("cat ../shared/tools/fresh-ci", "code"),
+        ('import { h } from "../../../shared/dom";', "code"),
         ('log = Path("/tmp/msgflash.log")', "code"),
         ('HOME = "/home/dev"', "code"),
         ("DATA = r'C:\\Users\\dev\\data'", "code"),
@@ -135,3 +144,10 @@ def test_the_patterns_catch_what_broke_a_fresh_clone(line: str, kind: str) -> No
 )
 def test_url_paths_and_relative_paths_are_not_flagged(line: str) -> None:
     assert not violations("somewhere.py", line, "code")
+
+
+def test_upward_paths_that_stay_inside_are_fine() -> None:
+    line = 'import { h } from "../shared/dom";'
+    assert not violations("apps/src/review/main.ts", line, "code")
+    assert violations("main.ts", line, "code")
+    assert violations("apps/main.ts", 'import x from "../../shared/x";', "code")
