@@ -72,7 +72,7 @@ async function bundle(entry, cssFiles, { minify }) {
   return { js, css };
 }
 
-function page({ js, css }, title, hash) {
+function page({ js, css }, title, hash, { withCsp = true } = {}) {
   // Hash-based CSP: only this exact script and style run; no fetch, no frame, no form, no remote image.
   const csp = [
     "default-src 'none'",
@@ -85,7 +85,7 @@ function page({ js, css }, title, hash) {
   return (
     `<!doctype html>\n<html lang="en"><head><meta charset="utf-8">` +
     `<meta name="viewport" content="width=device-width, initial-scale=1">` +
-    `<meta http-equiv="Content-Security-Policy" content="${csp}">` +
+    (withCsp ? `<meta http-equiv="Content-Security-Policy" content="${csp}">` : "") +
     `<meta name="msgflash-build" content="sources-sha256:${hash}">` +
     `<title>${title}</title><style>${css}</style></head>` +
     `<body><main id="app" aria-live="polite"></main><script>${js}</script></body></html>\n`
@@ -97,7 +97,9 @@ async function main() {
   const hash = sourcesHash();
   for (const [entry, css, out, title] of [...APPS, HARNESS]) {
     const isHarness = entry === "harness";
-    const html = page(await bundle(entry, css, { minify: true }), title, hash).replace(
+    // The test host has no CSP of its own: a srcdoc frame inherits its parent's policy, which would
+    // block the view's script (hosts serve views from a separate origin; the view brings its own CSP).
+    const html = page(await bundle(entry, css, { minify: true }), title, hash, { withCsp: !isHarness }).replace(
       '<main id="app" aria-live="polite"></main>',
       isHarness ? '<div id="host"></div>' : '<main id="app" aria-live="polite"></main>',
     );

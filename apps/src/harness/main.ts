@@ -31,9 +31,7 @@ async function load(options: LoadOptions): Promise<void> {
   const frame = document.createElement("iframe");
   frame.setAttribute("sandbox", "allow-scripts"); // what hosts do: no same-origin, no top navigation
   frame.title = options.toolName;
-  frame.srcdoc = options.html;
   document.getElementById("host")!.replaceChildren(frame);
-  await new Promise((resolve) => frame.addEventListener("load", resolve, { once: true }));
   context = { theme: options.theme, timeZone: "America/Sao_Paulo", locale: "en-GB", displayMode: "inline", platform: "web" };
   bridge = new AppBridge(
     null,
@@ -55,7 +53,10 @@ async function load(options: LoadOptions): Promise<void> {
   const initialised = new Promise<void>((resolve) => {
     bridge!.oninitialized = () => resolve();
   });
+  // Listen before the view loads, as hosts do: the view says ui/initialize as soon as its script runs.
+  // (The iframe's WindowProxy stays the same object across the srcdoc navigation.)
   await bridge.connect(new PostMessageTransport(frame.contentWindow!, frame.contentWindow!));
+  frame.srcdoc = options.html;
   await initialised;
   await bridge.sendToolInput({ arguments: options.toolArguments });
   await bridge.sendToolResult(options.toolResult as any);

@@ -48,10 +48,15 @@ export function planOf(preview: Record<string, unknown>): Plan {
     links.push({ url, host: host || hostOf(url) });
   };
   for (const link of Array.isArray(what.links) ? what.links : []) addLink(asString(asRecord(link).url), asString(asRecord(link).host));
-  addLink(asString(what.media));
   for (const url of strings(preview.urls)) addLink(url);
 
-  const known = new Set(["tool", "action", "workspace", "digest", "who", "what", "when", "cost", "instance", "risk", "changes", "unfrozen", "recipients", "urls", "warnings", "blocked"]);
+  // Flat previews name the message parts at the top level: read them as `what` / `when`.
+  const flatButtons = strings(preview.buttons).map((label) => ({ label }));
+  const text = asString(what.text) ?? asString(preview.text);
+  const media = asString(what.media) ?? asString(preview.media) ?? asString(preview.media_url);
+  const utc = asString(when.utc) ?? asString(preview["schedule (UTC)"]);
+  addLink(media);
+  const known = new Set(["tool", "action", "workspace", "digest", "who", "what", "when", "cost", "instance", "risk", "changes", "unfrozen", "recipients", "urls", "warnings", "blocked", "text", "type", "buttons", "media", "media_url", "schedule (UTC)"]);
   const details: [string, string][] = [];
   for (const [key, value] of Object.entries(preview)) {
     if (known.has(key) || value === null || value === undefined) continue;
@@ -71,22 +76,24 @@ export function planOf(preview: Record<string, unknown>): Plan {
           numbers: strings(who.numbers),
         }
       : undefined,
-    what: Object.keys(what).length
+    what: text || media || Array.isArray(what.buttons) || flatButtons.length
       ? {
-          type: asString(what.type),
+          type: asString(what.type) ?? asString(preview.type),
           template: asString(what.template),
-          text: asString(what.text),
+          text,
           sampleFor: asString(what.sample_for),
-          media: asString(what.media),
-          buttons: (Array.isArray(what.buttons) ? what.buttons : []).map((b) => ({
-            type: asString(asRecord(b).type),
-            label: asString(asRecord(b).label) ?? "",
-            target: asString(asRecord(b).target),
-          })),
+          media,
+          buttons: Array.isArray(what.buttons)
+            ? what.buttons.map((b) => ({
+                type: asString(asRecord(b).type),
+                label: asString(asRecord(b).label) ?? "",
+                target: asString(asRecord(b).target),
+              }))
+            : flatButtons,
         }
       : undefined,
     links,
-    when: Object.keys(when).length ? { utc: asString(when.utc), local: asString(when.local), repeat: asString(when.repeat) } : undefined,
+    when: utc || Object.keys(when).length ? { utc, local: asString(when.local), repeat: asString(when.repeat) } : undefined,
     cost: Object.keys(cost).length ? { before: num(cost.quota_before), after: num(cost.quota_after), limit: num(cost.limit) } : undefined,
     instance: typeof preview.instance === "string"
       ? { name: preview.instance }
