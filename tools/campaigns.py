@@ -166,7 +166,7 @@ async def preview_create_campaign(api: Api, **args: Any) -> Preview:
         if args.get("media_url"):
             preview.details["media"] = args["media_url"]
         add_urls(preview, args.get("media_url"))
-        add_urls(preview, *(button.url for button in args.get("buttons") or []))
+        add_urls(preview, *(button.link() for button in args.get("buttons") or []))
         add_urls(preview, *links_in(args.get("body"), args.get("title"), args.get("description"), args.get("footer")))
     await _quota(api, preview, args.get("repeat"))
     return preview

@@ -12,7 +12,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, WithJsonSchema
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from ..server.api import Api
 from ..server.errors import MsgFlashError, OutcomeUnknown
@@ -40,7 +50,8 @@ clock: Callable[[], datetime] = _utc_now
 
 MEDIA_TYPES = ("image", "video", "audio", "voice_note", "document")
 CAPTION_TYPES = ("image", "video", "document")
-MessageStatus = Literal["scheduled", "queued", "sent", "delivered", "read", "failed", "cancelled"]
+# `received` is the status of inbound messages (REFERENCE §19.1): the API's only way to list what people wrote.
+MessageStatus = Literal["scheduled", "queued", "sent", "delivered", "read", "failed", "cancelled", "received"]
 
 OptionalInstance = Annotated[InstanceId | None, Field(description="Only this instance")]
 MessageType = Literal["text", "image", "video", "audio", "document", "voice_note", "location", "contact", "buttons"]
@@ -49,43 +60,77 @@ MessageType = Literal["text", "image", "video", "audio", "document", "voice_note
 # ---------------------------------------------------------------------------------------- buttons
 
 
-class Button(BaseModel):
-    """display_text plus, by type: reply id, url url, call phone_number, copy copy_code; pix: currency,name,key_type,key"""
+class _Button(BaseModel):
+    """One button of a buttons message; each kind is its own model, so its fields are exactly the reference's."""
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["reply", "url", "call", "copy", "pix"]
-    display_text: str | None = None
-    id: str | None = None
-    url: str | None = None
-    phone_number: str | None = None
-    copy_code: str | None = None
-    currency: str | None = None
-    name: str | None = None
-    key_type: str | None = None
-    key: str | None = None
-
     def to_api(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type}
-        for name in _BUTTON_FIELDS:
-            value = getattr(self, name)
-            if value is not None:
-                out[_camel(name)] = value
-        return out
+        """The API's camelCase object (REFERENCE §19.4), kind first."""
+        return {_camel(name): value for name, value in self.model_dump(exclude_none=True).items()}
+
+    def link(self) -> str | None:
+        """The web link this button opens, if any (previews list every link a message carries)."""
+        return None
 
     def label(self) -> str:
-        target = self.url or self.phone_number or self.copy_code or self.key or self.id or ""
-        return f"{self.display_text or self.name} ({self.type}{': ' + target if target else ''})"
+        return f"{self.type} button"  # type: ignore[attr-defined]
 
 
-_BUTTON_FIELDS = ("display_text", "id", "url", "phone_number", "copy_code", "currency", "name", "key_type", "key")
-BUTTON_REQUIRED: dict[str, tuple[str, ...]] = {
-    "reply": ("display_text", "id"),
-    "url": ("display_text", "url"),
-    "call": ("display_text", "phone_number"),
-    "copy": ("display_text", "copy_code"),
-    "pix": ("currency", "name", "key_type", "key"),
-}
+class ReplyButton(_Button):
+    type: Literal["reply"]
+    display_text: str
+    id: str
+
+    def label(self) -> str:
+        return f"{self.display_text} (reply: {self.id})"
+
+
+class UrlButton(_Button):
+    type: Literal["url"]
+    display_text: str
+    url: str
+
+    def link(self) -> str | None:
+        return self.url
+
+    def label(self) -> str:
+        return f"{self.display_text} (url: {self.url})"
+
+
+class CallButton(_Button):
+    type: Literal["call"]
+    display_text: str
+    phone_number: str
+
+    def label(self) -> str:
+        return f"{self.display_text} (call: {self.phone_number})"
+
+
+class CopyButton(_Button):
+    type: Literal["copy"]
+    display_text: str
+    copy_code: str
+
+    def label(self) -> str:
+        return f"{self.display_text} (copy: {self.copy_code})"
+
+
+class PixButton(_Button):
+    """A Brazilian Pix payment button: no display_text, WhatsApp draws its own."""
+
+    type: Literal["pix"]
+    currency: str
+    name: str
+    key_type: str
+    key: str
+
+    def label(self) -> str:
+        return f"{self.name} (pix: {self.key_type} {self.key}, {self.currency})"
+
+
+BUTTON_KINDS: tuple[type[_Button], ...] = (ReplyButton, UrlButton, CallButton, CopyButton, PixButton)
+Button = Annotated[ReplyButton | UrlButton | CallButton | CopyButton | PixButton, Field(discriminator="type")]
 
 
 def _camel(name: str) -> str:
@@ -101,25 +146,45 @@ TextArg = Annotated[str | None, Field(max_length=4096, description="Text (type=t
 MediaArg = Annotated[Url | None, Field(description="Public media URL (media types)")]
 LatArg = Annotated[float | None, Field(ge=-90, le=90, description="type=location")]
 LonArg = Annotated[float | None, Field(ge=-180, le=180, description="type=location")]
-PlaceArg = Annotated[str | None, Field(description="type=location, optional")]
+PlaceArg = Annotated[str | None, Field(description="type=location")]  # optional: not in `required`
 ContactArg = Annotated[ContactId | None, Field(description="Card to share (type=contact) or template context")]
-VariablesArg = Annotated[dict[str, str] | None, Field(description="custom.* values by name")]
+# Numbers too, as the API and preview_template take them ({"amount": 49.9}); strict, so `true` is refused
+# rather than sent as 1. The schema says "string or number" in the fewest tokens.
+VariablesArg = Annotated[
+    dict[str, str | StrictInt | StrictFloat] | None,
+    WithJsonSchema({
+        "type": "object",
+        "additionalProperties": {"type": ["string", "number"]},
+        "description": "custom.* values by name",
+    }),
+]
 TitleArg = Annotated[str | None, Field(description="type=buttons")]
 DescriptionArg = Annotated[str | None, Field(description="Text of type=buttons")]
-FooterArg = Annotated[str | None, Field(description="type=buttons, optional")]
-# The Button model validates strictly (unknown fields refused, per-kind fields checked); the schema
-# the model reads is this compact equivalent: the catalogue's token budget is shared by 56 tools.
-_BUTTONS_SCHEMA: dict[str, Any] = {
-    "type": "array",
-    "minItems": 1,
-    "maxItems": 2,
-    "description": "type=buttons. Each: type (reply|url|call|copy|pix), display_text, and id | url | "
-    "phone_number | copy_code; pix: currency, name, key_type, key",
-    "items": {"type": "object", "required": ["type", "display_text"], "additionalProperties": {"type": "string"}},
-}
-ButtonsArg = Annotated[
-    list[Button] | None, Field(min_length=1, max_length=2), WithJsonSchema(_BUTTONS_SCHEMA)
-]
+FooterArg = Annotated[str | None, Field(description="type=buttons")]
+
+
+def _buttons_schema() -> dict[str, Any]:
+    """What the model reads for `buttons`: each kind's fields, derived from the models above.
+
+    The models validate strictly (one per kind, unknown fields refused). A oneOf of the five objects
+    would cost ~125 more tokens over the three sending tools, and the catalogue's budget is shared by
+    every tool (tests/contract/test_footprint.py); this states the same rule in a sentence.
+    """
+    kinds = " | ".join(
+        f"{model.model_fields['type'].annotation.__args__[0]}: "  # type: ignore[union-attr]
+        + ", ".join(name for name in model.model_fields if name != "type")
+        for model in BUTTON_KINDS
+    )
+    return {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": 2,
+        "description": f"type=buttons. Each: {kinds}",
+        "items": {"type": "object", "required": ["type"], "additionalProperties": {"type": "string"}},
+    }
+
+
+ButtonsArg = Annotated[list[Button] | None, Field(min_length=1, max_length=2), WithJsonSchema(_buttons_schema())]
 
 
 # ------------------------------------------------------------------------------- content rules
@@ -208,17 +273,12 @@ def content_problems(args: dict[str, Any], *, text_name: str = "text", allow_con
         problems.append(
             f"variables keys are custom.* names without the prefix (letters, digits, _): fix {', '.join(bad[:5])}"
         )
+    # Which fields each kind needs is checked by the button models; here only what a schema can't say.
     for i, button in enumerate(args.get("buttons") or []):
-        missing = [name for name in BUTTON_REQUIRED[button.type] if not getattr(button, name)]
-        if missing:
-            problems.append(f"buttons[{i}] ({button.type}) needs {' and '.join(missing)}")
-        if button.url and not _HTTP_URL.match(button.url):
+        if isinstance(button, UrlButton) and not _HTTP_URL.match(button.url):
             problems.append(f"buttons[{i}].url must be a public http(s) URL")
-        if button.phone_number and not _is_phone(button.phone_number):
+        if isinstance(button, CallButton) and not _is_phone(button.phone_number):
             problems.append(f"buttons[{i}].phone_number must be E.164, e.g. +33612345678")
-        unused = [n for n in _BUTTON_FIELDS if getattr(button, n) is not None and n not in BUTTON_REQUIRED[button.type]]
-        if unused:
-            problems.append(f"buttons[{i}] ({button.type}) does not use {', '.join(unused)}; remove them")
     return problems
 
 
@@ -297,7 +357,7 @@ async def render_template(
     preview: Preview,
     *,
     instance_id: str,
-    variables: dict[str, str] | None,
+    variables: dict[str, str | int | float] | None,
     contact_id: str | None = None,
     per_recipient: bool = False,
 ) -> dict[str, Any]:
@@ -388,7 +448,7 @@ async def _message_preview(api: Api, args: dict[str, Any]) -> Preview:
     if args.get("media_url"):
         preview.details["media"] = args["media_url"]
     add_urls(preview, args.get("media_url"))
-    add_urls(preview, *(button.url for button in args.get("buttons") or []))
+    add_urls(preview, *(button.link() for button in args.get("buttons") or []))
     add_urls(preview, *links_in(args.get("text"), args.get("title"), args.get("description"), args.get("footer")))
     return preview
 

@@ -123,3 +123,106 @@ async def test_group_search_treats_percent_and_underscore_as_characters(unconfir
     assert await names("50%") == ["Promo 50%"]
     assert await names("5_0") == ["Promo 5_0"]
     assert await names("promo 5") == sorted(["Promo 50%", "Promo 500", "Promo 5_0", "Promo 510"])  # case-insensitive
+
+
+# ------------------------------------------------------------------ buttons, kind by kind (§19.4)
+
+PIX = {"type": "pix", "currency": "BRL", "name": "Loja Awa", "key_type": "random", "key": "5f2c9a1e-pix-key"}
+
+
+def buttons_message(*buttons: dict[str, Any]) -> dict[str, Any]:
+    return {"instance_id": INSTANCE, "to": "+33612345000", "type": "buttons", "title": "Paiement",
+            "description": "Payez par Pix", "buttons": list(buttons)}
+
+
+async def test_a_pix_button_is_sent_without_display_text(unconfirmed: Client, ledger: Any) -> None:
+    """§19.4: pix carries `currency` (e.g. BRL), `name`, `keyType` (e.g. random) and `key`, no displayText."""
+    out = await call_ok(unconfirmed, "send_message", buttons_message(PIX))
+    sent = out["data"]["meta"]["content"]["buttons"]
+    assert sent == [{"type": "pix", "currency": "BRL", "name": "Loja Awa", "keyType": "random", "key": "5f2c9a1e-pix-key"}]
+    assert len(mutations(ledger())) == 1
+
+
+async def test_a_pix_button_with_display_text_is_refused_before_any_request(unconfirmed: Client, ledger: Any) -> None:
+    text = await call_error(unconfirmed, "send_message", buttons_message({**PIX, "display_text": "Pagar"}))
+    assert "buttons[0].pix.display_text" in text
+    assert ledger() == []
+
+
+async def test_the_schedule_examples_reply_button_reaches_the_api_as_documented(
+    unconfirmed: Client, sandbox_app: Any
+) -> None:
+    """§7.2's example: `buttons: [{"type":"reply","displayText":"Confirmer","id":"confirm_appointment"}]`."""
+    from datetime import timedelta
+
+    when = (sandbox_app.state.sandbox.clock.now() + timedelta(days=1)).isoformat()
+    reply = {"type": "reply", "display_text": "Confirmer", "id": "confirm_appointment"}
+    args = {**buttons_message(reply), "scheduled_at": when, "title": "Rendez-vous", "description": "Demain 10h ?"}
+    out = await call_ok(unconfirmed, "schedule_message", args)
+    assert out["data"]["meta"]["content"]["buttons"] == [
+        {"type": "reply", "displayText": "Confirmer", "id": "confirm_appointment"}
+    ]
+
+
+async def test_every_button_kind_is_described_with_its_own_fields(unconfirmed: Client) -> None:
+    """The model reads, for each kind, the fields that kind takes: pix without display_text."""
+    tools = {tool.name: tool for tool in (await unconfirmed.list_tools()).tools}
+    for name in ("send_message", "schedule_message", "create_campaign"):
+        schema = tools[name].input_schema["properties"]["buttons"]
+        assert schema["items"]["required"] == ["type"], name  # display_text is not required of every kind
+        described = schema["description"]
+        assert "pix: currency, name, key_type, key" in described and "reply: display_text, id" in described
+
+
+# ------------------------------------------------------------------ numeric template variables (§7.1, §9.4)
+
+
+async def test_numeric_variables_render_as_the_preview_route_renders_them(
+    unconfirmed: Client, sandbox_app: Any
+) -> None:
+    """§9.4 renders "Hello Awa, utilisez PROMO10."; a number is a value like any other, on every sending tool."""
+    from datetime import timedelta
+
+    from msgflash_mcp.sandbox.seed import AWA_CONTACT_ID, PROMO_TEMPLATE_ID
+
+    variables = {"code": 10}
+    preview = await call_ok(unconfirmed, "preview_template", {
+        "template_id": PROMO_TEMPLATE_ID, "instance_id": INSTANCE, "contact_id": AWA_CONTACT_ID, "variables": variables,
+    })
+    assert preview["data"]["rendered"] == "Hello Awa, utilisez 10."
+    template = {"instance_id": INSTANCE, "to": "+33612345000", "template_id": PROMO_TEMPLATE_ID,
+                "contact_id": AWA_CONTACT_ID, "variables": variables}
+    sent = await call_ok(unconfirmed, "send_message", template)
+    assert sent["data"]["body"] == "Hello Awa, utilisez 10."
+    later = (sandbox_app.state.sandbox.clock.now() + timedelta(days=1)).isoformat()
+    scheduled = await call_ok(unconfirmed, "schedule_message", {**template, "scheduled_at": later})
+    assert scheduled["data"]["status"] == "scheduled"
+    campaign = await call_ok(unconfirmed, "create_campaign", {
+        "instance_id": INSTANCE, "name": "Promo 10", "schedule": later, "recipients_type": "explicit",
+        "contact_ids": [AWA_CONTACT_ID], "template_id": PROMO_TEMPLATE_ID, "variables": {"code": 10, "rate": 2.5},
+    })
+    assert campaign["data"]["templateVariables"] == {"code": 10, "rate": 2.5}
+
+
+async def test_a_boolean_variable_is_refused_rather_than_sent_as_one(unconfirmed: Client, ledger: Any) -> None:
+    from msgflash_mcp.sandbox.seed import PROMO_TEMPLATE_ID
+
+    args = {"instance_id": INSTANCE, "to": "+33612345000", "template_id": PROMO_TEMPLATE_ID, "variables": {"code": True}}
+    text = await call_error(unconfirmed, "send_message", args)
+    assert "variables" in text
+    assert ledger() == []
+
+
+# ------------------------------------------------------------------ inbound messages (§19.1)
+
+
+async def test_received_lists_only_inbound_messages(unconfirmed: Client) -> None:
+    """§19.1: inbound messages have status `received`; `status` is the documented filter of §7.3."""
+    everything = await call_ok(unconfirmed, "list_messages", {"limit": 100})
+    directions = {m["direction"] for m in everything["data"]["messages"]}
+    assert directions == {"inbound", "outbound"}
+    inbound = await call_ok(unconfirmed, "list_messages", {"status": "received", "limit": 100})
+    messages = inbound["data"]["messages"]
+    assert messages and all((m["direction"], m["status"]) == ("inbound", "received") for m in messages)
+    expected = [m["id"] for m in everything["data"]["messages"] if m["direction"] == "inbound"]
+    assert [m["id"] for m in messages] == expected

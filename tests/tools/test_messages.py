@@ -209,7 +209,40 @@ async def test_media_and_contact_card_previews(client: Client) -> None:
                 "description": "d",
                 "buttons": [{"type": "call", "display_text": "Appeler"}],
             },
-            "buttons[0] (call) needs phone_number",
+            "`buttons[0].call.phone_number` is required",  # each kind is its own model
+        ),
+        (
+            {
+                "instance_id": INSTANCE,
+                "to": AWA,
+                "type": "buttons",
+                "title": "t",
+                "description": "d",
+                "buttons": [{"type": "reply", "display_text": "Oui", "id": "yes", "url": "https://x.example.com"}],
+            },
+            "`buttons[0].reply.url` is not an argument",
+        ),
+        (
+            {
+                "instance_id": INSTANCE,
+                "to": AWA,
+                "type": "buttons",
+                "title": "t",
+                "description": "d",
+                "buttons": [{"type": "vote", "display_text": "Oui"}],
+            },
+            "'reply', 'url', 'call', 'copy', 'pix'",
+        ),
+        (
+            {
+                "instance_id": INSTANCE,
+                "to": AWA,
+                "type": "buttons",
+                "title": "t",
+                "description": "d",
+                "buttons": [{"type": "call", "display_text": "Appeler", "phone_number": "12"}],
+            },
+            "buttons[0].phone_number must be E.164",
         ),
         (
             {
