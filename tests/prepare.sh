@@ -8,7 +8,16 @@ if ! command -v redis-server >/dev/null 2>&1; then
     echo "prepare: installing redis-server" >&2
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
   else
-    echo "prepare: redis-server missing and cannot be installed here; redis tests will fail" >&2
+    # Not root (or no apt): say exactly what to run. Without it the Redis tests skip locally and fail on CI.
+    echo "prepare: redis-server is missing; install it with:" >&2
+    if command -v apt-get >/dev/null 2>&1; then
+      echo "    sudo apt-get install -y redis-server" >&2
+    elif command -v brew >/dev/null 2>&1; then
+      echo "    brew install redis" >&2
+    else
+      echo "    your package manager's redis (server) package, so that redis-server is on PATH" >&2
+    fi
+    echo "  (the Redis tests skip without it, and fail when CI is set)" >&2
   fi
 fi
 
