@@ -173,6 +173,7 @@ def check_raw_teams(report: Report, raw: str) -> bool:
 def raw_secrets(env: dict[str, str]) -> list[str]:
     """Every secret-looking raw value, well-formed or not, for the output scrubber."""
     values = [env.get(name, "") for name in ("MSGFLASH_API_KEY", "MSGFLASH_HTTP_TOKEN", "MSGFLASH_REDIS_URL")]
+    values += [token.strip() for token in env.get("MSGFLASH_HTTP_TOKEN", "").split(",")]  # each one alone too
     values += re.findall(r"msgf_[A-Za-z0-9_]+", env.get("MSGFLASH_TEAMS", ""))
     try:
         teams = json.loads(env.get("MSGFLASH_TEAMS", "") or "[]")

@@ -202,6 +202,11 @@ def test_each_http_token_is_a_secret_on_its_own() -> None:
     assert {"first-token-a1b2c3d4", "second-token-e5f6a7b8"} <= set(settings.secrets())
     scrubber = Scrubber(settings.secrets())
     assert scrubber.text("Bearer second-token-e5f6a7b8 rejected") == f"Bearer {MASK} rejected"
+    from msgflash_mcp.server.doctor import raw_secrets  # doctor scrubs from the raw environment
+
+    assert {"first-token-a1b2c3d4", "second-token-e5f6a7b8"} <= set(
+        raw_secrets({"MSGFLASH_HTTP_TOKEN": "first-token-a1b2c3d4, second-token-e5f6a7b8"})
+    )
 
 
 @requirement("secret.log-scrubbing")
