@@ -31,6 +31,8 @@ from mcp.types import ToolAnnotations
 from .retry import RetryClass
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from .api import Api
     from .results import Preview, Reply
 
@@ -122,6 +124,7 @@ class ToolSpec:
     fn: ToolFn
     title: str
     preview: PreviewFn | None = None  # blast radius of a guarded/dry-run call
+    output: type[BaseModel] | None = None  # the `data` it returns, as a lenient model; None: no outputSchema
     destructive: bool | None = None  # override of the effect's hint (remove_group_members)
     session_state: bool = False  # changes only this server's session (switch_workspace): not read-only, harmless
 
@@ -169,6 +172,7 @@ class Toolset:
         *,
         title: str | None = None,
         preview: PreviewFn | None = None,
+        output: type[BaseModel] | None = None,
         destructive: bool | None = None,
         session_state: bool = False,
     ) -> Callable[[ToolFn], ToolFn]:
@@ -186,6 +190,7 @@ class Toolset:
                     fn=fn,
                     title=title or fn.__name__.replace("_", " ").capitalize(),
                     preview=preview,
+                    output=output,
                     destructive=destructive,
                     session_state=session_state,
                 )

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 from ..server.api import Api
 from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
 from ..server.results import Preview, Reply
+from ._responses import BulkJob, Contact, ContactPage
 from ._types import ContactId, Cursor, JobId, Limit, Phone, phone_search
 
 toolset = Toolset("contacts", "Contacts of the workspace and bulk contact jobs.")
@@ -183,7 +184,7 @@ def job_line(job: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- contacts
 
 
-@toolset.tool(CONTACTS, Effect.READ)
+@toolset.tool(CONTACTS, Effect.READ, output=ContactPage)
 async def list_contacts(
     api: Api,
     limit: Limit | None = None,
@@ -216,14 +217,14 @@ async def list_contacts(
     return Reply(summary, data, next_cursor=data.get("nextCursor"))
 
 
-@toolset.tool(CONTACT, Effect.READ)
+@toolset.tool(CONTACT, Effect.READ, output=Contact)
 async def get_contact(api: Api, contact_id: ContactId) -> Reply:
     """One contact by id, with tags and metadata."""
     data = await api(path={"id": contact_id})
     return Reply(f"Contact {_who(data)}", data)
 
 
-@toolset.tool(POST("/api/v1/contacts"), Effect.WRITE)
+@toolset.tool(POST("/api/v1/contacts"), Effect.WRITE, output=Contact)
 async def create_contact(
     api: Api, name: Name, phone: Phone, tags: Tags | None = None, meta: Meta | None = None
 ) -> Reply:
@@ -322,7 +323,7 @@ async def get_bulk_job(api: Api, job_id: JobId) -> Reply:
     return Reply(job_line(data), data)
 
 
-@toolset.tool(GET("/api/v1/contacts/bulk-jobs/{jobId}/progress"), Effect.READ)
+@toolset.tool(GET("/api/v1/contacts/bulk-jobs/{jobId}/progress"), Effect.READ, output=BulkJob)
 async def get_bulk_job_progress(
     api: Api,
     job_id: JobId,

@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints
 from ..server.api import Api
 from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
 from ..server.results import Preview, Reply
+from ._responses import Group, GroupPage, MemberPage
 from ._types import Cursor, GroupId, Limit
 from .contacts import ContactIds, TagSelector, is_job, queued_summary, select_by_tags
 
@@ -43,7 +44,7 @@ def _group_body(name: str | None, description: str | None, color: str | None) ->
     return {key: value for key, value in values.items() if value is not None}
 
 
-@toolset.tool(GET("/api/v1/contacts/groups"), Effect.READ)
+@toolset.tool(GET("/api/v1/contacts/groups"), Effect.READ, output=GroupPage)
 async def list_groups(
     api: Api, limit: Limit | None = None, cursor: Cursor | None = None, search: Search | None = None
 ) -> Reply:
@@ -56,7 +57,7 @@ async def list_groups(
     )
 
 
-@toolset.tool(GROUP, Effect.READ)
+@toolset.tool(GROUP, Effect.READ, output=Group)
 async def get_group(api: Api, group_id: GroupId) -> Reply:
     """One contact group by id."""
     data = await api(path={"groupId": group_id})
@@ -144,7 +145,7 @@ async def remove_group_members(api: Api, group_id: GroupId, contact_ids: Contact
     )
 
 
-@toolset.tool(GET("/api/v1/contacts/groups/{groupId}/members"), Effect.READ)
+@toolset.tool(GET("/api/v1/contacts/groups/{groupId}/members"), Effect.READ, output=MemberPage)
 async def list_group_members(
     api: Api, group_id: GroupId, limit: Limit | None = None, cursor: Cursor | None = None
 ) -> Reply:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from ..server.api import Api
 from ..server.registry import GET, Effect, Toolset
 from ..server.results import Reply
+from ._responses import Instances
 from ._types import InstanceId
 
 # Routes other modules read too (previews, resources, doctor): named once, here.
@@ -16,7 +17,7 @@ toolset = Toolset("instances", "Linked WhatsApp numbers and their connection sta
 
 
 
-@toolset.tool(INSTANCES, Effect.READ)
+@toolset.tool(INSTANCES, Effect.READ, output=Instances)
 async def list_instances(api: Api) -> Reply:
     """List linked WhatsApp numbers with their status. Use an instance's id as instance_id elsewhere."""
     data = await api()

@@ -29,6 +29,7 @@ from ..server.errors import MsgFlashError, OutcomeUnknown
 from ..server.guard.policy import urls_in_text
 from ..server.registry import GET, POST, Effect, Toolset
 from ..server.results import Preview, Reply
+from ._responses import Message, MessagePage
 from ._types import ContactId, Cursor, InstanceId, Limit, MessageId, Phone, TemplateId, Url
 from .contacts import CONTACT, CONTACTS
 from .instances import INSTANCE
@@ -614,7 +615,7 @@ async def schedule_message(
     return _sent_reply(message, recovered, scheduled=True)
 
 
-@toolset.tool(MESSAGES, Effect.READ)
+@toolset.tool(MESSAGES, Effect.READ, output=MessagePage)
 async def list_messages(
     api: Api,
     instance_id: OptionalInstance = None,
@@ -629,7 +630,7 @@ async def list_messages(
     return Reply(f"{len(messages)} message(s){more}", data, next_cursor=data.get("nextCursor"))
 
 
-@toolset.tool(GET("/api/v1/messages/{id}"), Effect.READ)
+@toolset.tool(GET("/api/v1/messages/{id}"), Effect.READ, output=Message)
 async def get_message(api: Api, message_id: MessageId) -> Reply:
     """One message by id, with delivery status, error and safety details."""
     data = await api(path={"id": message_id})

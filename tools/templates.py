@@ -12,6 +12,7 @@ from pydantic import Field, StringConstraints
 from ..server.api import Api
 from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
 from ..server.results import Preview, Reply
+from ._responses import Template, TemplatePage
 from ._types import ContactId, InstanceId, Limit, Page, TemplateId, Url
 
 toolset = Toolset("templates", "Message templates with placeholders.")
@@ -133,7 +134,7 @@ def _variables_line(template: dict[str, Any]) -> str:
     return f", variables: {', '.join(names)}" if names else ", no variables"
 
 
-@toolset.tool(TEMPLATES, Effect.READ)
+@toolset.tool(TEMPLATES, Effect.READ, output=TemplatePage)
 async def list_templates(api: Api, page: Page | None = None, limit: Limit | None = None) -> Reply:
     """List templates, page by page (newest first)."""
     data = await api(query={"page": page, "limit": limit})
@@ -146,7 +147,7 @@ async def list_templates(api: Api, page: Page | None = None, limit: Limit | None
     return Reply(f"{len(items)} template(s)", data)
 
 
-@toolset.tool(TEMPLATE, Effect.READ)
+@toolset.tool(TEMPLATE, Effect.READ, output=Template)
 async def get_template(api: Api, template_id: TemplateId) -> Reply:
     """One template by id, with its body and variables."""
     data = await api(path={"id": template_id})

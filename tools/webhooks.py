@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 from ..server.api import Api
 from ..server.registry import DELETE, GET, POST, Effect, Toolset
 from ..server.results import Preview, Reply
+from ._responses import Webhooks
 from ._types import WebhookId
 
 toolset = Toolset("webhooks", "Webhook endpoints that receive MsgFlash events.")
@@ -52,7 +53,7 @@ def _host(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
-@toolset.tool(WEBHOOKS, Effect.READ)
+@toolset.tool(WEBHOOKS, Effect.READ, output=Webhooks)
 async def list_webhooks(api: Api) -> Reply:
     """List webhook endpoints (url, events, active). Secrets are never listed."""
     data = await api()

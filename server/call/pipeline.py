@@ -8,7 +8,6 @@ readable `ToolError`s; nothing else about a failure reaches the model.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 from typing import Annotated, Any, cast
@@ -23,6 +22,7 @@ from pydantic import Field
 from ..api import Api
 from ..errors import MsgFlashError
 from ..guard import ConfirmForm, Decision
+from ..output_schemas import output_schema_for
 from ..registry import Route, ToolSpec
 from ..results import UNTRUSTED_NOTE, Preview, Reply, ToolOutput, render
 from ..runtime import Connection, Runtime
@@ -196,15 +196,10 @@ def build_tool(spec: ToolSpec) -> Tool:
     tool = ReadableArgumentsTool.from_function(call, name=spec.name, title=spec.title, description=spec.description,
                               annotations=spec.annotations())
     tool.parameters = compact_schema(tool.parameters)
-    # Every tool returns the same envelope: its schema is generated once, not 56 times (a third of
-    # start-up). Results are valid by construction: `call` builds them as ToolOutput models.
-    tool.fn_metadata.output_schema = output_schema()
+    # Each tool declares the schema of its own data, or none (server/output_schemas.py).
+    tool.fn_metadata.output_schema = output_schema_for(spec.output)
     return tool
 
-
-@functools.cache
-def output_schema() -> dict[str, Any]:
-    return compact_schema(ToolOutput.model_json_schema())
 
 
 def _acted(reply: Reply, label: str | None, *, third_party: bool) -> ToolOutput:

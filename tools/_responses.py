@@ -1,0 +1,105 @@
+"""What the API answers, as lenient models: the `data` part of the output schemas tools declare.
+
+They describe, they do not police: every model accepts extra fields (a field the API adds tomorrow
+never breaks a call), and every field but the id is optional and nullable, since REFERENCE.md
+leaves most shapes vague or inferred. Only the fields a client acts on are named (ids, names,
+numbers, statuses, counts, cursors); the rest passes through unnamed, which keeps `tools/list`
+small (bench/footprint.py). Results are checked against these schemas by tests/contract.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, RootModel
+
+
+class Lenient(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Contact(Lenient):
+    id: str
+    name: str | None = None
+    phone: str | None = None
+    tags: list[str] | None = None
+
+
+class ContactPage(Lenient):
+    contacts: list[Contact]
+    total: int | None = None
+    nextCursor: str | None = None
+
+
+class Group(Lenient):
+    id: str
+    name: str | None = None
+    contactCount: int | None = None
+
+
+class GroupPage(Lenient):
+    groups: list[Group]
+    total: int | None = None
+    nextCursor: str | None = None
+
+
+class MemberPage(Lenient):
+    members: list[Contact]
+    nextCursor: str | None = None
+
+
+class Message(Lenient):
+    id: str
+    direction: str | None = None
+    to: str | None = None
+    status: str | None = None
+    body: str | None = None
+    scheduledAt: str | None = None
+
+
+class MessagePage(Lenient):
+    messages: list[Message]
+    nextCursor: str | None = None
+
+
+class Instance(Lenient):
+    id: str
+    name: str | None = None
+    waNumber: str | None = None
+    status: str | None = None
+
+
+Instances = RootModel[list[Instance]]
+
+
+class Template(Lenient):
+    id: str
+    name: str | None = None
+    type: str | None = None
+    body: str | None = None
+    variables: list[str] | None = None
+
+
+class TemplatePage(Lenient):
+    templates: list[Template]
+    page: int | None = None
+    totalPages: int | None = None
+
+
+class Webhook(Lenient):
+    id: str
+    url: str | None = None
+    events: list[str] | None = None
+    active: bool | None = None
+
+
+Webhooks = RootModel[list[Webhook]]
+
+
+class BulkJob(Lenient):
+    id: str
+    status: str | None = None
+    progress: float | None = None
+
+
+class BulkJobPage(Lenient):
+    jobs: list[BulkJob]
+    nextCursor: str | None = None
