@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the non-Python things the test suite uses, when they are missing:
 #   redis-server (multi-process limiter/token tests) from Debian's packages.
+#   chromium (MCP Apps browser tests) from Debian's packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v redis-server >/dev/null 2>&1; then
@@ -18,6 +19,18 @@ if ! command -v redis-server >/dev/null 2>&1; then
       echo "    your package manager's redis (server) package, so that redis-server is on PATH" >&2
     fi
     echo "  (the Redis tests skip without it, and fail when CI is set)" >&2
+  fi
+fi
+
+# Debian's Chromium for the MCP Apps browser tests (tests/apps), driven by the Python playwright package
+# through its executable path: playwright never downloads a browser of its own.
+if [ ! -x "${MSGFLASH_CHROMIUM:-/usr/bin/chromium}" ]; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    echo "prepare: installing chromium" >&2
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "prepare: chromium is missing; install Debian's with: sudo apt-get install -y chromium" >&2
+    echo "  (or point MSGFLASH_CHROMIUM at a Chromium binary; the browser tests skip without it, and fail when CI is set)" >&2
   fi
 fi
 

@@ -20,7 +20,7 @@ startView("msgflash-campaign-stats", (result) => {
   const failures = count(stats, "failed");
   mount(
     h("h1", {}, asString(campaign.name) ?? "Campaign", " ", h("span", { class: "tag", "data-testid": "status" }, asString(campaign.status) ?? "?")),
-    h("div", { class: "muted" }, envelope.workspace ?? ""),
+    h("div", { class: "muted" }, [asString(campaign.id), envelope.workspace].filter(Boolean).join(" · ")),
     h("h2", {}, "Delivery funnel"),
     h(
       "div",

@@ -44,7 +44,9 @@ function localTime(utc: string | undefined, state: ViewState): string | undefine
   if (Number.isNaN(date.getTime())) return undefined;
   const zone = hostTimeZone(state.context);
   try {
-    return date.toLocaleString("en-GB", { timeZone: zone, dateStyle: "medium", timeStyle: "short", timeZoneName: "short" });
+    return date.toLocaleString("en-GB", {
+      timeZone: zone, year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+    }) + (zone ? ` (${zone})` : "");
   } catch {
     return date.toLocaleString("en-GB");
   }
@@ -101,11 +103,11 @@ function facts(plan: Plan, state: ViewState): HTMLElement {
   const rows: HTMLElement[] = [];
   const row = (label: string, ...value: (Node | string)[]) => rows.push(h("dt", {}, label), h("dd", {}, ...value));
   if (plan.instance) {
-    const state_ = plan.instance.state ?? "unknown";
+    const connection = plan.instance.state;
     row(
       "Instance",
       [plan.instance.name, plan.instance.number].filter(Boolean).join(" · ") + " ",
-      h("span", { class: `tag ${state_ === "connected" ? "ok" : "bad"}`, "data-testid": "instance-state" }, state_),
+      connection ? h("span", { class: `tag ${connection === "connected" ? "ok" : "bad"}`, "data-testid": "instance-state" }, connection) : "",
     );
   }
   if (plan.when) {
