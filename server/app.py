@@ -35,7 +35,10 @@ def instructions(runtime: Runtime) -> str:
     if runtime.is_sandbox:
         lines.append("SANDBOX: this is the built-in simulator with demo data; nothing reaches real people.")
     names = ", ".join(runtime.workspaces.names) or "none"
-    lines.append(f"Workspaces: {names}. Results name the workspace they acted on; pass `workspace` or use switch_workspace.")
+    lines.append(
+        f"Workspaces: {names}. A tool's optional `workspace` argument picks one; omitted, the active one "
+        "(switch_workspace changes it). Results name the workspace they acted on."
+    )
     if settings.read_only:
         lines.append("Read-only mode: only reading tools exist.")
     elif settings.dry_run:

@@ -33,7 +33,9 @@ log = logging.getLogger("msgflash_mcp.tools")
 
 KW = inspect.Parameter.KEYWORD_ONLY
 
-WorkspaceArg = Annotated[str | None, Field(description="Default: active one")]
+# Undescribed on purpose: server instructions say once what it means (app.instructions), instead of
+# ~350 tokens of the same words on every tool (bench/footprint.py).
+WorkspaceArg = Annotated[str | None, Field()]
 ConfirmTokenArg = Annotated[str | None, Field(description="Token from confirmation_required")]
 
 
@@ -300,10 +302,13 @@ async def _audit(
 
 
 def compact_schema(schema: Any) -> Any:
-    """Drop pydantic's auto titles and collapse `X | None` to X: the model context is a budget.
+    """What the model reads, lean: the model context is a budget (bench/footprint.py, <= 6,000 tokens).
 
-    Optional parameters are already marked by their absence from `required`; a null branch adds
-    nothing but tokens and a top-level anyOf some providers reject.
+    Drops pydantic's auto titles, null defaults and `X | None` null branches (optional parameters are
+    already marked by their absence from `required`; a top-level anyOf some providers reject), and
+    the trivial `minLength: 1` / `minItems: 1` (no model sends an empty name or an empty id list, and
+    pydantic still enforces them before anything runs). `type` comes first: the same keywords in
+    that order tokenize shorter.
     """
     if isinstance(schema, dict):
         out: dict[str, Any] = {}
@@ -311,6 +316,8 @@ def compact_schema(schema: Any) -> Any:
             if key == "title" and isinstance(value, str):
                 continue
             if key == "default" and value is None:
+                continue
+            if key in ("minLength", "minItems") and value == 1:
                 continue
             out[key] = compact_schema(value) if key != "properties" else {
                 name: compact_schema(prop) for name, prop in value.items()  # type: ignore[misc]
@@ -321,6 +328,8 @@ def compact_schema(schema: Any) -> Any:
             if len(branches) == 1 and len(branches) < len(any_of):  # type: ignore[misc]
                 del out["anyOf"]
                 out = {**branches[0], **out}
+        if "type" in out:
+            out = {"type": out.pop("type"), **out}
         return out
     if isinstance(schema, list):
         return [compact_schema(item) for item in schema]  # type: ignore[misc]
