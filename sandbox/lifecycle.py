@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import quotas, replies
 from .store import dumps, loads
-from .util import e164, iso, new_id
+from .util import e164, iso, new_id, provider_id
 
 if TYPE_CHECKING:
     from .app import Sandbox
@@ -27,10 +27,6 @@ CAMPAIGN_PACE = 2.0  # recipients enqueued per second
 JOB_PACE = 50.0  # bulk-job ids processed per second
 LOOKUP_PACE = 50.0  # numbers checked per second
 FAIL_SUFFIX = "13"  # recipients whose number ends with this fail deterministically
-
-
-def provider_id(msg_id: str) -> str:
-    return "BAE5" + msg_id.replace("-", "")[:12].upper()
 
 
 def failure_for(to: str, instance: dict[str, Any]) -> dict[str, str] | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from .util import iso, stable_id
+from .util import iso, provider_id, stable_id
 
 REPLY_DELAY_MIN = 120.0  # seconds after delivery
 REPLY_DELAY_MAX = 900.0
@@ -65,8 +65,6 @@ def inbound_message(
     in_reply_to: str | None = None,
 ) -> dict[str, Any]:
     """An inbound text message as the API would list it (shape of the outbound object, REFERENCE §7.5)."""
-    from .lifecycle import provider_id  # local import: lifecycle imports this module
-
     pmid = provider_id(msg_id)
     return {
         "id": msg_id,

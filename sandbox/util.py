@@ -27,6 +27,11 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def provider_id(msg_id: str) -> str:
+    """The WhatsApp provider's message id (Baileys style, as in REFERENCE examples) for one of ours."""
+    return "BAE5" + msg_id.replace("-", "")[:12].upper()
+
+
 def is_uuid(value: object) -> bool:
     return isinstance(value, str) and bool(_UUID_RE.match(value))
 

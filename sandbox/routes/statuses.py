@@ -6,9 +6,8 @@ from typing import Any
 
 from .. import quotas
 from ..errors import ApiError, invalid
-from ..lifecycle import provider_id
 from ..store import Ctx
-from ..util import F, is_hex_color, is_public_url, new_id, validate
+from ..util import F, is_hex_color, is_public_url, new_id, provider_id, validate
 from .base import RouteSpec, route
 
 ROUTES: list[RouteSpec] = []
