@@ -35,8 +35,8 @@ ADVICE: dict[str, str] = {
     "FEATURE_NOT_AVAILABLE_ON_PLAN": "the plan does not include this feature (see list_plans)",
     "INSTANCE_NOT_ASSIGNED": "this team member may not use that instance; pick one assigned to them",
     "PROVIDER_TIMEOUT": "WhatsApp did not answer in time; check the instance state before retrying",
-    "PROVIDER_UNAVAILABLE": "the WhatsApp provider is temporarily unavailable; try again later",
-    "PROVIDER_ERROR": "the WhatsApp provider rejected the request; check the instance state",
+    "PROVIDER_UNAVAILABLE": "the WhatsApp provider is temporarily unavailable, so nothing was done; try again in a few minutes",
+    "PROVIDER_ERROR": "the WhatsApp provider refused it, so nothing was done; check the instance state (get_instance_state) before trying again",
     "INTERNAL_ERROR": "MsgFlash had an internal error",
 }
 

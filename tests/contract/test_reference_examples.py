@@ -55,7 +55,7 @@ async def test_a_status_the_provider_rejects_is_a_rejection_with_its_advice(
     text = await call_error(unconfirmed, "publish_status", args)
     assert f"{documented['http']} PROVIDER_ERROR" in text
     assert "The provider rejected the status" in text  # the API's own message
-    assert "check the instance state" in text  # and the advice for that code
+    assert "nothing was done" in text and "check the instance state" in text  # and the advice for that code
     assert "outcome unknown" not in text.lower() and "do not simply retry" not in text.lower()
     attempts = [e for e in ledger() if e["path"] == "/api/v1/statuses"]
     assert [e["status"] for e in attempts] == [502]  # a rejection is not repeated either
