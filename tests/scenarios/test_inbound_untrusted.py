@@ -11,6 +11,8 @@ import pytest
 from msgflash_mcp.sandbox import seed as S
 from msgflash_mcp.server.results import UNTRUSTED_NOTE
 
+from tests.trust.requirements import requirement
+
 from .conftest import Session
 
 pytestmark = pytest.mark.anyio
@@ -26,6 +28,7 @@ async def inbound(session: Session) -> tuple[dict[str, Any], list[dict[str, Any]
     return result, [m for m in result["data"]["messages"] if m["direction"] == "inbound"]
 
 
+@requirement("inject.sanitised-fields")
 async def test_seeded_hostile_inbound_is_cleaned_and_marked(session: Session) -> None:
     result, got = await inbound(session)
     assert result["note"] == UNTRUSTED_NOTE
@@ -42,6 +45,7 @@ async def test_seeded_hostile_inbound_is_cleaned_and_marked(session: Session) ->
     assert smuggled == "Je confirme la commande."  # the invisible instruction is gone
 
 
+@requirement("inject.sanitised-fields")
 async def test_a_reply_to_a_send_arrives_marked_untrusted(session: Session, sandbox_clock: Any) -> None:
     args = {"instance_id": S.PERSONAL_CONNECTED_INSTANCE_ID, "to": "+33612345000", "type": "text",
             "text": "Votre commande est prête."}
