@@ -28,6 +28,7 @@ async def test_tool_schemas_match_snapshots(client: Client) -> None:
             "title": tool.title,
             "description": tool.description,
             "inputSchema": tool.input_schema,
+            "outputSchema": tool.output_schema,
             "annotations": tool.annotations.model_dump(mode="json", by_alias=True, exclude_none=True)
             if tool.annotations
             else None,
