@@ -97,7 +97,7 @@ class ApiClient:
                         elapsed = (time.perf_counter() - started) * 1000
                         log.debug("%s -> %s in %.1f ms (%s)", route, response.status_code, elapsed, workspace.kind)
                         if response.status_code < 400:
-                            data = _data(response)
+                            data = _data(response, route)
                             remember_returned_secrets(data)  # a webhook's signing secret: never in a log
                             return data
                         error = _error(response)
@@ -134,12 +134,20 @@ _NEVER_LEFT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 _CHECK = "read the object back (or list recent ones) to see whether it was created"
 
 
-def _data(response: httpx2.Response) -> Any:
+def _data(response: httpx2.Response, route: Route) -> Any:
     if not response.content:
         return None
     try:
         body = response.json()
     except ValueError:
+        if route.retry_class is RetryClass.UNSAFE:
+            # The API said yes (2xx) to a mutating request: it was done, we just cannot show the result.
+            # Reporting that as a failure would invite a retry that does it twice.
+            raise OutcomeUnknown(
+                f"{route} was accepted (HTTP {response.status_code}) but the answer could not be read, so it was "
+                "most likely done",
+                _CHECK,
+            ) from None
         raise ApiError(502, "BAD_RESPONSE", "MsgFlash answered with something that is not JSON") from None
     return body.get("data", body) if isinstance(body, dict) else body
 

@@ -6,9 +6,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
+import httpx2
 import pytest
 from mcp import Client
 from msgflash_mcp.sandbox.faults import FaultRule
+from msgflash_mcp.sandbox.inprocess import sandbox_transport
 from msgflash_mcp.sandbox.seed import (
     AWA_CONTACT_ID,
     PERSONAL_CONNECTED_INSTANCE_ID,
@@ -16,9 +18,10 @@ from msgflash_mcp.sandbox.seed import (
     PROMO_TEMPLATE_ID,
     WELCOME_TEMPLATE_ID,
 )
+from msgflash_mcp.server.app import build_server
 from msgflash_mcp.tools import messages
 
-from tests.conftest import call_error, call_ok, mutations
+from tests.conftest import call_error, call_ok, make_settings, mutations
 
 pytestmark = pytest.mark.anyio
 
@@ -314,6 +317,43 @@ async def test_lost_response_is_reconciled_not_resent(client: Client, ledger: Le
     assert sent["committed"] and sent["object_id"] == data["id"]
     history = [e for e in ledger() if e["method"] == "GET" and e["path"] == "/api/v1/messages"]
     assert len(history) == 1 and f"instanceId={INSTANCE}" in history[0]["query"]
+
+
+class UnreadableAnswer(httpx2.AsyncBaseTransport):
+    """The sandbox, behind a proxy that mangles the body of one route's answers (status kept)."""
+
+    def __init__(self, app: Any, method: str, path: str) -> None:
+        self._inner = sandbox_transport(app)
+        self._method, self._path = method, path
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._inner.handle_async_request(request)
+        if (request.method, request.url.path) != (self._method, self._path):
+            return response
+        await response.aread()
+        return httpx2.Response(response.status_code, content=b"<html>upstream says hi</html>", request=request)
+
+
+async def test_an_accepted_send_with_an_unreadable_answer_is_reconciled_not_a_failure(
+    sandbox_app: Any, ledger: Ledger
+) -> None:
+    """A 2xx the parser rejects was still done: the send is found in the history, never reported as failed."""
+    transport = UnreadableAnswer(sandbox_app, "POST", SEND)
+    server = build_server(make_settings(confirm="off"), http_transport=transport, sandbox_app=sandbox_app)
+    async with Client(server) as client:
+        out = await call_ok(client, "send_message", text_message(text="Colis expédié"))
+    assert "recovered after a lost response" in out["summary"]
+    [sent] = sends(ledger())
+    assert sent["committed"] and sent["object_id"] == out["data"]["id"]
+
+
+async def test_an_accepted_write_with_an_unreadable_answer_says_check_before_retrying(sandbox_app: Any) -> None:
+    transport = UnreadableAnswer(sandbox_app, "POST", "/api/v1/contacts")
+    server = build_server(make_settings(), http_transport=transport, sandbox_app=sandbox_app)
+    async with Client(server) as client:
+        text = await call_error(client, "create_contact", {"name": "Zoé", "phone": "+33698761234"})
+    assert "outcome unknown: POST /api/v1/contacts was accepted (HTTP 201)" in text
+    assert "most likely done" in text and "Do NOT simply retry" in text and "read the object back" in text
 
 
 async def test_unknown_outcome_without_a_match_tells_the_model_what_to_check(
