@@ -556,7 +556,7 @@ async def preview_message(api: Api, **args: Any) -> Preview:
     return await _message_preview(api, args)
 
 
-@toolset.tool(POST("/api/v1/messages/send"), Effect.SEND, preview=preview_message)
+@toolset.tool(POST("/api/v1/messages/send"), Effect.SEND, preview=preview_message, output=Message)
 async def send_message(
     api: Api,
     instance_id: InstanceId,
@@ -585,7 +585,7 @@ async def send_message(
     return _sent_reply(message, recovered, scheduled=False)
 
 
-@toolset.tool(POST("/api/v1/messages/schedule"), Effect.SEND, preview=preview_message)
+@toolset.tool(POST("/api/v1/messages/schedule"), Effect.SEND, preview=preview_message, output=Message)
 async def schedule_message(
     api: Api,
     instance_id: InstanceId,
