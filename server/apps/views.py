@@ -8,7 +8,6 @@ import or start-up: cold start stays that of a server without views.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 from mcp.server.apps import APP_MIME_TYPE, ResourceCsp
@@ -51,6 +50,8 @@ VIEWS = (
 
 
 def read_view(file: str) -> str:
+    from importlib import resources  # here, not at import: nothing of the views costs start-up time
+
     return resources.files(__name__.rpartition(".")[0]).joinpath("static", file).read_text(encoding="utf-8")
 
 

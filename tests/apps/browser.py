@@ -72,7 +72,7 @@ def host() -> Iterator[Host]:
 
 def show(page: Any, session: Host, *, uri: str, tool: str, arguments: dict[str, Any], result: dict[str, Any], theme: str) -> Any:
     """Load a view in the harness page with a tool's input and result; returns the view's frame."""
-    page.on("console", lambda message: print("console:", message.text))
+    page.on("console", lambda message: print("console:", message.text))  # shown when a test fails
     page.goto(HARNESS.as_uri())
     page.wait_for_function("window.harness && window.harness.ready")
     page.evaluate(
@@ -82,11 +82,12 @@ def show(page: Any, session: Host, *, uri: str, tool: str, arguments: dict[str, 
     return page.frame_locator("iframe")
 
 
-def screenshot(page: Any, name: str) -> Path:
+def screenshot(frame: Any, name: str, *, readme: bool = False) -> Path:
+    """The view's content as a PNG artefact; `readme` ones are also the README's copies (UPDATE_SCREENSHOTS=1)."""
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTEFACTS / f"{name}.png"
-    page.locator("iframe").screenshot(path=str(path))
-    if os.environ.get("UPDATE_SCREENSHOTS") == "1":
+    frame.locator("main").screenshot(path=str(path))
+    if readme and os.environ.get("UPDATE_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         (SCREENSHOTS / path.name).write_bytes(path.read_bytes())
     return path

@@ -87,7 +87,7 @@ def test_review_card_shows_the_plan_and_approve_sends_exactly_once(page: Any, se
     assert "Our sale starts now: https://shop.example/sale" in frame_text(frame, "text")
     hosts = frame.locator('[data-testid="links"] .host').all_inner_texts()
     assert set(hosts) == {"shop.example"}
-    screenshot(page, "review-sandbox-light")
+    screenshot(frame, "review-sandbox-light")
     assert session.writes("/api/v1/campaigns") == []
 
     frame.locator('[data-testid="approve"]').click()
@@ -109,7 +109,7 @@ def test_cancel_sends_nothing(page: Any, session: Host) -> None:
     result = session.call("send_message", arguments)
     frame = show(page, session, uri="ui://msgflash/review", tool="send_message", arguments=arguments, result=result, theme="dark")
     assert frame_text(frame, "recipient-count") == "1"
-    screenshot(page, "review-sandbox-dark")
+    screenshot(frame, "review-sandbox-dark")
     frame.locator('[data-testid="cancel"]').click()
     frame.locator('[data-testid="outcome"]').wait_for(state="visible")
     assert "cancelled" in frame_text(frame, "outcome")
@@ -147,7 +147,7 @@ def test_review_card_renders_every_part_of_the_plan(page: Any, session: Host, th
     assert "recipients 5 → 20" in frame_text(frame, "changes")
     assert "disconnected" in frame_text(frame, "risks")
     assert set(frame.locator('[data-testid="links"] .host').all_inner_texts()) == {"shop.example", "cdn.example"}
-    screenshot(page, f"review-{theme}")
+    screenshot(frame, f"review-{theme}", readme=True)
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
@@ -165,7 +165,7 @@ def test_campaign_funnel(page: Any, session: Host, theme: str) -> None:
         meter = frame.locator(f'[data-testid="step-{step}"]')
         assert meter.get_attribute("aria-valuenow") == str(stats.get(step) or 0)
     assert frame.locator('[data-testid="step-failed"]').get_attribute("class") == "bar bad"
-    screenshot(page, f"campaign-stats-{theme}")
+    screenshot(frame, f"campaign-stats-{theme}", readme=True)
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
@@ -177,7 +177,7 @@ def test_usage_gauges_warn_at_80_percent(page: Any, session: Host, theme: str) -
     assert gauge.get_attribute("aria-valuemax") == "5000"
     assert "warn" in (gauge.get_attribute("class") or "")
     assert "Outbound messages: 84%" in frame_text(frame, "warnings")
-    screenshot(page, f"usage-{theme}")
+    screenshot(frame, f"usage-{theme}", readme=True)
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
@@ -191,4 +191,4 @@ def test_instance_health_with_its_advice(page: Any, session: Host, theme: str) -
     advice = frame_text(frame, "advice")
     for item in data.get("recommendations") or []:
         assert str(item if isinstance(item, str) else item.get("message", "")) in advice
-    screenshot(page, f"instance-health-{theme}")
+    screenshot(frame, f"instance-health-{theme}", readme=True)
