@@ -24,7 +24,7 @@ fi
 
 # Debian's Chromium for the MCP Apps browser tests (tests/apps), driven by the Python playwright package
 # through its executable path: playwright never downloads a browser of its own.
-if [ ! -x "${MSGFLASH_CHROMIUM:-/usr/bin/chromium}" ]; then
+if [ -z "${MSGFLASH_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "prepare: installing chromium" >&2
     apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null

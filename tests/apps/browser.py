@@ -7,6 +7,7 @@ sandbox, run on an anyio portal thread, so the sandbox ledger referees what was 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -21,7 +22,8 @@ from msgflash_mcp.server.settings import Settings
 
 from .conftest import apps_extension
 
-CHROMIUM = os.environ.get("MSGFLASH_CHROMIUM", "/usr/bin/chromium")
+# Debian's package puts `chromium` on PATH; MSGFLASH_CHROMIUM names another binary.
+CHROMIUM = os.environ.get("MSGFLASH_CHROMIUM") or shutil.which("chromium") or "chromium"
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",

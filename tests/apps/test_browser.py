@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ PLAN_SHAPE = json.loads((Path(__file__).with_name("plan_shape.json")).read_text(
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     missing = f"{CHROMIUM} missing: tests/prepare.sh installs Debian's chromium (as root)"
-    if not Path(CHROMIUM).exists():
+    if not shutil.which(CHROMIUM):
         pytest.fail(missing) if os.environ.get("CI") else pytest.skip(missing)
     from playwright.sync_api import sync_playwright
 
