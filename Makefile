@@ -4,7 +4,7 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 
-.PHONY: demo test lint bench sandbox bundle clean
+.PHONY: demo test lint bench sandbox bundle apps clean
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PY) -m venv $(VENV)
@@ -40,5 +40,10 @@ bundle/node_modules/.package-lock.json: bundle/package-lock.json
 	cd bundle && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Rebuild the MCP Apps views from apps/ (pinned toolchain) into server/apps/static; commit the outputs.
+# Only UI work needs this: installing and running the server never needs Node.
+apps:
+	cd apps && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
 clean:
-	rm -rf $(VENV) build *.egg-info tests/clients/node_modules bundle/node_modules msgflash-mcp.mcpb
+	rm -rf $(VENV) build *.egg-info tests/clients/node_modules bundle/node_modules msgflash-mcp.mcpb apps/node_modules
