@@ -114,6 +114,28 @@ class TagSelection:
         return line
 
 
+async def resolve_selector(
+    api: Api, contact_ids: list[str] | None, tags: list[str] | None, *, verb: str
+) -> tuple[list[str], TagSelection | None]:
+    """The contact ids a tool acts on, from exactly one of `contact_ids` or a tag selector.
+
+    For tags, also the selection (names and phones for a preview or result). Refuses, as a ToolError
+    naming the fix, both or neither given, and a tag scan the page bound stopped: acting on part of
+    "every contact tagged X" while saying "every" would be wrong. `verb` says what would not happen.
+    """
+    if (contact_ids is None) == (tags is None):
+        raise ToolError("give either contact_ids or tags (contacts carrying all of them), not both or neither")
+    if tags is None:
+        return list(contact_ids or []), None
+    selection = await select_by_tags(api, tags)
+    if not selection.complete:
+        raise ToolError(
+            f"nothing {verb}: {selection.describe()}. Read the matches with list_contacts(tags=...) page by page "
+            "and pass their ids as contact_ids"
+        )
+    return selection.ids, selection
+
+
 def _has_tags(contact: dict[str, Any], wanted: set[str]) -> bool:
     own = {str(tag).strip().casefold() for tag in contact.get("tags") or []}
     return wanted <= own
@@ -267,26 +289,43 @@ async def delete_contact(api: Api, contact_id: ContactId) -> Reply:
     return Reply(f"Deleted contact {contact_id}", data)
 
 
-async def preview_bulk_delete_contacts(api: Api, contact_ids: list[str]) -> Preview:
-    # Deliberately no lookups: resolving up to 10,000 ids would cost as many requests.
-    count = len(contact_ids)
+async def preview_bulk_delete_contacts(
+    api: Api, contact_ids: list[str] | None = None, tags: list[str] | None = None
+) -> Preview:
+    # Ids: deliberately no lookups (resolving up to 10,000 would cost as many requests); a tag
+    # selector was read whole, so its names are at hand.
+    ids, selection = await resolve_selector(api, contact_ids, tags, verb="deleted")
+    count = len(ids)
+    if selection is not None and not ids:
+        return Preview(action=f"Delete nothing: {selection.describe()}", blocked="no contact carries these tags")
     mode = (
         "async bulk job (100+ ids): follow it with get_bulk_job_progress"
         if count >= ASYNC_THRESHOLD
         else "immediate (under 100 ids)"
     )
+    if selection is None:
+        return Preview(action=f"Delete {count} contact(s) permanently", details={"contacts": count, "mode": mode})
+    named = ", ".join(_who(contact) for contact in selection.contacts[:3])
+    more = f" and {count - 3} more" if count > 3 else ""
     return Preview(
-        action=f"Delete {count} contact(s) permanently",
-        details={"contacts": count, "mode": mode},
+        action=f"Delete {count} contact(s) permanently: {named}{more}",
+        details={"who": {"count": count, "sample": selection.who()}, "mode": mode},
     )
 
 
 @toolset.tool(POST("/api/v1/contacts/bulk-delete"), Effect.DELETE, preview=preview_bulk_delete_contacts)
-async def bulk_delete_contacts(api: Api, contact_ids: ContactIds) -> Reply:
-    """Delete many contacts at once; 100+ ids return a bulk job."""
-    data = await api(json={"contactIds": contact_ids})
+async def bulk_delete_contacts(
+    api: Api, contact_ids: ContactIds | None = None, tags: TagSelector | None = None
+) -> Reply:
+    """Delete many contacts at once, by ids or by tags; 100+ contacts return a bulk job."""
+    # Tags are resolved again here: the confirmation binds the arguments, so the preview's names are
+    # what the person approved; a planned version (frozen ids in the digest) replaces this re-read.
+    ids, selection = await resolve_selector(api, contact_ids, tags, verb="deleted")
+    if not ids:
+        return Reply(f"Nothing deleted: {selection.describe() if selection else 'no ids'}", {"deleted": 0})
+    data = await api(json={"contactIds": ids})
     if is_job(data):
-        return Reply(queued_summary(data, f"delete {len(contact_ids)} contacts"), data)
+        return Reply(queued_summary(data, f"delete {len(ids)} contacts"), data)
     missing = data.get("notFound") or []
     return Reply(f"Deleted {data.get('deleted')} of {data.get('requested')} contact(s); {len(missing)} not found", data)
 

@@ -12,7 +12,7 @@ from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
 from ..server.results import Preview, Reply
 from ._responses import Group, GroupPage, MemberPage
 from ._types import Cursor, GroupId, Limit
-from .contacts import ContactIds, TagSelector, is_job, queued_summary, select_by_tags
+from .contacts import ContactIds, TagSelector, is_job, queued_summary, resolve_selector
 
 toolset = Toolset("groups", "Contact groups and their members.")
 
@@ -109,19 +109,11 @@ async def add_group_members(
     api: Api, group_id: GroupId, contact_ids: ContactIds | None = None, tags: TagSelector | None = None
 ) -> Reply:
     """Add contacts to a group, by ids or by tags; 100+ contacts return a bulk job."""
-    if (contact_ids is None) == (tags is None):
-        raise ToolError("give either contact_ids or tags (contacts carrying all of them), not both or neither")
-    ids, selected = contact_ids or [], {}
-    if tags is not None:
-        selection = await select_by_tags(api, tags)
-        if not selection.complete:
-            raise ToolError(
-                f"nothing added: {selection.describe()}. Read the matches with list_contacts(tags=...) page by page "
-                "and pass their ids as contact_ids"
-            )
+    ids, selection = await resolve_selector(api, contact_ids, tags, verb="added")
+    selected: dict[str, Any] = {}
+    if selection is not None:
         if not selection.contacts:
             return Reply(f"Nothing added: {selection.describe()}", {"added": 0, "total": 0, "selected": []})
-        ids = selection.ids
         selected = {"selected": selection.who(MAX_NAMED), "selectedCount": len(ids)}
     data = await api(path={"groupId": group_id}, json={"contactIds": ids})
     which = f" tagged {', '.join(repr(t) for t in tags)}" if tags else ""

@@ -363,6 +363,31 @@ async def test_bulk_delete_under_100_is_immediate(client: Client, ledger: Ledger
     assert (await call_ok(client, "list_contacts"))["data"]["total"] == len(PERSONAL_IDS) - 3
 
 
+async def test_bulk_delete_by_tags_previews_exactly_who_then_deletes_them(client: Client, ledger: Ledger) -> None:
+    leads = {name for name, _, tags in PERSONAL_CONTACTS if "lead" in tags}
+    first, done = await confirmed(client, "bulk_delete_contacts", {"tags": ["lead"]}, ledger)
+    assert first["preview"]["action"].startswith(f"Delete {len(leads)} contact(s) permanently: ")
+    assert {p["name"] for p in first["preview"]["who"]["sample"]} <= leads
+    assert first["preview"]["who"]["count"] == len(leads)
+    assert done["data"]["deleted"] == len(leads)
+    remaining = (await call_ok(client, "list_contacts", {"limit": 100}))["data"]["contacts"]
+    assert not {c["name"] for c in remaining} & leads
+    assert len(remaining) == len(PERSONAL_CONTACTS) - len(leads)
+
+
+async def test_bulk_delete_by_a_tag_nobody_has_is_refused(client: Client, ledger: Ledger) -> None:
+    error = await call_error(client, "bulk_delete_contacts", {"tags": ["nobody-has-this"]})
+    assert "no contact carries these tags" in error
+    assert mutations(ledger()) == []
+
+
+@pytest.mark.parametrize("selector", [{}, {"contact_ids": [AWA_CONTACT_ID], "tags": ["vip"]}])
+async def test_bulk_delete_takes_ids_or_tags(client: Client, ledger: Ledger, selector: dict[str, Any]) -> None:
+    error = await call_error(client, "bulk_delete_contacts", selector)
+    assert "either contact_ids or tags" in error
+    assert ledger() == []
+
+
 async def test_bulk_delete_of_100_ids_becomes_a_job_that_can_be_followed(
     client: Client, ledger: Ledger, sleeps: list[float]
 ) -> None:
