@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from .api import Api
+    from .call.context import CallContext
+    from .guard.plan import Plan
     from .results import Preview, Reply
 
 API_PREFIX = "/api/v1"
@@ -112,6 +114,9 @@ def DELETE(path: str) -> Route:
 
 ToolFn = Callable[..., Awaitable["Reply"]]
 PreviewFn = Callable[..., Awaitable["Preview"]]
+# A planned tool: `plan(call, input) -> Plan` decides everything the call will do (no request is sent);
+# the tool function `fn(call, plan) -> Reply` sends exactly `plan.requests`.
+PlanFn = Callable[["CallContext", "BaseModel"], Awaitable["Plan"]]
 
 
 @dataclass(frozen=True)
@@ -123,8 +128,10 @@ class ToolSpec:
     description: str
     fn: ToolFn
     title: str
-    preview: PreviewFn | None = None  # blast radius of a guarded/dry-run call
+    preview: PreviewFn | None = None  # blast radius of a guarded/dry-run call (tools without a planner)
     output: type[BaseModel] | None = None  # the `data` it returns, as a lenient model; None: no outputSchema
+    input: type[BaseModel] | None = None  # planned tools: the typed, frozen arguments (the parameters)
+    planner: PlanFn | None = None  # planned tools: arguments + live data -> the frozen Plan
     destructive: bool | None = None  # override of the effect's hint (remove_group_members)
     session_state: bool = False  # changes only this server's session (switch_workspace): not read-only, harmless
 
@@ -153,7 +160,10 @@ class ToolSpec:
         )
 
     def parameters(self) -> list[inspect.Parameter]:
-        """The model-facing parameters: the function's own, minus the injected `api`."""
+        """The model-facing parameters: the input model's fields for planned tools, else the function's own
+        minus the injected `api`."""
+        if self.input is not None:
+            return input_parameters(self.input)
         signature = inspect.signature(self.fn, eval_str=True)  # tool modules use postponed annotations
         return [param for name, param in signature.parameters.items() if name != "api"]
 
@@ -173,9 +183,14 @@ class Toolset:
         title: str | None = None,
         preview: PreviewFn | None = None,
         output: type[BaseModel] | None = None,
+        input: type[BaseModel] | None = None,
+        plan: PlanFn | None = None,
         destructive: bool | None = None,
         session_state: bool = False,
     ) -> Callable[[ToolFn], ToolFn]:
+        if (input is None) != (plan is None):
+            raise ValueError("a planned tool declares both input= (its typed arguments) and plan=")
+
         def register(fn: ToolFn) -> ToolFn:
             description = inspect.cleandoc(fn.__doc__ or "")
             if not description:
@@ -191,6 +206,8 @@ class Toolset:
                     title=title or fn.__name__.replace("_", " ").capitalize(),
                     preview=preview,
                     output=output,
+                    input=input,
+                    planner=plan,
                     destructive=destructive,
                     session_state=session_state,
                 )
@@ -198,6 +215,19 @@ class Toolset:
             return fn
 
         return register
+
+
+def input_parameters(model: type[BaseModel]) -> list[inspect.Parameter]:
+    """Keyword parameters equivalent to a pydantic model's fields (same JSON schema as a signature)."""
+    from typing import Annotated
+
+    params: list[inspect.Parameter] = []
+    for name, info in model.model_fields.items():
+        default = inspect.Parameter.empty if info.is_required() else info.default
+        params.append(
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[info.annotation, info])
+        )
+    return params
 
 
 class UnknownToolset(ValueError):

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +60,13 @@ def sandbox_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"api_key": SecretStr(PERSONAL_KEY), "teams": [team], "default_workspace": default})
 
 
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -71,6 +79,9 @@ class Runtime:
     http_transport: httpx2.AsyncBaseTransport | None = None
     redis: Any = None
     extras: dict[str, Any] = field(default_factory=dict[str, Any])
+    # The server's one wall clock: each tool call reads it once (CallContext.now) for schedule checks and
+    # reconciliation windows. Tests point it at the sandbox clock so simulated time moves both sides.
+    clock: Clock = utc_now
 
     @property
     def is_sandbox(self) -> bool:

@@ -1,5 +1,14 @@
-"""One tool call, from typed arguments to the MCP result: binding, confirmation, execution, outcome."""
+"""One tool call, from typed arguments to the MCP result, in six steps with a module each:
 
-from .pipeline import bind_route, build_tool, compact_schema, principal_of
+- `context`: the one binding (CallContext: principal, workspace, Api, clock reading, settings);
+- `binding`: the resolvers `bind` (CallContext + Plan) and `confirm` (the guard's decision);
+- `execution`: the body: re-check the plan, act exactly once, replays;
+- `outcome`: envelopes for acted / not acted, failures as readable ToolErrors;
+- `audit_step`: one audit line per mutating call, never able to change the result;
+- `pipeline`: the MCP tool built from a ToolSpec (signature, schema, wiring).
+"""
 
-__all__ = ["bind_route", "build_tool", "compact_schema", "principal_of"]
+from .context import CallContext, bind_call, bind_route, principal_of
+from .pipeline import build_tool, compact_schema
+
+__all__ = ["CallContext", "bind_call", "bind_route", "build_tool", "compact_schema", "principal_of"]

@@ -5,14 +5,17 @@ Two paths, chosen per call:
 - elicitation (a form in the client) where the client can show one, through the SDK's
   `Resolve` + `Elicit`, which works on both protocol eras;
 - a bound single-use token where it can't: the first call returns `confirmation_required` with the
-  preview and a token and does nothing; the same call with `confirm_token` acts. A token is
-  >=128 random bits, stored server-side only as a hash, bound to tool + digest of the normalised
-  arguments + workspace + principal, expires after 10 minutes, and is single use: a replay returns
-  the first call's result and never acts twice.
+  plan's preview and a token and does nothing; the same call with `confirm_token` acts. A token is
+  >=128 random bits, stored server-side only as a hash, bound to tool + normalised arguments +
+  principal AND to the digest of the plan (`plan.Plan`: workspace, exact requests, recipients,
+  rendered content), expires after 10 minutes, and is single use: a replay returns the first call's
+  result and never acts twice. Same arguments but a different live plan (workspace switched, group
+  grew, template edited) sends nothing and mints a new token, with the list of changes.
 
-Dry-run returns the preview of every mutating call and sends nothing; `MSGFLASH_CONFIRM=off`
-skips confirmation (loud at start-up). Policies (recipient and URL allow-lists, max recipients)
-are checked on the preview, before anyone is asked.
+Every decision is made on a `Plan` built once per call (`server.call.binding`). Dry-run returns the
+plan and sends nothing; `MSGFLASH_CONFIRM=off` skips confirmation (loud at start-up). Policies
+(recipient and URL allow-lists, max recipients) are checked on the live plan on every path.
+An accepted 2026-07-28 elicitation round is single use too (`claim_round`, keyed by `round_key`).
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
-from urllib.parse import urlsplit
 
 import anyio
 from mcp.server.mcpserver import Context, Elicit
@@ -35,8 +37,9 @@ from pydantic import BaseModel, Field
 from pydantic_core import to_jsonable_python
 
 from ..registry import ToolSpec
-from ..results import Preview
 from ..settings import ConfirmMode, Settings
+from .plan import Plan, changes
+from .policy import policy_problem
 
 TOKEN_TTL = 600.0
 TOKEN_PREFIX = "cfm_"
@@ -61,7 +64,9 @@ def digest(tool: str, args: dict[str, Any], workspace: str, principal: str) -> s
 
 class TokenRecord(BaseModel):
     tool: str
-    binding: str  # digest of tool + normalised args + workspace + principal
+    binding: str  # digest of tool + normalised args + principal
+    plan_digest: str = ""  # the confirmed plan (workspace, requests, recipients, content)
+    plan: dict[str, Any] | None = None  # its decisive parts, to say what changed
     expires_at: float
     used: bool = False
     result: dict[str, Any] | None = None
@@ -75,6 +80,10 @@ class TokenStore(Protocol):
     async def get(self, token_hash: str) -> TokenRecord | None: ...
     async def claim(self, token_hash: str) -> ClaimStatus:
         """Atomically flip `used` from false to true; exactly one concurrent caller gets 'claimed'."""
+        ...
+
+    async def claim_new(self, key: str, record: TokenRecord, ttl: float) -> ClaimStatus:
+        """Store `record` as used if `key` is new ('claimed'); 'used' if it already existed. Atomic."""
         ...
 
     async def save_result(self, token_hash: str, result: dict[str, Any], ttl: float) -> None: ...
@@ -111,6 +120,14 @@ class MemoryTokenStore:
             record.used = True
             return "claimed"
 
+    async def claim_new(self, key: str, record: TokenRecord, ttl: float) -> ClaimStatus:
+        async with self._lock:
+            self._sweep()
+            if key in self._records:
+                return "used"
+            self._records[key] = record.model_copy(update={"used": True})
+            return "claimed"
+
     async def save_result(self, token_hash: str, result: dict[str, Any], ttl: float) -> None:
         async with self._lock:
             record = self._records.get(token_hash)
@@ -124,11 +141,12 @@ class Decision:
 
     kind: Literal["proceed", "pending", "dry_run", "replay", "declined"]
     path: str  # how it was confirmed: elicited | token | off | none | dry-run
-    preview: Preview | None = None
+    plan: Plan | None = None
     token: str | None = None  # the raw token, only on 'pending'
     token_hash: str | None = None  # on 'proceed' via token: where to save the result for replays
     replay: dict[str, Any] | None = None
     answer: str | None = None  # on 'declined': the person's elicitation action (decline | cancel)
+    changes: list[str] | None = None  # on 'pending' after a changed plan: what differs from the confirmed one
 
 
 def can_elicit_form(ctx: Context) -> bool:
@@ -145,101 +163,59 @@ def can_elicit_form(ctx: Context) -> bool:
         return False
 
 
-def _digits(number: str) -> str:
-    """A phone number as its digits only: '+33 6 12-34' and '33612 34' are one recipient."""
-    return "".join(ch for ch in number if ch.isdigit())
-
-
-def _allowed_url(url: str, allowed: list[str]) -> bool:
-    """An http(s) URL whose host is an allow-listed domain or a subdomain of one."""
-    try:
-        parts = urlsplit(url.strip())
-        host = (parts.hostname or "").lower().rstrip(".")
-    except ValueError:
-        return False
-    if parts.scheme.lower() not in ("http", "https") or not host:
-        return False
-    for entry in allowed:
-        domain = entry.strip().lower()
-        if "://" in domain:  # an entry written as a URL: its host
-            domain = urlsplit(domain).hostname or ""
-        domain = domain.removeprefix("*.").rstrip(".")
-        if domain and (host == domain or host.endswith("." + domain)):
-            return True
-    return False
-
-
 class Guard:
+    """Decides, per call, whether a plan may run: policy, then dry-run / off / elicitation / token."""
+
     def __init__(self, settings: Settings, store: TokenStore | None = None, clock: Callable[[], float] = time.time):
         self.settings = settings
         self.store: TokenStore = store or MemoryTokenStore(clock)
         self._clock = clock
 
-    def policy_problem(self, preview: Preview) -> str | None:
-        """A configured policy (or the preview itself) that refuses this call outright, whatever anyone confirms."""
-        s = self.settings
-        if preview.blocked:
-            return preview.blocked
-        reach = preview.recipients if preview.recipients is not None else len(set(preview.numbers)) or None
-        if s.max_recipients is not None and reach is not None and reach > s.max_recipients:
-            return (
-                f"this would reach {reach} recipients; the configured cap per confirmation is "
-                f"{s.max_recipients} (MSGFLASH_MAX_RECIPIENTS). Narrow the recipients."
-            )
-        if s.recipient_allowlist is not None:
-            allowed = {_digits(n) for n in s.recipient_allowlist}
-            outside = sorted({n for n in preview.numbers if _digits(n) not in allowed})
-            if outside:
-                return f"recipient(s) {', '.join(outside)} are not in MSGFLASH_RECIPIENT_ALLOWLIST"
-        if s.url_allowlist is not None:
-            outside = sorted({u for u in preview.urls if not _allowed_url(u, s.url_allowlist)})
-            if outside:
-                return f"link(s) {', '.join(outside)} point outside MSGFLASH_URL_ALLOWLIST"
-        return None
+    def policy_problem(self, plan: Plan) -> str | None:
+        """A configured policy (or the plan itself) that refuses this call outright, whatever anyone confirms.
 
-    def _has_policy(self) -> bool:
-        s = self.settings
-        return s.max_recipients is not None or s.recipient_allowlist is not None or s.url_allowlist is not None
+        The policies live in one place, `policy.py`, evaluated on the plan's resolved recipients and URLs."""
+        if plan.blocked:
+            return plan.blocked
+        return policy_problem(plan.numbers, plan.recipients, plan.urls, tool=plan.tool, settings=self.settings)
+
+    def refuse_by_policy(self, plan: Plan) -> None:
+        problem = self.policy_problem(plan)
+        if problem:
+            raise ToolError(f"refused by policy, nothing was sent: {problem}")
 
     async def decide(
         self,
         spec: ToolSpec,
-        ctx: Context,
-        args: dict[str, Any],
+        ctx: Context | None,
+        plan: Plan,
         *,
-        workspace: str,
+        args: dict[str, Any],
         principal: str,
         confirm_token: str | None,
-        make_preview: Callable[[], Any],
     ) -> Decision | Elicit[ConfirmForm]:
+        """What this call may do with `plan`. Policies are checked on the live plan on every path."""
         settings = self.settings
-        binding = digest(spec.name, args, workspace, principal)
-
+        binding = digest(spec.name, args, "", principal)
         if confirm_token and not settings.dry_run:
-            return await self._redeem(spec, confirm_token, binding, make_preview)
+            replay = await self.check_token(spec, confirm_token, args, principal)
+            return replay or await self._redeem(spec, confirm_token, binding, plan)
 
-        preview: Preview = await make_preview()
-        problem = self.policy_problem(preview)
-        if problem:
-            raise ToolError(f"refused by policy, nothing was sent: {problem}")
+        self.refuse_by_policy(plan)
         if settings.dry_run:
-            return Decision("dry_run", "dry-run", preview)
+            return Decision("dry_run", "dry-run", plan)
         if not spec.guarded:
-            return Decision("proceed", "none", preview)
+            return Decision("proceed", "none", plan)
         if settings.confirm is ConfirmMode.OFF:
-            return Decision("proceed", "off", preview)
-        if settings.confirm is ConfirmMode.AUTO and can_elicit_form(ctx):
-            return Elicit(preview.as_text(workspace), ConfirmForm)
-        token = TOKEN_PREFIX + secrets.token_urlsafe(24)  # 192 random bits
-        record = TokenRecord(tool=spec.name, binding=binding, expires_at=self._clock() + TOKEN_TTL)
-        await self.store.put(_hash(token), record, TOKEN_TTL)
-        return Decision("pending", "token", preview, token=token)
+            return Decision("proceed", "off", plan)
+        if ctx is not None and settings.confirm is ConfirmMode.AUTO and can_elicit_form(ctx):
+            return Elicit(plan.as_text(), ConfirmForm)
+        return await self.mint(spec, plan, binding)
 
-    async def _redeem(
-        self, spec: ToolSpec, token: str, binding: str, make_preview: Callable[[], Any] | None = None
-    ) -> Decision:
-        token_hash = _hash(token)
-        record = await self.store.get(token_hash)
+    async def check_token(self, spec: ToolSpec, token: str, args: dict[str, Any], principal: str) -> Decision | None:
+        """Before any planning: refuse an unknown, foreign, mismatched or expired token; a used one returns
+        its first result (a replay Decision; the object it acted on may be gone by now). None: go on."""
+        record = await self.store.get(_hash(token))
         if record is None:
             raise ToolError(
                 "confirm_token is unknown or expired; nothing was sent. Call again without confirm_token "
@@ -250,9 +226,10 @@ class Guard:
                 f"confirm_token was issued for {record.tool}, not {spec.name}; nothing was sent. "
                 "Call again without confirm_token"
             )
-        if not hmac.compare_digest(record.binding, binding):
+        if not hmac.compare_digest(record.binding, digest(spec.name, args, "", principal)):
             raise ToolError(
-                "confirm_token was issued for different arguments (or another workspace); nothing was sent. "
+                "confirm_token was issued for different arguments (or another workspace) or another caller; nothing was "
+                "sent. "
                 "Repeat the exact previewed call, or call again without confirm_token for a new preview"
             )
         if record.used:
@@ -262,15 +239,38 @@ class Guard:
                 "confirm_token expired (tokens last 10 minutes); nothing was sent. "
                 "Call again without confirm_token for a fresh preview"
             )
-        if make_preview is not None and self._has_policy():
-            # Policies hold at the moment of acting, not only when the token was minted: a group that grew
-            # past the cap since the preview, or a replica with a stricter allow-list, still refuses.
-            problem = self.policy_problem(await make_preview())
-            if problem:
-                raise ToolError(f"refused by policy, nothing was sent: {problem}")
+        return None
+
+    async def mint(self, spec: ToolSpec, plan: Plan, binding: str, changes: list[str] | None = None) -> Decision:
+        """A fresh single-use token bound to this plan (and to the call's arguments and principal)."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(24)  # 192 random bits
+        record = TokenRecord(
+            tool=spec.name,
+            binding=binding,
+            plan_digest=plan.digest,
+            plan=plan.decisive(),
+            expires_at=self._clock() + TOKEN_TTL,
+        )
+        await self.store.put(_hash(token), record, TOKEN_TTL)
+        return Decision("pending", "token", plan, token=token, changes=changes)
+
+    async def _redeem(self, spec: ToolSpec, token: str, binding: str, plan: Plan) -> Decision:
+        """After `check_token` passed and the live plan was built: act only on the confirmed plan, once."""
+        token_hash = _hash(token)
+        record = await self.store.get(token_hash)
+        if record is None:
+            raise ToolError("confirm_token is unknown or expired; nothing was sent")
+        if record.used:
+            return self._replayed(record)
+        # Policies hold at the moment of acting, not only when the token was minted.
+        self.refuse_by_policy(plan)
+        if not hmac.compare_digest(record.plan_digest, plan.digest):
+            # Same arguments, different effect (workspace switched, group grew, template edited):
+            # nothing is sent; the person confirms the new plan with a new token.
+            return await self.mint(spec, plan, binding, changes(record.plan, plan))
         status = await self.store.claim(token_hash)
         if status == "claimed":
-            return Decision("proceed", "token", token_hash=token_hash)
+            return Decision("proceed", "token", plan, token_hash=token_hash)
         if status == "missing":
             raise ToolError("confirm_token is unknown or expired; nothing was sent")
         again = await self.store.get(token_hash)
@@ -280,14 +280,30 @@ class Guard:
     def _replayed(record: TokenRecord) -> Decision:
         if record.result is None:
             raise ToolError(
-                "this confirm_token was already used by a call that is still running or failed; it acts only "
+                "this confirmation was already used by a call that is still running or failed; it acts only "
                 "once. Check the outcome (list or get the object) before asking for a new confirmation"
             )
         return Decision("replay", "token", replay=record.result)
 
-    async def save_result(self, decision: Decision, result: dict[str, Any]) -> None:
-        if decision.token_hash:
-            await self.store.save_result(decision.token_hash, result, TOKEN_TTL * 2)
+    async def claim_round(self, tool: str, key: str) -> Decision | None:
+        """Single use of an accepted 2026-07-28 elicitation round: the first arrival acts (None), a verbatim
+        re-send of the same final round gets the first result back (a replay Decision)."""
+        record = TokenRecord(tool=tool, binding=key, expires_at=self._clock() + TOKEN_TTL)
+        status = await self.store.claim_new(key, record, TOKEN_TTL)
+        if status == "claimed":
+            return None
+        again = await self.store.get(key)
+        return self._replayed(again or record)
+
+    async def save_result(self, token_hash: str | None, result: dict[str, Any]) -> None:
+        if token_hash:
+            await self.store.save_result(token_hash, result, TOKEN_TTL * 2)
+
+
+def round_key(principal: str, tool: str, request_state: str | None, answers: Any) -> str:
+    """Where an accepted 2026-07-28 round is claimed: the caller, the tool and the exact round it re-sends."""
+    payload = "\x1f".join([principal, tool, request_state or "", normalise({"a": answers})])
+    return "round:" + hashlib.sha256(payload.encode()).hexdigest()
 
 
 def _hash(token: str) -> str:

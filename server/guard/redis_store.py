@@ -40,6 +40,14 @@ end
 return 1
 """
 
+# A new key claimed as used in one step (accepted elicitation rounds): 2 claimed, 1 existed already.
+_CLAIM_NEW = """
+if redis.call('HSETNX', KEYS[1], 'record', ARGV[1]) == 0 then return 1 end
+redis.call('HSET', KEYS[1], 'used', '1')
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 2
+"""
+
 _CLAIM_STATUS: dict[int, ClaimStatus] = {0: "missing", 1: "used", 2: "claimed"}
 
 
@@ -59,6 +67,7 @@ class RedisTokenStore:
         self._prefix = prefix
         self._claim = redis.register_script(_CLAIM)
         self._save = redis.register_script(_SAVE_RESULT)
+        self._claim_new = redis.register_script(_CLAIM_NEW)
 
     def key(self, token_hash: str) -> str:
         return self._prefix + token_hash
@@ -88,6 +97,11 @@ class RedisTokenStore:
 
     async def claim(self, token_hash: str) -> ClaimStatus:
         status = int(await self._claim(keys=[self.key(token_hash)]))
+        return _CLAIM_STATUS[status]
+
+    async def claim_new(self, key: str, record: TokenRecord, ttl: float) -> ClaimStatus:
+        core = json.dumps(record.model_dump(mode="json", exclude={"used", "result"}), separators=(",", ":"))
+        status = int(await self._claim_new(keys=[self.key(key)], args=[core, _ms(ttl)]))
         return _CLAIM_STATUS[status]
 
     async def save_result(self, token_hash: str, result: dict[str, Any], ttl: float) -> None:

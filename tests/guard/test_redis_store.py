@@ -162,33 +162,27 @@ async def test_a_token_minted_on_one_replica_works_once_on_another(redis_url: st
         b = Guard(settings, RedisTokenStore(b_conn), clock=clock)
         args = {"contact_id": personal_contacts()[1]["id"]}
 
-        async def make_preview() -> Any:
-            from msgflash_mcp.server.results import Preview
+        from msgflash_mcp.server.guard.plan import Plan
 
-            return Preview(action="Delete contact")
-
-        common: dict[str, Any] = {"workspace": "personal", "principal": "http:alice", "make_preview": make_preview}
-        pending = await a.decide(spec, None, args, confirm_token=None, **common)  # type: ignore[arg-type]
+        plan = Plan(tool="delete_contact", action="Delete contact", workspace="personal", stand_in=args)
+        common: dict[str, Any] = {"principal": "http:alice", "args": args}
+        pending = await a.decide(spec, None, plan, confirm_token=None, **common)
         assert isinstance(pending, Decision) and pending.kind == "pending" and pending.token
-        go = await b.decide(spec, None, args, confirm_token=pending.token, **common)  # type: ignore[arg-type]
+        go = await b.decide(spec, None, plan, confirm_token=pending.token, **common)
         assert isinstance(go, Decision) and go.kind == "proceed"
-        await b.save_result(go, {"status": "ok", "summary": "Deleted"})
-        replay = await a.decide(spec, None, args, confirm_token=pending.token, **common)  # type: ignore[arg-type]
+        await b.save_result(go.token_hash, {"status": "ok", "summary": "Deleted"})
+        replay = await a.decide(spec, None, plan, confirm_token=pending.token, **common)
         assert isinstance(replay, Decision) and replay.kind == "replay"
         assert replay.replay == {"status": "ok", "summary": "Deleted"}
         # another principal on another replica: refused
         from mcp.server.mcpserver.exceptions import ToolError
 
         with pytest.raises(ToolError, match="different arguments"):
-            await b.decide(spec, None, args, confirm_token=pending.token, **{**common, "principal": "http:bob"})  # type: ignore[arg-type]
+            await b.decide(spec, None, plan, confirm_token=pending.token, **{**common, "principal": "http:bob"})
         # and the memory store would not have known the token at all
         with pytest.raises(ToolError, match="unknown or expired"):
             await Guard(settings, MemoryTokenStore(clock), clock=clock).decide(
-                spec,
-                None,  # type: ignore[arg-type]
-                args,
-                confirm_token=pending.token,
-                **common,
+                spec, None, plan, confirm_token=pending.token, **common
             )
     finally:
         await a_conn.aclose()

@@ -38,8 +38,7 @@ async def test_preview_then_confirm_then_replay(mode: str, server: MCPServer[Any
     args = {"contact_id": contact["id"]}
     async with Client(server, mode=mode) as client:  # no elicitation_callback: cannot show a form
         first = await preview(client, "delete_contact", args)
-        assert first["preview"]["phone"] == contact["phone"]
-        assert first["preview"]["contact"] == contact["name"]
+        assert first["preview"]["who"]["sample"] == [{"name": contact["name"], "phone": contact["phone"]}]
         assert "nothing was done" in first["summary"].lower()
         assert mutations(ledger()) == []  # guard.preview-no-effect
 
@@ -97,14 +96,19 @@ async def test_token_for_another_workspace_is_refused(client: Client, ledger: Le
 
 
 async def test_active_workspace_switch_invalidates_token(client: Client, ledger: Ledger) -> None:
-    """Identical arguments, but the active workspace changed between preview and confirm."""
+    """Identical arguments, but the active workspace changed between preview and confirm: the plan
+    differs, so nothing is sent and the new plan is put up for confirmation, saying what changed."""
     contact = personal_contacts()[1]
     out = await preview(client, "delete_contact", {"contact_id": contact["id"]})
     await call_ok(client, "switch_workspace", {"workspace": "sandbox-team"})
-    text = await call_error(
-        client, "delete_contact", {"contact_id": contact["id"], "confirm_token": out["confirm_token"]}
+    result = await client.call_tool(
+        "delete_contact", {"contact_id": contact["id"], "confirm_token": out["confirm_token"]}
     )
-    assert "another workspace" in text
+    if not result.is_error:  # the team may hold no such contact: then planning itself refuses
+        again = result.structured_content
+        assert again is not None and again["status"] == "confirmation_required"
+        assert "workspace personal → sandbox-team" in again["preview"]["changes"]
+        assert again["confirm_token"] != out["confirm_token"]
     assert mutations(ledger()) == []
 
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from msgflash_mcp.server.guard import TOKEN_PREFIX, Decision, Guard, _hash
-from msgflash_mcp.server.results import Preview
+from msgflash_mcp.server.guard.plan import Plan
 from msgflash_mcp.server.settings import ConfirmMode
 from msgflash_mcp.tools.contacts import toolset as contacts_toolset
 
@@ -25,20 +25,9 @@ SPEC = next(s for s in contacts_toolset.specs if s.name == "delete_contact")
 N = 2000
 
 
-async def _preview() -> Preview:
-    return Preview(action="Delete contact")
-
-
 async def mint(guard: Guard, args: dict[str, Any], principal: str = "conn-a") -> str:
-    decision = await guard.decide(
-        SPEC,
-        None,
-        args,
-        workspace="personal",
-        principal=principal,
-        confirm_token=None,
-        make_preview=_preview,  # type: ignore[arg-type]
-    )
+    plan = Plan(tool=SPEC.name, action="Delete contact", workspace="personal", stand_in=args)
+    decision = await guard.decide(SPEC, None, plan, args=args, principal=principal, confirm_token=None)
     assert isinstance(decision, Decision) and decision.kind == "pending" and decision.token
     return decision.token
 

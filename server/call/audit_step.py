@@ -1,0 +1,41 @@
+"""One audit line per mutating call. Recording can never change the call's result: a failure to write
+the audit log after the API acted is logged (scrubbed) and swallowed, so a done action is never
+reported as an error."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from ..registry import ToolSpec
+from ..runtime import Runtime
+
+log = logging.getLogger("msgflash_mcp.audit")
+
+
+async def audit(
+    runtime: Runtime,
+    spec: ToolSpec,
+    *,
+    workspace: str | None,
+    args: Mapping[str, Any],
+    confirmation: str,
+    outcome: str,
+    principal: str,
+    api_id: str | None = None,
+) -> None:
+    if not spec.effect.mutating:
+        return
+    try:
+        await runtime.audit.record(
+            tool=spec.name,
+            workspace=workspace,
+            args=dict(args),
+            confirmation=confirmation,
+            outcome=outcome,
+            api_id=api_id,
+            principal=principal,
+        )
+    except Exception as exc:  # the audit is a record of the action, never a reason to misreport it
+        log.error("audit record for %s failed: %s", spec.name, runtime.scrubber.text(f"{type(exc).__name__}: {exc}"))

@@ -1,0 +1,98 @@
+"""The one binding of a tool call: who calls, in which workspace, with which credential, at what time.
+
+`CallContext` is made exactly once per tool-call round (`bind_call`) and handed, as the same frozen
+object, to the planner, the guard, the tool body and the audit step. Nothing re-resolves the
+workspace later, so a `switch_workspace` landing mid-call only affects calls that start after it.
+
+Other modules use:
+- `bind_call(connection, spec, requested, principal, progress)` -> CallContext (tool calls);
+- `bind_route(connection, route, requested, principal)` -> Api (resources, completions, doctor);
+- `principal_of(ctx, connection)`, `connection_of(ctx)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, cast
+
+from ..api import Api
+from ..campaign_record import campaign_record
+from ..registry import Route, ToolSpec
+from ..runtime import Connection
+from ..workspaces import Workspace
+from .principal import principal_of  # who is calling (token hash, HTTP session, connection)
+
+if TYPE_CHECKING:
+    from mcp.server.mcpserver import Context
+
+    from ..settings import Settings
+
+Progress = Callable[[float, float | None, str | None], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """Everything one tool call is bound to. Frozen: every step sees the same binding."""
+
+    spec: ToolSpec
+    principal: str
+    workspace: Workspace | None  # None only for the server's own tools (workspace switching)
+    api: Api  # bound to `workspace`'s credential (personal-only routes: the personal key)
+    now: datetime  # read once from the runtime's Clock
+    settings: Settings
+
+    @property
+    def label(self) -> str | None:
+        """How results name the workspace ("personal (sandbox)"); None for server-only tools."""
+        return self.api.label if self.workspace else None
+
+    @property
+    def workspace_name(self) -> str | None:
+        return self.workspace.name if self.workspace else None
+
+
+def connection_of(ctx: Context) -> Connection:
+    return cast(Connection, ctx.request_context.lifespan_context)
+
+
+async def resolve_workspace(
+    connection: Connection, route: Route | None, requested: str | None, principal: str
+) -> Workspace | None:
+    workspaces = connection.runtime.workspaces
+    if route is None:  # the server's own tools (workspace switching) reach no API route
+        return None
+    if route.personal_only:
+        return workspaces.require_personal()
+    return await workspaces.resolve(requested, principal)
+
+
+async def bind_route(
+    connection: Connection, route: Route | None, requested: str | None = None, principal: str | None = None
+) -> Api:
+    """An `Api` for `route` in the right workspace: personal-only routes always get the personal key,
+    others the requested or active workspace. Resources, completions and doctor bind here."""
+    principal = principal or principal_of(None, connection)
+    workspace = await resolve_workspace(connection, route, requested, principal)
+    api = Api(connection.api, route, workspace, connection.runtime.workspaces, principal=principal)
+    api.campaigns = campaign_record(connection.runtime)
+    return api
+
+
+async def bind_call(
+    connection: Connection,
+    spec: ToolSpec,
+    requested: str | None,
+    principal: str,
+    progress: Progress | None = None,
+) -> CallContext:
+    """The call's one binding. Raises WorkspaceError for an unknown/ambiguous workspace."""
+    runtime = connection.runtime
+    workspace = await resolve_workspace(connection, spec.route, requested, principal)
+    api = Api(connection.api, spec.route, workspace, runtime.workspaces, principal=principal)
+    api.progress = progress
+    api.campaigns = campaign_record(runtime)
+    return CallContext(
+        spec=spec, principal=principal, workspace=workspace, api=api, now=runtime.clock(), settings=runtime.settings
+    )

@@ -1,0 +1,155 @@
+"""The tool body's half of a call: act on the guard's decision with the bound plan, once.
+
+- proceed: when a person was asked during this very call (the pre-2026-07-28 form, which can take
+  minutes), the plan is rebuilt from live data with the same CallContext first. Same digest -> send
+  exactly the plan's requests. Different -> send nothing and ask again with what changed (or, if
+  the person can no longer be asked, say so and let the model call again).
+- an accepted 2026-07-28 round is claimed in the shared store first: a client re-sending the same
+  final round verbatim gets the first result back instead of a second send.
+- pending / dry run / declined / replay: nothing is sent; the envelope says why.
+Every mutating call ends in one audit line; an audit failure never changes the result.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.mcpserver import AcceptedElicitation, Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult
+from mcp_types.version import is_version_at_least
+
+from ..errors import MsgFlashError
+from ..guard import ConfirmForm, Decision, can_elicit_form
+from ..guard.confirm import round_key
+from ..guard.plan import Plan, changes
+from ..registry import ToolSpec
+from ..results import Reply, ToolOutput, render
+from ..runtime import Runtime
+from .audit_step import audit
+from .binding import Bound, build_plan, tool_args
+from .context import bind_call, connection_of, principal_of
+from .outcome import acted, api_failure, api_id, error_name, not_acted, unexpected_failure
+
+# How many times a person is asked again when the plan keeps changing under one call.
+MAX_REASKS = 2
+
+
+def decision_of(answer: Any) -> Decision:
+    if isinstance(answer, AcceptedElicitation):
+        data: Any = answer.data  # type: ignore[reportUnknownMemberType]
+        if isinstance(data, Decision):
+            return data
+        if isinstance(data, ConfirmForm) and data.confirm:
+            return Decision("proceed", "elicited")
+        return Decision("declined", "elicited", answer="decline")
+    return Decision("declined", "elicited", answer=str(getattr(answer, "action", "cancel")))
+
+
+def modern_era(ctx: Context) -> bool:
+    version = ctx.protocol_version
+    return version is not None and is_version_at_least(version, "2026-07-28")
+
+
+async def run_read(spec: ToolSpec, ctx: Context, kwargs: dict[str, Any]) -> CallToolResult:
+    """A read (or server-only) tool: bind once, call, render. No resolver, no plan."""
+    connection = connection_of(ctx)
+    runtime = connection.runtime
+    requested = kwargs.pop("workspace", None) if spec.workspace_scoped else None
+    try:
+        call = await bind_call(connection, spec, requested, principal_of(ctx, connection), ctx.report_progress)
+        reply = await spec.fn(call.api, **kwargs)
+    except MsgFlashError as exc:
+        raise api_failure(exc, runtime.scrubber) from None
+    except ToolError:
+        raise
+    except Exception as exc:
+        raise unexpected_failure(spec, exc, runtime.scrubber, write_started=False) from None
+    output = acted(reply, call.label, third_party=spec.route is not None)
+    return render(output, runtime.scrubber.data)
+
+
+async def run_mutating(spec: ToolSpec, ctx: Context, bound: Bound, answer: Any) -> CallToolResult:
+    runtime = connection_of(ctx).runtime
+    call = bound.call
+    decision = decision_of(answer)
+    if decision.kind == "proceed" and decision.plan is None and bound.plan is not None:
+        decision = Decision("proceed", decision.path, bound.plan, token_hash=decision.token_hash)
+    round_claim: str | None = None
+    try:
+        if decision.kind == "proceed" and decision.path == "elicited":
+            if modern_era(ctx):
+                round_claim = round_key(call.principal, spec.name, ctx.request_state, ctx.input_responses)
+                replay = await runtime.guard.claim_round(spec.name, round_claim)
+                if replay is not None:
+                    decision = replay
+            else:
+                decision = await _recheck(spec, ctx, bound, runtime)
+    except ToolError:
+        await audit(runtime, spec, workspace=call.workspace_name, args=bound.args, confirmation=decision.path,
+                    outcome="error: refused", principal=call.principal)
+        raise
+    if decision.kind != "proceed":
+        output = not_acted(spec, decision, call.label)
+        await audit(runtime, spec, workspace=call.workspace_name, args=bound.args, confirmation=decision.path,
+                    outcome=output.status, principal=call.principal)
+        return render(output, runtime.scrubber.data)
+    plan = decision.plan or bound.plan
+    assert plan is not None
+    output = await _act(spec, runtime, bound, plan, decision)
+    claim = decision.token_hash or round_claim
+    if claim:  # keep the result for replays of this token / accepted round
+        try:
+            await runtime.guard.save_result(claim, output.model_dump(mode="json"))
+        except Exception as exc:  # the action happened: a store hiccup must not turn it into an error
+            unexpected_failure(spec, exc, runtime.scrubber, write_started=True)
+    await audit(runtime, spec, workspace=call.workspace_name, args=bound.args, confirmation=decision.path,
+                outcome=output.status, principal=call.principal, api_id=api_id(output.data))
+    return render(output, runtime.scrubber.data)
+
+
+async def _recheck(spec: ToolSpec, ctx: Context, bound: Bound, runtime: Runtime) -> Decision:
+    """The plan confirmed by a person during this call, checked against live data just before the write."""
+    confirmed = bound.plan
+    assert confirmed is not None
+    for _ in range(MAX_REASKS + 1):
+        fresh = await build_plan(bound.call, bound.args, bound.input, runtime.scrubber.text)
+        if fresh.digest == confirmed.digest:
+            return Decision("proceed", "elicited", fresh)
+        runtime.guard.refuse_by_policy(fresh)
+        lines = changes(confirmed.decisive(), fresh)
+        if not can_elicit_form(ctx):
+            return Decision("pending", "elicited", fresh, changes=lines)
+        answer = await ctx.elicit(fresh.as_text(lines), ConfirmForm)
+        if not (answer.action == "accept" and isinstance(answer.data, ConfirmForm) and answer.data.confirm):
+            return Decision("declined", "elicited", answer="decline" if answer.action == "accept" else answer.action)
+        confirmed = fresh
+    return Decision("pending", "elicited", confirmed, changes=["the plan kept changing while being confirmed"])
+
+
+async def _act(spec: ToolSpec, runtime: Runtime, bound: Bound, plan: Plan, decision: Decision) -> ToolOutput:
+    call = bound.call
+    args = bound.args
+    write_started = False
+    try:
+        write_started = True  # from here on, a request that changes something may leave
+        if spec.planner is not None:
+            reply: Reply = await spec.fn(call, plan)
+        else:
+            reply = await spec.fn(call.api, **args)
+    except MsgFlashError as exc:
+        await audit(runtime, spec, workspace=call.workspace_name, args=args, confirmation=decision.path,
+                    outcome=f"error: {error_name(exc)}", principal=call.principal)
+        raise api_failure(exc, runtime.scrubber) from None
+    except ToolError:  # the tool refused its arguments (e.g. nothing to update): still one audit line
+        await audit(runtime, spec, workspace=call.workspace_name, args=args, confirmation=decision.path,
+                    outcome="error: invalid", principal=call.principal)
+        raise
+    except Exception as exc:
+        await audit(runtime, spec, workspace=call.workspace_name, args=args, confirmation=decision.path,
+                    outcome=f"error: {type(exc).__name__}", principal=call.principal)
+        raise unexpected_failure(spec, exc, runtime.scrubber, write_started=write_started) from None
+    return acted(reply, call.label, third_party=spec.route is not None)
+
+
+__all__ = ["decision_of", "run_mutating", "run_read", "tool_args"]

@@ -1,0 +1,277 @@
+"""The action plan: what one mutating call will do, frozen before anyone is asked.
+
+A `Plan` is built by the tool's planner from its typed input and the call's `CallContext`
+(`server.call.context`): the workspace, the exact request(s) the body will send, the resolved
+recipients, the rendered content, every URL, the instance and the schedule. The preview, the
+elicitation text and the confirmation token are all derived from it, and the tool body sends
+exactly `plan.requests`.
+
+`digest` is sha256 over the canonical JSON of the parts that decide the effect (`decisive()`):
+never informational values that drift on their own (quota numbers, instance state text, warnings).
+Just before a write the plan is rebuilt from live data; a different digest means nothing is sent
+and the person is asked again with `changes(old, new)` ("recipients 5 → 20").
+
+API for other modules:
+- `PlannedRequest(route, path=, query=, json=)` - one request, exactly as it will go out.
+- `Plan(tool=, action=, workspace=, requests=, ...)` - frozen; `.digest`, `.short`, `.view()`
+  (the JSON shape of notes PLAN_SHAPE: what `preview` carries), `.as_text()` (the elicitation
+  question), `.decisive()`.
+- `generic_plan(tool, workspace, label, args, preview)` - the plan of a tool that has no planner of
+  its own yet: its arguments stand in for the request (the digest still binds workspace + args).
+- `changes(old_decisive, new_plan)` - human lines saying what differs between two plans.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+
+from ..registry import Route
+from ..results import Preview
+
+SHORT = 16  # hex characters of the digest shown to people
+
+
+def canonical(value: Any) -> str:
+    """Canonical JSON: sorted keys, no spaces, None kept out of dicts; the bytes a digest covers."""
+    return json.dumps(_drop_none(to_jsonable_python(value)), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}  # type: ignore[misc]
+    if isinstance(value, list | tuple):
+        return [_drop_none(v) for v in value]  # type: ignore[misc]
+    return value
+
+
+@dataclass(frozen=True)
+class PlannedRequest:
+    """One request exactly as the body will send it."""
+
+    route: Route
+    path: Mapping[str, str] | None = None
+    query: Mapping[str, Any] | None = None
+    json: Any = None
+
+    def wire(self) -> dict[str, Any]:
+        return {"route": str(self.route), "path": self.path, "query": self.query, "json": self.json}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a mutating call will do. Built once per call round; never mutated.
+
+    Decisive (in the digest): tool, workspace, requests, recipients/numbers/contact_ids, content,
+    urls, schedule, instance id, blocked. Informational (shown only): action, label, selector,
+    sample, cost, risk, unfrozen, details.
+    """
+
+    tool: str
+    action: str
+    workspace: str | None  # workspace name ("personal", "acme"); None for server-only tools
+    label: str | None = None  # how people see the workspace ("personal (sandbox)")
+    requests: tuple[PlannedRequest, ...] = ()
+    recipients: int | None = None  # exact number of people it reaches
+    selector: str | None = None  # "members of group 'VIP' (frozen to 20 contact ids)"
+    numbers: tuple[str, ...] = ()  # explicit phone numbers (recipient policy)
+    contact_ids: tuple[str, ...] = ()  # resolved recipients by id, when known
+    sample: tuple[Mapping[str, Any], ...] = ()
+    content: Mapping[str, Any] | None = None  # type, template, text (rendered), media, buttons
+    urls: tuple[str, ...] = ()  # every link, media URL and target it carries (URL policy)
+    schedule: Mapping[str, Any] | None = None  # utc, local, repeat
+    instance: Mapping[str, Any] | None = None  # id, name, number, state
+    cost: Mapping[str, Any] | None = None
+    risk: tuple[str, ...] = ()
+    unfrozen: str | None = None
+    blocked: str | None = None  # a policy or the plan itself refuses it outright
+    details: Mapping[str, Any] = field(default_factory=dict[str, Any])  # other informational lines
+    stand_in: Mapping[str, Any] | None = None  # generic plans: the arguments, in place of requests
+    digest: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "digest", hashlib.sha256(canonical(self.decisive()).encode()).hexdigest())
+
+    @property
+    def short(self) -> str:
+        return self.digest[:SHORT]
+
+    def decisive(self) -> dict[str, Any]:
+        """The parts that decide the effect: what the digest covers and what `changes` compares."""
+        instance = self.instance or {}
+        schedule = self.schedule or {}
+        return {
+            "tool": self.tool,
+            "workspace": self.workspace,
+            "requests": [r.wire() for r in self.requests],
+            "arguments": self.stand_in,
+            "recipients": self.recipients,
+            "numbers": sorted(self.numbers),
+            "contact_ids": sorted(self.contact_ids),
+            "content": dict(self.content) if self.content else None,
+            "urls": sorted(self.urls),
+            "schedule": {"utc": schedule.get("utc"), "repeat": schedule.get("repeat")} if schedule else None,
+            "instance": instance.get("id"),
+            "blocked": self.blocked,
+        }
+
+    # ------------------------------------------------------------------------------ views
+
+    def view(self, changes: list[str] | None = None) -> dict[str, Any]:
+        """The JSON shape shared with the review card and previews (keys absent when not applicable).
+
+        The flat keys of the former preview (recipients, text, urls, warnings, details...) stay next to
+        the structured ones while clients move over.
+        """
+        out: dict[str, Any] = {"tool": self.tool, "action": self.action}
+        if self.label or self.workspace:
+            out["workspace"] = self.label or self.workspace
+        out["digest"] = self.short
+        who: dict[str, Any] = {}
+        if self.recipients is not None:
+            who["count"] = self.recipients
+        if self.selector:
+            who["selector"] = self.selector
+        if self.sample:
+            who["sample"] = [dict(s) for s in self.sample]
+        if self.numbers:
+            who["numbers"] = list(self.numbers)
+        if who:
+            out["who"] = who
+        what = dict(self.content or {})
+        if self.urls:
+            what["links"] = [{"url": u, "host": _host(u)} for u in self.urls]
+        if what:
+            out["what"] = what
+        if self.schedule:
+            out["when"] = dict(self.schedule)
+        if self.cost:
+            out["cost"] = dict(self.cost)
+        if self.instance:
+            out["instance"] = dict(self.instance)
+        if self.risk:
+            out["risk"] = list(self.risk)
+        if changes:
+            out["changes"] = changes
+        if self.unfrozen:
+            out["unfrozen"] = self.unfrozen
+        # Former flat preview keys.
+        if self.recipients is not None:
+            out["recipients"] = self.recipients
+        for key, value in self.details.items():
+            out.setdefault(key, value)
+        if self.urls:
+            out["urls"] = list(self.urls)
+        if self.risk:
+            out["warnings"] = list(self.risk)
+        if self.blocked:
+            out["blocked"] = self.blocked
+        return out
+
+    def as_text(self, changes: list[str] | None = None) -> str:
+        """The question a person reads in an elicitation form: workspace and digest first, so a changed
+        plan or workspace is a different question (the 2026-07-28 era then asks again by itself)."""
+        lines = [f"{self.action} (workspace: {self.label or self.workspace or '-'}; plan {self.short})"]
+        lines.extend(f"CHANGED: {line}" for line in changes or [])
+        if self.recipients is not None:
+            lines.append(f"Recipients: {self.recipients}" + (f" ({self.selector})" if self.selector else ""))
+        for key, value in self.details.items():
+            shown = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)  # type: ignore[misc]
+            lines.append(f"{key}: {shown}")
+        if self.instance:
+            state = self.instance.get("state")
+            lines.append(f"instance: {self.instance.get('name')} ({self.instance.get('number')}), {state}")
+        if self.urls:
+            lines.append("Links: " + ", ".join(self.urls))
+        if self.unfrozen:
+            lines.append(f"NOT FROZEN: {self.unfrozen}")
+        lines.extend(f"WARNING: {warning}" for warning in self.risk)
+        return "\n".join(lines)
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def from_preview(
+    preview: Preview,
+    *,
+    tool: str,
+    workspace: str | None,
+    label: str | None,
+    requests: tuple[PlannedRequest, ...] = (),
+    stand_in: Mapping[str, Any] | None = None,
+    **parts: Any,
+) -> Plan:
+    """A plan whose informational lines come from a `Preview` filled by the preview helpers."""
+    details = dict(preview.details)
+    return Plan(
+        tool=tool,
+        action=preview.action,
+        workspace=workspace,
+        label=label,
+        requests=requests,
+        recipients=preview.recipients,
+        numbers=tuple(preview.numbers),
+        urls=tuple(preview.urls),
+        risk=tuple(preview.warnings),
+        blocked=preview.blocked,
+        details=details,
+        stand_in=stand_in,
+        **parts,
+    )
+
+
+def generic_plan(
+    tool: str, workspace: str | None, label: str | None, args: Mapping[str, Any], preview: Preview
+) -> Plan:
+    """The plan of a tool without a planner of its own: its arguments stand in for the request."""
+    return from_preview(preview, tool=tool, workspace=workspace, label=label, stand_in=dict(args))
+
+
+# ---------------------------------------------------------------------------------- changes
+
+
+def changes(old: Mapping[str, Any] | None, new: Plan) -> list[str]:
+    """What differs between a confirmed plan (its `decisive()` dict) and the live one, in words."""
+    if old is None:
+        return ["the plan changed since it was confirmed"]
+    cur = new.decisive()
+    lines: list[str] = []
+
+    def differs(key: str) -> bool:
+        return canonical(old.get(key)) != canonical(cur.get(key))
+
+    if differs("workspace"):
+        lines.append(f"workspace {old.get('workspace')} → {cur.get('workspace')}")
+    if differs("recipients"):
+        lines.append(f"recipients {old.get('recipients')} → {cur.get('recipients')}")
+    elif differs("numbers") or differs("contact_ids"):
+        lines.append("recipient list changed (same count)")
+    before, after = old.get("content") or {}, cur.get("content") or {}
+    if canonical(before.get("text")) != canonical(after.get("text")):
+        lines.append("template text changed" if after.get("template_id") or before.get("template_id") else "text changed")
+    for key in ("media", "buttons", "type", "template_id"):
+        if canonical(before.get(key)) != canonical(after.get(key)):
+            lines.append(f"{key} changed")
+    if differs("urls"):
+        lines.append("links changed")
+    if differs("schedule"):
+        lines.append("schedule changed")
+    if differs("instance"):
+        lines.append(f"instance {old.get('instance')} → {cur.get('instance')}")
+    if differs("blocked"):
+        lines.append("a policy now refuses it" if cur.get("blocked") else "no longer refused")
+    if not lines and (differs("requests") or differs("arguments") or differs("tool")):
+        lines.append("the request changed")
+    return lines or ["the plan changed since it was confirmed"]
