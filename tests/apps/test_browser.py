@@ -193,3 +193,28 @@ def test_instance_health_with_its_advice(page: Any, session: Host, theme: str) -
     for item in data.get("recommendations") or []:
         assert str(item if isinstance(item, str) else item.get("message", "")) in advice
     screenshot(frame, f"instance-health-{theme}", readme=True)
+
+
+def test_a_plan_that_changed_before_approve_is_shown_again_with_what_changed(page: Any, session: Host) -> None:
+    """The group grows between the card and the click: nothing is sent; the card shows the new plan and
+    "recipients 5 → 8"; approving that one sends it, once."""
+    arguments = campaign_arguments(session)
+    result = session.call("create_campaign", arguments)
+    frame = show(page, session, uri="ui://msgflash/review", tool="create_campaign", arguments=arguments, result=result, theme="light")
+    assert frame_text(frame, "recipient-count") == "5"
+
+    group = arguments["group_id"]
+    members = {m["id"] for m in session.call("list_group_members", {"group_id": group})["structuredContent"]["data"]["members"]}
+    others = [c["id"] for c in session.call("list_contacts", {})["structuredContent"]["data"]["contacts"] if c["id"] not in members]
+    session.call("add_group_members", {"group_id": group, "contact_ids": others[:3]})
+
+    frame.locator('[data-testid="approve"]').click()
+    frame.locator('[data-testid="changes"]').wait_for(state="visible")
+    assert "recipients 5 → 8" in frame_text(frame, "changes")
+    assert frame_text(frame, "recipient-count") == "8"
+    assert session.writes("/api/v1/campaigns") == []
+    screenshot(frame, "review-changed-light")
+
+    frame.locator('[data-testid="approve"]').click()
+    frame.locator('[data-testid="outcome"]').wait_for(state="visible")
+    assert len(session.writes("/api/v1/campaigns")) == 1
