@@ -7,9 +7,8 @@ the preview helpers every sending tool uses (instance state, template rendering,
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import (
@@ -25,7 +24,9 @@ from pydantic import (
 )
 
 from ..server.api import Api
+from ..server.call.context import CallContext
 from ..server.errors import MsgFlashError, OutcomeUnknown
+from ..server.guard.plan import Plan, PlannedRequest, from_preview
 from ..server.guard.policy import urls_in_text
 from ..server.registry import GET, POST, Effect, Toolset
 from ..server.results import Preview, Reply
@@ -40,14 +41,6 @@ toolset = Toolset("messages", "Send WhatsApp messages and read the message histo
 # Routes used by previews and reconciliation (READ in effect; the template preview renders only).
 MESSAGES = GET("/api/v1/messages")
 
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-# The server's wall clock (scheduled_at checks, the reconciliation window). Tests point it at the
-# sandbox clock so that moving simulated time moves both sides.
-clock: Callable[[], datetime] = _utc_now
 
 MEDIA_TYPES = ("image", "video", "audio", "voice_note", "document")
 CAPTION_TYPES = ("image", "video", "document")
@@ -74,8 +67,10 @@ class _Button(BaseModel):
         """The web link this button opens, if any (previews list every link a message carries)."""
         return None
 
-    def label(self) -> str:
-        return f"{self.type} button"  # type: ignore[attr-defined]
+    @classmethod
+    def kind(cls) -> str:
+        """The `type` value that selects this model."""
+        return get_args(cls.model_fields["type"].annotation)[0]
 
 
 class ReplyButton(_Button):
@@ -172,9 +167,7 @@ def _buttons_schema() -> dict[str, Any]:
     every tool (tests/contract/test_footprint.py); this states the same rule in a sentence.
     """
     kinds = " | ".join(
-        f"{model.model_fields['type'].annotation.__args__[0]}: "  # type: ignore[union-attr]
-        + ", ".join(name for name in model.model_fields if name != "type")
-        for model in BUTTON_KINDS
+        f"{model.kind()}: " + ", ".join(name for name in model.model_fields if name != "type") for model in BUTTON_KINDS
     )
     return {
         "type": "array",
@@ -342,6 +335,35 @@ def add_urls(preview: Preview, *urls: str | None) -> None:
             preview.urls.append(url)
 
 
+def instance_part(instance: dict[str, Any], instance_id: str) -> dict[str, Any]:
+    """The plan's `instance`: id (decisive), name, number and state (shown only)."""
+    return {
+        "id": instance_id,
+        "name": instance.get("name") or instance_id,
+        "number": instance.get("waNumber"),
+        "state": instance.get("status") or "unknown",
+    }
+
+
+def content_part(args: dict[str, Any], preview: Preview, *, text_name: str = "text") -> dict[str, Any]:
+    """The plan's `what`: exactly what recipients get (templates: the text as the API rendered it)."""
+    mtype = args.get("type")
+    text = preview.details.get("text")
+    if text is None and mtype:
+        text = args.get("description") if mtype == "buttons" else args.get(text_name)
+    return {
+        "type": mtype or "template",
+        "template_id": args.get("template_id"),
+        "template": preview.details.get("template"),
+        "text": text,
+        "title": args.get("title"),
+        "footer": args.get("footer"),
+        "media": args.get("media_url") or preview.details.get("media"),
+        "buttons": [button.to_api() for button in args.get("buttons") or []] or None,
+        "variables": args.get("variables"),
+    }
+
+
 async def describe_instance(api: Api, instance_id: str, preview: Preview, *, effect: str) -> dict[str, Any]:
     """Put the sending instance (name, number, state) in the preview; warn when it is not connected."""
     instance = await api.call(INSTANCE, path={"id": instance_id})
@@ -405,7 +427,7 @@ async def _recipient_contact(api: Api, to: str) -> str | None:
     return None
 
 
-async def _message_preview(api: Api, args: dict[str, Any]) -> Preview:
+async def _message_preview(api: Api, args: dict[str, Any]) -> tuple[Preview, dict[str, Any]]:
     to: str = args["to"]
     mtype = args.get("type")
     when: datetime | None = args.get("scheduled_at")
@@ -414,7 +436,7 @@ async def _message_preview(api: Api, args: dict[str, Any]) -> Preview:
     preview = Preview(action=f"{verb} {what} to {to}", recipients=1, numbers=[to])
     if when is not None:
         preview.details["scheduled for (UTC)"] = utc_iso(when)
-    await describe_instance(
+    instance = await describe_instance(
         api, args["instance_id"], preview, effect="it will not be delivered" if when is None else "it will fail"
     )
     if args.get("template_id"):
@@ -430,7 +452,7 @@ async def _message_preview(api: Api, args: dict[str, Any]) -> Preview:
             variables=args.get("variables"),
             contact_id=contact_id,
         )
-        return preview
+        return preview, instance
     preview.details["type"] = mtype
     text = args.get("description") if mtype == "buttons" else args.get("text")
     if text:
@@ -451,13 +473,13 @@ async def _message_preview(api: Api, args: dict[str, Any]) -> Preview:
     add_urls(preview, args.get("media_url"))
     add_urls(preview, *(button.link() for button in args.get("buttons") or []))
     add_urls(preview, *links_in(args.get("text"), args.get("title"), args.get("description"), args.get("footer")))
-    return preview
+    return preview, instance
 
 
-def _check_message(args: dict[str, Any]) -> None:
+def _check_message(args: dict[str, Any], now: datetime) -> None:
     problems = content_problems(args)
     when: datetime | None = args.get("scheduled_at")
-    if when is not None and when <= clock():
+    if when is not None and when <= now:
         problems.append(f"scheduled_at {utc_iso(when)} is in the past; give a future time (or use send_message)")
     refuse(problems)
 
@@ -510,14 +532,18 @@ def _is_ours(message: dict[str, Any], body: dict[str, Any], started: datetime, n
     return scheduled is None or found_at is None or found_at == scheduled
 
 
-async def send_once(api: Api, body: dict[str, Any], started: datetime) -> tuple[dict[str, Any], bool]:
-    """POST a message (send or schedule). If the response is lost, look for the message it may have
-    created instead of sending again: returns (message, recovered) or raises OutcomeUnknown.
+async def send_once(call: CallContext, request: PlannedRequest) -> tuple[dict[str, Any], bool]:
+    """POST a planned message (send or schedule). If the response is lost, look for the message it may
+    have created instead of sending again: returns (message, recovered) or raises OutcomeUnknown.
 
     The API has no idempotency key, so a blind retry could message a person twice.
     """
+    api, body = call.api, request.json
+    # The window a lost message's createdAt may fall in: from the call's start (its one clock reading)
+    # to the end of the request deadline, widened by clock skew between us and MsgFlash.
+    started, now = call.now, call.now + timedelta(seconds=call.settings.call_deadline)
     try:
-        return await api(json=body), False
+        return await api.call(request.route, json=body), False
     except OutcomeUnknown as exc:
         what = str(exc).removeprefix("outcome unknown: ")
         check = (
@@ -528,7 +554,6 @@ async def send_once(api: Api, body: dict[str, Any], started: datetime) -> tuple[
             page = await api.call(MESSAGES, query={"instanceId": body["instanceId"], "limit": 50})
         except MsgFlashError:
             raise OutcomeUnknown(what + "; the message history could not be checked", check) from None
-        now = clock()
         for message in page.get("messages") or []:  # newest first
             if _is_ours(message, body, started, now):
                 return message, True
@@ -550,68 +575,73 @@ def _sent_reply(message: dict[str, Any], recovered: bool, *, scheduled: bool) ->
 # ------------------------------------------------------------------------------------- tools
 
 
-async def preview_message(api: Api, **args: Any) -> Preview:
-    """Blast radius of send_message and schedule_message (same content rules)."""
-    _check_message(args)
-    return await _message_preview(api, args)
+class MessageInput(BaseModel):
+    """send_message's arguments, typed and frozen: what its plan is built from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    instance_id: InstanceId
+    to: Phone
+    type: TypeArg = None
+    template_id: TemplateArg = None
+    text: TextArg = None
+    media_url: MediaArg = None
+    latitude: LatArg = None
+    longitude: LonArg = None
+    location_name: PlaceArg = None
+    location_address: PlaceArg = None
+    contact_id: ContactArg = None
+    variables: VariablesArg = None
+    title: TitleArg = None
+    description: DescriptionArg = None
+    footer: FooterArg = None
+    buttons: ButtonsArg = None
 
 
-@toolset.tool(POST("/api/v1/messages/send"), Effect.SEND, preview=preview_message, output=Message)
-async def send_message(
-    api: Api,
-    instance_id: InstanceId,
-    to: Phone,
-    type: TypeArg = None,
-    template_id: TemplateArg = None,
-    text: TextArg = None,
-    media_url: MediaArg = None,
-    latitude: LatArg = None,
-    longitude: LonArg = None,
-    location_name: PlaceArg = None,
-    location_address: PlaceArg = None,
-    contact_id: ContactArg = None,
-    variables: VariablesArg = None,
-    title: TitleArg = None,
-    description: DescriptionArg = None,
-    footer: FooterArg = None,
-    buttons: ButtonsArg = None,
-) -> Reply:
+class ScheduledMessageInput(MessageInput):
+    """schedule_message: the same content, plus when."""
+
+    scheduled_at: Annotated[AwareDatetime, Field(description="Future send time, ISO 8601 with offset")]
+
+
+def _fields(model: BaseModel) -> dict[str, Any]:
+    return {name: getattr(model, name) for name in type(model).model_fields}
+
+
+async def plan_message(call: CallContext, input: BaseModel) -> Plan:
+    """The plan of send_message and schedule_message: one request, its recipient, rendered content."""
+    args = _fields(input)
+    _check_message(args, call.now)
+    preview, instance = await _message_preview(call.api, args)
+    when: datetime | None = args.get("scheduled_at")
+    assert call.spec.route is not None
+    return from_preview(
+        preview,
+        tool=call.spec.name,
+        workspace=call.workspace_name,
+        label=call.label,
+        requests=(PlannedRequest(call.spec.route, json=_message_body(args)),),
+        content=content_part(args, preview),
+        instance=instance_part(instance, args["instance_id"]),
+        schedule={"utc": utc_iso(when), "repeat": "none"} if when else None,
+    )
+
+
+@toolset.tool(POST("/api/v1/messages/send"), Effect.SEND, input=MessageInput, plan=plan_message, output=Message)
+async def send_message(call: CallContext, plan: Plan) -> Reply:
     """Send one WhatsApp message now: direct content (type + fields) or a template. For many people use create_campaign."""
-    args = dict(locals())  # every model-facing argument, by name
-    del args["api"]
-    _check_message(args)
-    started = clock()
-    message, recovered = await send_once(api, _message_body(args), started)
+    (request,) = plan.requests
+    message, recovered = await send_once(call, request)
     return _sent_reply(message, recovered, scheduled=False)
 
 
-@toolset.tool(POST("/api/v1/messages/schedule"), Effect.SEND, preview=preview_message, output=Message)
-async def schedule_message(
-    api: Api,
-    instance_id: InstanceId,
-    to: Phone,
-    scheduled_at: Annotated[AwareDatetime, Field(description="Future send time, ISO 8601 with offset")],
-    type: TypeArg = None,
-    template_id: TemplateArg = None,
-    text: TextArg = None,
-    media_url: MediaArg = None,
-    latitude: LatArg = None,
-    longitude: LonArg = None,
-    location_name: PlaceArg = None,
-    location_address: PlaceArg = None,
-    contact_id: ContactArg = None,
-    variables: VariablesArg = None,
-    title: TitleArg = None,
-    description: DescriptionArg = None,
-    footer: FooterArg = None,
-    buttons: ButtonsArg = None,
-) -> Reply:
+@toolset.tool(
+    POST("/api/v1/messages/schedule"), Effect.SEND, input=ScheduledMessageInput, plan=plan_message, output=Message
+)
+async def schedule_message(call: CallContext, plan: Plan) -> Reply:
     """Schedule one WhatsApp message for later; same content fields as send_message."""
-    args = dict(locals())
-    del args["api"]
-    _check_message(args)
-    started = clock()
-    message, recovered = await send_once(api, _message_body(args), started)
+    (request,) = plan.requests
+    message, recovered = await send_once(call, request)
     return _sent_reply(message, recovered, scheduled=True)
 
 
