@@ -178,7 +178,11 @@ def test_usage_gauges_warn_at_80_percent(page: Any, session: Host, theme: str) -
     assert gauge.get_attribute("aria-valuemax") == "5000"
     assert "warn" in (gauge.get_attribute("class") or "")
     assert "Outbound messages: 84%" in frame_text(frame, "warnings")
+    assert frame.locator("html").get_attribute("data-theme") == theme  # the host's theme, from ui/initialize
     screenshot(frame, f"usage-{theme}", readme=True)
+    other = "dark" if theme == "light" else "light"
+    page.evaluate(f"window.harness.setTheme('{other}')")  # ui/notifications/host-context-changed
+    frame.locator(f'html[data-theme="{other}"]').wait_for(state="attached")
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
