@@ -9,6 +9,7 @@ from typing import Any
 import httpx2
 import pytest
 from mcp import Client
+from mcp.server import MCPServer
 from msgflash_mcp.sandbox.faults import FaultRule
 from msgflash_mcp.sandbox.inprocess import sandbox_transport
 from msgflash_mcp.sandbox.seed import (
@@ -19,7 +20,6 @@ from msgflash_mcp.sandbox.seed import (
     WELCOME_TEMPLATE_ID,
 )
 from msgflash_mcp.server.app import build_server
-from msgflash_mcp.tools import messages
 
 from tests.conftest import call_error, call_ok, make_settings, mutations
 
@@ -34,10 +34,10 @@ SEND = "/api/v1/messages/send"
 
 
 @pytest.fixture
-def shared_clock(monkeypatch: pytest.MonkeyPatch, sandbox_app: Any) -> Any:
-    """The server reads the sandbox's clock, so advancing simulated time moves both sides."""
+def shared_clock(server: MCPServer[Any], sandbox_app: Any) -> Any:
+    """The server's one Clock reads the sandbox's, so advancing simulated time moves both sides."""
     clock = sandbox_app.state.sandbox.clock
-    monkeypatch.setattr(messages, "clock", clock.now)
+    server.runtime.clock = clock.now  # type: ignore[attr-defined]
     return clock
 
 
@@ -70,7 +70,7 @@ async def test_send_needs_confirmation_then_sends_exactly_once(client: Client, l
     assert preview["recipients"] == 1
     assert preview["text"] == "Votre commande est prête : https://shop.example.com/o/42."
     assert preview["urls"] == ["https://shop.example.com/o/42"]
-    assert preview["instance"].startswith("boutique-principale (") and preview["instance"].endswith("connected")
+    assert preview["instance"]["name"] == "boutique-principale" and preview["instance"]["state"] == "connected"
     assert "warnings" not in preview
     assert mutations(ledger()) == [] and sends(ledger()) == []
 
@@ -104,7 +104,7 @@ async def test_token_is_bound_to_the_previewed_arguments(client: Client, ledger:
 async def test_disconnected_instance_is_flagged_in_the_preview(client: Client, ledger: Ledger) -> None:
     first = await call_ok(client, "send_message", text_message(instance_id=PERSONAL_DISCONNECTED_INSTANCE_ID))
     preview = first["preview"]
-    assert preview["instance"].startswith("support-ancien") and preview["instance"].endswith("disconnected")
+    assert preview["instance"]["name"].startswith("support-ancien") and preview["instance"]["state"] == "disconnected"
     assert preview["warnings"] == [
         "instance support-ancien is disconnected: it will not be delivered until it is reconnected in the dashboard"
     ]
