@@ -91,7 +91,7 @@ function recipients(plan: Plan): HTMLElement | null {
   return h(
     "section",
     { "aria-label": "Recipients" },
-    h("h2", {}, "Recipients"),
+    h("h2", {}, plan.what ? "Recipients" : "Affects"), // a delete has people it affects, not recipients
     h("div", {}, h("strong", { "data-testid": "recipient-count" }, formatNumber(who.count)), who.count === 1 ? " person" : " people"),
     who.selector ? h("div", { class: "muted" }, who.selector) : null,
     shown.length ? h("ul", { class: "plain", "data-testid": "recipients" }, ...shown.slice(0, 5).map((p) => h("li", {}, p))) : null,

@@ -60,7 +60,9 @@ export function planOf(preview: Record<string, unknown>): Plan {
   const details: [string, string][] = [];
   for (const [key, value] of Object.entries(preview)) {
     if (known.has(key) || value === null || value === undefined) continue;
-    details.push([key, typeof value === "object" ? JSON.stringify(value) : String(value)]);
+    const list = strings(value);
+    const shown = Array.isArray(value) && list.length === value.length ? list.join(", ") : typeof value === "object" ? JSON.stringify(value) : String(value);
+    details.push([key, shown]);
   }
   const count = num(who.count) ?? num(preview.recipients);
   return {
@@ -98,7 +100,7 @@ export function planOf(preview: Record<string, unknown>): Plan {
     instance: typeof preview.instance === "string"
       ? { name: preview.instance }
       : Object.keys(instance).length ? { name: asString(instance.name), number: asString(instance.number), state: asString(instance.state) } : undefined,
-    risk: [...strings(preview.risk), ...strings(preview.warnings)],
+    risk: [...new Set([...strings(preview.risk), ...strings(preview.warnings)])], // flat previews repeat risks as warnings
     changes: strings(preview.changes),
     unfrozen: asString(preview.unfrozen),
     details,
