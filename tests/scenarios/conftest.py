@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from mcp.server import MCPServer
 from msgflash_mcp.sandbox.clock import SandboxClock
 from msgflash_mcp.sandbox.store import loads
 from msgflash_mcp.server.settings import Settings
-from msgflash_mcp.tools import messages
 
 from tests.conftest import make_settings
 
@@ -26,11 +26,11 @@ def settings() -> Settings:
     return make_settings(confirm="token")
 
 
-@pytest.fixture
-def sandbox_clock(monkeypatch: pytest.MonkeyPatch, sandbox_app: Any) -> Any:
+@pytest.fixture(autouse=True)
+def sandbox_clock(server: MCPServer[Any], sandbox_app: Any) -> SandboxClock:
     """The server reads the sandbox's clock, so moving simulated time moves both sides."""
-    clock = sandbox_app.state.sandbox.clock
-    monkeypatch.setattr(messages, "clock", clock.now)
+    clock: SandboxClock = sandbox_app.state.sandbox.clock
+    server.runtime.clock = clock.now  # type: ignore[attr-defined]
     return clock
 
 

@@ -150,15 +150,17 @@ async def test_pause_stats_resume_in_four_calls(session: Session, state: Sandbox
     assert state.campaign(cid)["status"] == "scheduled"  # resumed before its start: waits for it
 
 
-async def test_delete_contacts_tagged_in_three_calls(session: Session, state: SandboxState) -> None:
-    """"Delete every contact tagged lead." -> select by tag, preview, confirm."""
-    leads = await session.call("list_contacts", {"tags": ["lead"]})
-    ids = [c["id"] for c in leads["data"]["contacts"]]
-    await session.confirmed("bulk_delete_contacts", {"contact_ids": ids})
-    session.within(3)
+async def test_delete_contacts_tagged_in_two_calls(session: Session, state: SandboxState) -> None:
+    """"Delete every contact tagged lead." -> bulk_delete_contacts(tags), preview naming who, confirm.
+    (Issue 13 allows 3 calls; the tag selector makes it 2, and this keeps it there.)"""
+    preview, _ = await session.confirmed("bulk_delete_contacts", {"tags": ["lead"]})
+    session.within(2)
+    leads = [name for name, _, tags in S.PERSONAL_CONTACTS if "lead" in tags]
+    assert f"Delete {len(leads)} contact" in preview["preview"]["action"]
+    assert sum(name in str(preview["preview"]) for name in leads) >= 3  # the person sees who goes
     remaining = state.contacts(S.USER_ID)
     assert not [c for c in remaining if "lead" in c["tags"]]
-    assert len(remaining) == len([c for c in S.PERSONAL_CONTACTS if "lead" not in c[2]])
+    assert len(remaining) == len(S.PERSONAL_CONTACTS) - len(leads)
 
 
 async def test_webhook_in_two_calls(session: Session, state: SandboxState) -> None:
