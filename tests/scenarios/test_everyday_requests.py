@@ -150,6 +150,23 @@ async def test_pause_stats_resume_in_four_calls(session: Session, state: Sandbox
     assert state.campaign(cid)["status"] == "scheduled"  # resumed before its start: waits for it
 
 
+async def test_pause_a_campaign_created_earlier_in_two_calls(session: Session, state: SandboxState) -> None:
+    """"Pause the flash-sale campaign I set up this morning." (no id) -> list_campaigns, pause_campaign."""
+    start = (state.clock.now() + timedelta(days=1)).isoformat()
+    for name in ("Vente flash", "Relance leads"):  # earlier in the conversation, not charged here
+        await session.confirmed("create_campaign", {"instance_id": INSTANCE, "name": name, "schedule": start,
+                                                    "recipients_type": "tags", "tags": ["vip"], "type": "text",
+                                                    "body": name})
+    session.calls.clear()
+    listed = await session.call("list_campaigns")
+    flash = next(c for c in listed["data"]["campaigns"] if c["name"] == "Vente flash")
+    await session.call("pause_campaign", {"campaign_id": flash["id"]})
+    session.within(2)
+    assert state.campaign(flash["id"])["status"] == "paused"
+    others = [c for c in listed["data"]["campaigns"] if c["id"] != flash["id"]]
+    assert [state.campaign(c["id"])["status"] for c in others] == ["scheduled"]
+
+
 async def test_delete_contacts_tagged_in_two_calls(session: Session, state: SandboxState) -> None:
     """"Delete every contact tagged lead." -> bulk_delete_contacts(tags), preview naming who, confirm.
     (Issue 13 allows 3 calls; the tag selector makes it 2, and this keeps it there.)"""
