@@ -47,6 +47,16 @@ async def test_usage_and_limits_in_one_call(session: Session, state: SandboxStat
     assert "%" in summary
 
 
+async def test_usage_near_its_limit_is_flagged_in_one_call(session: Session, state: SandboxState) -> None:
+    """"Am I about to run out of messages?" -> get_usage says which quota is near its limit."""
+    quotas.set_usage(state.db, S.USER_ID, state.now(), {"messages": 4200, "statuses": 0})
+    result = await session.call("get_usage")
+    session.within(1)
+    summary = result["summary"]
+    assert "4200/5000 (84%)" in summary
+    assert "near limit" in summary and "none near" not in summary
+
+
 async def test_failed_messages_in_one_call(session: Session, state: SandboxState) -> None:
     """"Which messages failed?" -> list_messages(status=failed)."""
     result = await session.call("list_messages", {"status": "failed"})
