@@ -17,7 +17,7 @@ import pytest
 
 from .conftest import CONFORMANCE, HERE, RunningServer, run
 
-pytestmark = [pytest.mark.anyio, pytest.mark.npm, pytest.mark.slow]
+pytestmark = [pytest.mark.anyio, pytest.mark.npm, pytest.mark.slow, pytest.mark.timeout(120)]  # Node clients + a server
 
 BASELINE = HERE / "conformance-baseline.json"
 # Scenarios that involve no fixture at all: named here so a baseline edit can never hide them.

@@ -15,7 +15,7 @@ import pytest
 
 from .conftest import INSPECTOR, MSGFLASH_MCP, Completed, RunningServer, run, server_env
 
-pytestmark = [pytest.mark.anyio, pytest.mark.npm, pytest.mark.slow]
+pytestmark = [pytest.mark.anyio, pytest.mark.npm, pytest.mark.slow, pytest.mark.timeout(120)]  # Node clients + a server
 
 STDIO_TARGET = [str(MSGFLASH_MCP), "--sandbox"]
 

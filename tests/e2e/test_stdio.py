@@ -20,7 +20,7 @@ from mcp.client.stdio import stdio_client
 from msgflash_mcp.server import demo
 from rich.console import Console
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.timeout(90)]  # subprocess start-ups, under load
 
 SCRIPT = Path(sys.executable).parent / "msgflash-mcp"
 DESKTOP_CONFIG = Path(__file__).parents[2] / "claude_desktop_config.example.json"

@@ -118,6 +118,7 @@ asyncio.run(main(*sys.argv[1:]))
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(120)  # starts several Python processes: ~22 s under load
 def test_exactly_one_claimer_across_processes(redis_url: str) -> None:
     import redis as sync_redis
 

@@ -134,5 +134,6 @@ GuardMachine.TestCase.settings = settings(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(180)  # 20 examples x 10 steps, a server each: ~30 s on a loaded 2-core machine
 def test_guard_state_machine() -> None:
     GuardMachine.TestCase().runTest()

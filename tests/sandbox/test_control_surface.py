@@ -119,6 +119,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(60)  # a subprocess start-up, under load
 def test_standalone_sandbox_applies_the_same_rules(tmp_path: Path) -> None:
     """`msgflash-mcp sandbox` over a real socket: the checks live in the app, so both ways of serving it share them."""
     script = Path(sys.executable).parent / "msgflash-mcp"

@@ -14,7 +14,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 from .conftest import CANARY_PERSONAL, CANARY_TEAM, canary_teams, leaked
 from .requirements import requirement
 
-pytestmark = [pytest.mark.anyio, pytest.mark.slow]
+pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.timeout(90)]  # subprocess start-ups, under load
 
 REQUESTS: list[dict[str, Any]] = [
     {"jsonrpc": "2.0", "id": 1, "method": "initialize",
