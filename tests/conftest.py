@@ -58,14 +58,30 @@ def credential_violations(entries: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
-@pytest.fixture
-def sandbox_app() -> Iterator[Any]:
-    """The simulator; after the test, every request it saw is checked for the right credential."""
-    app = create_app(SandboxConfig(db_path=":memory:", rate_limit=0))
+def checked_sandbox(config: SandboxConfig) -> Iterator[Any]:
+    """A simulator; after the test, every request it saw is checked for the right credential."""
+    app = create_app(config)
     yield app
     if not getattr(app.state, "expect_bad_credentials", False):
         problems = credential_violations(list(app.state.sandbox.ledger))
         assert not problems, "wrong credential on the wire:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def sandbox_app() -> Iterator[Any]:
+    """The simulator, on real time plus whatever the test advances."""
+    yield from checked_sandbox(SandboxConfig(db_path=":memory:", rate_limit=0))
+
+
+@pytest.fixture
+def still_sandbox_app() -> Iterator[Any]:
+    """The simulator on a clock that moves only when the test moves it: lookups, bulk jobs, campaigns
+    and replies progress on the sandbox clock, so on a busy machine real seconds would change them."""
+    from datetime import UTC, datetime
+
+    from tests.sandbox.helpers import FakeClock
+
+    yield from checked_sandbox(SandboxConfig(db_path=":memory:", rate_limit=0, now=FakeClock(datetime.now(UTC))))
 
 
 def make_settings(**overrides: Any) -> Settings:

@@ -35,6 +35,12 @@ def documented_error(method: str, path: str, code: str) -> dict[str, Any]:
 
 
 @pytest.fixture
+def sandbox_app(still_sandbox_app: Any) -> Any:
+    """Replies and lookups run on the sandbox clock: it moves only when a test moves it."""
+    return still_sandbox_app
+
+
+@pytest.fixture
 async def unconfirmed(sandbox_app: Any) -> Any:
     """A client whose guarded tools act at once (MSGFLASH_CONFIRM=off): these tests are about the wire."""
     from msgflash_mcp.server.app import build_server

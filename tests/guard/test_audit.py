@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -14,14 +13,12 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
-from msgflash_mcp.sandbox.app import SandboxConfig, create_app
 from msgflash_mcp.sandbox.keys import PERSONAL_KEY, TEAM_KEY
 from msgflash_mcp.server.app import build_server
 from msgflash_mcp.server.audit import dumps, redact_args
 from msgflash_mcp.server.results import Preview
 
-from tests.conftest import call_error, call_ok, credential_violations, make_settings, mutations
-from tests.sandbox.helpers import FakeClock
+from tests.conftest import call_error, call_ok, make_settings, mutations
 
 from .conftest import Elicitor, personal_contacts
 
@@ -253,22 +250,16 @@ def _mutating_tools() -> list[tuple[str, bool]]:
     return [(spec.name, spec.effect.guarded) for spec in specs if spec.effect.mutating]
 
 
-@pytest.fixture
-def still_sandbox() -> Iterator[Any]:
-    """A simulator whose clock moves only when told: async lookups and bulk jobs started in the setup
-    are still running when the tool under test cancels them, however busy the machine is."""
-    app = create_app(SandboxConfig(db_path=":memory:", rate_limit=0, now=FakeClock(datetime.now(UTC))))
-    yield app
-    problems = credential_violations(list(app.state.sandbox.ledger))
-    assert not problems, "wrong credential on the wire:\n" + "\n".join(problems)
-
-
 @pytest.mark.parametrize(("tool", "guarded"), _mutating_tools())
 async def test_each_mutating_tool_succeeds_with_one_valid_audit_line(
-    tool: str, guarded: bool, tmp_path: Path, still_sandbox: Any
+    tool: str, guarded: bool, tmp_path: Path, still_sandbox_app: Any
 ) -> None:
-    """Datetimes (schedule_message, create_campaign) once made the audit step fail a done call."""
-    sandbox_app = still_sandbox
+    """Datetimes (schedule_message, create_campaign) once made the audit step fail a done call.
+
+    On a still sandbox clock, the lookup and the bulk job the setup starts are still running when the
+    tool under test cancels them, however busy the machine is.
+    """
+    sandbox_app = still_sandbox_app
     setup = build_server(make_settings(confirm="off"), sandbox_app=sandbox_app)
     async with Client(setup) as client:
         made = await _setup(client, tool, sandbox_app)
