@@ -12,7 +12,7 @@ The schema must accept every result the call path builds for that tool:
 - the other envelope fields (workspace, next_cursor, preview, confirm_token, note) are allowed
   without being spelled out: JSON Schema objects accept extra properties unless told otherwise;
 - API data is lenient: extra fields pass (a real API addition never breaks a call) and a field
-  the reference leaves vague may be null, so `X | None` stays `["X", "null"]` here (the input
+  the reference leaves vague may be null, so `X | None` keeps its null branch here (the input
   schemas' compaction drops null branches; an output schema must not).
 """
 
@@ -38,7 +38,8 @@ def output_schema_for(model: type[BaseModel] | None) -> dict[str, Any] | None:
 @functools.cache  # several tools share a model; generating schemas is most of start-up
 def data_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The model's JSON schema, lean: references inlined, no titles, no null defaults, no `additionalProperties: true`
-    (the default), and `anyOf` of plain types folded into one `type` list."""
+    (the default). Nullable fields stay `anyOf [X, null]`: a `type` list is shorter but less portable (the
+    MCP Inspector's strict lint flags it; some clients map schemas onto a single-`type` dialect)."""
     schema = model.model_json_schema()
     return _lean(schema, schema.get("$defs", {}))
 
@@ -59,12 +60,4 @@ def _lean(schema: Any, defs: dict[str, Any]) -> Any:
             out[key] = {name: _lean(prop, defs) for name, prop in value.items()}  # type: ignore[misc]
         else:
             out[key] = _lean(value, defs)
-    branches = out.get("anyOf")
-    if isinstance(branches, list) and all(_plain_type(b) for b in branches):  # type: ignore[misc]
-        del out["anyOf"]
-        out["type"] = [b["type"] for b in branches]  # type: ignore[index]
     return out
-
-
-def _plain_type(branch: Any) -> bool:
-    return isinstance(branch, dict) and set(branch) == {"type"} and isinstance(branch["type"], str)  # type: ignore[misc]
