@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import anyio
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from ..server.api import Api
+from ..server.call.context import CallContext
 from ..server.campaign_record import LIST_LIMIT, CampaignEntry, remember_campaign
 from ..server.errors import ApiError, MsgFlashError, OutcomeUnknown, WorkspaceError
-from ..server.registry import GET, POST, Effect, Toolset
+from ..server.guard.plan import Plan, PlannedRequest, from_preview
+from ..server.registry import GET, POST, Effect, Route, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import quote_untrusted
 from ._types import CampaignId, ContactId, GroupId
 from .billing import USAGE
 from .contacts import CONTACTS
-from .groups import GROUP
+from .groups import GROUP, GROUP_MEMBERS
 from .messages import (
     ButtonsArg,
     DescriptionArg,
@@ -29,8 +32,10 @@ from .messages import (
     VariablesArg,
     add_urls,
     content_body,
+    content_part,
     content_problems,
     describe_instance,
+    instance_part,
     links_in,
     refuse,
     render_template,
@@ -45,8 +50,8 @@ CAMPAIGN_STATS = GET("/api/v1/campaigns/{id}/stats")
 
 # Tag selections are counted by paging through contacts (the API has no tag filter); past this
 # many pages the preview says "at least N" instead of spending the rate limit on one preview.
-TAG_COUNT_MAX_PAGES = 20
 PAGE_SIZE = 100
+MAX_EXPLICIT = 10_000  # the API's cap on explicit contact ids in one campaign (REFERENCE 8.1)
 
 CampaignType = Literal["text", "image", "video", "audio", "document", "voice_note", "buttons"]
 
@@ -78,54 +83,69 @@ def _recipients(args: dict[str, Any]) -> dict[str, Any]:
     return {"type": "all"}
 
 
-async def _count_recipients(api: Api, args: dict[str, Any], preview: Preview) -> None:
+@dataclass(frozen=True)
+class Recipients:
+    """Who a campaign reaches, resolved through the API: exact, never a lower bound."""
+
+    ids: tuple[str, ...]
+    numbers: tuple[str, ...]  # phones of the resolved contacts (empty for unresolved explicit ids)
+    sample: tuple[dict[str, Any], ...]
+    selector: str  # in words: "members of group 'VIP'"
+
+
+async def _contacts_pages(api: Api, route: Route, key: str, path: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Every row of a cursor-paged contact listing, reporting progress; each page takes a limiter slot."""
+    rows: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page = await api.call(route, path=path, query={"limit": PAGE_SIZE, "cursor": cursor})
+        rows.extend(page.get(key) or [])
+        total = page.get("total")
+        await api.report_progress(float(len(rows)), float(total) if total else None, f"resolved {len(rows)} contacts")
+        cursor = page.get("nextCursor")
+        if not cursor or not page.get("hasMore", True):
+            return rows
+
+
+async def _resolve_recipients(api: Api, args: dict[str, Any], *, need_numbers: bool) -> Recipients:
     kind = args["recipients_type"]
-    if kind == "all":
-        page = await api.call(CONTACTS, query={"limit": 1})
-        preview.recipients = int(page.get("total") or 0)
-        preview.details["recipients are"] = "every contact of the workspace"
-    elif kind == "explicit":
-        preview.recipients = len(set(args["contact_ids"]))
-        preview.details["recipients are"] = "the listed contacts (unknown ids are skipped)"
-    elif kind == "group":
+    if kind == "explicit" and not need_numbers:
+        ids = tuple(dict.fromkeys(args["contact_ids"]))
+        return Recipients(ids, (), (), "the listed contacts (unknown ids are skipped)")
+    if kind == "group":
         group = await api.call(GROUP, path={"groupId": args["group_id"]})
-        preview.recipients = int(group.get("contactCount") or 0)
-        preview.details["recipients are"] = f"members of group {group.get('name')}"
+        rows = await _contacts_pages(api, GROUP_MEMBERS, "members", {"groupId": args["group_id"]})
+        selector = f"members of group {quote_untrusted(group.get('name') or '?', 60)}"
     else:
-        wanted = set(args["tags"])
-        count, cursor, pages, capped = 0, None, 0, False
-        while True:
-            page = await api.call(CONTACTS, query={"limit": PAGE_SIZE, "cursor": cursor})
-            pages += 1
-            count += sum(1 for c in page.get("contacts") or [] if wanted & set(c.get("tags") or []))
-            cursor = page.get("nextCursor")
-            if not cursor or not page.get("hasMore", True):
-                break
-            if pages >= TAG_COUNT_MAX_PAGES:
-                capped = True
-                break
-        preview.recipients = count
-        tags = ", ".join(sorted(wanted))
-        preview.details["recipients are"] = f"contacts tagged {tags}" + (
-            f" (at least {count}: stopped counting after {pages * PAGE_SIZE} contacts)" if capped else ""
-        )
-        if capped:
-            preview.warnings.append(f"at least {count} recipients; the exact number is larger than counted")
-    if preview.recipients == 0:
-        preview.warnings.append("the selection matches no contact: the API will refuse the campaign")
+        rows = await _contacts_pages(api, CONTACTS, "contacts")
+        if kind == "tags":
+            wanted = set(args["tags"])
+            rows = [c for c in rows if wanted & set(c.get("tags") or [])]
+            selector = f"contacts tagged {', '.join(sorted(wanted))}"
+        elif kind == "explicit":
+            listed = set(args["contact_ids"])
+            rows = [c for c in rows if c.get("id") in listed]
+            selector = "the listed contacts (unknown ids are skipped)"
+        else:
+            selector = "every contact of the workspace"
+    sample = tuple({"name": c.get("name"), "phone": c.get("phone")} for c in rows[:5])
+    return Recipients(
+        tuple(str(c["id"]) for c in rows), tuple(str(c.get("phone")) for c in rows if c.get("phone")), sample, selector
+    )
 
 
-async def _quota(api: Api, preview: Preview, repeat: str | None) -> None:
-    """Monthly outbound quota left (personal-key route); a warning when this campaign needs more."""
+async def _quota(api: Api, preview: Preview, repeat: str | None) -> dict[str, Any] | None:
+    """Monthly outbound quota left (personal-key route); a warning when this campaign needs more.
+    Returns the plan's informational `cost` (quota before/after, limit)."""
     try:
         usage = await api.call(USAGE)
     except WorkspaceError:
         preview.details["quota"] = "not checked (needs the personal key, MSGFLASH_API_KEY)"
-        return
+        return None
     quota = (usage.get("limits") or {}).get("monthlyOutboundQuota")
     if quota is None:
         preview.details["monthly outbound quota left"] = "unlimited"
-        return
+        return None
     left = int(quota) - int((usage.get("usage") or {}).get("effectiveOutboundUsage") or 0)
     preview.details["monthly outbound quota left"] = left
     if preview.recipients is not None and preview.recipients > left:
@@ -135,22 +155,71 @@ async def _quota(api: Api, preview: Preview, repeat: str | None) -> None:
         )
     if repeat in ("daily", "weekly"):
         preview.details["repeats"] = f"{repeat}: every run messages the recipients again"
+    reach = preview.recipients or 0
+    return {"quota_before": left, "quota_after": left - reach, "limit": int(quota)}
 
 
-async def preview_create_campaign(api: Api, **args: Any) -> Preview:
+class CampaignInput(BaseModel):
+    """create_campaign's arguments, typed and frozen: what its plan is built from."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    instance_id: InstanceId
+    name: Annotated[str, Field(min_length=1, max_length=200, description="Internal label")]
+    schedule: Annotated[AwareDatetime, Field(description="Start time, ISO 8601 with offset")]
+    recipients_type: Annotated[
+        Literal["all", "tags", "explicit", "group"], Field(description="all | tags | explicit (contact_ids) | group")
+    ]
+    tags: Annotated[list[str] | None, Field(min_length=1, description="recipients_type=tags: any of")] = None
+    contact_ids: Annotated[
+        list[ContactId] | None, Field(min_length=1, max_length=MAX_EXPLICIT, description="recipients_type=explicit")
+    ] = None
+    group_id: Annotated[GroupId | None, Field(description="recipients_type=group")] = None
+    repeat: Annotated[Literal["none", "daily", "weekly"] | None, Field(description="Default none")] = None
+    template_id: TemplateArg = None
+    type: Annotated[CampaignType | None, Field(description="Direct content type; or use template_id")] = None
+    body: Annotated[str | None, Field(min_length=1, max_length=4096, description="Text (type=text) or caption")] = None
+    media_url: MediaArg = None
+    title: TitleArg = None
+    description: DescriptionArg = None
+    footer: FooterArg = None
+    buttons: ButtonsArg = None
+    variables: VariablesArg = None
+
+
+UNFROZEN_TEMPLATE = "the campaign renders its template at send time: later template edits change what is sent"
+
+
+async def plan_create_campaign(call: CallContext, input: BaseModel) -> Plan:
+    """Recipients resolved exactly (and frozen into explicit ids when a cap or allow-list applies), the
+    content rendered, the instance and quota read: the one request create_campaign will send."""
+    args = {name: getattr(input, name) for name in type(input).model_fields}
     _check_create(args)
+    api, settings = call.api, call.settings
+    policed = settings.max_recipients is not None or settings.recipient_allowlist is not None
     what = f"{args['type'].replace('_', ' ')} campaign" if args.get("type") else "template campaign"
     preview = Preview(action=f"Create the {what} {args['name']!r}")
     preview.details["schedule (UTC)"] = utc_iso(args["schedule"])
-    await _count_recipients(api, args, preview)
-    await describe_instance(api, args["instance_id"], preview, effect="its messages will fail")
+    who = await _resolve_recipients(api, args, need_numbers=policed)
+    recipients = _recipients(args)
+    selector = who.selector
+    if policed and args["recipients_type"] != "explicit":
+        if len(who.ids) > MAX_EXPLICIT:
+            preview.blocked = f"{len(who.ids)} recipients cannot be frozen into one campaign (at most {MAX_EXPLICIT})"
+        # Membership changes after confirmation must not add people: send the resolved ids, not the selector.
+        recipients = {"type": "explicit", "value": list(who.ids)}
+        selector += f" (frozen to {len(who.ids)} contact ids)"
+    elif policed:
+        recipients = {"type": "explicit", "value": list(who.ids)}  # unknown ids dropped, as the API would
+    preview.recipients = len(who.ids)
+    preview.numbers = list(who.numbers)
+    preview.details["recipients are"] = selector
+    if not who.ids:
+        preview.warnings.append("the selection matches no contact: the API will refuse the campaign")
+    instance = await describe_instance(api, args["instance_id"], preview, effect="its messages will fail")
     if args.get("template_id"):
         await render_template(
-            api,
-            args["template_id"],
-            preview,
-            instance_id=args["instance_id"],
-            variables=args.get("variables"),
+            api, args["template_id"], preview, instance_id=args["instance_id"], variables=args.get("variables"),
             per_recipient=True,
         )
     else:
@@ -168,50 +237,41 @@ async def preview_create_campaign(api: Api, **args: Any) -> Preview:
         add_urls(preview, args.get("media_url"))
         add_urls(preview, *(button.link() for button in args.get("buttons") or []))
         add_urls(preview, *links_in(args.get("body"), args.get("title"), args.get("description"), args.get("footer")))
-    await _quota(api, preview, args.get("repeat"))
-    return preview
-
-
-@toolset.tool(POST("/api/v1/campaigns"), Effect.SEND, preview=preview_create_campaign)
-async def create_campaign(
-    api: Api,
-    instance_id: InstanceId,
-    name: Annotated[str, Field(min_length=1, max_length=200, description="Internal label")],
-    schedule: Annotated[AwareDatetime, Field(description="Start time, ISO 8601 with offset")],
-    recipients_type: Annotated[
-        Literal["all", "tags", "explicit", "group"], Field(description="all | tags | explicit (contact_ids) | group")
-    ],
-    tags: Annotated[list[str] | None, Field(min_length=1, description="recipients_type=tags: any of")] = None,
-    contact_ids: Annotated[
-        list[ContactId] | None, Field(min_length=1, max_length=10000, description="recipients_type=explicit")
-    ] = None,
-    group_id: Annotated[GroupId | None, Field(description="recipients_type=group")] = None,
-    repeat: Annotated[Literal["none", "daily", "weekly"] | None, Field(description="Default none")] = None,
-    template_id: TemplateArg = None,
-    type: Annotated[CampaignType | None, Field(description="Direct content type; or use template_id")] = None,
-    body: Annotated[str | None, Field(min_length=1, max_length=4096, description="Text (type=text) or caption")] = None,
-    media_url: MediaArg = None,
-    title: TitleArg = None,
-    description: DescriptionArg = None,
-    footer: FooterArg = None,
-    buttons: ButtonsArg = None,
-    variables: VariablesArg = None,
-) -> Reply:
-    """Schedule one message to many contacts (all, tags, listed ids, or a group). For one person use send_message."""
-    args = dict(locals())
-    del args["api"]
-    _check_create(args)
+    cost = await _quota(api, preview, args.get("repeat"))
     payload: dict[str, Any] = {
-        "instanceId": instance_id,
-        "name": name,
-        "schedule": utc_iso(schedule),
-        "recipients": _recipients(args),
+        "instanceId": args["instance_id"],
+        "name": args["name"],
+        "schedule": utc_iso(args["schedule"]),
+        "recipients": recipients,
         **content_body(args, text_key="body"),
     }
-    if repeat is not None:
-        payload["repeat"] = repeat
+    if args.get("repeat") is not None:
+        payload["repeat"] = args["repeat"]
+    assert call.spec.route is not None
+    return from_preview(
+        preview,
+        tool=call.spec.name,
+        workspace=call.workspace_name,
+        label=call.label,
+        requests=(PlannedRequest(call.spec.route, json=payload),),
+        selector=selector,
+        contact_ids=who.ids,
+        sample=who.sample,
+        content=content_part(args, preview, text_name="body"),
+        instance=instance_part(instance, args["instance_id"]),
+        schedule={"utc": utc_iso(args["schedule"]), "repeat": args.get("repeat") or "none"},
+        cost=cost,
+        unfrozen=UNFROZEN_TEMPLATE if args.get("template_id") else None,
+    )
+
+
+@toolset.tool(POST("/api/v1/campaigns"), Effect.SEND, input=CampaignInput, plan=plan_create_campaign)
+async def create_campaign(call: CallContext, plan: Plan) -> Reply:
+    """Schedule one message to many contacts (all, tags, listed ids, or a group). For one person use send_message."""
+    (request,) = plan.requests
+    api = call.api
     try:
-        data = await api(json=payload)
+        data = await api.call(request.route, json=request.json)
     except OutcomeUnknown as exc:
         # The API has no campaign listing, so the usual "read it back" advice can't be followed.
         raise OutcomeUnknown(
@@ -219,7 +279,7 @@ async def create_campaign(
             "there is no API to list campaigns: ask the user to check the Campaigns page of the MsgFlash "
             "dashboard for this name before creating it again",
         ) from None
-    await remember_campaign(api.campaigns, api.workspace.name if api.workspace else None, data, payload)
+    await remember_campaign(api.campaigns, call.workspace_name, data, request.json)
     planned = (data.get("stats") or {}).get("planned")
     return Reply(
         f"Campaign {data.get('name')!r} {data.get('status')} for {data.get('schedule')} (UTC), "
@@ -336,26 +396,75 @@ def _remaining(stats: dict[str, Any]) -> int:
     return max(0, int(stats.get("planned") or 0) - done)
 
 
-async def preview_resume_campaign(api: Api, campaign_id: str) -> Preview:
+class ResumeInput(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    campaign_id: CampaignId
+
+
+def _selector_args(selector: dict[str, Any]) -> dict[str, Any]:
+    """A stored campaign's `recipients` as create_campaign's arguments (to resolve them again)."""
+    kind = selector.get("type") or "all"
+    return {
+        "recipients_type": kind,
+        "tags": selector.get("value") if kind == "tags" else None,
+        "contact_ids": selector.get("value") if kind == "explicit" else None,
+        "group_id": selector.get("groupId") if kind == "group" else None,
+    }
+
+
+async def plan_resume_campaign(call: CallContext, input: BaseModel) -> Plan:
+    """Who is still to be messaged, with what, from which instance. The API cannot freeze a resumed
+    campaign's recipients or template, so the plan says so; a recipient allow-list is checked against
+    the campaign's selector resolved now."""
+    campaign_id: str = input.campaign_id
+    api = call.api
     campaign = await api.call(CAMPAIGN, path={"id": campaign_id})
     stats = campaign.get("stats") or {}
-    preview = Preview(action=f"Resume campaign {campaign.get('name')!r}", recipients=_remaining(stats))
+    name = quote_untrusted(campaign.get("name") or "?", 80)
+    preview = Preview(action=f"Resume campaign {name}", recipients=_remaining(stats))
     preview.details["status now"] = campaign.get("status")
     preview.details["already done"] = _stats_line(stats)
     preview.details["schedule (UTC)"] = campaign.get("schedule")
     if campaign.get("status") != "paused":
         preview.warnings.append(f"the campaign is {campaign.get('status')}, not paused: the API will refuse to resume")
-    await describe_instance(api, campaign["instanceId"], preview, effect="its messages will fail")
+    selector = "the campaign's remaining recipients"
+    if call.settings.recipient_allowlist is not None:
+        who = await _resolve_recipients(api, _selector_args(campaign.get("recipients") or {}), need_numbers=True)
+        preview.numbers = list(who.numbers)
+        selector = f"{who.selector}: {len(who.ids)} now"
+    instance = await describe_instance(api, campaign["instanceId"], preview, effect="its messages will fail")
     if campaign.get("body"):
         preview.details["text"] = campaign["body"]
     add_urls(preview, campaign.get("mediaUrl"), *links_in(campaign.get("body")))
-    return preview
+    assert call.spec.route is not None
+    unfrozen = "the API resumes the campaign's own recipient selector; people added to it since creation may be included"
+    if campaign.get("templateId"):
+        unfrozen += "; " + UNFROZEN_TEMPLATE
+    return from_preview(
+        preview,
+        tool=call.spec.name,
+        workspace=call.workspace_name,
+        label=call.label,
+        requests=(PlannedRequest(call.spec.route, path={"id": campaign_id}),),
+        selector=selector,
+        content={
+            "type": campaign.get("type") or "template",
+            "template_id": campaign.get("templateId"),
+            "text": campaign.get("body"),
+            "media": campaign.get("mediaUrl"),
+        },
+        instance=instance_part(instance, campaign["instanceId"]),
+        schedule={"utc": campaign.get("schedule"), "repeat": campaign.get("repeat") or "none"},
+        unfrozen=unfrozen,
+    )
 
 
-@toolset.tool(POST("/api/v1/campaigns/{id}/resume"), Effect.SEND, preview=preview_resume_campaign)
-async def resume_campaign(api: Api, campaign_id: CampaignId) -> Reply:
+@toolset.tool(POST("/api/v1/campaigns/{id}/resume"), Effect.SEND, input=ResumeInput, plan=plan_resume_campaign)
+async def resume_campaign(call: CallContext, plan: Plan) -> Reply:
     """Resume a paused campaign: its remaining recipients get the message."""
-    data = await api(path={"id": campaign_id})
+    (request,) = plan.requests
+    data = await call.api.call(request.route, path=dict(request.path or {}))
     safety = data.get("safety") or {}
     advice = f"; safety {safety.get('decision')} ({safety.get('riskLevel')} risk)" if safety else ""
     return Reply(f"Campaign {data.get('name')!r} is {data.get('status')}{advice}", data)
