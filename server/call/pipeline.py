@@ -30,7 +30,8 @@ KW = inspect.Parameter.KEYWORD_ONLY
 # Undescribed on purpose: server instructions say once what it means (app.instructions), instead of
 # ~350 tokens of the same words on every tool (bench/footprint.py).
 WorkspaceArg = Annotated[str | None, Field()]
-ConfirmTokenArg = Annotated[str | None, Field(description="Token from confirmation_required")]
+# Also described once: in the instructions and in the confirmation_required answer that hands it out.
+ConfirmTokenArg = Annotated[str | None, Field()]
 
 
 def build_tool(spec: ToolSpec) -> Tool:
