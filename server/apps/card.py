@@ -21,8 +21,8 @@ from dataclasses import replace
 from typing import Any
 
 from mcp.server.apps import client_supports_apps
-from mcp.server.context import ServerRequestContext
-from mcp.types import CallToolResult
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.types import CallToolRequestParams, CallToolResult
 from pydantic_core import to_jsonable_python
 
 from ..results import ToolOutput, render
@@ -74,7 +74,10 @@ class ShownCards:
 
     def take(self, key: str) -> bool:
         """True (and forget it) when this call already got a card."""
-        return self._keys.pop(key, False) is None
+        if key not in self._keys:
+            return False
+        del self._keys[key]
+        return True
 
 
 def as_card(result: Any, tool: str, arguments: dict[str, Any], *, form_fallback: bool) -> Any:
@@ -100,14 +103,19 @@ def as_card(result: Any, tool: str, arguments: dict[str, Any], *, form_fallback:
 
 
 async def intercept(
-    params: Any, ctx: ServerRequestContext[Any, Any], call_next: Any, *, guarded: frozenset[str], shown: ShownCards
-) -> Any:
+    params: CallToolRequestParams,
+    ctx: ServerRequestContext[Any, Any],
+    call_next: CallNext,
+    *,
+    guarded: frozenset[str],
+    shown: ShownCards,
+) -> HandlerResult:
     """The `tools/call` interceptor: guarded calls of Apps clients get the card; every other call passes through."""
     if params.name not in guarded or not client_supports_apps(ctx):
         return await call_next(ctx)
     arguments = dict(params.arguments or {})
     # A token the model holds (another channel gave it) or a modern-era continuation round: the guard decides alone.
-    continuation = bool(getattr(params, "input_responses", None) or getattr(params, "request_state", None))
+    continuation = bool(params.input_responses or params.request_state)
     if arguments.get("confirm_token") or continuation:
         return await call_next(ctx)
     form = can_show_form(ctx)
