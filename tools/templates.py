@@ -12,6 +12,7 @@ from pydantic import Field, StringConstraints
 from ..server.api import Api
 from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
 from ..server.results import Preview, Reply
+from ..server.untrusted import one_line, quote_untrusted
 from ._responses import Template, TemplatePage
 from ._types import ContactId, InstanceId, Limit, Page, TemplateId, Url
 
@@ -126,7 +127,7 @@ def _template_body(name: str | None, type_: str | None, body: str | None, media_
 
 
 def _label(template: dict[str, Any]) -> str:
-    return f"'{template.get('name')}' ({template.get('type')})"
+    return f"{quote_untrusted(template.get('name') or '?', 60)} ({template.get('type')})"
 
 
 def _variables_line(template: dict[str, Any]) -> str:
@@ -187,10 +188,23 @@ async def update_template(
 
 async def preview_delete_template(api: Api, template_id: str) -> Preview:
     template = await api.call(TEMPLATE, path={"id": template_id})
-    return Preview(
+    preview = Preview(
         action=f"Delete template {_label(template)}",
-        details={"template": template.get("name"), "type": template.get("type"), "id": template_id},
+        details={"template": one_line(template.get("name") or "", 80), "type": template.get("type"), "id": template_id},
     )
+    await _campaign_impact(api, template_id, preview, "will fail to render once the template is gone")
+    return preview
+
+
+async def _campaign_impact(api: Api, template_id: str, preview: Preview, effect: str) -> None:
+    """Name the still-pending campaigns (this server's record) that render this template at send time."""
+    from ._impact import campaigns_line, pending_campaigns  # tools/_impact imports the campaigns toolset
+
+    pending = await pending_campaigns(api, template_id=template_id)
+    if pending:
+        preview.details["campaigns"] = pending
+        preview.warnings.append(f"{len(pending)} pending campaign(s) use this template and {effect}: "
+                                + campaigns_line(pending))
 
 
 @toolset.tool(DELETE("/api/v1/templates/{id}"), Effect.DELETE, preview=preview_delete_template)

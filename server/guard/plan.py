@@ -215,6 +215,8 @@ def from_preview(
 ) -> Plan:
     """A plan whose informational lines come from a `Preview` filled by the preview helpers."""
     details = dict(preview.details)
+    if parts.get("instance"):
+        details.pop("instance", None)  # shown once, from the structured part
     return Plan(
         tool=tool,
         action=preview.action,

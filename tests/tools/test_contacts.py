@@ -219,7 +219,7 @@ async def test_a_cursor_from_another_sort_is_a_readable_error(client: Client) ->
 async def test_get_contact(client: Client) -> None:
     out = await call_ok(client, "get_contact", {"contact_id": AWA_CONTACT_ID})
     assert out["workspace"] == PERSONAL
-    assert out["summary"] == "Contact Awa Diop (+33612345000)"
+    assert out["summary"] == 'Contact "Awa Diop" (+33612345000)'
     assert out["data"]["tags"] == ["vip", "customer"] and out["data"]["meta"] == {"city": "Paris"}
 
 
@@ -248,7 +248,7 @@ async def test_contact_round_trip_create_get_update_delete(client: Client, ledge
     assert created["workspace"] == PERSONAL
     new_id = created["data"]["id"]
     assert created["data"]["phone"] == "+33612345999"  # normalised to E.164 before sending
-    assert created["summary"] == f"Created contact Zoé Kane (+33612345999), id {new_id}"
+    assert created["summary"] == f'Created contact "Zoé Kane" (+33612345999), id {new_id}'
 
     got = await call_ok(client, "get_contact", {"contact_id": new_id})
     assert got["data"]["tags"] == ["new"] and got["data"]["meta"] == {"source": "mcp"}
@@ -259,13 +259,13 @@ async def test_contact_round_trip_create_get_update_delete(client: Client, ledge
     assert updated["data"]["tags"] == ["vip", "lead"]  # replaced, not merged
     assert updated["data"]["meta"] == {"city": "Lyon"}
     assert updated["data"]["name"] == "Zoé Kane"  # untouched
-    assert updated["summary"] == "Updated contact Zoé Kane (+33612345999) (tags, meta)"
+    assert updated["summary"] == 'Updated contact "Zoé Kane" (+33612345999) (tags, meta)'
     cleared = await call_ok(client, "update_contact", {"contact_id": new_id, "tags": []})
     assert cleared["data"]["tags"] == []
 
     first, done = await confirmed(client, "delete_contact", {"contact_id": new_id}, ledger)
-    assert first["preview"]["contact"] == "Zoé Kane" and first["preview"]["phone"] == "+33612345999"
-    assert first["preview"]["action"] == "Delete contact Zoé Kane (+33612345999)"
+    assert first["preview"]["who"] == {"count": 1, "sample": [{"name": "Zoé Kane", "phone": "+33612345999"}]}
+    assert first["preview"]["action"] == 'Delete contact "Zoé Kane" (+33612345999)'
     assert done["summary"] == f"Deleted contact {new_id}"
     deletes = [e for e in ledger() if e["method"] == "DELETE"]
     assert len(deletes) == 1 and deletes[0]["committed"]
@@ -277,7 +277,7 @@ async def test_delete_contact_preview_changes_nothing_and_the_token_acts_once(cl
     args = {"contact_id": AWA_CONTACT_ID}
     first = await call_ok(client, "delete_contact", args)
     assert first["status"] == "confirmation_required"
-    assert first["preview"]["contact"] == "Awa Diop" and first["preview"]["phone"] == "+33612345000"
+    assert first["preview"]["who"]["sample"] == [{"name": "Awa Diop", "phone": "+33612345000"}]
     assert [(e["method"], e["committed"]) for e in ledger()] == [("GET", False)]
     assert (await call_ok(client, "get_contact", args))["data"]["name"] == "Awa Diop"
 
@@ -356,8 +356,13 @@ async def test_bulk_delete_under_100_is_immediate(client: Client, ledger: Ledger
     unknown = str(uuid.uuid4())
     args = {"contact_ids": [*PERSONAL_IDS[:3], unknown]}
     first, done = await confirmed(client, "bulk_delete_contacts", args, ledger)
-    assert first["preview"]["contacts"] == 4 and first["preview"]["mode"].startswith("immediate")
-    assert first["preview"]["action"] == "Delete 4 contact(s) permanently"
+    assert first["preview"]["who"]["count"] == 4 and first["preview"]["mode"].startswith("immediate")
+    assert [p["name"] for p in first["preview"]["who"]["sample"]] == ["Awa Diop", "Moussa Ndiaye", "Fatou Sow"]
+    assert first["preview"]["action"] == (
+        'Delete 4 contact(s) permanently: "Awa Diop" (+33612345000), "Moussa Ndiaye" (+33612345001), '
+        '"Fatou Sow" (+33612345002) and 1 more'
+    )
+    assert first["preview"]["warnings"] == [f"1 of the first 4 id(s) match no contact: {unknown}"]
     assert done["data"] == {"requested": 4, "deleted": 3, "notFound": [unknown]}
     assert done["summary"] == "Deleted 3 of 4 contact(s); 1 not found"
     assert (await call_ok(client, "list_contacts"))["data"]["total"] == len(PERSONAL_IDS) - 3
@@ -394,7 +399,7 @@ async def test_bulk_delete_of_100_ids_becomes_a_job_that_can_be_followed(
     unknown = [str(uuid.uuid4()) for _ in range(100 - len(PERSONAL_IDS))]
     args = {"contact_ids": PERSONAL_IDS + unknown}
     first, done = await confirmed(client, "bulk_delete_contacts", args, ledger)
-    assert first["preview"]["contacts"] == 100
+    assert first["preview"]["who"]["count"] == 100 and len(first["preview"]["who"]["sample"]) == 5
     assert "async bulk job" in first["preview"]["mode"] and "get_bulk_job_progress" in first["preview"]["mode"]
     job = done["data"]
     assert job["mode"] == "async" and job["operation"] == "bulk_delete_contacts" and job["requestedCount"] == 100

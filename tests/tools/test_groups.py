@@ -74,7 +74,7 @@ async def test_get_group(client: Client) -> None:
     out = await call_ok(client, "get_group", {"group_id": VIP_GROUP_ID})
     assert out["workspace"] == PERSONAL
     assert out["data"]["contactCount"] == len(VIP_IDS)
-    assert out["summary"] == f"Group 'VIPs' ({len(VIP_IDS)} members)"
+    assert out["summary"] == f'Group "VIPs" ({len(VIP_IDS)} members)'
     error = await call_error(client, "get_group", {"group_id": str(uuid.uuid4())})
     assert "404 NOT_FOUND" in error and "list the collection" in error
 
@@ -86,11 +86,11 @@ async def test_group_round_trip_create_update_delete(client: Client, ledger: Led
     assert created["workspace"] == PERSONAL
     group_id = created["data"]["id"]
     assert created["data"]["contactCount"] == 0
-    assert created["summary"] == f"Created group 'Clients VIP', id {group_id}"
+    assert created["summary"] == f'Created group "Clients VIP", id {group_id}'
 
     updated = await call_ok(client, "update_group", {"group_id": group_id, "color": "#fff"})
     assert updated["data"]["color"] == "#fff" and updated["data"]["description"] == "Top buyers"
-    assert updated["summary"] == "Updated group 'Clients VIP' (0 members) (color)"
+    assert updated["summary"] == 'Updated group "Clients VIP" (0 members) (color)'
 
     await call_ok(client, "add_group_members", {"group_id": group_id, "contact_ids": PERSONAL_IDS[:2]})
     args = {"group_id": group_id}
@@ -111,8 +111,9 @@ async def test_group_round_trip_create_update_delete(client: Client, ledger: Led
 async def test_delete_group_preview_changes_nothing(client: Client, ledger: Ledger) -> None:
     first = await call_ok(client, "delete_group", {"group_id": VIP_GROUP_ID})
     assert (
-        first["preview"]["action"] == f"Delete group 'VIPs' ({len(VIP_IDS)} members); the contacts themselves are kept"
+        first["preview"]["action"] == f'Delete group "VIPs" ({len(VIP_IDS)} members); the contacts themselves are kept'
     )
+    assert first["preview"]["who"]["count"] == len(VIP_IDS) and len(first["preview"]["who"]["sample"]) == 5
     assert mutations(ledger()) == []
 
 

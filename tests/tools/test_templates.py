@@ -56,7 +56,7 @@ async def test_get_template(client: Client) -> None:
     out = await call_ok(client, "get_template", {"template_id": PROMO_TEMPLATE_ID})
     assert out["workspace"] == PERSONAL
     assert out["data"]["variables"] == ["contact.firstName", "custom.code"]
-    assert out["summary"] == "Template 'Code promo' (text), variables: contact.firstName, custom.code"
+    assert out["summary"] == 'Template "Code promo" (text), variables: contact.firstName, custom.code'
     assert "third parties" in out["note"]
 
 
@@ -76,7 +76,7 @@ async def test_create_text_template_computes_variables(client: Client, ledger: L
     assert data["variables"] == ["contact.firstName", "custom.code"] and data["mediaUrl"] is None
     assert (
         out["summary"]
-        == f"Created template 'Relance panier' (text), id {data['id']}, variables: contact.firstName, custom.code"
+        == f'Created template "Relance panier" (text), id {data["id"]}, variables: contact.firstName, custom.code'
     )
     got = await call_ok(client, "get_template", {"template_id": data["id"]})
     assert got["data"]["body"] == "Hello {{contact.firstName}}, code {{custom.code}}"
@@ -191,7 +191,7 @@ async def test_update_template_changes_only_given_fields(client: Client) -> None
     )
     assert out["workspace"] == PERSONAL
     assert out["data"]["name"] == "Bienvenue" and out["data"]["variables"] == ["contact.firstName"]
-    assert out["summary"] == "Updated template 'Bienvenue' (text), variables: contact.firstName"
+    assert out["summary"] == 'Updated template "Bienvenue" (text), variables: contact.firstName'
 
 
 async def test_update_template_needs_a_change_and_checks_rules(client: Client, ledger: Ledger) -> None:
@@ -223,7 +223,7 @@ async def test_delete_template_previews_name_and_type_and_deletes_only_when_conf
     first = await call_ok(client, "delete_template", args)
     assert first["status"] == "confirmation_required" and first["workspace"] == PERSONAL
     assert first["preview"]["template"] == "Rappel rendez-vous" and first["preview"]["type"] == "image"
-    assert first["preview"]["action"] == "Delete template 'Rappel rendez-vous' (image)"
+    assert first["preview"]["action"] == 'Delete template "Rappel rendez-vous" (image)'
     assert "nothing was done yet" in first["summary"]
     assert mutations(ledger()) == [] and [e["method"] for e in ledger()] == ["GET"]
     still = await call_ok(client, "get_template", args)
