@@ -103,3 +103,34 @@ class BulkJob(Lenient):
 class BulkJobPage(Lenient):
     jobs: list[BulkJob]
     nextCursor: str | None = None
+
+
+class CampaignCounts(Lenient):
+    planned: int | None = None
+    sent: int | None = None
+    delivered: int | None = None
+    read: int | None = None
+    failed: int | None = None
+
+
+class CampaignStats(Lenient):
+    campaignId: str | None = None
+    status: str | None = None
+    stats: CampaignCounts | None = None
+
+
+class Limits(Lenient):
+    monthlyOutboundQuota: int | None = None
+    monthlyApiRequestQuota: int | None = None
+    maxInstances: int | None = None
+
+
+class UsageCounts(Lenient):
+    effectiveOutboundUsage: int | None = None
+    apiRequestsCount: int | None = None
+    activeInstancesCount: int | None = None
+
+
+class Usage(Lenient):
+    limits: Limits | None = None
+    usage: UsageCounts | None = None

@@ -12,6 +12,7 @@ from typing import Any
 from ..server.api import Api
 from ..server.registry import GET, Effect, Toolset
 from ..server.results import Reply
+from ._responses import Usage
 from ._types import Limit, Page
 
 # Routes other modules read too (campaign previews, resources, doctor): named once, here.
@@ -109,7 +110,7 @@ def _price(plan: dict[str, Any]) -> str:
     return "price n/a"
 
 
-@toolset.tool(USAGE, Effect.READ)
+@toolset.tool(USAGE, Effect.READ, output=Usage)
 async def get_usage(api: Api) -> Reply:
     """Start here for usage: every quota as used/limit with %, flagging those at 80%+."""
     data = await api()

@@ -17,6 +17,7 @@ from ..server.guard.plan import Plan, PlannedRequest, from_preview
 from ..server.registry import GET, POST, Effect, Route, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import quote_untrusted
+from ._responses import CampaignStats
 from ._types import CampaignId, ContactId, GroupId
 from .billing import USAGE
 from .contacts import CONTACTS
@@ -377,7 +378,7 @@ async def get_campaign(api: Api, campaign_id: CampaignId) -> Reply:
     return Reply(f"Campaign {data.get('name')!r} is {data.get('status')}: {_stats_line(data.get('stats') or {})}", data)
 
 
-@toolset.tool(CAMPAIGN_STATS, Effect.READ)
+@toolset.tool(CAMPAIGN_STATS, Effect.READ, output=CampaignStats)
 async def get_campaign_stats(api: Api, campaign_id: CampaignId) -> Reply:
     """Delivery counters of a campaign (planned, queued, sent, delivered, read, failed, cancelled)."""
     data = await api(path={"id": campaign_id})

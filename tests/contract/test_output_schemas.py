@@ -19,6 +19,7 @@ from mcp import Client
 from mcp.server import MCPServer
 from msgflash_mcp.sandbox.seed import (
     AWA_CONTACT_ID,
+    FINISHED_CAMPAIGN_ID,
     PERSONAL_CONNECTED_INSTANCE_ID,
     PROMPT_INJECTION_MESSAGE_ID,
     VIP_GROUP_ID,
@@ -68,6 +69,8 @@ SAMPLES: dict[str, Args] = {
     "list_templates": {},
     "get_template": {"template_id": WELCOME_TEMPLATE_ID},
     "list_webhooks": {},
+    "get_usage": {},
+    "get_campaign_stats": {"campaign_id": FINISHED_CAMPAIGN_ID},
 }
 GUARDED_SAMPLE = "send_message"
 
