@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from ..server.api import Api
+from ..server.call.context import CallContext
 from ..server.errors import OutcomeUnknown
+from ..server.guard.plan import Plan, PlannedRequest, from_preview
 from ..server.registry import POST, Effect, Toolset
 from ..server.results import Preview, Reply
-from .messages import InstanceId, add_urls, describe_instance, links_in, refuse
+from .messages import InstanceId, add_urls, describe_instance, instance_part, links_in, refuse
 
 toolset = Toolset("statuses", "Publish WhatsApp statuses (stories).")
 
@@ -30,11 +31,27 @@ def _check(args: dict[str, Any]) -> None:
     refuse(problems)
 
 
-async def preview_publish_status(api: Api, **args: Any) -> Preview:
+class StatusInput(BaseModel):
+    """publish_status's arguments, typed and frozen."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    instance_id: InstanceId
+    type: Annotated[Literal["text", "image"], Field(description="text or image")]
+    content: Annotated[str, Field(min_length=1, max_length=4096, description="The text, or the image URL")]
+    caption: Annotated[str | None, Field(max_length=1024, description="type=image, optional")] = None
+    background_color: Annotated[
+        str | None, Field(pattern=r"^#[0-9a-fA-F]{6}$", description="type=text, e.g. #00a884")
+    ] = None
+
+
+async def plan_publish_status(call: CallContext, input: BaseModel) -> Plan:
+    """A broadcast: no recipient list exists (the policy refuses it under a recipient allow-list)."""
+    args = {name: getattr(input, name) for name in type(input).model_fields}
     _check(args)
     preview = Preview(action=f"Publish a {args['type']} status (story)")
     preview.details["audience"] = "everyone who sees this number's statuses"
-    await describe_instance(api, args["instance_id"], preview, effect="the status will be refused")
+    instance = await describe_instance(call.api, args["instance_id"], preview, effect="the status will be refused")
     if args["type"] == "image":
         preview.details["image"] = args["content"]
         add_urls(preview, args["content"])
@@ -45,33 +62,36 @@ async def preview_publish_status(api: Api, **args: Any) -> Preview:
         if args.get("background_color"):
             preview.details["background"] = args["background_color"]
     add_urls(preview, *links_in(args["content"] if args["type"] == "text" else None, args.get("caption")))
-    return preview
-
-
-@toolset.tool(POST("/api/v1/statuses"), Effect.SEND, preview=preview_publish_status)
-async def publish_status(
-    api: Api,
-    instance_id: InstanceId,
-    type: Annotated[Literal["text", "image"], Field(description="text or image")],
-    content: Annotated[str, Field(min_length=1, max_length=4096, description="The text, or the image URL")],
-    caption: Annotated[str | None, Field(max_length=1024, description="type=image, optional")] = None,
-    background_color: Annotated[
-        str | None, Field(pattern=r"^#[0-9a-fA-F]{6}$", description="type=text, e.g. #00a884")
-    ] = None,
-) -> Reply:
-    """Publish a WhatsApp status (story) visible to everyone who sees this number's statuses; uses outbound quota."""
-    args = dict(locals())
-    del args["api"]
-    _check(args)
     body = {
-        "instanceId": instance_id,
-        "type": type,
-        "content": content,
-        "caption": caption,
-        "backgroundColor": background_color,
+        "instanceId": args["instance_id"],
+        "type": args["type"],
+        "content": args["content"],
+        "caption": args.get("caption"),
+        "backgroundColor": args.get("background_color"),
     }
+    assert call.spec.route is not None
+    return from_preview(
+        preview,
+        tool=call.spec.name,
+        workspace=call.workspace_name,
+        label=call.label,
+        requests=(PlannedRequest(call.spec.route, json={k: v for k, v in body.items() if v is not None}),),
+        selector="everyone who sees this number's statuses",
+        content={
+            "type": args["type"],
+            "text": args["content"] if args["type"] == "text" else args.get("caption"),
+            "media": args["content"] if args["type"] == "image" else None,
+        },
+        instance=instance_part(instance, args["instance_id"]),
+    )
+
+
+@toolset.tool(POST("/api/v1/statuses"), Effect.SEND, input=StatusInput, plan=plan_publish_status)
+async def publish_status(call: CallContext, plan: Plan) -> Reply:
+    """Publish a WhatsApp status (story) visible to everyone who sees this number's statuses; uses outbound quota."""
+    (request,) = plan.requests
     try:
-        data = await api(json={k: v for k, v in body.items() if v is not None})
+        data = await call.api.call(request.route, json=request.json)
     except OutcomeUnknown as exc:
         # The API cannot list statuses, so the generic "read it back" advice does not apply.
         raise OutcomeUnknown(
@@ -79,4 +99,4 @@ async def publish_status(
             "statuses cannot be listed through the API: ask the user to check the number's status tab in "
             "WhatsApp (and get_instance_state) before publishing again",
         ) from None
-    return Reply(f"Status published ({type}), provider id {data.get('providerMessageId')}", data)
+    return Reply(f"Status published ({request.json['type']}), provider id {data.get('providerMessageId')}", data)
