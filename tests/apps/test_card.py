@@ -46,8 +46,11 @@ async def test_card_keeps_the_token_away_from_the_model(server: MCPServer[Any], 
     assert sends(ledger) == []
 
 
-async def test_approve_acts_once_and_a_second_approve_replays(server: MCPServer[Any], ledger: Callable[[], list[dict[str, Any]]]) -> None:
-    async with Client(server, extensions=[apps_extension()]) as client:
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_approve_acts_once_and_a_second_approve_replays(
+    mode: str, server: MCPServer[Any], ledger: Callable[[], list[dict[str, Any]]]
+) -> None:
+    async with Client(server, mode=mode, extensions=[apps_extension()]) as client:
         confirmation = card_confirmation(await client.call_tool("send_message", await send_args(client)))
         decision = {"tool": confirmation["tool"], "arguments": confirmation["arguments"], "confirm_token": confirmation["token"]}
         first = await client.call_tool("app_approve", decision)
