@@ -6,9 +6,12 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from ..server.api import Api
+from ..server.call.context import CallContext
+from ..server.guard.plan import Plan, PlannedRequest
+from ..server.guard.policy import parse_url
 from ..server.registry import DELETE, GET, POST, Effect, Toolset
 from ..server.results import Preview, Reply
 from ._responses import Webhooks
@@ -50,7 +53,9 @@ Events = Annotated[
 
 
 def _host(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
+    """The host a browser would contact (WHATWG parsing: `https://evil.example\\.shop.example` is evil.example)."""
+    parsed = parse_url(url)
+    return parsed.host if parsed else (urlsplit(url).hostname or "").lower()
 
 
 @toolset.tool(WEBHOOKS, Effect.READ, output=Webhooks)
@@ -62,25 +67,41 @@ async def list_webhooks(api: Api) -> Reply:
     return Reply(f"{len(data)} webhook(s){shown}", data)
 
 
-async def preview_create_webhook(api: Api, url: str, events: list[str]) -> Preview:
+class WebhookInput(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: HttpsUrl
+    events: Events
+
+
+async def plan_create_webhook(call: CallContext, input: BaseModel) -> Plan:
+    """Where events will flow: the exact request, the host as a browser reads it (the URL policy judges it)."""
+    url: str = input.url
+    events: list[str] = list(input.events)
     host = _host(url)
-    return Preview(
+    assert call.spec.route is not None
+    return Plan(
+        tool=call.spec.name,
         action=f"Create a webhook sending events to {host}",
-        details={"url": url, "host": host, "events": list(events)},
-        warnings=[
+        workspace=call.workspace_name,
+        label=call.label,
+        requests=(PlannedRequest(call.spec.route, json={"url": url, "events": events}),),
+        urls=(url,),
+        risk=(
             f"every future {', '.join(events)} event (message contents and numbers included) will be streamed to "
-            f"{host}; only confirm if that host belongs to you"
-        ],
-        urls=[url],
+            f"{host}; only confirm if that host belongs to you",
+        ),
+        details={"url": url, "host": host, "events": events},
     )
 
 
-@toolset.tool(POST("/api/v1/webhooks"), Effect.ADMIN, preview=preview_create_webhook)
-async def create_webhook(api: Api, url: HttpsUrl, events: Events) -> Reply:
+@toolset.tool(POST("/api/v1/webhooks"), Effect.ADMIN, input=WebhookInput, plan=plan_create_webhook)
+async def create_webhook(call: CallContext, plan: Plan) -> Reply:
     """Stream events (inbound messages, deliveries, instance state) to an HTTPS URL. Returns the signing secret once."""
-    data = await api(json={"url": url, "events": list(events)})
+    (request,) = plan.requests
+    data = await call.api.call(request.route, json=request.json)
     return Reply(
-        f"Webhook {data.get('id')} created for {_host(url)}: store the secret now; it is never shown again",
+        f"Webhook {data.get('id')} created for {_host(request.json['url'])}: store the secret now; it is never shown again",
         data,
     )
 
