@@ -80,9 +80,10 @@ async def test_provider_refusal_surfaces_readably(client: Client, ledger: Ledger
     args = {"instance_id": PERSONAL_DISCONNECTED_INSTANCE_ID, "type": "text", "content": "Bonjour"}
     first = await call_ok(client, "publish_status", args)
     text = await call_error(client, "publish_status", {**args, "confirm_token": first["confirm_token"]})
-    # A 502 from the provider may or may not have published: never a blind retry, and since statuses
-    # cannot be listed the advice says how to check instead.
-    assert "PROVIDER_ERROR" in text and "Do NOT simply retry" in text and "status tab" in text
+    # PROVIDER_ERROR is the API's documented refusal (REFERENCE §14, §18): a rejection with its advice,
+    # not an unknown outcome (issue 12). Only transport-level doubt asks to check the status tab.
+    assert "502 PROVIDER_ERROR: The provider rejected the status" in text and "nothing was done" in text
+    assert "outcome unknown" not in text.lower()
     assert mutations(ledger()) == [] and len(publishes(ledger())) == 1
 
 
