@@ -16,6 +16,7 @@ from msgflash_mcp.server.retry import (
     RetryPolicy,
     Verdict,
     classify,
+    is_rate_limit,
     parse_retry_after,
 )
 
@@ -95,6 +96,24 @@ STATUS_TABLE: list[tuple[int, str | None, Verdict, Verdict]] = [
 def test_statuses_are_classified_by_effect(status: int, code: str | None, safe: Verdict, unsafe: Verdict) -> None:
     assert classify(SAFE, status=status, code=code) is safe
     assert classify(UNSAFE, status=status, code=code) is unsafe
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "expected"),
+    [
+        (429, RATE_LIMIT_CODE, True),
+        (429, None, True),  # a proxy's bare 429 is about pace too
+        (429, "MONTHLY_API_REQUEST_QUOTA_EXCEEDED", False),
+        (429, "MONTHLY_OUTBOUND_QUOTA_EXCEEDED", False),
+        (429, "SOME_FUTURE_QUOTA_EXCEEDED", False),
+        (503, RATE_LIMIT_CODE, False),
+    ],
+)
+def test_only_a_pace_429_is_a_rate_limit(status: int, code: str | None, expected: bool) -> None:
+    """The one fact behind both the retry verdict and the key's pause (RateLimitedTransport)."""
+    assert is_rate_limit(status, code) is expected
+    if status == 429:
+        assert (classify(UNSAFE, status=status, code=code) is RETRY) is expected
 
 
 def test_classify_takes_exactly_one_failure() -> None:
