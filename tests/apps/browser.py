@@ -72,14 +72,18 @@ def host() -> Iterator[Host]:
         yield Host(portal, client, sandbox)
 
 
-def show(page: Any, session: Host, *, uri: str, tool: str, arguments: dict[str, Any], result: dict[str, Any], theme: str) -> Any:
+def show(
+    page: Any, session: Host, *, uri: str, tool: str, arguments: dict[str, Any], result: dict[str, Any], theme: str,
+    styles: dict[str, str] | None = None,
+) -> Any:
     """Load a view in the harness page with a tool's input and result; returns the view's frame."""
     page.on("console", lambda message: print("console:", message.text))  # shown when a test fails
     page.goto(HARNESS.as_uri())
     page.wait_for_function("window.harness && window.harness.ready")
     page.evaluate(
         "o => window.harness.load(o)",
-        {"html": session.read(uri), "toolName": tool, "toolArguments": arguments, "toolResult": result, "theme": theme},
+        {"html": session.read(uri), "toolName": tool, "toolArguments": arguments, "toolResult": result, "theme": theme,
+         "styles": styles},
     )
     return page.frame_locator("iframe")
 

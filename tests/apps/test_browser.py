@@ -222,3 +222,14 @@ def test_a_plan_that_changed_before_approve_is_shown_again_with_what_changed(pag
     frame.locator('[data-testid="approve"]').click()
     frame.locator('[data-testid="outcome"]').wait_for(state="visible")
     assert len(session.writes("/api/v1/campaigns")) == 1
+
+
+def test_host_style_variables_restyle_the_view(page: Any, session: Host) -> None:
+    """A host that sends its palette (McpUiStyles variables) gets a view in its own colours."""
+    result = session.call("get_usage", {})
+    styles = {"--color-background-primary": "rgb(1, 2, 3)", "--color-text-primary": "rgb(250, 240, 230)"}
+    frame = show(page, session, uri="ui://msgflash/usage", tool="get_usage", arguments={}, result=result, theme="dark", styles=styles)
+    frame.locator('[data-testid="gauge-effectiveOutboundUsage"]').wait_for()
+    body = frame.locator("body")
+    assert body.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(1, 2, 3)"
+    assert body.evaluate("b => getComputedStyle(b).color") == "rgb(250, 240, 230)"

@@ -4,7 +4,7 @@
  * makes are handed to `window.hostCallTool`, which the browser tests bind to a real MCP client session.
  */
 import { AppBridge, PostMessageTransport } from "@modelcontextprotocol/ext-apps/app-bridge";
-import type { McpUiHostContext } from "@modelcontextprotocol/ext-apps";
+import type { McpUiHostContext, McpUiStyles } from "@modelcontextprotocol/ext-apps";
 
 interface LoadOptions {
   html: string;
@@ -12,6 +12,7 @@ interface LoadOptions {
   toolArguments: Record<string, unknown>;
   toolResult: Record<string, unknown>;
   theme: "light" | "dark";
+  styles?: Record<string, string>; // host style variables (McpUiStyles)
 }
 
 declare global {
@@ -33,6 +34,7 @@ async function load(options: LoadOptions): Promise<void> {
   frame.title = options.toolName;
   document.getElementById("host")!.replaceChildren(frame);
   context = { theme: options.theme, timeZone: "America/Sao_Paulo", locale: "en-GB", displayMode: "inline", platform: "web" };
+  if (options.styles) context.styles = { variables: options.styles as McpUiStyles }; // hosts send any subset
   bridge = new AppBridge(
     null,
     { name: "msgflash-test-host", version: "1" },
