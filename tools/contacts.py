@@ -11,8 +11,11 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import AfterValidator, Field, StringConstraints
 
 from ..server.api import Api
+from ..server.errors import ApiError
 from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
 from ..server.results import Preview, Reply
+from ..server.untrusted import one_line, quote_untrusted
+from ._people import SAMPLE, people
 from ._responses import BulkJob, Contact, ContactPage
 from ._types import ContactId, Cursor, JobId, Limit, Phone, phone_search
 
@@ -62,10 +65,12 @@ Sort = Annotated[Literal["createdAt_desc", "name_asc"], Field(description="Keep 
 
 CONTACTS = GET("/api/v1/contacts")
 CONTACT = GET("/api/v1/contacts/{id}")
+CONTACT_GROUPS = GET("/api/v1/contacts/{id}/groups")
 
 
 def _who(contact: dict[str, Any]) -> str:
-    return f"{contact.get('name')} ({contact.get('phone')})"
+    """A contact in a summary line: its (third-party) name quoted, on one line."""
+    return f"{quote_untrusted(contact.get('name') or '?', 60)} ({one_line(contact.get('phone') or '?', 32)})"
 
 
 # ---------------------------------------------------------------- selection by tag (also used by groups)
@@ -276,10 +281,8 @@ async def update_contact(
 
 async def preview_delete_contact(api: Api, contact_id: str) -> Preview:
     contact = await api.call(CONTACT, path={"id": contact_id})
-    return Preview(
-        action=f"Delete contact {_who(contact)}",
-        details={"contact": contact.get("name"), "phone": contact.get("phone"), "id": contact_id},
-    )
+    line, who = people([contact], 1)
+    return Preview(action=f"Delete contact {line}", details={"who": who, "id": contact_id})
 
 
 @toolset.tool(DELETE("/api/v1/contacts/{id}"), Effect.DELETE, preview=preview_delete_contact)
@@ -292,9 +295,10 @@ async def delete_contact(api: Api, contact_id: ContactId) -> Reply:
 async def preview_bulk_delete_contacts(
     api: Api, contact_ids: list[str] | None = None, tags: list[str] | None = None
 ) -> Preview:
-    # Ids: deliberately no lookups (resolving up to 10,000 would cost as many requests); a tag
-    # selector was read whole, so its names are at hand.
-    ids, selection = await resolve_selector(api, contact_ids, tags, verb="deleted")
+    # Who: a tag selector was read whole (names at hand); for ids the first SAMPLE are read (one GET
+    # each), since resolving up to 10,000 would cost as many requests.
+    chosen, selection = await resolve_selector(api, contact_ids, tags, verb="deleted")
+    ids = list(dict.fromkeys(chosen))
     count = len(ids)
     if selection is not None and not ids:
         return Preview(action=f"Delete nothing: {selection.describe()}", blocked="no contact carries these tags")
@@ -303,14 +307,26 @@ async def preview_bulk_delete_contacts(
         if count >= ASYNC_THRESHOLD
         else "immediate (under 100 ids)"
     )
-    if selection is None:
-        return Preview(action=f"Delete {count} contact(s) permanently", details={"contacts": count, "mode": mode})
-    named = ", ".join(_who(contact) for contact in selection.contacts[:3])
-    more = f" and {count - 3} more" if count > 3 else ""
-    return Preview(
-        action=f"Delete {count} contact(s) permanently: {named}{more}",
-        details={"who": {"count": count, "sample": selection.who()}, "mode": mode},
-    )
+    found, missing = (selection.contacts, []) if selection else await read_contacts(api, ids[:SAMPLE])
+    line, who = people(found, count)
+    preview = Preview(action=f"Delete {count} contact(s) permanently: {line}", details={"who": who, "mode": mode})
+    if missing:
+        preview.warnings.append(f"{len(missing)} of the first {min(count, SAMPLE)} id(s) match no contact: {', '.join(missing)}")
+    return preview
+
+
+async def read_contacts(api: Api, ids: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The contacts behind `ids` (a few), and the ids that match none."""
+    found: list[dict[str, Any]] = []
+    missing: list[str] = []
+    for contact_id in ids:
+        try:
+            found.append(await api.call(CONTACT, path={"id": contact_id}))
+        except ApiError as exc:
+            if exc.status != 404:
+                raise
+            missing.append(contact_id)
+    return found, missing
 
 
 @toolset.tool(POST("/api/v1/contacts/bulk-delete"), Effect.DELETE, preview=preview_bulk_delete_contacts)
@@ -330,7 +346,7 @@ async def bulk_delete_contacts(
     return Reply(f"Deleted {data.get('deleted')} of {data.get('requested')} contact(s); {len(missing)} not found", data)
 
 
-@toolset.tool(GET("/api/v1/contacts/{id}/groups"), Effect.READ)
+@toolset.tool(CONTACT_GROUPS, Effect.READ)
 async def get_contact_groups(api: Api, contact_id: ContactId) -> Reply:
     """The groups a contact belongs to."""
     data = await api(path={"id": contact_id})

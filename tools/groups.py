@@ -10,9 +10,11 @@ from pydantic import Field, StringConstraints
 from ..server.api import Api
 from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
 from ..server.results import Preview, Reply
+from ..server.untrusted import one_line, quote_untrusted
+from ._people import SAMPLE, people
 from ._responses import Group, GroupPage, MemberPage
 from ._types import Cursor, GroupId, Limit
-from .contacts import ContactIds, TagSelector, is_job, queued_summary, resolve_selector
+from .contacts import ContactIds, TagSelector, is_job, queued_summary, read_contacts, resolve_selector
 
 toolset = Toolset("groups", "Contact groups and their members.")
 
@@ -32,11 +34,12 @@ Search = Annotated[
 ]
 
 GROUP = GET("/api/v1/contacts/groups/{groupId}")
+GROUP_MEMBERS = GET("/api/v1/contacts/groups/{groupId}/members")
 MAX_NAMED = 10  # contacts a tag-selected add names in its result
 
 
 def _label(group: dict[str, Any]) -> str:
-    return f"'{group.get('name')}' ({group.get('contactCount', 0)} members)"
+    return f"{quote_untrusted(group.get('name') or '?', 60)} ({group.get('contactCount', 0)} members)"
 
 
 def _group_body(name: str | None, description: str | None, color: str | None) -> dict[str, Any]:
@@ -70,7 +73,7 @@ async def create_group(
 ) -> Reply:
     """Create an empty contact group; then add_group_members."""
     data = await api(json=_group_body(name, description, color))
-    return Reply(f"Created group '{data.get('name')}', id {data.get('id')}", data)
+    return Reply(f"Created group {quote_untrusted(data.get('name') or '?', 60)}, id {data.get('id')}", data)
 
 
 @toolset.tool(PUT("/api/v1/contacts/groups/{groupId}"), Effect.WRITE)
@@ -91,9 +94,12 @@ async def update_group(
 
 async def preview_delete_group(api: Api, group_id: str) -> Preview:
     group = await api.call(GROUP, path={"groupId": group_id})
+    page = await api.call(GROUP_MEMBERS, path={"groupId": group_id}, query={"limit": SAMPLE})
+    count = int(group.get("contactCount") or page.get("total") or 0)
+    _, who = people(page.get("members") or [], count)
     return Preview(
         action=f"Delete group {_label(group)}; the contacts themselves are kept",
-        details={"group": group.get("name"), "members": group.get("contactCount", 0), "id": group_id},
+        details={"group": one_line(group.get("name") or "", 80), "members": count, "who": who, "id": group_id},
     )
 
 
@@ -126,7 +132,24 @@ async def add_group_members(
     )
 
 
-@toolset.tool(DELETE("/api/v1/contacts/groups/{groupId}/members"), Effect.WRITE, destructive=True)
+async def preview_remove_group_members(api: Api, group_id: str, contact_ids: list[str]) -> Preview:
+    group = await api.call(GROUP, path={"groupId": group_id})
+    ids = list(dict.fromkeys(contact_ids))
+    found, missing = await read_contacts(api, ids[:SAMPLE])
+    line, who = people(found, len(ids))
+    preview = Preview(
+        action=f"Remove {len(ids)} contact(s) from group {_label(group)} (the contacts are kept): {line}",
+        details={"group": one_line(group.get("name") or "", 80), "who": who, "id": group_id},
+    )
+    if missing:
+        preview.warnings.append(f"{len(missing)} of the first {min(len(ids), SAMPLE)} id(s) match no contact")
+    return preview
+
+
+@toolset.tool(
+    DELETE("/api/v1/contacts/groups/{groupId}/members"), Effect.WRITE, destructive=True,
+    preview=preview_remove_group_members,
+)
 async def remove_group_members(api: Api, group_id: GroupId, contact_ids: ContactIds) -> Reply:
     """Remove contacts from a group (contacts are kept); 100+ ids return a bulk job."""
     data = await api(path={"groupId": group_id}, json={"contactIds": contact_ids})
@@ -137,7 +160,7 @@ async def remove_group_members(api: Api, group_id: GroupId, contact_ids: Contact
     )
 
 
-@toolset.tool(GET("/api/v1/contacts/groups/{groupId}/members"), Effect.READ, output=MemberPage)
+@toolset.tool(GROUP_MEMBERS, Effect.READ, output=MemberPage)
 async def list_group_members(
     api: Api, group_id: GroupId, limit: Limit | None = None, cursor: Cursor | None = None
 ) -> Reply:

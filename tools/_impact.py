@@ -1,0 +1,77 @@
+"""Which pending campaigns an edit would change, in the words a confirmation shows a person.
+
+- `pending_campaigns(api, template_id=..., contact=...)`: campaigns in this server's local record
+  (server/campaign_record.py) that have not finished and would send differently after the edit:
+  those using a template, or those reaching a contact. Their live status and recipient count come
+  from the API (one GET each, at most LIVE_MAX; the newest first).
+
+Third-party text (names, phones, campaign names) passes `server.untrusted` on its way in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..server.api import Api
+from ..server.campaign_record import FINISHED, CampaignEntry
+from ..server.errors import ApiError
+from ..server.untrusted import one_line, quote_untrusted
+from .campaigns import CAMPAIGN, LIVE_MAX
+from .contacts import CONTACT_GROUPS
+
+
+def _reaches(entry: CampaignEntry, contact: dict[str, Any], group_ids: set[str]) -> bool:
+    selector = entry.recipients
+    kind = selector.get("type")
+    if kind == "all":
+        return True
+    if kind == "explicit":
+        return str(contact.get("id")) in {str(v) for v in selector.get("value") or []}
+    if kind == "tags":
+        own = {str(t).casefold() for t in contact.get("tags") or []}
+        return bool(own & {str(t).casefold() for t in selector.get("value") or []})
+    if kind == "group":
+        return str(selector.get("groupId")) in group_ids
+    return True  # an unknown selector: assume it may reach them (the edit is then confirmed, not silent)
+
+
+async def pending_campaigns(
+    api: Api, *, template_id: str | None = None, contact: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Unfinished campaigns of this workspace, from the local record, that use `template_id` or reach
+    `contact`: [{id, name, status, recipients}] (recipients: the API's planned count)."""
+    if api.campaigns is None or api.workspace is None:
+        return []
+    entries = await api.campaigns.list(api.workspace.name)
+    if template_id is not None:
+        entries = [e for e in entries if e.template_id == template_id]
+    if contact is not None and entries:
+        group_ids: set[str] = set()
+        if any(e.recipients.get("type") == "group" for e in entries):
+            groups = await api.call(CONTACT_GROUPS, path={"id": str(contact.get("id"))})
+            rows: list[Any] = groups if isinstance(groups, list) else (groups or {}).get("groups") or []
+            group_ids = {str(g.get("id")) for g in rows if isinstance(g, dict)}
+        entries = [e for e in entries if _reaches(e, contact, group_ids)]
+    found: list[dict[str, Any]] = []
+    for entry in entries[:LIVE_MAX]:
+        try:
+            campaign = await api.call(CAMPAIGN, path={"id": entry.id})
+        except ApiError as exc:
+            if exc.status == 404:
+                continue  # deleted since: sends nothing
+            raise
+        status = str(campaign.get("status") or "unknown")
+        if status in FINISHED:
+            continue
+        planned = (campaign.get("stats") or {}).get("planned")
+        found.append({"id": entry.id, "name": one_line(campaign.get("name") or entry.name, 80), "status": status,
+                      "recipients": planned})
+    return found
+
+
+def campaigns_line(campaigns: Sequence[dict[str, Any]]) -> str:
+    """'"Black Friday" (scheduled, 20 recipients), "Rentrée" (paused, 5 recipients)'."""
+    return ", ".join(
+        f"{quote_untrusted(c['name'], 40)} ({c['status']}, {c.get('recipients', '?')} recipients)" for c in campaigns
+    )

@@ -1,0 +1,28 @@
+"""Who a delete or edit touches, as a person reads it: the first few names and phones plus the exact
+count, as one quoted line (for the action) and as the `who` block of a plan's view (notes PLAN_SHAPE:
+count + sample). Names and phones are third-party text: they pass `server.untrusted` here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..server.untrusted import one_line, quote_untrusted
+
+SAMPLE = 5  # people named in a preview; the count covers the rest
+
+
+def person(contact: dict[str, Any]) -> dict[str, str]:
+    return {"name": one_line(contact.get("name") or "", 80), "phone": one_line(contact.get("phone") or "", 32)}
+
+
+def people(contacts: Sequence[dict[str, Any]], count: int, first: int = 3) -> tuple[str, dict[str, Any]]:
+    """('"Ana Souza" (+55…), "Bo" (+33…) and 4 more', {"count": 6, "sample": [...]})."""
+    named = [f"{quote_untrusted(c.get('name') or '?', 40)} ({one_line(c.get('phone') or '?', 32)})"
+             for c in contacts[:first]]
+    rest = count - len(named)
+    line = ", ".join(named) + (f" and {rest} more" if rest > 0 else "") if named else f"{count} contact(s)"
+    return line, {"count": count, "sample": [person(c) for c in contacts[:SAMPLE]]}
+
+
