@@ -150,7 +150,7 @@ VariablesArg = Annotated[
     dict[str, str | StrictInt | StrictFloat] | None,
     WithJsonSchema({
         "type": "object",
-        "additionalProperties": {"type": ["string", "number"]},
+        "additionalProperties": {"anyOf": [{"type": "string"}, {"type": "number"}]},  # a type list fails strict linters
         "description": "custom.* values by name",
     }),
 ]
