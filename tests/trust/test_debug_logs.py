@@ -124,12 +124,11 @@ def records(stderr: str) -> list[tuple[str, str]]:
 
 
 @requirement("secret.canary-nowhere", "secret.log-scrubbing")
-@pytest.mark.parametrize("level_all", [None, "DEBUG"], ids=["product-debug", "all-debug"])
 @pytest.mark.parametrize(
-    ("transport", "mode"),
-    [("stdio", "auto"), ("stdio", "legacy"), ("http", "both")],
-    ids=["stdio-modern-era", "stdio-legacy-era", "http-both-eras"],
-)
+    ("transport", "mode", "level_all"),
+    [("stdio", "auto", None), ("stdio", "legacy", "DEBUG"), ("http", "both", None), ("http", "both", "DEBUG")],
+    ids=["stdio-modern-era", "stdio-legacy-era-all-debug", "http-both-eras", "http-both-eras-all-debug"],
+)  # each era and each level on each transport; one HTTP server serves both eras (a session per token)
 async def test_no_secret_reaches_stderr_at_debug(transport: str, mode: str, level_all: str | None, tmp_path: Path) -> None:
     if not SCRIPT.exists():
         pytest.fail(f"console script not installed next to the interpreter: {SCRIPT} (pip install -e .)")
