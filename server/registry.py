@@ -134,6 +134,9 @@ class ToolSpec:
     planner: PlanFn | None = None  # planned tools: arguments + live data -> the frozen Plan
     destructive: bool | None = None  # override of the effect's hint (remove_group_members)
     session_state: bool = False  # changes only this server's session (switch_workspace): not read-only, harmless
+    # A WRITE tool whose plan may ask for a confirmation (Plan.confirm_reason: an edit that changes what a
+    # pending campaign sends): it takes confirm_token like a guarded tool; most of its calls are not asked.
+    confirmable: bool = False
 
     @property
     def workspace_scoped(self) -> bool:
@@ -143,6 +146,11 @@ class ToolSpec:
     @property
     def guarded(self) -> bool:
         return self.effect.guarded
+
+    @property
+    def takes_token(self) -> bool:
+        """Has a `confirm_token` argument: guarded tools, and confirmable ones whose plan may need it."""
+        return self.effect.guarded or self.confirmable
 
     def annotations(self) -> ToolAnnotations:
         effect = self.effect
@@ -187,6 +195,7 @@ class Toolset:
         plan: PlanFn | None = None,
         destructive: bool | None = None,
         session_state: bool = False,
+        confirmable: bool = False,
     ) -> Callable[[ToolFn], ToolFn]:
         if (input is None) != (plan is None):
             raise ValueError("a planned tool declares both input= (its typed arguments) and plan=")
@@ -210,6 +219,7 @@ class Toolset:
                     planner=plan,
                     destructive=destructive,
                     session_state=session_state,
+                    confirmable=confirmable,
                 )
             )
             return fn

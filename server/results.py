@@ -42,6 +42,9 @@ class Preview:
     numbers: list[str] = field(default_factory=list[str])  # explicit recipient numbers (recipient policy)
     urls: list[str] = field(default_factory=list[str])  # every link or media URL it carries (URL policy)
     blocked: str | None = None  # a policy refuses it outright (allow-lists, caps); no confirmation possible
+    # Why this call of an otherwise unconfirmed tool needs a confirmation (an edit that changes what a
+    # pending campaign sends); only tools declared `confirmable` can be asked.
+    confirm_reason: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"action": self.action}

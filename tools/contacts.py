@@ -261,7 +261,38 @@ async def create_contact(
     return Reply(f"Created contact {_who(data)}, id {data.get('id')}", data)
 
 
-@toolset.tool(PUT("/api/v1/contacts/{id}"), Effect.WRITE)
+async def preview_update_contact(
+    api: Api,
+    contact_id: str,
+    name: str | None = None,
+    phone: str | None = None,
+    tags: list[str] | None = None,
+    meta: dict[str, Any] | None = None,
+) -> Preview:
+    """A new phone for a recipient of a pending campaign (this server's record) is confirmed: the campaign
+    would message the new number. Other edits go through unasked."""
+    fields = [k for k, v in {"name": name, "phone": phone, "tags": tags, "meta": meta}.items() if v is not None]
+    preview = Preview(action=f"Update contact {contact_id} ({', '.join(fields) or 'nothing'})",
+                      details={"id": contact_id, "fields": fields})
+    if phone is None or api.campaigns is None or not await api.campaigns.list(api.workspace.name if api.workspace
+                                                                             else None, 1):
+        return preview
+    from ._impact import campaigns_line, pending_campaigns  # tools/_impact imports this module
+
+    contact = await api.call(CONTACT, path={"id": contact_id})
+    if contact.get("phone") == phone:
+        return preview
+    pending = await pending_campaigns(api, contact=contact)
+    if pending:
+        preview.action = f"Change the phone of {_who(contact)} to {one_line(phone, 32)}"
+        preview.details["campaigns"] = pending
+        preview.warnings.append(f"{_who(contact)} is a recipient of {len(pending)} pending campaign(s), which would "
+                                f"message the new number: {campaigns_line(pending)}")
+        preview.confirm_reason = "the new phone changes who pending campaigns message"
+    return preview
+
+
+@toolset.tool(PUT("/api/v1/contacts/{id}"), Effect.WRITE, preview=preview_update_contact, confirmable=True)
 async def update_contact(
     api: Api,
     contact_id: ContactId,

@@ -167,7 +167,27 @@ async def create_template(
     return Reply(_with_notes(f"Created template {_label(data)}, id {data.get('id')}{_variables_line(data)}", notes), data)
 
 
-@toolset.tool(PUT("/api/v1/templates/{id}"), Effect.WRITE)
+async def preview_update_template(
+    api: Api,
+    template_id: str,
+    name: str | None = None,
+    type: str | None = None,
+    body: str | None = None,
+    media_url: str | None = None,
+) -> Preview:
+    """A content edit (type, body, media) of a template that pending campaigns render at send time is confirmed,
+    naming those campaigns; other edits go through unasked (no request here unless the record has campaigns)."""
+    change = _template_body(name, type, body, media_url)
+    preview = Preview(action=f"Update template {template_id} ({', '.join(change) or 'nothing'})",
+                      details={"id": template_id, "fields": list(change)})
+    if {"type", "body", "mediaUrl"} & set(change):
+        await _campaign_impact(api, template_id, preview, "would send the edited content")
+        if "campaigns" in preview.details:
+            preview.confirm_reason = "the edit changes what pending campaigns send"
+    return preview
+
+
+@toolset.tool(PUT("/api/v1/templates/{id}"), Effect.WRITE, preview=preview_update_template, confirmable=True)
 async def update_template(
     api: Api,
     template_id: TemplateId,

@@ -150,7 +150,7 @@ def make_confirm(spec: ToolSpec, bind: Any) -> Any:
         inspect.Parameter("ctx", KW, annotation=Context),
         inspect.Parameter("bound", KW, annotation=Annotated[Bound, Resolve(bind)]),
     ]
-    if spec.guarded:
+    if spec.takes_token:
         params.append(inspect.Parameter("confirm_token", KW))
     returns = Decision | Elicit[ConfirmForm]
     confirm.__signature__ = inspect.Signature(params, return_annotation=returns)  # type: ignore[attr-defined]

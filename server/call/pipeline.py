@@ -39,7 +39,7 @@ def build_tool(spec: ToolSpec) -> Tool:
     extra: list[inspect.Parameter] = []
     if spec.workspace_scoped:
         extra.append(inspect.Parameter("workspace", KW, default=None, annotation=WorkspaceArg))
-    if spec.guarded:
+    if spec.takes_token:
         extra.append(inspect.Parameter("confirm_token", KW, default=None, annotation=ConfirmTokenArg))
     model_params = own + extra
     arg_names = [param.name for param in model_params]

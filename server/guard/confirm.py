@@ -204,7 +204,7 @@ class Guard:
         self.refuse_by_policy(plan)
         if settings.dry_run:
             return Decision("dry_run", "dry-run", plan)
-        if not spec.guarded:
+        if not spec.guarded and not plan.confirm_reason:
             return Decision("proceed", "none", plan)
         if settings.confirm is ConfirmMode.OFF:
             return Decision("proceed", "off", plan)

@@ -90,6 +90,7 @@ class Plan:
     risk: tuple[str, ...] = ()
     unfrozen: str | None = None
     blocked: str | None = None  # a policy or the plan itself refuses it outright
+    confirm_reason: str | None = None  # a `confirmable` tool's call that needs a confirmation, and why
     details: Mapping[str, Any] = field(default_factory=dict[str, Any])  # other informational lines
     stand_in: Mapping[str, Any] | None = None  # generic plans: the arguments, in place of requests
     digest: str = field(init=False)
@@ -118,6 +119,7 @@ class Plan:
             "schedule": {"utc": schedule.get("utc"), "repeat": schedule.get("repeat")} if schedule else None,
             "instance": instance.get("id"),
             "blocked": self.blocked,
+            "confirm_reason": self.confirm_reason,
         }
 
     # ------------------------------------------------------------------------------ views
@@ -228,6 +230,7 @@ def from_preview(
         urls=tuple(preview.urls),
         risk=tuple(preview.warnings),
         blocked=preview.blocked,
+        confirm_reason=preview.confirm_reason,
         details=details,
         stand_in=stand_in,
         **parts,

@@ -1,0 +1,76 @@
+"""Edits that would change what a still-pending campaign sends are confirmed actions (issue 11 part 3):
+a template's content, a recipient's phone. The preview names the campaigns (from this server's local
+record) and their recipient counts; the sandbox ledger shows no write before the confirmation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from mcp import Client
+from msgflash_mcp.sandbox.seed import PERSONAL_CONNECTED_INSTANCE_ID, WELCOME_TEMPLATE_ID, contact_id
+
+from tests.conftest import call_ok
+
+pytestmark = pytest.mark.anyio
+
+Ledger = Callable[[], list[dict[str, Any]]]
+AWA, MOUSSA = contact_id("+33612345000"), contact_id("+33612345001")
+
+
+async def campaign_for(client: Client, **content: Any) -> dict[str, Any]:
+    args = {"instance_id": PERSONAL_CONNECTED_INSTANCE_ID, "name": "Relance", "schedule": "2031-01-01T10:00:00+00:00",
+            "recipients_type": "explicit", "contact_ids": [AWA, contact_id("+33612345003")], **content}
+    pending = await call_ok(client, "create_campaign", args)
+    done = await call_ok(client, "create_campaign", {**args, "confirm_token": pending["confirm_token"]})
+    assert done["status"] == "ok"
+    return done["data"]
+
+
+def puts(ledger: Ledger, path: str) -> list[dict[str, Any]]:
+    return [e for e in ledger() if e["method"] == "PUT" and e["path"] == path]
+
+
+async def test_template_edit_without_pending_campaigns_is_not_asked(client: Client, ledger: Ledger) -> None:
+    out = await call_ok(client, "update_template", {"template_id": WELCOME_TEMPLATE_ID, "body": "Salut !"})
+    assert out["status"] == "ok" and len(puts(ledger, f"/api/v1/templates/{WELCOME_TEMPLATE_ID}")) == 1
+
+
+async def test_template_content_edit_under_a_pending_campaign_is_confirmed(client: Client, ledger: Ledger) -> None:
+    made = await campaign_for(client, template_id=WELCOME_TEMPLATE_ID)
+    path = f"/api/v1/templates/{WELCOME_TEMPLATE_ID}"
+    args = {"template_id": WELCOME_TEMPLATE_ID, "body": "Cliquez vite sur https://shop.example/x"}
+    pending = await call_ok(client, "update_template", args)
+    assert pending["status"] == "confirmation_required" and puts(ledger, path) == []
+    campaigns = pending["preview"]["campaigns"]
+    assert campaigns == [{"id": made["id"], "name": "Relance", "status": "scheduled", "recipients": 2}]
+    assert any('"Relance" (scheduled, 2 recipients)' in w for w in pending["preview"]["warnings"])
+    done = await call_ok(client, "update_template", {**args, "confirm_token": pending["confirm_token"]})
+    assert done["status"] == "ok" and len(puts(ledger, path)) == 1
+    # renaming changes nothing a campaign sends: not asked
+    renamed = await call_ok(client, "update_template", {"template_id": WELCOME_TEMPLATE_ID, "name": "Accueil"})
+    assert renamed["status"] == "ok" and len(puts(ledger, path)) == 2
+
+
+async def test_template_delete_preview_names_the_pending_campaigns(client: Client) -> None:
+    await campaign_for(client, template_id=WELCOME_TEMPLATE_ID)
+    pending = await call_ok(client, "delete_template", {"template_id": WELCOME_TEMPLATE_ID})
+    assert pending["status"] == "confirmation_required"
+    assert [c["name"] for c in pending["preview"]["campaigns"]] == ["Relance"]
+    assert any("fail to render" in w and "2 recipients" in w for w in pending["preview"]["warnings"])
+
+
+async def test_new_phone_of_a_campaign_recipient_is_confirmed(client: Client, ledger: Ledger) -> None:
+    await campaign_for(client, type="text", body="Promo")
+    pending = await call_ok(client, "update_contact", {"contact_id": AWA, "phone": "+33612340999"})
+    assert pending["status"] == "confirmation_required" and puts(ledger, f"/api/v1/contacts/{AWA}") == []
+    assert pending["preview"]["action"] == 'Change the phone of "Awa Diop" (+33612345000) to +33612340999'
+    assert pending["preview"]["campaigns"][0]["recipients"] == 2
+    done = await call_ok(client, "update_contact",
+                         {"contact_id": AWA, "phone": "+33612340999", "confirm_token": pending["confirm_token"]})
+    assert done["status"] == "ok" and len(puts(ledger, f"/api/v1/contacts/{AWA}")) == 1
+    # not a recipient, or not a phone change: not asked
+    other = await call_ok(client, "update_contact", {"contact_id": MOUSSA, "phone": "+33612340998"})
+    tags = await call_ok(client, "update_contact", {"contact_id": AWA, "tags": ["vip"]})
+    assert other["status"] == "ok" and tags["status"] == "ok"
