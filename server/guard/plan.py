@@ -197,12 +197,11 @@ class Plan:
 
 
 def _host(url: str) -> str:
-    from urllib.parse import urlsplit
+    """The host a browser would open (WHATWG, policy.parse_url): what a person judging a link must see."""
+    from .policy import parse_url
 
-    try:
-        return (urlsplit(url).hostname or "").lower()
-    except ValueError:
-        return ""
+    parsed = parse_url(url)
+    return parsed.host if parsed else ""
 
 
 def from_preview(

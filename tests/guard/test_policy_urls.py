@@ -135,3 +135,11 @@ def test_plan_view_policies_read_every_url_place() -> None:
     ):
         assert view_policy_problem({**base, "what": what}, settings) is not None, what
     assert view_policy_problem({"tool": "create_webhook", "urls": ["https://evil.example/h"]}, settings) is not None
+
+
+def test_plan_view_shows_the_host_a_browser_opens() -> None:
+    from msgflash_mcp.server.guard.plan import Plan
+
+    plan = Plan(tool="send_message", action="x", workspace="personal",
+                urls=("https://evil.example\\.shop.example/hook", "shop.example/sale"))
+    assert [link["host"] for link in plan.view()["what"]["links"]] == ["evil.example", "shop.example"]
