@@ -24,7 +24,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mcp.types import ToolAnnotations
 
@@ -116,7 +116,7 @@ ToolFn = Callable[..., Awaitable["Reply"]]
 PreviewFn = Callable[..., Awaitable["Preview"]]
 # A planned tool: `plan(call, input) -> Plan` decides everything the call will do (no request is sent);
 # the tool function `fn(call, plan) -> Reply` sends exactly `plan.requests`.
-PlanFn = Callable[["CallContext", "BaseModel"], Awaitable["Plan"]]
+PlanFn = Callable[["CallContext", Any], Awaitable["Plan"]]  # Any: each planner takes its own input model
 
 
 @dataclass(frozen=True)

@@ -191,7 +191,7 @@ class CampaignInput(BaseModel):
 UNFROZEN_TEMPLATE = "the campaign renders its template at send time: later template edits change what is sent"
 
 
-async def plan_create_campaign(call: CallContext, input: BaseModel) -> Plan:
+async def plan_create_campaign(call: CallContext, input: CampaignInput) -> Plan:
     """Recipients resolved exactly (and frozen into explicit ids when a cap or allow-list applies), the
     content rendered, the instance and quota read: the one request create_campaign will send."""
     args = {name: getattr(input, name) for name in type(input).model_fields}
@@ -414,7 +414,7 @@ def _selector_args(selector: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def plan_resume_campaign(call: CallContext, input: BaseModel) -> Plan:
+async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
     """Who is still to be messaged, with what, from which instance. The API cannot freeze a resumed
     campaign's recipients or template, so the plan says so; a recipient allow-list is checked against
     the campaign's selector resolved now."""

@@ -608,7 +608,7 @@ def _fields(model: BaseModel) -> dict[str, Any]:
     return {name: getattr(model, name) for name in type(model).model_fields}
 
 
-async def plan_message(call: CallContext, input: BaseModel) -> Plan:
+async def plan_message(call: CallContext, input: MessageInput) -> Plan:
     """The plan of send_message and schedule_message: one request, its recipient, rendered content."""
     args = _fields(input)
     _check_message(args, call.now)

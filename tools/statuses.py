@@ -45,7 +45,7 @@ class StatusInput(BaseModel):
     ] = None
 
 
-async def plan_publish_status(call: CallContext, input: BaseModel) -> Plan:
+async def plan_publish_status(call: CallContext, input: StatusInput) -> Plan:
     """A broadcast: no recipient list exists (the policy refuses it under a recipient allow-list)."""
     args = {name: getattr(input, name) for name in type(input).model_fields}
     _check(args)

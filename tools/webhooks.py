@@ -74,7 +74,7 @@ class WebhookInput(BaseModel):
     events: Events
 
 
-async def plan_create_webhook(call: CallContext, input: BaseModel) -> Plan:
+async def plan_create_webhook(call: CallContext, input: WebhookInput) -> Plan:
     """Where events will flow: the exact request, the host as a browser reads it (the URL policy judges it)."""
     url: str = input.url
     events: list[str] = list(input.events)
