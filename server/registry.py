@@ -13,7 +13,7 @@ A tool is declared once in `tools/<group>.py`:
 From the route and the effect follow: the MCP annotations (all four hints), whether a
 confirmation guard runs (SEND/DELETE/ADMIN), the retry class (reads retry freely, mutations only
 what provably never left), read-only filtering, which credential the request carries (routes in
-PERSONAL_ONLY_PATHS always use the personal key; everything else the resolved workspace's key and
+declared `personal=True` always use the personal key; everything else the resolved workspace's key and
 `X-Team-Id`), and whether the tool takes a `workspace` argument. Nothing else restates them.
 """
 
@@ -40,19 +40,6 @@ if TYPE_CHECKING:
 
 API_PREFIX = "/api/v1"
 
-# Routes that reject team keys with 403 TEAM_KEY_NOT_ALLOWED (REFERENCE §3). The only place this
-# fact lives: the API client picks the personal key for these, whatever the active workspace.
-PERSONAL_ONLY_PATHS = frozenset(
-    {
-        "/api/v1/me",
-        "/api/v1/usage",
-        "/api/v1/billing/subscription",
-        "/api/v1/billing/usage",
-        "/api/v1/billing/payments",
-    }
-)
-
-
 class Effect(StrEnum):
     READ = "read"  # no side effect
     WRITE = "write"  # reversible create/update
@@ -77,14 +64,13 @@ _PARAM_RE = re.compile(r"{(\w+)}")
 class Route:
     method: str
     path: str  # template, e.g. "/api/v1/contacts/{id}"
+    # Rejects team keys with 403 TEAM_KEY_NOT_ALLOWED (REFERENCE §3): the API client always sends the
+    # personal key, whatever the active workspace. Declared where the route is named: GET(path, personal=True).
+    personal_only: bool = False
 
     @property
     def params(self) -> tuple[str, ...]:
         return tuple(_PARAM_RE.findall(self.path))
-
-    @property
-    def personal_only(self) -> bool:
-        return self.path in PERSONAL_ONLY_PATHS
 
     @property
     def retry_class(self) -> RetryClass:
@@ -96,8 +82,8 @@ class Route:
         return f"{self.method} {self.path}"
 
 
-def GET(path: str) -> Route:
-    return Route("GET", path)
+def GET(path: str, *, personal: bool = False) -> Route:
+    return Route("GET", path, personal)
 
 
 def POST(path: str) -> Route:
@@ -270,7 +256,6 @@ def select(
 __all__ = [
     "DELETE",
     "GET",
-    "PERSONAL_ONLY_PATHS",
     "POST",
     "PUT",
     "Api",

@@ -1,6 +1,6 @@
 """Billing, usage and account: read-only. Checkout, cancellation and downgrades live in the dashboard.
 
-Everything here except list_plans is personal-key-only (PERSONAL_ONLY_PATHS in server/registry.py):
+Everything here except list_plans is personal-key-only (routes declared GET(path, personal=True)):
 those tools take no `workspace` argument and always carry the personal key.
 """
 
@@ -16,8 +16,8 @@ from ._responses import Usage
 from ._types import Limit, Page
 
 # Routes other modules read too (campaign previews, resources, doctor): named once, here.
-USAGE = GET("/api/v1/usage")
-BILLING_USAGE = GET("/api/v1/billing/usage")
+USAGE = GET("/api/v1/usage", personal=True)
+BILLING_USAGE = GET("/api/v1/billing/usage", personal=True)
 
 toolset = Toolset("billing", "Plan, usage, subscription and payments (read-only).")
 
@@ -117,7 +117,7 @@ async def get_usage(api: Api) -> Reply:
     return Reply(_usage_line(data), data)
 
 
-@toolset.tool(GET("/api/v1/me"), Effect.READ)
+@toolset.tool(GET("/api/v1/me", personal=True), Effect.READ)
 async def get_account(api: Api) -> Reply:
     """The account that owns the personal key: name, email, plan, teams."""
     data = await api()
@@ -144,7 +144,7 @@ async def list_plans(api: Api) -> Reply:
     return Reply(f"{len(data)} plan(s): {shown}", data)
 
 
-@toolset.tool(GET("/api/v1/billing/subscription"), Effect.READ)
+@toolset.tool(GET("/api/v1/billing/subscription", personal=True), Effect.READ)
 async def get_subscription(api: Api) -> Reply:
     """Plan, scheduled change or cancellation, billing period (quotas: get_usage)."""
     data = await api()
@@ -180,7 +180,7 @@ async def get_billing_usage(api: Api) -> Reply:
     return Reply(summary, data)
 
 
-@toolset.tool(GET("/api/v1/billing/payments"), Effect.READ)
+@toolset.tool(GET("/api/v1/billing/payments", personal=True), Effect.READ)
 async def list_payments(api: Api, page: Page | None = None, limit: Limit | None = None) -> Reply:
     """Payment history of the personal account, newest first (page-based)."""
     data = await api(query={"page": page, "limit": limit})
