@@ -21,7 +21,7 @@ import httpx2
 from .errors import ApiError, NotSent, OutcomeUnknown, RateLimited
 from .redact import remember_returned_secrets
 from .registry import Route
-from .retry import RetryClass, RetryPolicy, Verdict, parse_retry_after
+from .retry import NEVER_SENT, RetryClass, RetryPolicy, Verdict, parse_retry_after
 from .workspaces import Workspace, Workspaces
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ class ApiClient:
                         )
                     except httpx2.TransportError as exc:
                         failure = exc
-                        sent = sent and not isinstance(exc, _NEVER_LEFT)
+                        sent = sent and not isinstance(exc, NEVER_SENT)
                     else:
                         elapsed = (time.perf_counter() - started) * 1000
                         log.debug("%s -> %s in %.1f ms (%s)", route, response.status_code, elapsed, workspace.kind)
@@ -118,7 +118,7 @@ class ApiClient:
                         raise OutcomeUnknown(f"{route} failed after the request was sent ({decision.reason})", _CHECK)
                     if error is not None:
                         raise error
-                    if isinstance(failure, _NEVER_LEFT):
+                    if isinstance(failure, NEVER_SENT):
                         raise NotSent(f"could not reach MsgFlash ({type(failure).__name__})")
                     raise ApiError(502, "TRANSPORT_ERROR", f"{type(failure).__name__} talking to MsgFlash")
         except TimeoutError:
@@ -129,8 +129,6 @@ class ApiClient:
             raise ApiError(504, "TIMEOUT", f"MsgFlash did not answer within {self._deadline:g} s") from None
 
 
-# Transport failures that prove the request never left: retrying them can't duplicate anything.
-_NEVER_LEFT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 _CHECK = "read the object back (or list recent ones) to see whether it was created"
 
 

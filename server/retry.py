@@ -45,6 +45,7 @@ from enum import Enum
 import httpx2
 
 __all__ = [
+    "NEVER_SENT",
     "RATE_LIMIT_CODE",
     "REJECTION_CODES",
     "Decision",
@@ -65,7 +66,9 @@ RATE_LIMIT_CODE = "API_RATE_LIMIT_EXCEEDED"
 REJECTION_CODES = frozenset({"PROVIDER_ERROR", "PROVIDER_UNAVAILABLE"})
 
 _MAYBE_PROCESSED_5XX = frozenset({500, 502, 503, 504})
-_NEVER_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
+# Transport failures that prove the request never left: retrying them can't duplicate anything.
+# The one definition (the API client reads it too, to tell NotSent from doubt).
+NEVER_SENT = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout)
 _DELAY_SECONDS = re.compile(r"\d+(?:\.\d+)?")
 
 
@@ -110,7 +113,7 @@ def classify(
         raise TypeError("classify() takes exactly one of exc= or status=")
     maybe = Verdict.RETRY if retry_class is RetryClass.SAFE else Verdict.OUTCOME_UNKNOWN
     if exc is not None:
-        if isinstance(exc, _NEVER_SENT):
+        if isinstance(exc, NEVER_SENT):
             return Verdict.RETRY
         if isinstance(exc, httpx2.UnsupportedProtocol):
             return Verdict.FAIL  # a configuration error: nothing was sent and retrying cannot help
