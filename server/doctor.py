@@ -24,7 +24,7 @@ import anyio
 from rich.console import Console
 from rich.table import Table
 
-from ..tools.billing import BILLING_USAGE as USAGE
+from ..tools.billing import BILLING_USAGE
 from ..tools.instances import INSTANCES
 from .errors import MsgFlashError, NotSent
 from .redact import Scrubber
@@ -302,7 +302,7 @@ async def usage_row(report: Report, connection: Any, row: WorkspaceReport, scrub
     from .call import bind_route
 
     try:
-        api = await bind_route(connection, USAGE)
+        api = await bind_route(connection, BILLING_USAGE)
         usage: dict[str, Any] = await api() or {}
     except MsgFlashError as exc:
         report.add("usage", False, scrub(str(exc)), scrub(exc.advice()) or "see the message")

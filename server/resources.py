@@ -21,7 +21,7 @@ from mcp.server.context import CallNext, ServerRequestContext
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import Completion, CompletionArgument, CompletionContext, PromptReference, ResourceTemplateReference
 
-from ..tools.billing import BILLING_USAGE as USAGE  # personal key only: plan, limits, features, usage
+from ..tools.billing import BILLING_USAGE  # personal key only: plan, limits, features, usage
 from ..tools.campaigns import CAMPAIGN, CAMPAIGN_STATS, RECORD_SOURCE, recorded_campaigns
 from ..tools.instances import INSTANCE_STATE, INSTANCES
 from ..tools.templates import TEMPLATE, TEMPLATES
@@ -115,7 +115,7 @@ async def instances_resource() -> str:
 
 async def usage_resource() -> str:
     """Plan, limits, features and this period's usage of the account (uses the personal key)."""
-    return await _read(USAGE)
+    return await _read(BILLING_USAGE)
 
 
 async def template_resource(template_id: str) -> str:
