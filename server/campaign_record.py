@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Mapping
@@ -27,9 +26,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import anyio.to_thread
-
 if TYPE_CHECKING:
+    import sqlite3
+
     from .runtime import Runtime
     from .settings import Settings
 
@@ -96,9 +95,11 @@ class SqliteCampaignRecord:
     """One table in one SQLite file; calls run in a worker thread (a commit may fsync)."""
 
     def __init__(self, path: str) -> None:
+        import sqlite3  # here, not at import: start-up of servers that never open the record stays lean
+
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False)
+        self._db: sqlite3.Connection = sqlite3.connect(path, check_same_thread=False)
         self._lock = threading.Lock()
         with self._lock, self._db:
             self._db.execute(
@@ -131,13 +132,19 @@ class SqliteCampaignRecord:
         return CampaignEntry.from_dict(json.loads(row[0])) if row else None
 
     async def add(self, entry: CampaignEntry) -> None:
-        await anyio.to_thread.run_sync(self._add, entry)
+        from anyio.to_thread import run_sync
+
+        await run_sync(self._add, entry)
 
     async def list(self, workspace: str | None = None, limit: int = LIST_LIMIT) -> list[CampaignEntry]:
-        return await anyio.to_thread.run_sync(self._list, workspace, limit)
+        from anyio.to_thread import run_sync
+
+        return await run_sync(self._list, workspace, limit)
 
     async def get(self, campaign_id: str) -> CampaignEntry | None:
-        return await anyio.to_thread.run_sync(self._get, campaign_id)
+        from anyio.to_thread import run_sync
+
+        return await run_sync(self._get, campaign_id)
 
     async def close(self) -> None:
         with self._lock:
