@@ -29,7 +29,7 @@ from ..runtime import Runtime
 from .audit_step import audit
 from .binding import Bound, build_plan, tool_args
 from .context import bind_call, connection_of, principal_of
-from .outcome import acted, api_failure, api_id, error_name, not_acted, unexpected_failure
+from .outcome import acted, api_failure, api_id, error_name, log, not_acted, unexpected_failure
 
 # How many times a person is asked again when the plan keeps changing under one call.
 MAX_REASKS = 2
@@ -102,7 +102,8 @@ async def run_mutating(spec: ToolSpec, ctx: Context, bound: Bound, answer: Any) 
         try:
             await runtime.guard.save_result(claim, output.model_dump(mode="json"))
         except Exception as exc:  # the action happened: a store hiccup must not turn it into an error
-            unexpected_failure(spec, exc, runtime.scrubber, write_started=True)
+            log.error("%s: keeping the result for replays failed: %s", spec.name,
+                      runtime.scrubber.text(f"{type(exc).__name__}: {exc}"))
     await audit(runtime, spec, workspace=call.workspace_name, args=bound.args, confirmation=decision.path,
                 outcome=output.status, principal=call.principal, api_id=api_id(output.data))
     return render(output, runtime.scrubber.data)
@@ -130,9 +131,7 @@ async def _recheck(spec: ToolSpec, ctx: Context, bound: Bound, runtime: Runtime)
 async def _act(spec: ToolSpec, runtime: Runtime, bound: Bound, plan: Plan, decision: Decision) -> ToolOutput:
     call = bound.call
     args = bound.args
-    write_started = False
-    try:
-        write_started = True  # from here on, a request that changes something may leave
+    try:  # from here on a request that changes something may leave: an unforeseen failure is a doubt
         if spec.planner is not None:
             reply: Reply = await spec.fn(call, plan)
         else:
@@ -148,7 +147,7 @@ async def _act(spec: ToolSpec, runtime: Runtime, bound: Bound, plan: Plan, decis
     except Exception as exc:
         await audit(runtime, spec, workspace=call.workspace_name, args=args, confirmation=decision.path,
                     outcome=f"error: {type(exc).__name__}", principal=call.principal)
-        raise unexpected_failure(spec, exc, runtime.scrubber, write_started=write_started) from None
+        raise unexpected_failure(spec, exc, runtime.scrubber, write_started=True) from None
     return acted(reply, call.label, third_party=spec.route is not None)
 
 

@@ -28,6 +28,7 @@ from msgflash_mcp.sandbox.seed import (
     contact_id,
 )
 from msgflash_mcp.server.app import build_server
+from msgflash_mcp.server.settings import ConfirmMode
 
 from tests.conftest import call_ok, make_settings, mutations
 from tests.trust.requirements import requirement
@@ -256,4 +257,40 @@ async def test_replayed_final_round_sends_exactly_once(server: MCPServer[Any], l
         again = await client.call_tool("send_message", text_message(), input_responses=answers, request_state=state)
     assert (done.structured_content or {})["status"] == "ok"
     assert (again.structured_content or {})["status"] == "replayed"
+    assert len(writes(ledger, SEND)) == 1
+
+
+# ---------------------------------------------------------------------- outcome never hidden
+
+
+def unconfirmed(sandbox_app: Any) -> MCPServer[Any]:
+    return build_server(make_settings(confirm=ConfirmMode.OFF), sandbox_app=sandbox_app)
+
+
+async def test_an_audit_failure_after_the_write_never_turns_it_into_an_error(sandbox_app: Any, ledger: Ledger) -> None:
+    async def broken(**_: Any) -> None:
+        raise OSError("disk full")
+
+    server = unconfirmed(sandbox_app)
+    server.runtime.audit.record = broken  # type: ignore[attr-defined]
+    async with Client(server) as client:
+        out = await call_ok(client, "send_message", text_message())
+    assert out["status"] == "ok"
+    assert len(writes(ledger, SEND)) == 1
+
+
+async def test_an_unforeseen_failure_after_the_request_left_says_outcome_unknown(
+    sandbox_app: Any, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from msgflash_mcp.tools import messages
+
+    def boom(*_: Any, **__: Any) -> Any:
+        raise KeyError("a field the reply builder did not expect")
+
+    monkeypatch.setattr(messages, "_sent_reply", boom)
+    server = unconfirmed(sandbox_app)
+    async with Client(server) as client:
+        result = await client.call_tool("send_message", text_message())
+    text = result.content[0].text  # type: ignore[union-attr]
+    assert result.is_error and "outcome unknown" in text and "before retrying" in text and "KeyError" in text
     assert len(writes(ledger, SEND)) == 1
