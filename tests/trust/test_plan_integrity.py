@@ -294,3 +294,33 @@ async def test_an_unforeseen_failure_after_the_request_left_says_outcome_unknown
     text = result.content[0].text  # type: ignore[union-attr]
     assert result.is_error and "outcome unknown" in text and "before retrying" in text and "KeyError" in text
     assert len(writes(ledger, SEND)) == 1
+
+
+# ---------------------------------------------------------------------- over HTTP
+
+
+@requirement("plan.workspace-race")
+async def test_switch_by_a_second_http_session_of_the_same_principal_during_the_token_path(
+    monkeypatch: pytest.MonkeyPatch, sandbox_app: Any, ledger: Ledger
+) -> None:
+    """Two HTTP sessions with one bearer token are one principal: B's switch lands between A's preview and
+    A's confirmation. Nothing is sent; A is shown the new plan and what changed."""
+    from mcp.client.streamable_http import streamable_http_client
+    from msgflash_mcp.server.serve import http_app
+
+    from tests.e2e.test_http import ENDPOINT, PORT, TOKEN, running
+
+    monkeypatch.setenv("MSGFLASH_HTTP_TOKEN", TOKEN)
+    app = http_app(make_settings(), port=PORT, sandbox_app=sandbox_app)
+    async with (
+        running(app, TOKEN) as http,
+        Client(streamable_http_client(ENDPOINT, http_client=http)) as a,
+        Client(streamable_http_client(ENDPOINT, http_client=http)) as b,
+    ):
+        await call_ok(b, "switch_workspace", {"workspace": "personal"})
+        pending = await call_ok(a, "create_webhook", WEBHOOK)
+        await call_ok(b, "switch_workspace", {"workspace": TEAM})
+        again = await call_ok(a, "create_webhook", {**WEBHOOK, "confirm_token": pending["confirm_token"]})
+    assert again["status"] == "confirmation_required"
+    assert "workspace personal → sandbox-team" in again["preview"]["changes"]
+    assert mutations(ledger()) == []
