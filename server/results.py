@@ -59,19 +59,6 @@ class Preview:
             out["blocked"] = self.blocked
         return out
 
-    def as_text(self, workspace: str) -> str:
-        """The question a person reads in an elicitation form. Deterministic: no clock, no ids."""
-        lines = [f"{self.action} (workspace: {workspace})"]
-        if self.recipients is not None:
-            lines.append(f"Recipients: {self.recipients}")
-        for key, value in self.details.items():
-            shown = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
-            lines.append(f"{key}: {shown}")
-        if self.urls:
-            lines.append("Links: " + ", ".join(self.urls))
-        lines.extend(f"WARNING: {warning}" for warning in self.warnings)
-        return "\n".join(lines)
-
 
 class ToolOutput(BaseModel):
     """The structured result of every tool."""
