@@ -92,7 +92,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return _fail(str(exc))
     from .logs import configure_logging
     from .registry import UnknownToolset
-    from .serve import serve_mcp
+    from .transport.serve import serve_mcp
 
     configure_logging(settings)
     try:

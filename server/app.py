@@ -11,11 +11,11 @@ import httpx2
 from mcp.server import MCPServer
 
 from ..tools import ALL_TOOLSETS
+from .api.ratelimit import RateLimiter
 from .apps import MsgflashApps, hide_from_plain_clients, stamp_views
 from .call import build_tool
 from .guard import TokenStore
 from .logs import third_party_level
-from .ratelimit import RateLimiter
 from .registry import ToolSpec, select
 from .runtime import Connection, Runtime, connect
 from .settings import ConfirmMode, Settings

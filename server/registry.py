@@ -20,7 +20,6 @@ declared `personal=True` always use the personal key; everything else the resolv
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from mcp.types import ToolAnnotations
 
-from .retry import RetryClass
+from .api.route import DELETE, GET, POST, PUT, Route
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -37,8 +36,6 @@ if TYPE_CHECKING:
     from .call.context import CallContext
     from .guard.plan import Plan
     from .results import Preview, Reply
-
-API_PREFIX = "/api/v1"
 
 class Effect(StrEnum):
     READ = "read"  # no side effect
@@ -55,47 +52,6 @@ class Effect(StrEnum):
     @property
     def mutating(self) -> bool:
         return self is not Effect.READ
-
-
-_PARAM_RE = re.compile(r"{(\w+)}")
-
-
-@dataclass(frozen=True)
-class Route:
-    method: str
-    path: str  # template, e.g. "/api/v1/contacts/{id}"
-    # Rejects team keys with 403 TEAM_KEY_NOT_ALLOWED (REFERENCE §3): the API client always sends the
-    # personal key, whatever the active workspace. Declared where the route is named: GET(path, personal=True).
-    personal_only: bool = False
-
-    @property
-    def params(self) -> tuple[str, ...]:
-        return tuple(_PARAM_RE.findall(self.path))
-
-    @property
-    def retry_class(self) -> RetryClass:
-        # Only GET is side-effect free; the API documents no idempotency keys, so every other
-        # method may have acted once a request reached it.
-        return RetryClass.SAFE if self.method == "GET" else RetryClass.UNSAFE
-
-    def __str__(self) -> str:
-        return f"{self.method} {self.path}"
-
-
-def GET(path: str, *, personal: bool = False) -> Route:
-    return Route("GET", path, personal)
-
-
-def POST(path: str) -> Route:
-    return Route("POST", path)
-
-
-def PUT(path: str) -> Route:
-    return Route("PUT", path)
-
-
-def DELETE(path: str) -> Route:
-    return Route("DELETE", path)
 
 
 ToolFn = Callable[..., Awaitable["Reply"]]

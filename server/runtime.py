@@ -20,9 +20,7 @@ import httpx2
 from pydantic import SecretStr
 
 from .api import USER_AGENT, ApiClient
-from .audit import AuditLog
-from .guard import Guard, TokenStore
-from .ratelimit import (
+from .api.ratelimit import (
     DEFAULT_HEADROOM,
     MemoryRateLimiter,
     NoRateLimiter,
@@ -30,8 +28,10 @@ from .ratelimit import (
     RateLimiter,
     RedisRateLimiter,
 )
+from .api.retry import RetryPolicy
+from .audit import AuditLog
+from .guard import Guard, TokenStore
 from .redact import Scrubber
-from .retry import RetryPolicy
 from .settings import Settings, TeamConfig
 from .workspaces import ActiveStore, MemoryActiveStore, RedisActiveStore, Workspaces
 

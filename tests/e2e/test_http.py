@@ -1,4 +1,4 @@
-"""Streamable HTTP, in-process: the real ASGI app from server/serve.py, its lifespan running, no port.
+"""Streamable HTTP, in-process: the real ASGI app from server/transport/serve.py, its lifespan running, no port.
 
 Bearer token (MSGFLASH_HTTP_TOKEN), DNS-rebinding protection (Host -> 421, Origin -> 403) and a full
 MCP session through the SDK client on both protocol eras.
@@ -15,7 +15,7 @@ import httpx2
 import pytest
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
-from msgflash_mcp.server.serve import http_app
+from msgflash_mcp.server.transport.serve import http_app
 
 from tests.conftest import make_settings
 

@@ -21,10 +21,10 @@ from msgflash_mcp.sandbox.faults import parse_rules
 from msgflash_mcp.sandbox.inprocess import sandbox_transport
 from msgflash_mcp.sandbox.keys import PERSONAL_KEY
 from msgflash_mcp.server.api import ApiClient
+from msgflash_mcp.server.api.ratelimit import ADAPT_STEP, DEFAULT_HEADROOM, MemoryRateLimiter, RateLimitedTransport
+from msgflash_mcp.server.api.retry import RetryPolicy
 from msgflash_mcp.server.app import build_server
-from msgflash_mcp.server.ratelimit import ADAPT_STEP, DEFAULT_HEADROOM, MemoryRateLimiter, RateLimitedTransport
 from msgflash_mcp.server.registry import GET
-from msgflash_mcp.server.retry import RetryPolicy
 from msgflash_mcp.server.workspaces import Workspace
 from pydantic import SecretStr
 

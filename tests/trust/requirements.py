@@ -15,21 +15,21 @@ from typing import Any, TypeVar
 F = TypeVar("F", bound=Callable[..., Any])
 
 REQUIREMENTS: dict[str, str] = {
-    # Retries and idempotency (server/retry.py, server/api.py)
+    # Retries and idempotency (server/api/retry.py, server/api/client.py)
     "retry.no-dup-send-5xx": "a send that committed then failed (5xx, dropped, timeout) leaves one message; result is success or OutcomeUnknown naming the status tool",
     "retry.safe-before-commit": "429 with Retry-After and ConnectError before commit are retried; exactly one message; Retry-After respected",
     "retry.retry-after-parsing": "Retry-After seconds/float/HTTP date/negative/huge/garbage/absent parse as documented; above the cap fails fast",
     "retry.bounded": "an always-503 API yields at most 1 + max_retries requests within the tool deadline",
     "retry.hang-deadline": "an API that never answers yields a tool error within the deadline (OutcomeUnknown for sends)",
     "retry.no-4xx-retry": "400/401/403/404/422 produce exactly one request",
-    # Rate limiting (server/ratelimit.py)
+    # Rate limiting (server/api/ratelimit.py)
     "rate.concurrent-zero-429": "concurrent tool calls against a 10 req/s sandbox see zero 429s and take at least (n - burst) / rate",
     "rate.retries-count": "retries consume rate-limit slots",
     "rate.429-pauses-all": "one 429 with Retry-After delays every other in-flight caller",
     "rate.per-credential": "team and personal keys have independent schedules",
     "rate.monotonic": "moving the wall clock does not change pacing",
     "rate.cancel-safe": "cancelled waiters neither deadlock the limiter nor let later calls exceed the rate",
-    # Confirmation guard (server/guard.py)
+    # Confirmation guard (server/guard/confirm.py)
     "guard.preview-no-effect": "a guarded tool without a token changes nothing and previews every recipient, text and URL",
     "guard.bound-args": "a token used with any changed argument is rejected; nothing changes",
     "guard.single-use": "a token works once, also when two uses race",

@@ -17,7 +17,7 @@ from msgflash_mcp.sandbox.inprocess import sandbox_transport
 from msgflash_mcp.sandbox.keys import TEAM_ID, TEAM_NAME
 from msgflash_mcp.server import serve
 from msgflash_mcp.server.__main__ import parse
-from msgflash_mcp.server.serve import http_app, is_loopback, serve_mcp
+from msgflash_mcp.server.transport.serve import http_app, is_loopback, serve_mcp
 
 from ..conftest import make_settings
 from .requirements import requirement
@@ -206,7 +206,7 @@ async def test_allowed_hosts_admit_a_proxied_public_name(monkeypatch: pytest.Mon
     """MSGFLASH_ALLOWED_HOSTS: behind a proxy the public name passes the Host/Origin checks; others still fail."""
     monkeypatch.setenv("MSGFLASH_ALLOWED_HOSTS", "mcp.example.com")
     base = "http://127.0.0.1:8765"
-    from msgflash_mcp.server.serve import http_app
+    from msgflash_mcp.server.transport.serve import http_app
 
     from tests.conftest import make_settings as settings_for
 

@@ -306,7 +306,7 @@ async def test_switch_by_a_second_http_session_of_the_same_principal_during_the_
     """Two HTTP sessions with one bearer token are one principal: B's switch lands between A's preview and
     A's confirmation. Nothing is sent; A is shown the new plan and what changed."""
     from mcp.client.streamable_http import streamable_http_client
-    from msgflash_mcp.server.serve import http_app
+    from msgflash_mcp.server.transport.serve import http_app
 
     from tests.e2e.test_http import ENDPOINT, PORT, TOKEN, running
 

@@ -22,7 +22,7 @@ import httpx2
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from msgflash_mcp.server.ratelimit import (
+from msgflash_mcp.server.api.ratelimit import (
     ADAPT_DECAY,
     ADAPT_STEP,
     MemoryRateLimiter,

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import anyio
 import pytest
 import redis.exceptions
-from msgflash_mcp.server.ratelimit import RedisRateLimiter, build_rate_limiter, key_fingerprint
+from msgflash_mcp.server.api.ratelimit import RedisRateLimiter, build_rate_limiter, key_fingerprint
 from redis.asyncio import Redis
 
 from tests.redis_server import redis_url

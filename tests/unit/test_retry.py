@@ -10,7 +10,7 @@ import httpx2
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from msgflash_mcp.server.retry import (
+from msgflash_mcp.server.api.retry import (
     RATE_LIMIT_CODE,
     RetryClass,
     RetryPolicy,

@@ -12,7 +12,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from msgflash_mcp.sandbox.keys import TEAM_ID
-from msgflash_mcp.server.serve import http_app
+from msgflash_mcp.server.transport.serve import http_app
 
 from tests.conftest import make_settings
 
@@ -55,7 +55,7 @@ from collections.abc import AsyncIterator  # noqa: E402
 from contextlib import asynccontextmanager  # noqa: E402
 
 from msgflash_mcp.server.call.principal import ANONYMOUS, token_principal  # noqa: E402
-from msgflash_mcp.server.serve import StaticTokenVerifier  # noqa: E402
+from msgflash_mcp.server.transport.serve import StaticTokenVerifier  # noqa: E402
 
 from tests.conftest import call_ok, mutations  # noqa: E402
 from tests.guard.conftest import personal_contacts  # noqa: E402

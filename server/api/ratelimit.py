@@ -359,7 +359,7 @@ class RateLimitedTransport(httpx2.AsyncBaseTransport):
         await self._limiter.acquire(key)
         response = await self._inner.handle_async_request(request)
         if response.status_code == 429:
-            from .api import error_fields
+            from .client import error_fields
             from .retry import is_rate_limit, parse_retry_after
 
             await response.aread()  # a small error envelope; the client reads it from memory afterwards

@@ -14,11 +14,11 @@ from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
 from pydantic import AnyHttpUrl
 
-from .app import build_server
-from .call.principal import token_principal
-from .logs import third_party_level
-from .redact import Scrubber, install_log_scrubbing
-from .settings import ConfirmMode, Settings
+from ..app import build_server
+from ..call.principal import token_principal
+from ..logs import third_party_level
+from ..redact import Scrubber, install_log_scrubbing
+from ..settings import ConfirmMode, Settings
 
 log = logging.getLogger("msgflash_mcp")
 
@@ -103,7 +103,7 @@ def freeze_startup_objects() -> None:
 
     Collections then only scan what calls create, so they stay short: a long gen-2 pause in the
     middle of paced traffic delays one request and squeezes the next one against a strict upstream
-    limit (see server/ratelimit.py). No collect() first: start-up garbage is small, the pause is not.
+    limit (see server/api/ratelimit.py). No collect() first: start-up garbage is small, the pause is not.
     """
     gc.freeze()
     gc.enable()

@@ -18,14 +18,14 @@ from urllib.parse import quote
 import anyio
 import httpx2
 
-from .errors import ApiError, NotSent, OutcomeUnknown, RateLimited
-from .redact import remember_returned_secrets
-from .registry import Route
+from ..errors import ApiError, NotSent, OutcomeUnknown, RateLimited
+from ..redact import remember_returned_secrets
+from ..workspaces import Workspace, Workspaces
 from .retry import NEVER_SENT, RetryClass, RetryPolicy, Verdict, parse_retry_after
-from .workspaces import Workspace, Workspaces
+from .route import Route
 
 if TYPE_CHECKING:
-    from .campaign_record import CampaignRecord
+    from ..campaign_record import CampaignRecord
 
 log = logging.getLogger("msgflash_mcp.api")
 
