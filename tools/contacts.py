@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import AfterValidator, Field, StringConstraints
 
@@ -16,6 +14,7 @@ from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
 from ._people import SAMPLE, people
+from ._polling import FINISHED, MAX_WAIT, follow
 from ._responses import BulkJob, Contact, ContactPage
 from ._types import ContactId, Cursor, JobId, Limit, Phone, phone_search
 
@@ -25,13 +24,6 @@ toolset = Toolset("contacts", "Contacts of the workspace and bulk contact jobs."
 # The API turns 100 or more ids (bulk delete, group members) into an asynchronous job (202 + job).
 ASYNC_THRESHOLD = 100
 MAX_IDS = 10_000
-POLL_INTERVAL = 2.0  # the reference: poll progress every 2 s
-MAX_WAIT = 120
-FINISHED = frozenset({"done", "failed", "cancelled"})
-
-# How get_bulk_job_progress waits between polls. Tests replace it with a sleep that advances the
-# sandbox clock, so following a job never sleeps for real.
-sleep: Callable[[float], Awaitable[None]] = anyio.sleep
 
 
 def _unique(ids: list[str]) -> list[str]:
@@ -418,16 +410,7 @@ async def get_bulk_job_progress(
     ] = 0,
 ) -> Reply:
     """Progress of a bulk job; optionally wait for it to finish."""
-    data = await api(path={"jobId": job_id})
-    waited = 0.0
-    while data.get("status") not in FINISHED and waited < wait_seconds:
-        await api.report_progress(float(data.get("progress") or 0), 100.0, f"bulk job {data.get('status')}")
-        step = min(POLL_INTERVAL, wait_seconds - waited)
-        await sleep(step)
-        waited += step
-        data = await api(path={"jobId": job_id})
-    if waited:
-        await api.report_progress(float(data.get("progress") or 0), 100.0, f"bulk job {data.get('status')}")
+    data, waited = await follow(api, lambda: api(path={"jobId": job_id}), wait_seconds=wait_seconds, what="bulk job")
     line = job_line(data)
     if data.get("status") not in FINISHED:
         line += f"; still running after waiting {waited:g} s: call again to keep following"

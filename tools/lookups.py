@@ -6,16 +6,15 @@ get_number_lookup_progress polls (every 2 s, like bulk jobs) until it is done, f
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field, StringConstraints
 
 from ..server.api import Api
 from ..server.registry import GET, POST, Effect, Toolset
 from ..server.results import Reply
+from ._polling import FINISHED, MAX_WAIT, follow
 from ._types import InstanceId, LookupId, _e164
 
 toolset = Toolset("lookups", "Check which numbers are on WhatsApp; import the hits as contacts.")
@@ -23,14 +22,9 @@ toolset = Toolset("lookups", "Check which numbers are on WhatsApp; import the hi
 
 MAX_NUMBERS = 10_000
 SYNC_BELOW = 100  # the API answers synchronously under this many numbers
-POLL_INTERVAL = 2.0  # seconds, as the API documents for progress polling
-MAX_WAIT = 120  # same bound as get_bulk_job_progress
-TERMINAL = frozenset({"done", "failed", "cancelled"})
 MAX_SHOWN = 250  # per result list: a 10,000-number lookup must not flood the model's context
 MAX_INVALID_REPORTED = 20
 
-# Injectable (tests swap it for one that advances the sandbox clock): never a real sleep in tests.
-sleep: Callable[[float], Awaitable[None]] = anyio.sleep
 
 Numbers = Annotated[
     list[Annotated[str, StringConstraints(max_length=32)]],
@@ -150,21 +144,11 @@ async def get_number_lookup(api: Api, lookup_id: LookupId) -> Reply:
 @toolset.tool(GET("/api/v1/number-lookups/{id}/progress"), Effect.READ)
 async def get_number_lookup_progress(api: Api, lookup_id: LookupId, wait_seconds: WaitSeconds | None = None) -> Reply:
     """Progress of an async lookup; with wait_seconds, polls every 2 s until it ends or the wait is over."""
-    data = await api(path={"id": lookup_id})
-    waited = 0.0
-    budget = float(wait_seconds or 0)
-    while data.get("status") not in TERMINAL and waited < budget:
-        await api.report_progress(float(data.get("progress") or 0), 100.0, f"lookup {data.get('status')}")
-        step = min(POLL_INTERVAL, budget - waited)
-        await sleep(step)
-        waited += step
-        data = await api(path={"id": lookup_id})
-    if waited:
-        await api.report_progress(float(data.get("progress") or 0), 100.0, f"lookup {data.get('status')}")
+    data, waited = await follow(api, lambda: api(path={"id": lookup_id}), wait_seconds=wait_seconds or 0, what="lookup")
     status = data.get("status")
     checked, total = data.get("checkedCount", 0), data.get("normalizedCount") or data.get("requestedCount", 0)
     summary = f"Lookup {lookup_id} {status}: {data.get('progress', 0)}% ({checked}/{total} checked; {_counts(data)})"
-    if status not in TERMINAL:
+    if status not in FINISHED:
         summary += f"; still running{f' after {waited:g} s' if waited else ''}, poll again"
     elif status == "failed" and data.get("error"):
         summary += f"; error: {data['error']}"

@@ -12,6 +12,7 @@ from mcp import Client
 from msgflash_mcp.sandbox.app import SandboxConfig, create_app
 from msgflash_mcp.sandbox.keys import TEAM_ID, TEAM_NAME
 from msgflash_mcp.sandbox.seed import AWA_CONTACT_ID, PERSONAL_CONTACTS, TEAM_CONTACTS, VIP_GROUP_ID, contact_id
+from msgflash_mcp.tools import _polling
 from msgflash_mcp.tools import contacts as contacts_module
 
 from tests.conftest import call_error, call_ok, mutations
@@ -42,7 +43,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch, sandbox_app: Any) -> list[float]:
         sandbox.clock.advance(seconds)
         sandbox.tick()
 
-    monkeypatch.setattr(contacts_module, "sleep", advance)
+    monkeypatch.setattr(_polling, "sleep", advance)
     return slept
 
 

@@ -20,6 +20,7 @@ from msgflash_mcp.sandbox.seed import (
     VIP_GROUP_ID,
     contact_id,
 )
+from msgflash_mcp.tools import _polling
 from msgflash_mcp.tools import contacts as contacts_module
 
 from tests.conftest import call_error, call_ok, mutations
@@ -251,7 +252,7 @@ async def test_adding_100_members_becomes_a_job_that_can_be_followed(
         sandbox.clock.advance(seconds)
         sandbox.tick()
 
-    monkeypatch.setattr(contacts_module, "sleep", advance)
+    monkeypatch.setattr(_polling, "sleep", advance)
     group_id = await new_group(client)
     ids = PERSONAL_IDS + [str(uuid.uuid4()) for _ in range(130 - len(PERSONAL_IDS))]
     queued = await call_ok(client, "add_group_members", {"group_id": group_id, "contact_ids": ids})

@@ -15,7 +15,7 @@ from msgflash_mcp.sandbox.seed import (
     PERSONAL_DISCONNECTED_INSTANCE_ID,
     TEAM_INSTANCE_ID,
 )
-from msgflash_mcp.tools import lookups
+from msgflash_mcp.tools import _polling, lookups
 
 from tests.conftest import call_error, call_ok, mutations
 
@@ -47,7 +47,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch, sandbox_app: Any) -> list[float]:
         recorded.append(seconds)
         sandbox_app.state.sandbox.clock.advance(seconds)
 
-    monkeypatch.setattr(lookups, "sleep", fake_sleep)
+    monkeypatch.setattr(_polling, "sleep", fake_sleep)
     return recorded
 
 

@@ -1,0 +1,40 @@
+"""Following an asynchronous API job (bulk contact jobs, number lookups) until it ends or the wait is over.
+
+Both job kinds share the reference's rules: poll progress every 2 s, report it to the caller, stop at
+`done`, `failed` or `cancelled`. One loop serves both, so the interval, the bound and the injectable
+sleep live here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+
+from ..server.api import Api
+
+POLL_INTERVAL = 2.0  # seconds, as the API documents for progress polling
+MAX_WAIT = 120  # the longest a tool call may follow a job
+FINISHED = frozenset({"done", "failed", "cancelled"})
+
+# How a follow waits between polls. Tests replace it with a sleep that advances the sandbox clock,
+# so following a job never sleeps for real.
+sleep: Callable[[float], Awaitable[None]] = anyio.sleep
+
+
+async def follow(
+    api: Api, read: Callable[[], Awaitable[Any]], *, wait_seconds: float, what: str
+) -> tuple[dict[str, Any], float]:
+    """Read a job's progress, then poll until it finishes or `wait_seconds` pass; (last read, seconds waited)."""
+    data = await read()
+    waited = 0.0
+    while data.get("status") not in FINISHED and waited < wait_seconds:
+        await api.report_progress(float(data.get("progress") or 0), 100.0, f"{what} {data.get('status')}")
+        step = min(POLL_INTERVAL, wait_seconds - waited)
+        await sleep(step)
+        waited += step
+        data = await read()
+    if waited:
+        await api.report_progress(float(data.get("progress") or 0), 100.0, f"{what} {data.get('status')}")
+    return data, waited
