@@ -15,8 +15,8 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from msgflash_mcp.sandbox.inprocess import sandbox_transport
 from msgflash_mcp.sandbox.keys import TEAM_ID, TEAM_NAME
-from msgflash_mcp.server import serve
 from msgflash_mcp.server.__main__ import parse
+from msgflash_mcp.server.transport import serve
 from msgflash_mcp.server.transport.serve import http_app, is_loopback, serve_mcp
 
 from ..conftest import make_settings
