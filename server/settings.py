@@ -13,6 +13,7 @@ import uuid
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -56,6 +57,14 @@ class TeamConfig(BaseModel):
         if not TEAM_KEY_RE.fullmatch(value.get_secret_value()):
             raise ValueError("team key must be 'msgf_team_' followed by 64 lowercase hex characters")
         return value
+
+
+def zone_or_none(name: str) -> ZoneInfo | None:
+    """The IANA zone of that name, or None when there is none (shared with the `timezone` tool arguments)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
 
 
 def _csv(value: Any) -> Any:
@@ -102,6 +111,8 @@ class Settings(BaseSettings):
     # Statuses reach everyone who has the sending number: refused while a recipient allow-list is set,
     # unless this says so (server/guard/policy.py).
     allow_statuses: bool = False
+    # IANA zone of the person confirming: schedules are shown in it next to UTC (None: UTC only).
+    timezone: str | None = None
 
     _csv_toolsets = field_validator(
         "toolsets", "recipient_allowlist", "url_allowlist", "allowed_hosts", mode="before"
@@ -112,6 +123,13 @@ class Settings(BaseSettings):
     def _personal_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not PERSONAL_KEY_RE.fullmatch(value.get_secret_value()):
             raise ValueError("MSGFLASH_API_KEY must be 'msgf_live_' followed by 64 lowercase hex characters")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None and zone_or_none(value) is None:
+            raise ValueError(f"MSGFLASH_TIMEZONE must be an IANA time zone name such as Europe/Paris, not {value!r}")
         return value
 
     @field_validator("teams", mode="before")

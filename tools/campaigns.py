@@ -12,14 +12,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from ..server.api import Api
 from ..server.call.context import CallContext
 from ..server.campaign_record import LIST_LIMIT, CampaignEntry, remember_campaign
-from ..server.errors import ApiError, MsgFlashError, OutcomeUnknown, WorkspaceError
+from ..server.errors import ApiError, MsgFlashError, OutcomeUnknown
 from ..server.guard.plan import Plan, PlannedRequest, from_preview
 from ..server.registry import GET, POST, Effect, Route, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import quote_untrusted
 from ._responses import CampaignStats
 from ._types import CampaignId, ContactId, GroupId
-from .billing import USAGE
 from .contacts import CONTACTS
 from .groups import GROUP, GROUP_MEMBERS
 from .messages import (
@@ -29,6 +28,7 @@ from .messages import (
     InstanceId,
     MediaArg,
     TemplateArg,
+    TimezoneArg,
     TitleArg,
     VariablesArg,
     add_urls,
@@ -38,10 +38,14 @@ from .messages import (
     describe_instance,
     instance_part,
     links_in,
+    outbound_cost,
+    parse_time,
     refuse,
     render_template,
     utc_iso,
+    when_part,
 )
+from .templates import TEMPLATE_PREVIEW
 
 toolset = Toolset("campaigns", "Scheduled bulk campaigns and their delivery stats.")
 
@@ -135,31 +139,6 @@ async def _resolve_recipients(api: Api, args: dict[str, Any], *, need_numbers: b
     )
 
 
-async def _quota(api: Api, preview: Preview, repeat: str | None) -> dict[str, Any] | None:
-    """Monthly outbound quota left (personal-key route); a warning when this campaign needs more.
-    Returns the plan's informational `cost` (quota before/after, limit)."""
-    try:
-        usage = await api.call(USAGE)
-    except WorkspaceError:
-        preview.details["quota"] = "not checked (needs the personal key, MSGFLASH_API_KEY)"
-        return None
-    quota = (usage.get("limits") or {}).get("monthlyOutboundQuota")
-    if quota is None:
-        preview.details["monthly outbound quota left"] = "unlimited"
-        return None
-    left = int(quota) - int((usage.get("usage") or {}).get("effectiveOutboundUsage") or 0)
-    preview.details["monthly outbound quota left"] = left
-    if preview.recipients is not None and preview.recipients > left:
-        preview.warnings.append(
-            f"{preview.recipients} recipients but only {left} outbound messages left this month: "
-            "the rest will fail with MONTHLY_OUTBOUND_QUOTA_EXCEEDED"
-        )
-    if repeat in ("daily", "weekly"):
-        preview.details["repeats"] = f"{repeat}: every run messages the recipients again"
-    reach = preview.recipients or 0
-    return {"quota_before": left, "quota_after": left - reach, "limit": int(quota)}
-
-
 class CampaignInput(BaseModel):
     """create_campaign's arguments, typed and frozen: what its plan is built from."""
 
@@ -168,6 +147,7 @@ class CampaignInput(BaseModel):
     instance_id: InstanceId
     name: Annotated[str, Field(min_length=1, max_length=200, description="Internal label")]
     schedule: Annotated[AwareDatetime, Field(description="Start time, ISO 8601 with offset")]
+    timezone: TimezoneArg = None
     recipients_type: Annotated[
         Literal["all", "tags", "explicit", "group"], Field(description="all | tags | explicit (contact_ids) | group")
     ]
@@ -200,7 +180,7 @@ async def plan_create_campaign(call: CallContext, input: CampaignInput) -> Plan:
     policed = settings.max_recipients is not None or settings.recipient_allowlist is not None
     what = f"{args['type'].replace('_', ' ')} campaign" if args.get("type") else "template campaign"
     preview = Preview(action=f"Create the {what} {args['name']!r}")
-    preview.details["schedule (UTC)"] = utc_iso(args["schedule"])
+    when = when_part(args["schedule"], args.get("timezone"), settings.timezone, args.get("repeat") or "none")
     who = await _resolve_recipients(api, args, need_numbers=policed)
     recipients = _recipients(args)
     selector = who.selector
@@ -218,11 +198,14 @@ async def plan_create_campaign(call: CallContext, input: CampaignInput) -> Plan:
     if not who.ids:
         preview.warnings.append("the selection matches no contact: the API will refuse the campaign")
     instance = await describe_instance(api, args["instance_id"], preview, effect="its messages will fail")
+    sample_text: dict[str, Any] = {}
     if args.get("template_id"):
         await render_template(
             api, args["template_id"], preview, instance_id=args["instance_id"], variables=args.get("variables"),
             per_recipient=True,
         )
+        if who.ids:
+            sample_text = await _rendered_sample(api, args, who)
     else:
         preview.details["type"] = args["type"]
         text = args.get("description") if args["type"] == "buttons" else args.get("body")
@@ -238,7 +221,9 @@ async def plan_create_campaign(call: CallContext, input: CampaignInput) -> Plan:
         add_urls(preview, args.get("media_url"))
         add_urls(preview, *(button.link() for button in args.get("buttons") or []))
         add_urls(preview, *links_in(args.get("body"), args.get("title"), args.get("description"), args.get("footer")))
-    cost = await _quota(api, preview, args.get("repeat"))
+    cost = await outbound_cost(api, preview, len(who.ids))
+    if args.get("repeat") in ("daily", "weekly"):
+        preview.details["repeats"] = f"{args['repeat']}: every run messages the recipients again"
     payload: dict[str, Any] = {
         "instanceId": args["instance_id"],
         "name": args["name"],
@@ -260,10 +245,22 @@ async def plan_create_campaign(call: CallContext, input: CampaignInput) -> Plan:
         sample=who.sample,
         content=content_part(args, preview, text_name="body"),
         instance=instance_part(instance, args["instance_id"]),
-        schedule={"utc": utc_iso(args["schedule"]), "repeat": args.get("repeat") or "none"},
+        schedule=when,
         cost=cost,
+        shown=sample_text,
         unfrozen=UNFROZEN_TEMPLATE if args.get("template_id") else None,
     )
+
+
+async def _rendered_sample(api: Api, args: dict[str, Any], who: Recipients) -> dict[str, Any]:
+    """The template rendered for the first resolved recipient (the API's preview route with its
+    contactId): what one real person would read. Shown only, never in the digest."""
+    body: dict[str, Any] = {"instanceId": args["instance_id"], "contactId": who.ids[0]}
+    if args.get("variables"):
+        body["variables"] = args["variables"]
+    rendered = await api.call(TEMPLATE_PREVIEW, path={"id": args["template_id"]}, json=body)
+    name = who.sample[0].get("name") if who.sample else None
+    return {"sample": rendered.get("rendered"), "sample_for": quote_untrusted(name or who.ids[0], 60)}
 
 
 @toolset.tool(POST("/api/v1/campaigns"), Effect.SEND, input=CampaignInput, plan=plan_create_campaign)
@@ -426,7 +423,6 @@ async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
     preview = Preview(action=f"Resume campaign {name}", recipients=_remaining(stats))
     preview.details["status now"] = campaign.get("status")
     preview.details["already done"] = _stats_line(stats)
-    preview.details["schedule (UTC)"] = campaign.get("schedule")
     if campaign.get("status") != "paused":
         preview.warnings.append(f"the campaign is {campaign.get('status')}, not paused: the API will refuse to resume")
     selector = "the campaign's remaining recipients"
@@ -438,6 +434,9 @@ async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
     if campaign.get("body"):
         preview.details["text"] = campaign["body"]
     add_urls(preview, campaign.get("mediaUrl"), *links_in(campaign.get("body")))
+    cost = await outbound_cost(api, preview, _remaining(stats))
+    starts, repeat = parse_time(campaign.get("schedule")), campaign.get("repeat") or "none"
+    when = when_part(starts, None, call.settings.timezone, repeat) if starts else {"utc": campaign.get("schedule"), "repeat": repeat}
     assert call.spec.route is not None
     unfrozen = "the API resumes the campaign's own recipient selector; people added to it since creation may be included"
     if campaign.get("templateId"):
@@ -456,7 +455,8 @@ async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
             "media": campaign.get("mediaUrl"),
         },
         instance=instance_part(instance, campaign["instanceId"]),
-        schedule={"utc": campaign.get("schedule"), "repeat": campaign.get("repeat") or "none"},
+        schedule=when,
+        cost=cost,
         unfrozen=unfrozen,
     )
 

@@ -25,13 +25,16 @@ from pydantic import (
 
 from ..server.api import Api
 from ..server.call.context import CallContext
-from ..server.errors import MsgFlashError, OutcomeUnknown
+from ..server.errors import MsgFlashError, OutcomeUnknown, WorkspaceError
 from ..server.guard.plan import Plan, PlannedRequest, from_preview
 from ..server.guard.policy import urls_in_text
 from ..server.registry import GET, POST, Effect, Toolset
 from ..server.results import Preview, Reply
+from ..server.settings import zone_or_none
+from ..server.untrusted import quote_untrusted
 from ._responses import Message, MessagePage
 from ._types import ContactId, Cursor, InstanceId, Limit, MessageId, Phone, TemplateId, Url
+from .billing import USAGE
 from .contacts import CONTACT, CONTACTS
 from .instances import INSTANCE
 from .templates import TEMPLATE, TEMPLATE_PREVIEW
@@ -374,6 +377,44 @@ async def describe_instance(api: Api, instance_id: str, preview: Preview, *, eff
     return instance
 
 
+async def outbound_cost(api: Api, preview: Preview, reach: int) -> dict[str, Any] | None:
+    """Monthly outbound quota before and after this send (personal-key route): the plan's informational
+    `cost`, never in the digest. Warns when `reach` exceeds what is left."""
+    try:
+        usage = await api.call(USAGE)
+    except WorkspaceError:
+        preview.details["quota"] = "not checked (needs the personal key, MSGFLASH_API_KEY)"
+        return None
+    quota = (usage.get("limits") or {}).get("monthlyOutboundQuota")
+    if quota is None:
+        preview.details["quota"] = "unlimited"
+        return None
+    left = int(quota) - int((usage.get("usage") or {}).get("effectiveOutboundUsage") or 0)
+    if reach > left:
+        preview.warnings.append(
+            f"{reach} recipients but only {left} outbound messages left this month: "
+            "the rest will fail with MONTHLY_OUTBOUND_QUOTA_EXCEEDED"
+        )
+    return {"quota_before": left, "quota_after": left - reach, "limit": int(quota)}
+
+
+TimezoneArg = Annotated[str | None, Field(description="IANA zone for local time")]
+
+
+def when_part(when: datetime, zone: str | None, default_zone: str | None, repeat: str = "none") -> dict[str, Any]:
+    """The plan's `when`: UTC (decisive) plus the local time in the person's zone (shown only): the
+    `timezone` argument, else MSGFLASH_TIMEZONE, else UTC only."""
+    out: dict[str, Any] = {"utc": utc_iso(when)}
+    name = zone or default_zone
+    if name:
+        tz = zone_or_none(name)
+        if tz is None:
+            raise ToolError(f"timezone {name!r} is not an IANA time zone name; use e.g. Europe/Paris")
+        out["local"] = f"{when.astimezone(tz):%Y-%m-%d %H:%M} ({name})"
+    out["repeat"] = repeat
+    return out
+
+
 async def render_template(
     api: Api,
     template_id: str,
@@ -418,12 +459,13 @@ async def render_template(
     return template
 
 
-async def _recipient_contact(api: Api, to: str) -> str | None:
-    """The contact record of a number, which feeds contact.* when a template message names no contact."""
+async def _recipient_contact(api: Api, to: str) -> dict[str, Any] | None:
+    """The contact record of a number: who the preview names, and what feeds contact.* when a template
+    message names no contact."""
     page = await api.call(CONTACTS, query={"search": to, "limit": 10})
     for contact in page.get("contacts") or []:
         if contact.get("phone") == to:
-            return contact.get("id")
+            return contact
     return None
 
 
@@ -434,16 +476,16 @@ async def _message_preview(api: Api, args: dict[str, Any]) -> tuple[Preview, dic
     verb = "Schedule" if when else "Send"
     what = f"a {mtype.replace('_', ' ')} message" if mtype else "a template message"
     preview = Preview(action=f"{verb} {what} to {to}", recipients=1, numbers=[to])
-    if when is not None:
-        preview.details["scheduled for (UTC)"] = utc_iso(when)
     instance = await describe_instance(
         api, args["instance_id"], preview, effect="it will not be delivered" if when is None else "it will fail"
     )
+    owner = await _recipient_contact(api, to)
+    preview.details["contact"] = quote_untrusted(owner.get("name") or "?", 60) if owner else "no contact has this number"
     if args.get("template_id"):
         contact_id = args.get("contact_id")
         template = await api.call(TEMPLATE, path={"id": args["template_id"]})
-        if contact_id is None and any(v.startswith("contact.") for v in template.get("variables") or []):
-            contact_id = await _recipient_contact(api, to)
+        if contact_id is None and owner and any(v.startswith("contact.") for v in template.get("variables") or []):
+            contact_id = owner.get("id")
         await render_template(
             api,
             args["template_id"],
@@ -602,6 +644,7 @@ class ScheduledMessageInput(MessageInput):
     """schedule_message: the same content, plus when."""
 
     scheduled_at: Annotated[AwareDatetime, Field(description="Future send time, ISO 8601 with offset")]
+    timezone: TimezoneArg = None
 
 
 def _fields(model: BaseModel) -> dict[str, Any]:
@@ -614,6 +657,10 @@ async def plan_message(call: CallContext, input: MessageInput) -> Plan:
     _check_message(args, call.now)
     preview, instance = await _message_preview(call.api, args)
     when: datetime | None = args.get("scheduled_at")
+    schedule = when_part(when, args.get("timezone"), call.settings.timezone) if when else None
+    if when is not None:
+        await _warn_already_scheduled(call.api, args, preview)
+    cost = await outbound_cost(call.api, preview, 1)
     assert call.spec.route is not None
     return from_preview(
         preview,
@@ -623,8 +670,29 @@ async def plan_message(call: CallContext, input: MessageInput) -> Plan:
         requests=(PlannedRequest(call.spec.route, json=_message_body(args)),),
         content=content_part(args, preview),
         instance=instance_part(instance, args["instance_id"]),
-        schedule={"utc": utc_iso(when), "repeat": "none"} if when else None,
+        schedule=schedule,
+        cost=cost,
     )
+
+
+SCHEDULED_READ = 100  # one page of scheduled messages is what the duplicate check reads
+
+
+async def _warn_already_scheduled(api: Api, args: dict[str, Any], preview: Preview) -> None:
+    """A risk line when the same text (or template) is already scheduled to the same number: one
+    bounded read of scheduled messages, so a repeated request is caught before it doubles up."""
+    page = await api.call(MESSAGES, query={"status": "scheduled", "limit": SCHEDULED_READ})
+    text, template_id = preview.details.get("text"), args.get("template_id")
+    for message in page.get("messages") or []:
+        same = (text is not None and message.get("body") == text) or (
+            template_id is not None and message.get("templateId") == template_id
+        )
+        if message.get("to") == args["to"] and same:
+            preview.warnings.append(
+                f"an identical message is already scheduled to {args['to']} for {message.get('scheduledAt')} "
+                f"(id {message.get('id')})"
+            )
+            return
 
 
 @toolset.tool(POST("/api/v1/messages/send"), Effect.SEND, input=MessageInput, plan=plan_message, output=Message)

@@ -12,7 +12,7 @@ from ..server.errors import OutcomeUnknown
 from ..server.guard.plan import Plan, PlannedRequest, from_preview
 from ..server.registry import POST, Effect, Toolset
 from ..server.results import Preview, Reply
-from .messages import InstanceId, add_urls, describe_instance, instance_part, links_in, refuse
+from .messages import InstanceId, add_urls, describe_instance, instance_part, links_in, outbound_cost, refuse
 
 toolset = Toolset("statuses", "Publish WhatsApp statuses (stories).")
 
@@ -62,6 +62,7 @@ async def plan_publish_status(call: CallContext, input: StatusInput) -> Plan:
         if args.get("background_color"):
             preview.details["background"] = args["background_color"]
     add_urls(preview, *links_in(args["content"] if args["type"] == "text" else None, args.get("caption")))
+    cost = await outbound_cost(call.api, preview, 1)  # a status counts as one outbound message
     body = {
         "instanceId": args["instance_id"],
         "type": args["type"],
@@ -83,6 +84,7 @@ async def plan_publish_status(call: CallContext, input: StatusInput) -> Plan:
             "media": args["content"] if args["type"] == "image" else None,
         },
         instance=instance_part(instance, args["instance_id"]),
+        cost=cost,
     )
 
 

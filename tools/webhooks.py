@@ -79,6 +79,12 @@ async def plan_create_webhook(call: CallContext, input: WebhookInput) -> Plan:
     url: str = input.url
     events: list[str] = list(input.events)
     host = _host(url)
+    existing = [hook for hook in await call.api.call(WEBHOOKS) if hook.get("url") == url]
+    same_url = tuple(
+        f"webhook {hook.get('id')} already sends {', '.join(hook.get('events') or [])} to this same URL: "
+        "a second one delivers every event twice"
+        for hook in existing[:1]
+    )
     assert call.spec.route is not None
     return Plan(
         tool=call.spec.name,
@@ -90,6 +96,7 @@ async def plan_create_webhook(call: CallContext, input: WebhookInput) -> Plan:
         risk=(
             f"every future {', '.join(events)} event (message contents and numbers included) will be streamed to "
             f"{host}; only confirm if that host belongs to you",
+            *same_url,
         ),
         details={"url": url, "host": host, "events": events},
     )

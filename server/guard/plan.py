@@ -68,8 +68,8 @@ class Plan:
     """What a mutating call will do. Built once per call round; never mutated.
 
     Decisive (in the digest): tool, workspace, requests, recipients/numbers/contact_ids, content,
-    urls, schedule, instance id, blocked. Informational (shown only): action, label, selector,
-    sample, cost, risk, unfrozen, details.
+    urls, schedule utc/repeat, instance id, blocked. Informational (shown only): action, label, selector,
+    sample, shown, schedule local, cost, risk, unfrozen, details.
     """
 
     tool: str
@@ -92,6 +92,7 @@ class Plan:
     blocked: str | None = None  # a policy or the plan itself refuses it outright
     confirm_reason: str | None = None  # a `confirmable` tool's call that needs a confirmation, and why
     details: Mapping[str, Any] = field(default_factory=dict[str, Any])  # other informational lines
+    shown: Mapping[str, Any] = field(default_factory=dict[str, Any])  # informational `what` keys: sample, sample_for
     stand_in: Mapping[str, Any] | None = None  # generic plans: the arguments, in place of requests
     digest: str = field(init=False)
 
@@ -145,7 +146,7 @@ class Plan:
             who["numbers"] = list(self.numbers)
         if who:
             out["who"] = who
-        what = dict(self.content or {})
+        what = {**(self.content or {}), **self.shown}
         if self.urls:
             what["links"] = [{"url": u, "host": _host(u)} for u in self.urls]
         if what:
@@ -185,6 +186,14 @@ class Plan:
         for key, value in self.details.items():
             shown = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)  # type: ignore[misc]
             lines.append(f"{key}: {shown}")
+        if self.shown.get("sample"):
+            lines.append(f"sample for {self.shown.get('sample_for')}: {self.shown['sample']}")
+        if self.schedule:
+            local = f", {self.schedule['local']}" if self.schedule.get("local") else ""
+            repeat = self.schedule.get("repeat")
+            lines.append(f"when: {self.schedule.get('utc')} UTC{local}" + (f", repeats {repeat}" if repeat not in (None, "none") else ""))
+        if self.cost:
+            lines.append(f"outbound quota: {self.cost.get('quota_before')} → {self.cost.get('quota_after')} left")
         if self.instance:
             state = self.instance.get("state")
             lines.append(f"instance: {self.instance.get('name')} ({self.instance.get('number')}), {state}")

@@ -52,7 +52,7 @@ CASES = {
     "send shows the quota before and after": Case(
         "send_message", lambda s: TEXT_TO_AWA, lambda s: [str(quota_left(s)), str(quota_left(s) - 1)]),
     "schedule shows the local time": Case(
-        "schedule_message", lambda s: {**TEXT_TO_AWA, "scheduled_at": paris_nine_tomorrow(s)}, lambda s: ["09:00"]),
+        "schedule_message", lambda s: {**TEXT_TO_AWA, "scheduled_at": paris_nine_tomorrow(s), "timezone": "Europe/Paris"}, lambda s: ["09:00"]),
     "schedule warns about the identical message already scheduled": Case(
         "schedule_message",
         lambda s: {"instance_id": INSTANCE, "to": "+33612345003", "type": "text", "text": "Rappel : soldes privées demain.",
@@ -87,20 +87,7 @@ CASES = {
 }
 
 
-# Not in the previews yet (issue 13 part 2 is being built): each flips to a failure once it lands,
-# so the mark is removed with the feature.
-PENDING = {
-    "send names the contact", "send shows the quota before and after", "schedule shows the local time",
-    "schedule warns about the identical message already scheduled",
-    "template campaign renders a sample for a real recipient",
-    "webhook warns about an existing one to the same URL", "status shows the quota before and after",
-}
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(strict=True, reason="issue 13 part 2")) if name in PENDING else name
-    for name in CASES
-])
+@pytest.mark.parametrize("name", list(CASES))
 async def test_preview_tells_the_person_what_they_need(name: str, session: Session, state: SandboxState) -> None:
     case = CASES[name]
     if case.tool == "resume_campaign":

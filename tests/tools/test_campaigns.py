@@ -74,7 +74,7 @@ async def test_group_campaign_preview_counts_the_groups_members(client: Client, 
     assert preview["text"] == "Offre réservée : https://shop.example.com/vip"
     assert preview["urls"] == ["https://shop.example.com/vip"]
     assert preview["instance"]["state"] == "connected"
-    assert isinstance(preview["monthly outbound quota left"], int)
+    assert isinstance(preview["cost"]["quota_before"], int)
     assert "warnings" not in preview
     assert mutations(ledger()) == [] and creates(ledger()) == []
 
@@ -82,7 +82,7 @@ async def test_group_campaign_preview_counts_the_groups_members(client: Client, 
 async def test_campaign_is_created_once_with_the_token(client: Client, ledger: Ledger) -> None:
     args = campaign(schedule="2031-06-01T12:00:00+02:00")
     first = await call_ok(client, "create_campaign", args)
-    assert first["preview"]["schedule (UTC)"] == "2031-06-01T10:00:00.000Z"
+    assert first["preview"]["when"]["utc"] == "2031-06-01T10:00:00.000Z"
     second = await call_ok(client, "create_campaign", {**args, "confirm_token": first["confirm_token"]})
     assert second["status"] == "ok" and second["workspace"] == SANDBOX_PERSONAL
     data = second["data"]
@@ -168,7 +168,7 @@ async def test_quota_left_is_shown_and_warns_when_short(client: Client, sandbox_
     quotas.set_usage(sandbox.db, USER_ID, sandbox.clock.timestamp(), {"messages": 4990, "statuses": 5})
     sandbox.db.execute("COMMIT")
     preview = (await call_ok(client, "create_campaign", campaign(recipients_type="all", group_id=None)))["preview"]
-    assert preview["monthly outbound quota left"] == 5000 - 4995
+    assert preview["cost"]["quota_before"] == 5000 - 4995
     assert preview["recipients"] == len(PERSONAL_CONTACTS)
     [warning] = preview["warnings"]
     assert warning.startswith(f"{len(PERSONAL_CONTACTS)} recipients but only 5 outbound messages left")

@@ -285,7 +285,7 @@ async def test_schedule_previews_utc_time_and_schedules(client: Client, ledger: 
     first, second = await confirmed(client, "schedule_message", args)
     expected = when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     assert first["preview"]["action"] == f"Schedule a text message to {AWA}"
-    assert first["preview"]["scheduled for (UTC)"] == expected
+    assert first["preview"]["when"] == {"utc": expected, "repeat": "none"}  # no timezone given: UTC only
     data = second["data"]
     assert data["status"] == "scheduled" and data["scheduledAt"] == expected
     assert second["summary"] == f"Message to {AWA} scheduled for {expected} (UTC), id {data['id']}"
@@ -447,3 +447,16 @@ async def test_team_workspace_sends_with_the_team_key(client: Client, ledger: Le
     assert first["workspace"] == second["workspace"] and "sandbox-team" in second["workspace"]
     [sent] = sends(ledger())
     assert sent["key_kind"] == "team" and sent["team_id"] == TEAM_ID
+
+
+async def test_schedule_shows_local_time_in_the_given_zone_outside_the_digest(client: Client) -> None:
+    when = (datetime.now(UTC) + timedelta(days=2)).replace(hour=8, minute=0, second=0, microsecond=0)
+    args = text_message(scheduled_at=when.isoformat())
+    plain = await client.call_tool("schedule_message", args)
+    zoned = await client.call_tool("schedule_message", {**args, "timezone": "Asia/Tokyo"})
+    plain_preview, zoned_preview = plain.structured_content["preview"], zoned.structured_content["preview"]  # type: ignore[index]
+    assert zoned_preview["when"]["local"].endswith("17:00 (Asia/Tokyo)")
+    assert "local" not in plain_preview["when"]
+    assert zoned_preview["digest"] == plain_preview["digest"]  # the shown zone does not change what is sent
+    bad = await client.call_tool("schedule_message", {**args, "timezone": "Mars/Base"})
+    assert bad.is_error and "IANA" in str(bad.content)
