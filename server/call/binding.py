@@ -24,6 +24,7 @@ from pydantic import BaseModel
 
 from ..errors import MsgFlashError
 from ..guard import ConfirmForm, Decision
+from ..guard.confirm import round_key
 from ..guard.plan import Plan, generic_plan
 from ..registry import ToolSpec
 from ..results import Preview
@@ -103,6 +104,11 @@ def make_bind(spec: ToolSpec, arg_names: list[str]) -> Any:
                 if replay is not None:
                     return Bound(call=call, args=args, requested=requested, input=input, plan=None, replay=replay)
                 outcome = "error: invalid"
+            if ctx.input_responses and not runtime.settings.dry_run:  # a 2026-07-28 round answering a question
+                key = round_key(principal, spec.name, ctx.request_state, ctx.input_responses)
+                replay = await runtime.guard.round_replay(key)
+                if replay is not None:
+                    return Bound(call=call, args=args, requested=requested, input=input, plan=None, replay=replay)
             plan = await build_plan(call, args, input, runtime.scrubber.text)
         except (MsgFlashError, ToolError) as exc:
             # A call refused here never reaches the tool body: audit it now (every mutating call is one line).

@@ -295,6 +295,13 @@ class Guard:
         again = await self.store.get(key)
         return self._replayed(again or record)
 
+    async def round_replay(self, key: str) -> Decision | None:
+        """The first result of a 2026-07-28 round that already acted, or None. Checked before planning: a
+        verbatim re-send must get that result back, not a new question re-rendered from data (quota,
+        scheduled messages) that the first write itself changed."""
+        record = await self.store.get(key)
+        return self._replayed(record) if record is not None else None
+
     async def save_result(self, token_hash: str | None, result: dict[str, Any]) -> None:
         if token_hash:
             await self.store.save_result(token_hash, result, TOKEN_TTL * 2)
