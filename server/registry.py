@@ -79,6 +79,14 @@ class ToolSpec:
     # A WRITE tool whose plan may ask for a confirmation (Plan.confirm_reason: an edit that changes what a
     # pending campaign sends): it takes confirm_token like a guarded tool; most of its calls are not asked.
     confirmable: bool = False
+    # Its data holds no text written by third parties (billing, quotas, instance state): the result is
+    # not sanitised and carries no untrusted note, which stays meaningful where it does appear.
+    own_data: bool = False
+
+    @property
+    def third_party(self) -> bool:
+        """Its result may carry third-party text: the untrusted note and sanitiser apply (server/call/outcome)."""
+        return self.route is not None and not self.own_data
 
     @property
     def workspace_scoped(self) -> bool:
@@ -138,6 +146,7 @@ class Toolset:
         destructive: bool | None = None,
         session_state: bool = False,
         confirmable: bool = False,
+        own_data: bool = False,
     ) -> Callable[[ToolFn], ToolFn]:
         if (input is None) != (plan is None):
             raise ValueError("a planned tool declares both input= (its typed arguments) and plan=")
@@ -162,6 +171,7 @@ class Toolset:
                     destructive=destructive,
                     session_state=session_state,
                     confirmable=confirmable,
+                    own_data=own_data,
                 )
             )
             return fn

@@ -110,7 +110,7 @@ def _price(plan: dict[str, Any]) -> str:
     return "price n/a"
 
 
-@toolset.tool(USAGE, Effect.READ, output=Usage)
+@toolset.tool(USAGE, Effect.READ, output=Usage, own_data=True)
 async def get_usage(api: Api) -> Reply:
     """Start here for usage: every quota as used/limit with %, flagging those at 80%+."""
     data = await api()
@@ -136,7 +136,7 @@ async def get_account(api: Api) -> Reply:
     return Reply(", ".join(parts), data)
 
 
-@toolset.tool(GET("/api/v1/billing/plans"), Effect.READ)
+@toolset.tool(GET("/api/v1/billing/plans"), Effect.READ, own_data=True)
 async def list_plans(api: Api) -> Reply:
     """The plan catalogue with prices, limits and features."""
     data = await api()
@@ -144,7 +144,7 @@ async def list_plans(api: Api) -> Reply:
     return Reply(f"{len(data)} plan(s): {shown}", data)
 
 
-@toolset.tool(GET("/api/v1/billing/subscription", personal=True), Effect.READ)
+@toolset.tool(GET("/api/v1/billing/subscription", personal=True), Effect.READ, own_data=True)
 async def get_subscription(api: Api) -> Reply:
     """Plan, scheduled change or cancellation, billing period (quotas: get_usage)."""
     data = await api()
@@ -167,7 +167,7 @@ async def get_subscription(api: Api) -> Reply:
     return Reply(summary, data)
 
 
-@toolset.tool(BILLING_USAGE, Effect.READ)
+@toolset.tool(BILLING_USAGE, Effect.READ, own_data=True)
 async def get_billing_usage(api: Api) -> Reply:
     """get_usage plus the plan's features (campaigns, statuses, webhooks...)."""
     data = await api()
@@ -180,7 +180,7 @@ async def get_billing_usage(api: Api) -> Reply:
     return Reply(summary, data)
 
 
-@toolset.tool(GET("/api/v1/billing/payments", personal=True), Effect.READ)
+@toolset.tool(GET("/api/v1/billing/payments", personal=True), Effect.READ, own_data=True)
 async def list_payments(api: Api, page: Page | None = None, limit: Limit | None = None) -> Reply:
     """Payment history of the personal account, newest first (page-based)."""
     data = await api(query={"page": page, "limit": limit})

@@ -32,14 +32,14 @@ async def get_instance(api: Api, instance_id: InstanceId) -> Reply:
     return Reply(f"Instance {data.get('name')} is {data.get('status')}", data)
 
 
-@toolset.tool(INSTANCE_STATE, Effect.READ)
+@toolset.tool(INSTANCE_STATE, Effect.READ, own_data=True)
 async def get_instance_state(api: Api, instance_id: InstanceId) -> Reply:
     """Live provider connection state of an instance; check before sending."""
     data = await api(path={"id": instance_id})
     return Reply(f"Instance state: {data.get('status')} (provider {data.get('providerState')})", data)
 
 
-@toolset.tool(GET("/api/v1/instances/{id}/health"), Effect.READ)
+@toolset.tool(GET("/api/v1/instances/{id}/health"), Effect.READ, own_data=True)
 async def get_instance_health(api: Api, instance_id: InstanceId) -> Reply:
     """Sending health (warm-up, risk score, advice) of an instance's number."""
     data = await api(path={"id": instance_id})

@@ -65,7 +65,7 @@ async def run_read(spec: ToolSpec, ctx: Context, kwargs: dict[str, Any]) -> Call
         raise
     except Exception as exc:
         raise unexpected_failure(spec, exc, runtime.scrubber, write_started=False) from None
-    output = acted(reply, call.label, third_party=spec.route is not None)
+    output = acted(reply, call.label, third_party=spec.third_party)
     return render(output, runtime.scrubber.data)
 
 
@@ -148,7 +148,7 @@ async def _act(spec: ToolSpec, runtime: Runtime, bound: Bound, plan: Plan, decis
         await audit(runtime, spec, workspace=call.workspace_name, args=args, confirmation=decision.path,
                     outcome=f"error: {type(exc).__name__}", principal=call.principal)
         raise unexpected_failure(spec, exc, runtime.scrubber, write_started=True) from None
-    return acted(reply, call.label, third_party=spec.route is not None)
+    return acted(reply, call.label, third_party=spec.third_party)
 
 
 __all__ = ["decision_of", "run_mutating", "run_read", "tool_args"]

@@ -60,11 +60,21 @@ async def test_a_reply_to_a_send_arrives_marked_untrusted(session: Session, sand
     assert result["note"] == UNTRUSTED_NOTE
 
 
-# The marker is attached to every routed result that holds any string (server/call/outcome.py);
-# issue 13 part 5 wants it exactly when third-party text is present. Remove the mark once fixed.
-@pytest.mark.xfail(strict=True, reason="untrusted note attached too broadly (server/call, issue 13 part 5)")
+# The marker appears exactly when third-party text may be present (ToolSpec.own_data, issue 13 part 5).
 @pytest.mark.parametrize("tool", ["get_subscription", "list_plans", "get_usage", "get_billing_usage"])
 async def test_billing_results_carry_no_untrusted_note(session: Session, tool: str) -> None:
     result = await session.call(tool)
     assert result["status"] == "ok"
     assert "note" not in result, f"{tool} is marked untrusted but carries no third-party text"
+
+
+@pytest.mark.parametrize("tool", ["get_instance_state", "get_instance_health"])
+async def test_instance_status_carries_no_untrusted_note(session: Session, tool: str) -> None:
+    result = await session.call(tool, {"instance_id": S.PERSONAL_CONNECTED_INSTANCE_ID})
+    assert result["status"] == "ok"
+    assert "note" not in result, f"{tool} is marked untrusted but carries no third-party text"
+
+
+async def test_contacts_still_carry_the_untrusted_note(session: Session) -> None:
+    result = await session.call("list_contacts", {"limit": 5})
+    assert result["status"] == "ok" and result["note"] == UNTRUSTED_NOTE  # names are written by others
