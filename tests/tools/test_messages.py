@@ -460,3 +460,23 @@ async def test_schedule_shows_local_time_in_the_given_zone_outside_the_digest(cl
     assert zoned_preview["digest"] == plain_preview["digest"]  # the shown zone does not change what is sent
     bad = await client.call_tool("schedule_message", {**args, "timezone": "Mars/Base"})
     assert bad.is_error and "IANA" in str(bad.content)
+
+
+async def test_schedule_warns_only_about_an_identical_message_to_the_same_number(client: Client) -> None:
+    when = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    base = {"instance_id": PERSONAL_CONNECTED_INSTANCE_ID, "type": "text", "scheduled_at": when}
+    same = await client.call_tool("schedule_message", {**base, "to": "+33612345003", "text": "Rappel : soldes privées demain."})
+    other_text = await client.call_tool("schedule_message", {**base, "to": "+33612345003", "text": "Autre chose"})
+    other_number = await client.call_tool("schedule_message", {**base, "to": AWA, "text": "Rappel : soldes privées demain."})
+    risks = [(r.structured_content or {})["preview"].get("risk") or [] for r in (same, other_text, other_number)]
+    assert any("already scheduled" in line for line in risks[0])
+    assert not any("already scheduled" in line for line in risks[1] + risks[2])
+
+
+async def test_send_preview_names_the_contact_and_the_quota(client: Client) -> None:
+    known = (await client.call_tool("send_message", text_message())).structured_content or {}
+    unknown = (await client.call_tool("send_message", text_message(to="+33699999999"))).structured_content or {}
+    assert known["preview"]["contact"] == '"Awa Diop"'
+    assert unknown["preview"]["contact"] == "no contact has this number"
+    cost = known["preview"]["cost"]
+    assert cost["quota_after"] == cost["quota_before"] - 1

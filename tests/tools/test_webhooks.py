@@ -109,3 +109,12 @@ async def test_webhooks_in_the_team_workspace(client: Client, ledger: Ledger) ->
     out = await call_ok(client, "list_webhooks", {"workspace": "sandbox-team"})
     assert out["data"] == [] and "sandbox-team" in out["workspace"]
     assert ledger()[-1]["key_kind"] == "team"
+
+
+async def test_create_webhook_warns_about_an_existing_one_to_the_same_url(client: Client, ledger: Ledger) -> None:
+    same = await call_ok(client, "create_webhook", {"url": "https://example.com/webhooks/msgflash", "events": ["message.sent"]})
+    assert any(DEMO_WEBHOOK_ID in risk and "same URL" in risk for risk in same["preview"]["risk"])
+    other = await call_ok(client, "create_webhook", {"url": HOOK_URL, "events": ["message.sent"]})
+    assert not any("same URL" in risk for risk in other["preview"]["risk"])
+    assert same["preview"]["digest"] != other["preview"]["digest"]
+    assert mutations(ledger()) == []
