@@ -45,6 +45,9 @@ class Preview:
     # Why this call of an otherwise unconfirmed tool needs a confirmation (an edit that changes what a
     # pending campaign sends); only tools declared `confirmable` can be asked.
     confirm_reason: str | None = None
+    # The contacts the call acts on, when it resolves a selector (a tag): part of the plan's digest, so a
+    # contact tagged between the preview and the confirmation makes the call ask again.
+    contact_ids: list[str] = field(default_factory=list[str])
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"action": self.action}

@@ -333,6 +333,8 @@ async def preview_bulk_delete_contacts(
     found, missing = (selection.contacts, []) if selection else await read_contacts(api, ids[:SAMPLE])
     line, who = people(found, count)
     preview = Preview(action=f"Delete {count} contact(s) permanently: {line}", details={"who": who, "mode": mode})
+    if selection is not None:  # a tag selection: the exact people are part of what is confirmed
+        preview.contact_ids = ids
     if missing:
         preview.warnings.append(f"{len(missing)} of the first {min(count, SAMPLE)} id(s) match no contact: {', '.join(missing)}")
     return preview
@@ -357,8 +359,8 @@ async def bulk_delete_contacts(
     api: Api, contact_ids: ContactIds | None = None, tags: TagSelector | None = None
 ) -> Reply:
     """Delete many contacts at once, by ids or by tags; 100+ contacts return a bulk job."""
-    # Tags are resolved again here: the confirmation binds the arguments, so the preview's names are
-    # what the person approved; a planned version (frozen ids in the digest) replaces this re-read.
+    # Tags are resolved again here, right after the guard re-checked the plan: the tagged contacts' ids
+    # are in its digest (preview_bulk_delete_contacts), so anyone tagged since the preview made it ask again.
     ids, selection = await resolve_selector(api, contact_ids, tags, verb="deleted")
     if not ids:
         return Reply(f"Nothing deleted: {selection.describe() if selection else 'no ids'}", {"deleted": 0})

@@ -225,6 +225,8 @@ def from_preview(
 ) -> Plan:
     """A plan whose informational lines come from a `Preview` filled by the preview helpers."""
     details = dict(preview.details)
+    if preview.contact_ids and "contact_ids" not in parts:
+        parts["contact_ids"] = tuple(preview.contact_ids)
     if parts.get("instance"):
         details.pop("instance", None)  # shown once, from the structured part
     return Plan(

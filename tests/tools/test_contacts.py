@@ -381,6 +381,23 @@ async def test_bulk_delete_by_tags_previews_exactly_who_then_deletes_them(client
     assert len(remaining) == len(PERSONAL_CONTACTS) - len(leads)
 
 
+async def test_a_contact_tagged_after_the_preview_makes_the_bulk_delete_ask_again(
+    client: Client, ledger: Ledger
+) -> None:
+    """The tagged people are in the plan's digest: tagging one more before the confirmation deletes nobody."""
+    leads = [(name, phone) for name, phone, tags in PERSONAL_CONTACTS if "lead" in tags]
+    outsider = next((name, phone, tags) for name, phone, tags in PERSONAL_CONTACTS if "lead" not in tags)
+    first = await call_ok(client, "bulk_delete_contacts", {"tags": ["lead"]})
+    assert first["status"] == "confirmation_required" and first["preview"]["who"]["count"] == len(leads)
+    await call_ok(client, "update_contact", {"contact_id": contact_id(outsider[1]), "tags": [*outsider[2], "lead"]})
+    before = mutations(ledger())
+    again = await call_ok(client, "bulk_delete_contacts", {"tags": ["lead"], "confirm_token": first["confirm_token"]})
+    assert again["status"] == "confirmation_required", again
+    assert again["preview"]["who"]["count"] == len(leads) + 1
+    assert any("recipient" in line for line in again["preview"]["changes"]), again["preview"]
+    assert [m for m in mutations(ledger())[len(before):] if m["path"].endswith("/bulk-delete")] == []
+
+
 async def test_bulk_delete_by_a_tag_nobody_has_is_refused(client: Client, ledger: Ledger) -> None:
     error = await call_error(client, "bulk_delete_contacts", {"tags": ["nobody-has-this"]})
     assert "no contact carries these tags" in error
