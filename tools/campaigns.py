@@ -258,7 +258,10 @@ async def _rendered_sample(api: Api, args: dict[str, Any], who: Recipients) -> d
     body: dict[str, Any] = {"instanceId": args["instance_id"], "contactId": who.ids[0]}
     if args.get("variables"):
         body["variables"] = args["variables"]
-    rendered = await api.call(TEMPLATE_PREVIEW, path={"id": args["template_id"]}, json=body)
+    try:
+        rendered = await api.call(TEMPLATE_PREVIEW, path={"id": args["template_id"]}, json=body)
+    except ApiError:  # informational: a recipient deleted meanwhile must not block the preview
+        return {}
     name = who.sample[0].get("name") if who.sample else None
     return {"sample": rendered.get("rendered"), "sample_for": quote_untrusted(name or who.ids[0], 60)}
 
