@@ -13,7 +13,7 @@ from ..server.api import Api
 from ..server.call.context import CallContext
 from ..server.campaign_record import LIST_LIMIT, CampaignEntry, remember_campaign
 from ..server.errors import ApiError, MsgFlashError, OutcomeUnknown
-from ..server.guard.plan import Plan, PlannedRequest, from_preview
+from ..server.guard.plan import Plan
 from ..server.registry import GET, POST, Effect, Route, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import quote_untrusted
@@ -233,13 +233,9 @@ async def plan_create_campaign(call: CallContext, input: CampaignInput) -> Plan:
     }
     if args.get("repeat") is not None:
         payload["repeat"] = args["repeat"]
-    assert call.spec.route is not None
-    return from_preview(
+    return call.plan_from(
         preview,
-        tool=call.spec.name,
-        workspace=call.workspace_name,
-        label=call.label,
-        requests=(PlannedRequest(call.spec.route, json=payload),),
+        json=payload,
         selector=selector,
         contact_ids=who.ids,
         sample=who.sample,
@@ -440,16 +436,12 @@ async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
     cost = await outbound_cost(api, preview, _remaining(stats))
     starts, repeat = parse_time(campaign.get("schedule")), campaign.get("repeat") or "none"
     when = when_part(starts, None, call.settings.timezone, repeat) if starts else {"utc": campaign.get("schedule"), "repeat": repeat}
-    assert call.spec.route is not None
     unfrozen = "the API resumes the campaign's own recipient selector; people added to it since creation may be included"
     if campaign.get("templateId"):
         unfrozen += "; " + UNFROZEN_TEMPLATE
-    return from_preview(
+    return call.plan_from(
         preview,
-        tool=call.spec.name,
-        workspace=call.workspace_name,
-        label=call.label,
-        requests=(PlannedRequest(call.spec.route, path={"id": campaign_id}),),
+        path={"id": campaign_id},
         selector=selector,
         content={
             "type": campaign.get("type") or "template",

@@ -26,7 +26,7 @@ from pydantic import (
 from ..server.api import Api
 from ..server.call.context import CallContext
 from ..server.errors import MsgFlashError, OutcomeUnknown, WorkspaceError
-from ..server.guard.plan import Plan, PlannedRequest, from_preview
+from ..server.guard.plan import Plan, PlannedRequest
 from ..server.guard.policy import urls_in_text
 from ..server.registry import GET, POST, Effect, Toolset
 from ..server.results import Preview, Reply
@@ -661,13 +661,9 @@ async def plan_message(call: CallContext, input: MessageInput) -> Plan:
     if when is not None:
         await _warn_already_scheduled(call.api, args, preview)
     cost = await outbound_cost(call.api, preview, 1)
-    assert call.spec.route is not None
-    return from_preview(
+    return call.plan_from(
         preview,
-        tool=call.spec.name,
-        workspace=call.workspace_name,
-        label=call.label,
-        requests=(PlannedRequest(call.spec.route, json=_message_body(args)),),
+        json=_message_body(args),
         content=content_part(args, preview),
         instance=instance_part(instance, args["instance_id"]),
         schedule=schedule,

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..server.call.context import CallContext
 from ..server.errors import OutcomeUnknown
-from ..server.guard.plan import Plan, PlannedRequest, from_preview
+from ..server.guard.plan import Plan
 from ..server.registry import POST, Effect, Toolset
 from ..server.results import Preview, Reply
 from .messages import InstanceId, add_urls, describe_instance, instance_part, links_in, outbound_cost, refuse
@@ -70,13 +70,9 @@ async def plan_publish_status(call: CallContext, input: StatusInput) -> Plan:
         "caption": args.get("caption"),
         "backgroundColor": args.get("background_color"),
     }
-    assert call.spec.route is not None
-    return from_preview(
+    return call.plan_from(
         preview,
-        tool=call.spec.name,
-        workspace=call.workspace_name,
-        label=call.label,
-        requests=(PlannedRequest(call.spec.route, json={k: v for k, v in body.items() if v is not None}),),
+        json={k: v for k, v in body.items() if v is not None},
         selector="everyone who sees this number's statuses",
         content={
             "type": args["type"],

@@ -12,14 +12,16 @@ Other modules use:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from ..api import Api
 from ..campaign_record import campaign_record
+from ..guard.plan import Plan, PlannedRequest, from_preview
 from ..registry import Route, ToolSpec
+from ..results import Preview
 from ..runtime import Connection
 from ..workspaces import Workspace
 from .principal import principal_of  # who is calling (token hash, HTTP session, connection)
@@ -51,6 +53,22 @@ class CallContext:
     @property
     def workspace_name(self) -> str | None:
         return self.workspace.name if self.workspace else None
+
+    def plan_from(
+        self, preview: Preview, *, path: Mapping[str, str] | None = None, json: Any = None, **parts: Any
+    ) -> Plan:
+        """The plan of one request to this tool's own route, its informational lines from `preview`."""
+        route = self.spec.route
+        if route is None:
+            raise RuntimeError(f"{self.spec.name} has no route to plan")
+        return from_preview(
+            preview,
+            tool=self.spec.name,
+            workspace=self.workspace_name,
+            label=self.label,
+            requests=(PlannedRequest(route, path=path, json=json),),
+            **parts,
+        )
 
 
 def connection_of(ctx: Context) -> Connection:
