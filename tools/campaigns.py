@@ -268,7 +268,7 @@ async def create_campaign(call: CallContext, plan: Plan) -> Reply:
     (request,) = plan.requests
     api = call.api
     try:
-        data = await api.call(request.route, json=request.json)
+        data = await call.send(request)
     except OutcomeUnknown as exc:
         # The API has no campaign listing, so the usual "read it back" advice can't be followed.
         raise OutcomeUnknown(
@@ -459,8 +459,7 @@ async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
 @toolset.tool(POST("/api/v1/campaigns/{id}/resume"), Effect.SEND, input=ResumeInput, plan=plan_resume_campaign)
 async def resume_campaign(call: CallContext, plan: Plan) -> Reply:
     """Resume a paused campaign: its remaining recipients get the message."""
-    (request,) = plan.requests
-    data = await call.api.call(request.route, path=dict(request.path or {}))
+    data = await call.send_plan(plan)
     safety = data.get("safety") or {}
     advice = f"; safety {safety.get('decision')} ({safety.get('riskLevel')} risk)" if safety else ""
     return Reply(f"Campaign {data.get('name')!r} is {data.get('status')}{advice}", data)

@@ -89,7 +89,7 @@ async def publish_status(call: CallContext, plan: Plan) -> Reply:
     """Publish a WhatsApp status (story) visible to everyone who sees this number's statuses; uses outbound quota."""
     (request,) = plan.requests
     try:
-        data = await call.api.call(request.route, json=request.json)
+        data = await call.send(request)
     except OutcomeUnknown as exc:
         # The API cannot list statuses, so the generic "read it back" advice does not apply.
         raise OutcomeUnknown(

@@ -105,10 +105,9 @@ async def plan_create_webhook(call: CallContext, input: WebhookInput) -> Plan:
 @toolset.tool(POST("/api/v1/webhooks"), Effect.ADMIN, input=WebhookInput, plan=plan_create_webhook)
 async def create_webhook(call: CallContext, plan: Plan) -> Reply:
     """Stream events (inbound messages, deliveries, instance state) to an HTTPS URL. Returns the signing secret once."""
-    (request,) = plan.requests
-    data = await call.api.call(request.route, json=request.json)
+    data = await call.send_plan(plan)
     return Reply(
-        f"Webhook {data.get('id')} created for {_host(request.json['url'])}: store the secret now; it is never shown again",
+        f"Webhook {data.get('id')} created for {plan.details['host']}: store the secret now; it is never shown again",
         data,
     )
 

@@ -54,6 +54,20 @@ class CallContext:
     def workspace_name(self) -> str | None:
         return self.workspace.name if self.workspace else None
 
+    async def send(self, request: PlannedRequest) -> Any:
+        """Send one planned request exactly as planned, with this call's credential."""
+        return await self.api.call(
+            request.route,
+            path=dict(request.path) if request.path is not None else None,
+            query=dict(request.query) if request.query is not None else None,
+            json=request.json,
+        )
+
+    async def send_plan(self, plan: Plan) -> Any:
+        """The tool body of a one-request plan: send it, return the API's data."""
+        (request,) = plan.requests
+        return await self.send(request)
+
     def plan_from(
         self, preview: Preview, *, path: Mapping[str, str] | None = None, json: Any = None, **parts: Any
     ) -> Plan:
