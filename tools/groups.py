@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from typing import Annotated, Any
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ..server.api import Api
+from ..server.call.context import CallContext
+from ..server.guard.plan import Plan
 from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
@@ -67,62 +71,121 @@ async def get_group(api: Api, group_id: GroupId) -> Reply:
     return Reply(f"Group {_label(data)}", data)
 
 
-@toolset.tool(POST("/api/v1/contacts/groups"), Effect.WRITE)
-async def create_group(
-    api: Api, name: Name, description: Description | None = None, color: Color | None = None
-) -> Reply:
+class CreateGroupInput(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Name
+    description: Description | None = None
+    color: Color | None = None
+
+
+async def plan_create_group(call: CallContext, input: CreateGroupInput) -> Plan:
+    """The one POST, from the arguments alone (an unguarded write reads nothing first)."""
+    preview = Preview(action=f"Create group {quote_untrusted(input.name, 60)}")
+    return call.plan_from(preview, json=_group_body(input.name, input.description, input.color))
+
+
+@toolset.tool(POST("/api/v1/contacts/groups"), Effect.WRITE, input=CreateGroupInput, plan=plan_create_group)
+async def create_group(call: CallContext, plan: Plan) -> Reply:
     """Create an empty contact group; then add_group_members."""
-    data = await api(json=_group_body(name, description, color))
+    data = await call.send_plan(plan)
     return Reply(f"Created group {quote_untrusted(data.get('name') or '?', 60)}, id {data.get('id')}", data)
 
 
-@toolset.tool(PUT("/api/v1/contacts/groups/{groupId}"), Effect.WRITE)
-async def update_group(
-    api: Api,
-    group_id: GroupId,
-    name: Name | None = None,
-    description: Description | None = None,
-    color: Color | None = None,
-) -> Reply:
-    """Rename a group or change its description or colour; omitted fields keep their value."""
-    change = _group_body(name, description, color)
+class UpdateGroupInput(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    group_id: GroupId
+    name: Name | None = None
+    description: Description | None = None
+    color: Color | None = None
+
+
+async def plan_update_group(call: CallContext, input: UpdateGroupInput) -> Plan:
+    """The one PUT of the fields given; refuses a call that changes nothing (nothing is sent)."""
+    change = _group_body(input.name, input.description, input.color)
     if not change:
         raise ToolError("nothing to update: give at least one of name, description, color")
-    data = await api(path={"groupId": group_id}, json=change)
-    return Reply(f"Updated group {_label(data)} ({', '.join(change)})", data)
+    preview = Preview(action=f"Update group {input.group_id} ({', '.join(change)})")
+    return call.plan_from(preview, path={"groupId": input.group_id}, json=change)
 
 
-async def preview_delete_group(api: Api, group_id: str) -> Preview:
-    group = await api.call(GROUP, path={"groupId": group_id})
-    page = await api.call(GROUP_MEMBERS, path={"groupId": group_id}, query={"limit": SAMPLE})
+@toolset.tool(PUT("/api/v1/contacts/groups/{groupId}"), Effect.WRITE, input=UpdateGroupInput, plan=plan_update_group)
+async def update_group(call: CallContext, plan: Plan) -> Reply:
+    """Rename a group or change its description or colour; omitted fields keep their value."""
+    data = await call.send_plan(plan)
+    (request,) = plan.requests
+    return Reply(f"Updated group {_label(data)} ({', '.join(request.json)})", data)
+
+
+class GroupInput(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    group_id: GroupId
+
+
+async def plan_delete_group(call: CallContext, input: GroupInput) -> Plan:
+    """Which group goes and how many members it has (the contacts themselves stay)."""
+    group_id: str = input.group_id
+    group = await call.api.call(GROUP, path={"groupId": group_id})
+    page = await call.api.call(GROUP_MEMBERS, path={"groupId": group_id}, query={"limit": SAMPLE})
     count = int(group.get("contactCount") or page.get("total") or 0)
     _, who = people(page.get("members") or [], count)
-    return Preview(
+    preview = Preview(
         action=f"Delete group {_label(group)}; the contacts themselves are kept",
         details={"group": one_line(group.get("name") or "", 80), "members": count, "who": who, "id": group_id},
     )
+    return call.plan_from(preview, path={"groupId": group_id})
 
 
-@toolset.tool(DELETE("/api/v1/contacts/groups/{groupId}"), Effect.DELETE, preview=preview_delete_group)
-async def delete_group(api: Api, group_id: GroupId) -> Reply:
+@toolset.tool(DELETE("/api/v1/contacts/groups/{groupId}"), Effect.DELETE, input=GroupInput, plan=plan_delete_group)
+async def delete_group(call: CallContext, plan: Plan) -> Reply:
     """Delete a group (its contacts are kept)."""
-    data = await api(path={"groupId": group_id})
-    return Reply(f"Deleted group {group_id}", data)
+    data = await call.send_plan(plan)
+    (request,) = plan.requests
+    assert request.path is not None
+    return Reply(f"Deleted group {request.path['groupId']}", data)
 
 
-@toolset.tool(POST("/api/v1/contacts/groups/{groupId}/members"), Effect.WRITE)
-async def add_group_members(
-    api: Api, group_id: GroupId, contact_ids: ContactIds | None = None, tags: TagSelector | None = None
-) -> Reply:
-    """Add contacts to a group, by ids or by tags; 100+ contacts return a bulk job."""
-    ids, selection = await resolve_selector(api, contact_ids, tags, verb="added")
-    selected: dict[str, Any] = {}
+class AddMembersInput(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    group_id: GroupId
+    contact_ids: ContactIds | None = None
+    tags: TagSelector | None = None
+
+
+def _tagged(tags: Sequence[str] | None) -> str:
+    return f" tagged {', '.join(repr(t) for t in tags)}" if tags else ""
+
+
+async def plan_add_group_members(call: CallContext, input: AddMembersInput) -> Plan:
+    """The POST with explicit ids: a tag selector is resolved here (the reads the tool always made), so
+    the request carries exactly the contacts found. No contact tagged: a plan of no request."""
+    tags = list(input.tags) if input.tags is not None else None
+    contact_ids = list(input.contact_ids) if input.contact_ids is not None else None
+    ids, selection = await resolve_selector(call.api, contact_ids, tags, verb="added")
+    details: dict[str, Any] = {"tags": tags} if tags else {}
     if selection is not None:
-        if not selection.contacts:
-            return Reply(f"Nothing added: {selection.describe()}", {"added": 0, "total": 0, "selected": []})
-        selected = {"selected": selection.who(MAX_NAMED), "selectedCount": len(ids)}
-    data = await api(path={"groupId": group_id}, json={"contactIds": ids})
-    which = f" tagged {', '.join(repr(t) for t in tags)}" if tags else ""
+        details |= {"selected": selection.who(MAX_NAMED), "selectedCount": len(ids)}
+        if not selection.contacts:  # nothing to send: the body says so instead of posting an empty list
+            preview = Preview(action=f"Add nobody: {selection.describe()}", details={**details, "nobody": selection.describe()})
+            return replace(call.plan_from(preview), requests=())
+    preview = Preview(action=f"Add {len(ids)} contact(s){_tagged(tags)} to group {input.group_id}", details=details)
+    return call.plan_from(preview, path={"groupId": input.group_id}, json={"contactIds": ids})
+
+
+@toolset.tool(
+    POST("/api/v1/contacts/groups/{groupId}/members"), Effect.WRITE, input=AddMembersInput, plan=plan_add_group_members
+)
+async def add_group_members(call: CallContext, plan: Plan) -> Reply:
+    """Add contacts to a group, by ids or by tags; 100+ contacts return a bulk job."""
+    selected = {key: plan.details[key] for key in ("selected", "selectedCount") if key in plan.details}
+    if not plan.requests:
+        return Reply(f"Nothing added: {plan.details['nobody']}", {"added": 0, "total": 0, "selected": []})
+    data = await call.send_plan(plan)
+    ids: list[str] = plan.requests[0].json["contactIds"]
+    which = _tagged(plan.details.get("tags"))
     if is_job(data):
         return Reply(queued_summary(data, f"add {len(ids)} contacts{which} to the group"), data | selected)
     return Reply(
@@ -132,10 +195,19 @@ async def add_group_members(
     )
 
 
-async def preview_remove_group_members(api: Api, group_id: str, contact_ids: list[str]) -> Preview:
-    group = await api.call(GROUP, path={"groupId": group_id})
-    ids = list(dict.fromkeys(contact_ids))
-    found, missing = await read_contacts(api, ids[:SAMPLE])
+class RemoveMembersInput(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    group_id: GroupId
+    contact_ids: ContactIds
+
+
+async def plan_remove_group_members(call: CallContext, input: RemoveMembersInput) -> Plan:
+    """Who leaves which group (named from the first few ids; the contacts themselves stay)."""
+    group_id: str = input.group_id
+    group = await call.api.call(GROUP, path={"groupId": group_id})
+    ids = list(dict.fromkeys(input.contact_ids))
+    found, missing = await read_contacts(call.api, ids[:SAMPLE])
     line, who = people(found, len(ids))
     preview = Preview(
         action=f"Remove {len(ids)} contact(s) from group {_label(group)} (the contacts are kept): {line}",
@@ -143,21 +215,20 @@ async def preview_remove_group_members(api: Api, group_id: str, contact_ids: lis
     )
     if missing:
         preview.warnings.append(f"{len(missing)} of the first {min(len(ids), SAMPLE)} id(s) match no contact")
-    return preview
+    return call.plan_from(preview, path={"groupId": group_id}, json={"contactIds": ids})
 
 
 @toolset.tool(
     DELETE("/api/v1/contacts/groups/{groupId}/members"), Effect.WRITE, destructive=True,
-    preview=preview_remove_group_members,
+    input=RemoveMembersInput, plan=plan_remove_group_members,
 )
-async def remove_group_members(api: Api, group_id: GroupId, contact_ids: ContactIds) -> Reply:
+async def remove_group_members(call: CallContext, plan: Plan) -> Reply:
     """Remove contacts from a group (contacts are kept); 100+ ids return a bulk job."""
-    data = await api(path={"groupId": group_id}, json={"contactIds": contact_ids})
+    data = await call.send_plan(plan)
+    count = len(plan.requests[0].json["contactIds"])
     if is_job(data):
-        return Reply(queued_summary(data, f"remove {len(contact_ids)} contacts from the group"), data)
-    return Reply(
-        f"Removed {data.get('removed')} of {len(contact_ids)}; {data.get('notInGroup')} were not in the group", data
-    )
+        return Reply(queued_summary(data, f"remove {count} contacts from the group"), data)
+    return Reply(f"Removed {data.get('removed')} of {count}; {data.get('notInGroup')} were not in the group", data)
 
 
 @toolset.tool(GROUP_MEMBERS, Effect.READ, output=MemberPage)

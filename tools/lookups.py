@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ..server.api import Api
+from ..server.call.context import CallContext
+from ..server.guard.plan import Plan
 from ..server.registry import GET, POST, Effect, Toolset
-from ..server.results import Reply
+from ..server.results import Preview, Reply
 from ._polling import FINISHED, MAX_WAIT, follow
 from ._types import InstanceId, LookupId, _e164
 
@@ -98,12 +100,26 @@ def _trim_result(data: Any) -> tuple[Any, str]:
     return out, " (result lists truncated: " + ", ".join(trimmed) + "; use import_lookup_contacts to act on all)"
 
 
-@toolset.tool(POST("/api/v1/number-lookups"), Effect.WRITE)
-async def start_number_lookup(api: Api, instance_id: InstanceId, numbers: Numbers) -> Reply:
+class LookupInput(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    instance_id: InstanceId
+    numbers: Numbers
+
+
+async def plan_start_number_lookup(call: CallContext, input: LookupInput) -> Plan:
+    """The one POST with the numbers trimmed; a list with no number that could be valid is refused here."""
+    refuse_when_none_valid(input.numbers)
+    sent = [raw.strip() for raw in input.numbers]
+    preview = Preview(action=f"Check {len(sent)} number(s) on WhatsApp through instance {input.instance_id}")
+    return call.plan_from(preview, json={"instanceId": input.instance_id, "numbers": sent})
+
+
+@toolset.tool(POST("/api/v1/number-lookups"), Effect.WRITE, input=LookupInput, plan=plan_start_number_lookup)
+async def start_number_lookup(call: CallContext, plan: Plan) -> Reply:
     """Check which numbers are on WhatsApp. Under 100 numbers answers with the result; more starts an async lookup."""
-    refuse_when_none_valid(numbers)
-    sent = [raw.strip() for raw in numbers]
-    data = await api(json={"instanceId": instance_id, "numbers": sent})
+    data = await call.send_plan(plan)
+    sent: list[str] = plan.requests[0].json["numbers"]
     lookup_id = data.get("lookupId") or data.get("id")
     if data.get("mode") == "async" or data.get("status") in ("pending", "processing"):
         summary = (
@@ -155,19 +171,55 @@ async def get_number_lookup_progress(api: Api, lookup_id: LookupId, wait_seconds
     return Reply(summary, data)
 
 
-@toolset.tool(POST("/api/v1/number-lookups/{id}/cancel"), Effect.WRITE)
-async def cancel_number_lookup(api: Api, lookup_id: LookupId) -> Reply:
+class LookupIdInput(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lookup_id: LookupId
+
+
+def _lookup_id(plan: Plan) -> str:
+    """The lookup a planned request is about (its `{id}` path parameter)."""
+    path = plan.requests[0].path
+    assert path is not None
+    return path["id"]
+
+
+async def plan_cancel_number_lookup(call: CallContext, input: LookupIdInput) -> Plan:
+    return call.plan_from(Preview(action=f"Cancel lookup {input.lookup_id}"), path={"id": input.lookup_id})
+
+
+@toolset.tool(
+    POST("/api/v1/number-lookups/{id}/cancel"), Effect.WRITE, input=LookupIdInput, plan=plan_cancel_number_lookup
+)
+async def cancel_number_lookup(call: CallContext, plan: Plan) -> Reply:
     """Stop an async lookup that is still pending or processing; checked results are kept."""
-    data = await api(path={"id": lookup_id})
+    data = await call.send_plan(plan)
     status = data.get("status") if isinstance(data, dict) else None
-    return Reply(f"Lookup {lookup_id} {status or 'cancel requested'}", data)
+    return Reply(f"Lookup {_lookup_id(plan)} {status or 'cancel requested'}", data)
 
 
-@toolset.tool(POST("/api/v1/number-lookups/{id}/import-contacts"), Effect.WRITE)
-async def import_lookup_contacts(api: Api, lookup_id: LookupId, tag: Tag | None = None) -> Reply:
+class ImportInput(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    lookup_id: LookupId
+    tag: Tag | None = None
+
+
+async def plan_import_lookup_contacts(call: CallContext, input: ImportInput) -> Plan:
+    tagged = f", tagged {input.tag!r}" if input.tag is not None else ""
+    preview = Preview(action=f"Import the numbers lookup {input.lookup_id} found on WhatsApp as contacts{tagged}")
+    body = {"tag": input.tag} if input.tag is not None else {}
+    return call.plan_from(preview, path={"id": input.lookup_id}, json=body)
+
+
+@toolset.tool(
+    POST("/api/v1/number-lookups/{id}/import-contacts"), Effect.WRITE, input=ImportInput,
+    plan=plan_import_lookup_contacts,
+)
+async def import_lookup_contacts(call: CallContext, plan: Plan) -> Reply:
     """Create contacts from the numbers a finished lookup found on WhatsApp, optionally tagged."""
-    body = {"tag": tag} if tag is not None else {}
-    data = await api(path={"id": lookup_id}, json=body)
+    data = await call.send_plan(plan)
+    lookup_id, tag = _lookup_id(plan), plan.requests[0].json.get("tag")
     summary = f"Imported contacts from lookup {lookup_id}"
     if isinstance(data, dict):
         parts = [f"{data[k]} {k}" for k in ("imported", "created", "updated", "skipped", "alreadyExisting") if k in data]
