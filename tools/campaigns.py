@@ -381,10 +381,21 @@ async def get_campaign_stats(api: Api, campaign_id: CampaignId) -> Reply:
     return Reply(f"Campaign {data.get('status')}: {_stats_line(data.get('stats') or {})}", data)
 
 
-@toolset.tool(POST("/api/v1/campaigns/{id}/pause"), Effect.WRITE)
-async def pause_campaign(api: Api, campaign_id: CampaignId) -> Reply:
+class PauseInput(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    campaign_id: CampaignId
+
+
+async def plan_pause_campaign(call: CallContext, input: PauseInput) -> Plan:
+    """The POST as it will go out, from the input alone (an unguarded write costs no extra request)."""
+    return call.plan_from(Preview(action=f"Pause campaign {input.campaign_id}"), path={"id": input.campaign_id})
+
+
+@toolset.tool(POST("/api/v1/campaigns/{id}/pause"), Effect.WRITE, input=PauseInput, plan=plan_pause_campaign)
+async def pause_campaign(call: CallContext, plan: Plan) -> Reply:
     """Pause a scheduled or running campaign; resume_campaign continues it."""
-    data = await api(path={"id": campaign_id})
+    data = await call.send_plan(plan)
     return Reply(f"Campaign {data.get('name')!r} paused ({_stats_line(data.get('stats') or {})})", data)
 
 

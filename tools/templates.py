@@ -7,9 +7,11 @@ import re
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from ..server.api import Api
+from ..server.call.context import CallContext
+from ..server.guard.plan import Plan
 from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
@@ -155,65 +157,109 @@ async def get_template(api: Api, template_id: TemplateId) -> Reply:
     return Reply(f"Template {_label(data)}{_variables_line(data)}", data)
 
 
-@toolset.tool(POST("/api/v1/templates"), Effect.WRITE)
-@_document_placeholders
-async def create_template(
-    api: Api, name: Name, type: TypeArg, body: Body | None = None, media_url: MediaUrl | None = None
-) -> Reply:
-    """Create a template. Placeholders: {placeholders}."""
-    _content_rules(type, body, media_url, creating=True)
+# ---------------------------------------------------------------------------------- write tools
+# Each turns its typed, frozen input into a plan holding the exact request; the body sends that plan.
+# The content rules and placeholder checks run in the planner, so a refusal sends nothing. Their notes
+# ride in `details[NOTES]` (shown only) to the summary.
+
+NOTES = "placeholder notes"
+
+
+def _notes(plan: Plan) -> list[str]:
+    return list(plan.details.get(NOTES) or [])
+
+
+def _checked_content(type_: str | None, body: str | None, media_url: str | None, *, creating: bool) -> dict[str, Any]:
+    """The preview details of content that passed the rules: the placeholder notes, if any."""
+    _content_rules(type_, body, media_url, creating=creating)
     notes = check_placeholders(body or "")
-    data = await api(json=_template_body(name, type, body, media_url))
-    return Reply(_with_notes(f"Created template {_label(data)}, id {data.get('id')}{_variables_line(data)}", notes), data)
+    return {NOTES: notes} if notes else {}
 
 
-async def preview_update_template(
-    api: Api,
-    template_id: str,
-    name: str | None = None,
-    type: str | None = None,
-    body: str | None = None,
-    media_url: str | None = None,
-) -> Preview:
-    """A content edit (type, body, media) of a template that pending campaigns render at send time is confirmed,
-    naming those campaigns; other edits go through unasked (no request here unless the record has campaigns)."""
-    change = _template_body(name, type, body, media_url)
-    preview = Preview(action=f"Update template {template_id} ({', '.join(change) or 'nothing'})",
-                      details={"id": template_id, "fields": list(change)})
-    if {"type", "body", "mediaUrl"} & set(change):
-        await _campaign_impact(api, template_id, preview, "would send the edited content")
-        if "campaigns" in preview.details:
-            preview.confirm_reason = "the edit changes what pending campaigns send"
-    return preview
+class CreateTemplateInput(BaseModel):
+    """create_template's arguments, typed and frozen."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Name
+    type: TypeArg
+    body: Body | None = None
+    media_url: MediaUrl | None = None
 
 
-@toolset.tool(PUT("/api/v1/templates/{id}"), Effect.WRITE, preview=preview_update_template, confirmable=True)
-async def update_template(
-    api: Api,
-    template_id: TemplateId,
-    name: Name | None = None,
-    type: TypeArg | None = None,
-    body: Body | None = None,
-    media_url: MediaUrl | None = None,
-) -> Reply:
-    """Change a template's name, type, body or media_url; omitted fields unchanged. Placeholders: create_template."""
-    change = _template_body(name, type, body, media_url)
+async def plan_create_template(call: CallContext, input: CreateTemplateInput) -> Plan:
+    """The POST as it will go out, from the input alone (an unguarded write costs no extra request)."""
+    details = _checked_content(input.type, input.body, input.media_url, creating=True)
+    preview = Preview(action=f"Create the {input.type} template {quote_untrusted(input.name, 60)}", details=details)
+    return call.plan_from(preview, json=_template_body(input.name, input.type, input.body, input.media_url))
+
+
+@toolset.tool(POST("/api/v1/templates"), Effect.WRITE, input=CreateTemplateInput, plan=plan_create_template)
+@_document_placeholders
+async def create_template(call: CallContext, plan: Plan) -> Reply:
+    """Create a template. Placeholders: {placeholders}."""
+    data = await call.send_plan(plan)
+    return Reply(
+        _with_notes(f"Created template {_label(data)}, id {data.get('id')}{_variables_line(data)}", _notes(plan)), data
+    )
+
+
+class UpdateTemplateInput(BaseModel):
+    """update_template's arguments, typed and frozen."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    template_id: TemplateId
+    name: Name | None = None
+    type: TypeArg | None = None
+    body: Body | None = None
+    media_url: MediaUrl | None = None
+
+
+async def plan_update_template(call: CallContext, input: UpdateTemplateInput) -> Plan:
+    """The PUT of the given fields only. A content edit (type, body, media) of a template that pending
+    campaigns render at send time is confirmed, naming those campaigns; other edits go through unasked
+    (no request here unless the record has campaigns)."""
+    change = _template_body(input.name, input.type, input.body, input.media_url)
     if not change:
         raise ToolError("nothing to update: give at least one of name, type, body, media_url")
-    _content_rules(type, body, media_url, creating=False)
-    notes = check_placeholders(body or "")
-    data = await api(path={"id": template_id}, json=change)
-    return Reply(_with_notes(f"Updated template {_label(data)}{_variables_line(data)}", notes), data)
+    details = _checked_content(input.type, input.body, input.media_url, creating=False)
+    preview = Preview(action=f"Update template {input.template_id} ({', '.join(change)})",
+                      details={"id": input.template_id, "fields": list(change), **details})
+    if {"type", "body", "mediaUrl"} & set(change):
+        await _campaign_impact(call.api, input.template_id, preview, "would send the edited content")
+        if "campaigns" in preview.details:
+            preview.confirm_reason = "the edit changes what pending campaigns send"
+    return call.plan_from(preview, path={"id": input.template_id}, json=change)
 
 
-async def preview_delete_template(api: Api, template_id: str) -> Preview:
-    template = await api.call(TEMPLATE, path={"id": template_id})
+@toolset.tool(PUT("/api/v1/templates/{id}"), Effect.WRITE, input=UpdateTemplateInput, plan=plan_update_template,
+              confirmable=True)
+async def update_template(call: CallContext, plan: Plan) -> Reply:
+    """Change a template's name, type, body or media_url; omitted fields unchanged. Placeholders: create_template."""
+    data = await call.send_plan(plan)
+    return Reply(_with_notes(f"Updated template {_label(data)}{_variables_line(data)}", _notes(plan)), data)
+
+
+class TemplateRef(BaseModel):
+    """delete_template's argument, typed and frozen."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    template_id: TemplateId
+
+
+async def plan_delete_template(call: CallContext, input: TemplateRef) -> Plan:
+    """What goes away (read once) and which pending campaigns would then fail to render."""
+    template = await call.api.call(TEMPLATE, path={"id": input.template_id})
     preview = Preview(
         action=f"Delete template {_label(template)}",
-        details={"template": one_line(template.get("name") or "", 80), "type": template.get("type"), "id": template_id},
+        details={
+            "template": one_line(template.get("name") or "", 80), "type": template.get("type"), "id": input.template_id
+        },
     )
-    await _campaign_impact(api, template_id, preview, "will fail to render once the template is gone")
-    return preview
+    await _campaign_impact(call.api, input.template_id, preview, "will fail to render once the template is gone")
+    return call.plan_from(preview, path={"id": input.template_id})
 
 
 async def _campaign_impact(api: Api, template_id: str, preview: Preview, effect: str) -> None:
@@ -227,11 +273,12 @@ async def _campaign_impact(api: Api, template_id: str, preview: Preview, effect:
                                 + campaigns_line(pending))
 
 
-@toolset.tool(DELETE("/api/v1/templates/{id}"), Effect.DELETE, preview=preview_delete_template)
-async def delete_template(api: Api, template_id: TemplateId) -> Reply:
+@toolset.tool(DELETE("/api/v1/templates/{id}"), Effect.DELETE, input=TemplateRef, plan=plan_delete_template)
+async def delete_template(call: CallContext, plan: Plan) -> Reply:
     """Delete a template for good."""
-    data = await api(path={"id": template_id})
-    return Reply(f"Deleted template {template_id}", data)
+    data = await call.send_plan(plan)
+    (request,) = plan.requests
+    return Reply(f"Deleted template {(request.path or {}).get('id')}", data)
 
 
 _VARIABLE = re.compile(r"^(?:custom\.)?([A-Za-z_][A-Za-z0-9_]{0,63})$")

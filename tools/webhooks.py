@@ -112,21 +112,34 @@ async def create_webhook(call: CallContext, plan: Plan) -> Reply:
     )
 
 
-async def preview_delete_webhook(api: Api, webhook_id: str) -> Preview:
-    hooks = await api.call(WEBHOOKS)
-    hook = next((h for h in hooks if h.get("id") == webhook_id), None)
+class WebhookRef(BaseModel):
+    """delete_webhook's argument, typed and frozen."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    webhook_id: WebhookId
+
+
+async def plan_delete_webhook(call: CallContext, input: WebhookRef) -> Plan:
+    """Which endpoint stops receiving what (the API has no single-webhook read: the list, once)."""
+    webhook_id: str = input.webhook_id
+    hook = next((h for h in await call.api.call(WEBHOOKS) if h.get("id") == webhook_id), None)
     if hook is None:
         raise ToolError(f"no webhook {webhook_id} in this workspace; nothing was deleted. list_webhooks shows the ids")
     url = hook.get("url") or ""
-    return Preview(
+    # The URL stays out of the plan's `urls`: those are judged by the URL policy, and removing an
+    # endpoint outside the allow-list must stay possible.
+    preview = Preview(
         action=f"Delete the webhook to {_host(url)}",
         details={"url": url, "events": hook.get("events") or [], "active": hook.get("active")},
         warnings=[f"{_host(url)} will stop receiving these events immediately"],
     )
+    return call.plan_from(preview, path={"id": webhook_id})
 
 
-@toolset.tool(DELETE("/api/v1/webhooks/{id}"), Effect.DELETE, preview=preview_delete_webhook)
-async def delete_webhook(api: Api, webhook_id: WebhookId) -> Reply:
+@toolset.tool(DELETE("/api/v1/webhooks/{id}"), Effect.DELETE, input=WebhookRef, plan=plan_delete_webhook)
+async def delete_webhook(call: CallContext, plan: Plan) -> Reply:
     """Delete a webhook endpoint; its URL stops receiving events."""
-    data: Any = await api(path={"id": webhook_id})
-    return Reply(f"Webhook {webhook_id} deleted", data)
+    data: Any = await call.send_plan(plan)
+    (request,) = plan.requests
+    return Reply(f"Webhook {(request.path or {}).get('id')} deleted", data)
