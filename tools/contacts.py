@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from ..server.api import Api
+from ..server.call.context import CallContext
 from ..server.errors import ApiError
+from ..server.guard.plan import Plan
 from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
@@ -243,37 +245,67 @@ async def get_contact(api: Api, contact_id: ContactId) -> Reply:
     return Reply(f"Contact {_who(data)}", data)
 
 
-@toolset.tool(POST("/api/v1/contacts"), Effect.WRITE, output=Contact)
-async def create_contact(
-    api: Api, name: Name, phone: Phone, tags: Tags | None = None, meta: Meta | None = None
-) -> Reply:
+def _present(fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields given (None means omitted: the API keeps the current value), in declaration order."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
+class CreateContactInput(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: Name
+    phone: Phone
+    tags: Tags | None = None
+    meta: Meta | None = None
+
+
+async def plan_create_contact(call: CallContext, input: CreateContactInput) -> Plan:
+    """The one POST, from the arguments alone: an unguarded write gains no read."""
+    body = _present({"name": input.name, "phone": input.phone, "tags": input.tags, "meta": input.meta})
+    return call.plan_from(Preview(action=f"Create contact {_who(body)}"), json=body)
+
+
+@toolset.tool(POST("/api/v1/contacts"), Effect.WRITE, output=Contact, input=CreateContactInput, plan=plan_create_contact)
+async def create_contact(call: CallContext, plan: Plan) -> Reply:
     """Create a contact. A phone already in use fails with CONFLICT: find it with list_contacts."""
-    body = {"name": name, "phone": phone, "tags": tags, "meta": meta}
-    data = await api(json={key: value for key, value in body.items() if value is not None})
+    data = await call.send_plan(plan)
     return Reply(f"Created contact {_who(data)}, id {data.get('id')}", data)
 
 
-async def preview_update_contact(
-    api: Api,
-    contact_id: str,
-    name: str | None = None,
-    phone: str | None = None,
-    tags: list[str] | None = None,
-    meta: dict[str, Any] | None = None,
-) -> Preview:
-    """A new phone for a recipient of a pending campaign (this server's record) is confirmed: the campaign
-    would message the new number. Other edits go through unasked."""
-    fields = [k for k, v in {"name": name, "phone": phone, "tags": tags, "meta": meta}.items() if v is not None]
-    preview = Preview(action=f"Update contact {contact_id} ({', '.join(fields) or 'nothing'})",
-                      details={"id": contact_id, "fields": fields})
-    if phone is None or api.campaigns is None or not await api.campaigns.list(api.workspace.name if api.workspace
-                                                                             else None, 1):
-        return preview
+class UpdateContactInput(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    contact_id: ContactId
+    name: Name | None = None
+    phone: Phone | None = None
+    tags: Annotated[Tags | None, Field(description="REPLACES all tags; [] clears them")] = None
+    meta: Annotated[Meta | None, Field(description="REPLACES the whole metadata object")] = None
+
+
+async def plan_update_contact(call: CallContext, input: UpdateContactInput) -> Plan:
+    """The one PUT. A new phone for a recipient of a pending campaign (this server's record) is confirmed:
+    the campaign would message the new number. Other edits go through unasked, with no read."""
+    change = _present({"name": input.name, "phone": input.phone, "tags": input.tags, "meta": input.meta})
+    if not change:
+        raise ToolError("nothing to update: give at least one of name, phone, tags, meta")
+    preview = Preview(action=f"Update contact {input.contact_id} ({', '.join(change)})",
+                      details={"id": input.contact_id, "fields": list(change)})
+    if input.phone is not None:
+        await _confirm_phone_change(call, input.contact_id, input.phone, preview)
+    return call.plan_from(preview, path={"id": input.contact_id}, json=change)
+
+
+async def _confirm_phone_change(call: CallContext, contact_id: str, phone: str, preview: Preview) -> None:
+    """Ask for a confirmation (in `preview`) when the contact's new phone would change whom pending
+    campaigns message. Reads nothing when this server's record holds no campaign of the workspace."""
+    api = call.api
+    if api.campaigns is None or not await api.campaigns.list(call.workspace_name, 1):
+        return
     from ._impact import campaigns_line, pending_campaigns  # tools/_impact imports this module
 
     contact = await api.call(CONTACT, path={"id": contact_id})
     if contact.get("phone") == phone:
-        return preview
+        return
     pending = await pending_campaigns(api, contact=contact)
     if pending:
         preview.action = f"Change the phone of {_who(contact)} to {one_line(phone, 32)}"
@@ -281,63 +313,40 @@ async def preview_update_contact(
         preview.warnings.append(f"{_who(contact)} is a recipient of {len(pending)} pending campaign(s), which would "
                                 f"message the new number: {campaigns_line(pending)}")
         preview.confirm_reason = "the new phone changes who pending campaigns message"
-    return preview
 
 
-@toolset.tool(PUT("/api/v1/contacts/{id}"), Effect.WRITE, preview=preview_update_contact, confirmable=True)
-async def update_contact(
-    api: Api,
-    contact_id: ContactId,
-    name: Name | None = None,
-    phone: Phone | None = None,
-    tags: Annotated[Tags | None, Field(description="REPLACES all tags; [] clears them")] = None,
-    meta: Annotated[Meta | None, Field(description="REPLACES the whole metadata object")] = None,
-) -> Reply:
+@toolset.tool(
+    PUT("/api/v1/contacts/{id}"), Effect.WRITE, input=UpdateContactInput, plan=plan_update_contact, confirmable=True
+)
+async def update_contact(call: CallContext, plan: Plan) -> Reply:
     """Change a contact; omitted fields keep their value."""
-    body = {"name": name, "phone": phone, "tags": tags, "meta": meta}
-    change = {key: value for key, value in body.items() if value is not None}
-    if not change:
-        raise ToolError("nothing to update: give at least one of name, phone, tags, meta")
-    data = await api(path={"id": contact_id}, json=change)
-    return Reply(f"Updated contact {_who(data)} ({', '.join(change)})", data)
+    (request,) = plan.requests
+    data = await call.send(request)
+    return Reply(f"Updated contact {_who(data)} ({', '.join(request.json)})", data)
 
 
-async def preview_delete_contact(api: Api, contact_id: str) -> Preview:
-    contact = await api.call(CONTACT, path={"id": contact_id})
+class DeleteContactInput(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    contact_id: ContactId
+
+
+async def plan_delete_contact(call: CallContext, input: DeleteContactInput) -> Plan:
+    """Who is deleted, read once: the person confirms a name and phone, not an id."""
+    contact_id = input.contact_id
+    contact = await call.api.call(CONTACT, path={"id": contact_id})
     line, who = people([contact], 1)
-    return Preview(action=f"Delete contact {line}", details={"who": who, "id": contact_id})
-
-
-@toolset.tool(DELETE("/api/v1/contacts/{id}"), Effect.DELETE, preview=preview_delete_contact)
-async def delete_contact(api: Api, contact_id: ContactId) -> Reply:
-    """Delete one contact for good."""
-    data = await api(path={"id": contact_id})
-    return Reply(f"Deleted contact {contact_id}", data)
-
-
-async def preview_bulk_delete_contacts(
-    api: Api, contact_ids: list[str] | None = None, tags: list[str] | None = None
-) -> Preview:
-    # Who: a tag selector was read whole (names at hand); for ids the first SAMPLE are read (one GET
-    # each), since resolving up to 10,000 would cost as many requests.
-    chosen, selection = await resolve_selector(api, contact_ids, tags, verb="deleted")
-    ids = list(dict.fromkeys(chosen))
-    count = len(ids)
-    if selection is not None and not ids:
-        return Preview(action=f"Delete nothing: {selection.describe()}", blocked="no contact carries these tags")
-    mode = (
-        "async bulk job (100+ ids): follow it with get_bulk_job_progress"
-        if count >= ASYNC_THRESHOLD
-        else "immediate (under 100 ids)"
+    return call.plan_from(
+        Preview(action=f"Delete contact {line}", details={"who": who, "id": contact_id}), path={"id": contact_id}
     )
-    found, missing = (selection.contacts, []) if selection else await read_contacts(api, ids[:SAMPLE])
-    line, who = people(found, count)
-    preview = Preview(action=f"Delete {count} contact(s) permanently: {line}", details={"who": who, "mode": mode})
-    if selection is not None:  # a tag selection: the exact people are part of what is confirmed
-        preview.contact_ids = ids
-    if missing:
-        preview.warnings.append(f"{len(missing)} of the first {min(count, SAMPLE)} id(s) match no contact: {', '.join(missing)}")
-    return preview
+
+
+@toolset.tool(DELETE("/api/v1/contacts/{id}"), Effect.DELETE, input=DeleteContactInput, plan=plan_delete_contact)
+async def delete_contact(call: CallContext, plan: Plan) -> Reply:
+    """Delete one contact for good."""
+    (request,) = plan.requests
+    data = await call.send(request)
+    return Reply(f"Deleted contact {(request.path or {}).get('id')}", data)
 
 
 async def read_contacts(api: Api, ids: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -354,19 +363,51 @@ async def read_contacts(api: Api, ids: list[str]) -> tuple[list[dict[str, Any]],
     return found, missing
 
 
-@toolset.tool(POST("/api/v1/contacts/bulk-delete"), Effect.DELETE, preview=preview_bulk_delete_contacts)
-async def bulk_delete_contacts(
-    api: Api, contact_ids: ContactIds | None = None, tags: TagSelector | None = None
-) -> Reply:
+class BulkDeleteInput(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    contact_ids: ContactIds | None = None
+    tags: TagSelector | None = None
+
+
+async def plan_bulk_delete_contacts(call: CallContext, input: BulkDeleteInput) -> Plan:
+    """The one POST with explicit ids. A tag selector is resolved here, once: its ids go into the request
+    body, so the digest covers exactly who is deleted and the body never resolves the tags again."""
+    # Who: a tag selection was read whole (names at hand); for ids the first SAMPLE are read (one GET
+    # each), since resolving up to 10,000 would cost as many requests.
+    api = call.api
+    chosen, selection = await resolve_selector(api, input.contact_ids, input.tags, verb="deleted")
+    ids = list(dict.fromkeys(chosen))
+    body = {"contactIds": ids}
+    count = len(ids)
+    if selection is not None and not ids:
+        preview = Preview(action=f"Delete nothing: {selection.describe()}", blocked="no contact carries these tags")
+        return call.plan_from(preview, json=body)
+    mode = (
+        "async bulk job (100+ ids): follow it with get_bulk_job_progress"
+        if count >= ASYNC_THRESHOLD
+        else "immediate (under 100 ids)"
+    )
+    found, missing = (selection.contacts, []) if selection else await read_contacts(api, ids[:SAMPLE])
+    line, who = people(found, count)
+    preview = Preview(action=f"Delete {count} contact(s) permanently: {line}", details={"who": who, "mode": mode})
+    if selection is not None:  # a tag selection: the exact people are part of what is confirmed
+        preview.contact_ids = ids
+    if missing:
+        preview.warnings.append(f"{len(missing)} of the first {min(count, SAMPLE)} id(s) match no contact: {', '.join(missing)}")
+    return call.plan_from(preview, json=body)
+
+
+@toolset.tool(
+    POST("/api/v1/contacts/bulk-delete"), Effect.DELETE, input=BulkDeleteInput, plan=plan_bulk_delete_contacts
+)
+async def bulk_delete_contacts(call: CallContext, plan: Plan) -> Reply:
     """Delete many contacts at once, by ids or by tags; 100+ contacts return a bulk job."""
-    # Tags are resolved again here, right after the guard re-checked the plan: the tagged contacts' ids
-    # are in its digest (preview_bulk_delete_contacts), so anyone tagged since the preview made it ask again.
-    ids, selection = await resolve_selector(api, contact_ids, tags, verb="deleted")
-    if not ids:
-        return Reply(f"Nothing deleted: {selection.describe() if selection else 'no ids'}", {"deleted": 0})
-    data = await api(json={"contactIds": ids})
+    # The ids are the plan's (a tag selection resolved by the planner and confirmed): nothing is re-read here.
+    (request,) = plan.requests
+    data = await call.send(request)
     if is_job(data):
-        return Reply(queued_summary(data, f"delete {len(ids)} contacts"), data)
+        return Reply(queued_summary(data, f"delete {len(request.json['contactIds'])} contacts"), data)
     missing = data.get("notFound") or []
     return Reply(f"Deleted {data.get('deleted')} of {data.get('requested')} contact(s); {len(missing)} not found", data)
 
@@ -419,8 +460,21 @@ async def get_bulk_job_progress(
     return Reply(line, data)
 
 
-@toolset.tool(POST("/api/v1/contacts/bulk-jobs/{jobId}/cancel"), Effect.WRITE)
-async def cancel_bulk_job(api: Api, job_id: JobId) -> Reply:
+class CancelJobInput(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    job_id: JobId
+
+
+async def plan_cancel_bulk_job(call: CallContext, input: CancelJobInput) -> Plan:
+    """The one POST, from the argument alone: an unguarded write gains no read."""
+    return call.plan_from(Preview(action=f"Cancel bulk job {input.job_id}"), path={"jobId": input.job_id})
+
+
+@toolset.tool(
+    POST("/api/v1/contacts/bulk-jobs/{jobId}/cancel"), Effect.WRITE, input=CancelJobInput, plan=plan_cancel_bulk_job
+)
+async def cancel_bulk_job(call: CallContext, plan: Plan) -> Reply:
     """Stop a pending or processing bulk job; work already done is kept."""
-    data = await api(path={"jobId": job_id})
+    data = await call.send_plan(plan)
     return Reply("Cancelled: " + job_line(data), data)
