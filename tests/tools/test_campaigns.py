@@ -280,6 +280,12 @@ async def test_pause_is_not_guarded_and_resume_previews_the_remaining_recipients
     assert sandbox is not None
 
 
+async def test_pause_is_planned_without_extra_requests(client: Client, ledger: Ledger) -> None:
+    """An unguarded write is planned from its arguments alone: the one POST it exists for, nothing read first."""
+    await call_ok(client, "pause_campaign", {"campaign_id": SCHEDULED_CAMPAIGN_ID})
+    assert [(e["method"], e["path"]) for e in ledger()] == [("POST", f"/api/v1/campaigns/{SCHEDULED_CAMPAIGN_ID}/pause")]
+
+
 async def test_resume_preview_subtracts_what_was_already_sent(client: Client, sandbox_app: Any) -> None:
     clock = sandbox_app.state.sandbox.clock
     start = clock.now() + timedelta(seconds=10)

@@ -53,6 +53,20 @@ async def test_template_content_edit_under_a_pending_campaign_is_confirmed(clien
     assert renamed["status"] == "ok" and len(puts(ledger, path)) == 2
 
 
+async def test_confirmed_template_edit_sends_the_planned_put(client: Client, ledger: Ledger) -> None:
+    """The confirmed PUT is the plan's: this template's path, only the previewed field, the previewed text."""
+    await campaign_for(client, template_id=WELCOME_TEMPLATE_ID)
+    path = f"/api/v1/templates/{WELCOME_TEMPLATE_ID}"
+    args = {"template_id": WELCOME_TEMPLATE_ID, "body": "Salut {{contact.firstName}}, rendez-vous demain"}
+    pending = await call_ok(client, "update_template", args)
+    assert pending["preview"]["fields"] == ["body"] and pending["preview"]["id"] == WELCOME_TEMPLATE_ID
+    await call_ok(client, "update_template", {**args, "confirm_token": pending["confirm_token"]})
+    [put] = puts(ledger, path)
+    assert put["committed"] and put["key_kind"] == "personal"
+    template = (await call_ok(client, "get_template", {"template_id": WELCOME_TEMPLATE_ID}))["data"]
+    assert template["body"] == args["body"] and template["name"] == "Bienvenue"  # the name was not in the plan
+
+
 async def test_template_delete_preview_names_the_pending_campaigns(client: Client) -> None:
     await campaign_for(client, template_id=WELCOME_TEMPLATE_ID)
     pending = await call_ok(client, "delete_template", {"template_id": WELCOME_TEMPLATE_ID})
@@ -67,9 +81,13 @@ async def test_new_phone_of_a_campaign_recipient_is_confirmed(client: Client, le
     assert pending["status"] == "confirmation_required" and puts(ledger, f"/api/v1/contacts/{AWA}") == []
     assert pending["preview"]["action"] == 'Change the phone of "Awa Diop" (+33612345000) to +33612340999'
     assert pending["preview"]["campaigns"][0]["recipients"] == 2
+    start = len(ledger())
     done = await call_ok(client, "update_contact",
                          {"contact_id": AWA, "phone": "+33612340999", "confirm_token": pending["confirm_token"]})
     assert done["status"] == "ok" and len(puts(ledger, f"/api/v1/contacts/{AWA}")) == 1
+    # the confirmed call re-reads only to re-plan, then sends the planned PUT: the phone confirmed
+    assert [e["method"] for e in ledger()[start:] if e["method"] != "GET"] == ["PUT"]
+    assert done["data"]["phone"] == "+33612340999"
     # not a recipient, or not a phone change: not asked
     other = await call_ok(client, "update_contact", {"contact_id": MOUSSA, "phone": "+33612340998"})
     tags = await call_ok(client, "update_contact", {"contact_id": AWA, "tags": ["vip"]})

@@ -236,6 +236,21 @@ async def test_delete_template_previews_name_and_type_and_deletes_only_when_conf
     assert "NOT_FOUND" in error
 
 
+async def test_confirmed_template_delete_sends_the_planned_request(client: Client, ledger: Ledger) -> None:
+    """The one DELETE the ledger records is the plan's: this template's path, with the personal key."""
+    first = await call_ok(client, "delete_template", {"template_id": PROMO_TEMPLATE_ID})
+    await call_ok(client, "delete_template", {"template_id": PROMO_TEMPLATE_ID, "confirm_token": first["confirm_token"]})
+    [delete] = mutations(ledger())
+    assert (delete["method"], delete["path"], delete["key_kind"]) == (
+        "DELETE", f"/api/v1/templates/{PROMO_TEMPLATE_ID}", "personal")
+
+
+async def test_create_template_is_planned_without_extra_requests(client: Client, ledger: Ledger) -> None:
+    """An unguarded write is planned from its arguments alone: the one POST it exists for, nothing read first."""
+    await call_ok(client, "create_template", {"name": "Seul", "type": "text", "body": "Bonjour"})
+    assert [(e["method"], e["path"]) for e in ledger()] == [("POST", "/api/v1/templates")]
+
+
 async def test_delete_template_token_is_bound_to_the_template(client: Client, ledger: Ledger) -> None:
     first = await call_ok(client, "delete_template", {"template_id": REMINDER_TEMPLATE_ID})
     error = await call_error(

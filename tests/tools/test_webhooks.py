@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import httpx2
 import pytest
 from mcp import Client
+from msgflash_mcp.sandbox.inprocess import sandbox_transport
+from msgflash_mcp.sandbox.keys import PERSONAL_KEY
 from msgflash_mcp.sandbox.seed import DEMO_WEBHOOK_ID
+from msgflash_mcp.server.app import build_server
 
-from tests.conftest import call_error, call_ok, mutations
+from tests.conftest import call_error, call_ok, make_settings, mutations
 
 pytestmark = pytest.mark.anyio
 
@@ -118,3 +122,39 @@ async def test_create_webhook_warns_about_an_existing_one_to_the_same_url(client
     assert not any("same URL" in risk for risk in other["preview"]["risk"])
     assert same["preview"]["digest"] != other["preview"]["digest"]
     assert mutations(ledger()) == []
+
+
+async def test_confirmed_delete_sends_the_planned_request_with_the_planned_key(client: Client, ledger: Ledger) -> None:
+    """The one DELETE the ledger records is the plan's: this webhook's path, the personal workspace's key."""
+    first = await call_ok(client, "delete_webhook", {"webhook_id": DEMO_WEBHOOK_ID})
+    await call_ok(client, "delete_webhook", {"webhook_id": DEMO_WEBHOOK_ID, "confirm_token": first["confirm_token"]})
+    [delete] = [e for e in ledger() if e["method"] == "DELETE"]
+    assert (delete["path"], delete["key_kind"], delete["team_id"], delete["committed"]) == (
+        f"/api/v1/webhooks/{DEMO_WEBHOOK_ID}", "personal", None, True)
+
+
+async def test_a_webhook_gone_before_the_confirmation_is_not_deleted_again(
+    client: Client, ledger: Ledger, sandbox_app: Any
+) -> None:
+    """The plan is rebuilt from live data before the write: an endpoint removed meanwhile (dashboard)
+    makes the confirmed call a readable refusal, and no DELETE leaves."""
+    first = await call_ok(client, "delete_webhook", {"webhook_id": DEMO_WEBHOOK_ID})
+    async with httpx2.AsyncClient(transport=sandbox_transport(sandbox_app), base_url="http://sandbox.invalid") as http:
+        gone = await http.delete(f"/api/v1/webhooks/{DEMO_WEBHOOK_ID}", headers={"x-api-key": PERSONAL_KEY})
+        assert gone.status_code < 300, gone.text
+    before = len([e for e in ledger() if e["method"] == "DELETE"])
+    text = await call_error(client, "delete_webhook",
+                            {"webhook_id": DEMO_WEBHOOK_ID, "confirm_token": first["confirm_token"]})
+    assert f"no webhook {DEMO_WEBHOOK_ID}" in text and "nothing was deleted" in text
+    assert len([e for e in ledger() if e["method"] == "DELETE"]) == before
+
+
+async def test_a_webhook_outside_the_url_allowlist_can_still_be_deleted(sandbox_app: Any, ledger: Ledger) -> None:
+    """Removing an endpoint only stops data flowing: its URL is shown, not judged by the URL policy."""
+    async with Client(build_server(make_settings(url_allowlist="shop.example"), sandbox_app=sandbox_app)) as client:
+        first = await call_ok(client, "delete_webhook", {"webhook_id": DEMO_WEBHOOK_ID})
+        assert first["status"] == "confirmation_required" and "urls" not in first["preview"]
+        done = await call_ok(client, "delete_webhook",
+                             {"webhook_id": DEMO_WEBHOOK_ID, "confirm_token": first["confirm_token"]})
+    assert done["status"] == "ok"
+    assert [e["path"] for e in mutations(ledger())] == [f"/api/v1/webhooks/{DEMO_WEBHOOK_ID}"]
