@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx2
 import pytest
 from mcp import Client
 from msgflash_mcp.sandbox.app import SandboxConfig, create_app
+from msgflash_mcp.sandbox.inprocess import sandbox_transport
 from msgflash_mcp.sandbox.keys import TEAM_ID, TEAM_NAME
 from msgflash_mcp.sandbox.seed import (
     AWA_CONTACT_ID,
@@ -20,10 +23,12 @@ from msgflash_mcp.sandbox.seed import (
     VIP_GROUP_ID,
     contact_id,
 )
-from msgflash_mcp.tools import _polling
+from msgflash_mcp.server.app import build_server
+from msgflash_mcp.server.guard.plan import Plan, PlannedRequest
+from msgflash_mcp.tools import _polling, groups
 from msgflash_mcp.tools import contacts as contacts_module
 
-from tests.conftest import call_error, call_ok, mutations
+from tests.conftest import call_error, call_ok, make_settings, mutations
 
 pytestmark = pytest.mark.anyio
 
@@ -274,3 +279,70 @@ async def test_adding_100_members_becomes_a_job_that_can_be_followed(
     removed = await call_ok(client, "get_bulk_job_progress", {"job_id": removing["data"]["jobId"], "wait_seconds": 10})
     assert removed["data"]["summary"] == {"removed": len(PERSONAL_IDS), "notInGroup": 130 - len(PERSONAL_IDS)}
     assert (await call_ok(client, "get_group", {"group_id": group_id}))["data"]["contactCount"] == 0
+
+
+# ------------------------------------------------------------------ the request sent is the planned one
+
+
+class Wire(httpx2.AsyncBaseTransport):
+    """The sandbox, with every write written down as it left: method, path and JSON body."""
+
+    def __init__(self, app: Any) -> None:
+        self._inner = sandbox_transport(app)
+        self.writes: list[tuple[str, str, Any]] = []
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.method != "GET":
+            body = await request.aread()
+            self.writes.append((request.method, request.url.path, json.loads(body) if body else None))
+        return await self._inner.handle_async_request(request)
+
+
+def digest_of(tool: str, path: dict[str, str], body: Any) -> str:
+    """The digest of a personal-workspace plan whose one request is `path` + `body` on `tool`'s route:
+    equal to a preview's digest only if that preview planned exactly this request."""
+    route = next(spec.route for spec in groups.toolset.specs if spec.name == tool)
+    assert route is not None
+    request = PlannedRequest(route, path=path, json=body)
+    return Plan(tool=tool, action="-", workspace="personal", requests=(request,)).short
+
+
+async def test_delete_group_sends_exactly_the_confirmed_plan(sandbox_app: Any) -> None:
+    wire = Wire(sandbox_app)
+    async with Client(build_server(make_settings(), http_transport=wire, sandbox_app=sandbox_app)) as client:
+        first = await call_ok(client, "delete_group", {"group_id": LEADS_GROUP_ID})
+        assert first["status"] == "confirmation_required" and wire.writes == []
+        await call_ok(client, "delete_group", {"group_id": LEADS_GROUP_ID, "confirm_token": first["confirm_token"]})
+    assert wire.writes == [("DELETE", f"/api/v1/contacts/groups/{LEADS_GROUP_ID}", None)]
+    assert digest_of("delete_group", {"groupId": LEADS_GROUP_ID}, None) == first["preview"]["digest"]
+
+
+async def planned_then_sent(sandbox_app: Any, tool: str, args: dict[str, Any]) -> tuple[dict[str, Any], Wire]:
+    """The dry-run preview of a call (its plan), then the same call made for real through a recording wire."""
+    async with Client(build_server(make_settings(dry_run=True), sandbox_app=sandbox_app)) as client:
+        planned = await call_ok(client, tool, args)
+    assert planned["status"] == "dry_run"
+    wire = Wire(sandbox_app)
+    async with Client(build_server(make_settings(), http_transport=wire, sandbox_app=sandbox_app)) as client:
+        assert (await call_ok(client, tool, args))["status"] == "ok"
+    return planned["preview"], wire
+
+
+async def test_remove_group_members_sends_exactly_the_planned_ids(sandbox_app: Any) -> None:
+    args = {"group_id": VIP_GROUP_ID, "contact_ids": VIP_IDS[:2]}
+    preview, wire = await planned_then_sent(sandbox_app, "remove_group_members", args)
+    assert preview["action"].startswith('Remove 2 contact(s) from group "VIPs"')
+    path = f"/api/v1/contacts/groups/{VIP_GROUP_ID}/members"
+    assert wire.writes == [("DELETE", path, {"contactIds": VIP_IDS[:2]})]
+    assert digest_of("remove_group_members", {"groupId": VIP_GROUP_ID}, {"contactIds": VIP_IDS[:2]}) == preview["digest"]
+
+
+async def test_add_group_members_by_tags_sends_the_ids_its_plan_resolved(client: Client, sandbox_app: Any) -> None:
+    """The tag selector is resolved while planning: the request carries explicit ids, not the tags."""
+    group_id = await new_group(client)
+    preview, wire = await planned_then_sent(sandbox_app, "add_group_members", {"group_id": group_id, "tags": ["vip"]})
+    assert preview["selectedCount"] == len(VIP_IDS)
+    [(method, path, body)] = wire.writes
+    assert (method, path) == ("POST", f"/api/v1/contacts/groups/{group_id}/members")
+    assert set(body) == {"contactIds"} and sorted(body["contactIds"]) == sorted(VIP_IDS)
+    assert digest_of("add_group_members", {"groupId": group_id}, body) == preview["digest"]
