@@ -398,6 +398,58 @@ async def test_a_contact_tagged_after_the_preview_makes_the_bulk_delete_ask_agai
     assert [m for m in mutations(ledger())[len(before):] if m["path"].endswith("/bulk-delete")] == []
 
 
+def requests_since(ledger: Ledger, start: int) -> list[tuple[str, str]]:
+    return [(e["method"], e["path"]) for e in ledger()[start:]]
+
+
+async def test_a_confirmed_bulk_delete_by_tags_sends_the_planned_ids_and_resolves_nothing_more(
+    client: Client, ledger: Ledger
+) -> None:
+    """The tagged ids are in the planned request: the confirmed call re-plans once (the token's check
+    against live data) and then posts exactly those ids; the body does not scan the tags again."""
+    leads = {contact_id(phone) for _, phone, tags in PERSONAL_CONTACTS if "lead" in tags}
+    first = await call_ok(client, "bulk_delete_contacts", {"tags": ["lead"]})
+    start = len(ledger())
+    done = await call_ok(client, "bulk_delete_contacts", {"tags": ["lead"], "confirm_token": first["confirm_token"]})
+    assert done["status"] == "ok", done
+    assert requests_since(ledger, start) == [("GET", "/api/v1/contacts"), ("POST", "/api/v1/contacts/bulk-delete")]
+    assert done["data"] == {"requested": len(leads), "deleted": len(leads), "notFound": []}
+    remaining = (await call_ok(client, "list_contacts", {"limit": 100}))["data"]["contacts"]
+    assert {c["id"] for c in remaining} == set(PERSONAL_IDS) - leads
+
+
+async def test_a_confirmed_delete_sends_the_planned_request_once(client: Client, ledger: Ledger) -> None:
+    first = await call_ok(client, "delete_contact", {"contact_id": AWA_CONTACT_ID})
+    start = len(ledger())
+    done = await call_ok(client, "delete_contact", {"contact_id": AWA_CONTACT_ID, "confirm_token": first["confirm_token"]})
+    assert done["summary"] == f"Deleted contact {AWA_CONTACT_ID}"
+    path = f"/api/v1/contacts/{AWA_CONTACT_ID}"
+    assert requests_since(ledger, start) == [("GET", path), ("DELETE", path)]  # the re-plan's read, then the plan
+
+
+async def test_unguarded_contact_writes_send_their_one_request_and_read_nothing(client: Client, ledger: Ledger) -> None:
+    """create, an update (a new phone too, with no pending campaign on record) and cancel are not confirmed:
+    their plan is built from the arguments alone, so each call is exactly its request."""
+    start = len(ledger())
+    created = await call_ok(client, "create_contact", {"name": "Zoé Kane", "phone": "+33612345999"})
+    new_id = created["data"]["id"]
+    assert requests_since(ledger, start) == [("POST", "/api/v1/contacts")]
+
+    start = len(ledger())
+    updated = await call_ok(client, "update_contact", {"contact_id": new_id, "name": "Zoé K.", "phone": "+33612345998"})
+    assert updated["summary"] == 'Updated contact "Zoé K." (+33612345998) (name, phone)'
+    assert requests_since(ledger, start) == [("PUT", f"/api/v1/contacts/{new_id}")]
+
+    _, queued = await confirmed(
+        client, "bulk_delete_contacts", {"contact_ids": [str(uuid.uuid4()) for _ in range(100)]}, ledger
+    )
+    job_id = queued["data"]["jobId"]
+    start = len(ledger())
+    cancelled = await call_ok(client, "cancel_bulk_job", {"job_id": job_id})
+    assert cancelled["data"]["status"] == "cancelled"
+    assert requests_since(ledger, start) == [("POST", f"/api/v1/contacts/bulk-jobs/{job_id}/cancel")]
+
+
 async def test_bulk_delete_by_a_tag_nobody_has_is_refused(client: Client, ledger: Ledger) -> None:
     error = await call_error(client, "bulk_delete_contacts", {"tags": ["nobody-has-this"]})
     assert "no contact carries these tags" in error
