@@ -4,21 +4,48 @@ in the sandbox ledger are exactly the valid first confirmations."""
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, ClassVar
 
 import anyio.from_thread
+import httpx2
 import pytest
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase, event, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, MultipleResults, RuleBasedStateMachine, consumes, invariant, multiple, rule
+from hypothesis.stateful import (
+    Bundle,
+    MultipleResults,
+    RuleBasedStateMachine,
+    consumes,
+    initialize,
+    invariant,
+    multiple,
+    rule,
+)
 from mcp import Client
+from mcp.types import ElicitRequestFormParams, ElicitResult
 from msgflash_mcp.sandbox.app import SandboxConfig, create_app
+from msgflash_mcp.sandbox.inprocess import sandbox_transport
+from msgflash_mcp.sandbox.keys import PERSONAL_KEY
+from msgflash_mcp.sandbox.seed import (
+    AWA_CONTACT_ID,
+    PERSONAL_CONNECTED_INSTANCE_ID,
+    PERSONAL_CONTACTS,
+    USER_ID,
+    VIP_GROUP_ID,
+    WELCOME_TEMPLATE_ID,
+    contact_id,
+)
 from msgflash_mcp.server.app import build_server
 from msgflash_mcp.server.guard import TOKEN_TTL
 
 from tests.conftest import make_settings, mutations
+from tests.trust.test_plan_integrity import AWA, switch_everyone
 
 from .conftest import FakeClock, personal_contacts, pin_guard
 
@@ -42,7 +69,7 @@ class GuardMachine(RuleBasedStateMachine):
         self.stack = ExitStack()
         self.portal = self.stack.enter_context(anyio.from_thread.start_blocking_portal("asyncio"))
         self.sandbox = create_app(SandboxConfig(db_path=":memory:", rate_limit=0))
-        self.server = build_server(make_settings(), sandbox_app=self.sandbox)
+        self.server = build_server(make_settings(toolsets=["contacts"]), sandbox_app=self.sandbox)
         self.clock = FakeClock()
         pin_guard(self.server, self.clock)
         self.client: Client = self.stack.enter_context(self.portal.wrap_async_context_manager(Client(self.server)))
@@ -140,126 +167,399 @@ def test_guard_state_machine() -> None:
 
 
 # ------------------------------------------------------------------ plans under a changing world
+#
+# Third parties (the dashboard, a teammate) change the account between the preview and the write:
+# members join or leave the group a campaign targets, the template behind a send or a campaign is
+# edited, the active workspace switches. Confirmations come as tokens and as elicitation forms on
+# both protocol eras (a form can be open for minutes: the change lands while it is on screen).
 
-AWA = "+33612345000"
+TEAM = "sandbox-team"
+SEND, CAMPAIGNS = "/api/v1/messages/send", "/api/v1/campaigns"
+PLAN_TOOLSETS = ["messages", "campaigns"]  # a server with only these builds ~4x faster than all tools
+CAP = 6  # MSGFLASH_MAX_RECIPIENTS on capped runs: the VIP group (5) crosses it when two people join
+VIP_MEMBERS = frozenset(contact_id(phone) for _name, phone, tags in PERSONAL_CONTACTS if "vip" in tags)
+# Who the third party adds or removes: three outsiders, two seeded members.
+TOGGLED = [contact_id(p) for p in ("+33612345001", "+33612345002", "+33612345004", "+33612345003", "+33612345015")]
+PHONES = {contact_id(phone): phone for _name, phone, _tags in PERSONAL_CONTACTS}
+SEEDED_WELCOME = "Bonjour Awa, bienvenue chez boutique-principale !"  # the seeded template, rendered for Awa
+
+
+def edition_text(edition: int) -> str:
+    return f"Edition {edition} !"
+
+
+@dataclass(frozen=True)
+class World:
+    """What a plan was built from: the caller's workspace, the VIP group's members, the template's edition."""
+
+    workspace: str
+    members: frozenset[str]
+    edition: int  # 0 = the seeded template text
+
+
+@dataclass(frozen=True)
+class Action:
+    """A guarded write whose effect depends on third-party data."""
+
+    label: str
+    tool: str
+    path: str  # where its write shows in the ledger
+    args: Mapping[str, Any]
+    to_group: bool  # recipients = the VIP group's members
+    templated: bool  # content = the welcome template's text
+
+    def depends(self, world: World) -> tuple[Any, ...]:
+        """The part of the world this action's plan is decided by."""
+        return (
+            world.workspace,
+            world.members if self.to_group else None,
+            world.edition if self.templated else None,
+        )
+
+
+CAMPAIGN = {"instance_id": PERSONAL_CONNECTED_INSTANCE_ID, "name": "VIP", "schedule": "2030-01-07T09:00:00+00:00",
+            "recipients_type": "group", "group_id": VIP_GROUP_ID}
+ACTIONS = [
+    Action("template send", "send_message", SEND, {"instance_id": PERSONAL_CONNECTED_INSTANCE_ID, "to": AWA,
+           "template_id": WELCOME_TEMPLATE_ID, "contact_id": AWA_CONTACT_ID}, to_group=False, templated=True),
+    Action("text campaign", "create_campaign", CAMPAIGNS, {**CAMPAIGN, "type": "text", "body": "Offre VIP"},
+           to_group=True, templated=False),
+    Action("template campaign", "create_campaign", CAMPAIGNS, {**CAMPAIGN, "template_id": WELCOME_TEMPLATE_ID},
+           to_group=True, templated=True),
+]
 
 
 @dataclass
 class Confirmable:
+    action: Action
     token: str
-    args: dict[str, Any]
-    workspace: str  # active workspace when the plan was shown
-    text: str  # the message text the preview showed (a template's rendering)
+    world: World  # the world the previewed plan was built from
     used: bool = False
 
 
+@dataclass(frozen=True)
+class Confirmed:
+    """A write the person confirmed, with the world its plan showed: what the ledger must hold."""
+
+    action: Action
+    world: World
+
+
+class ChangingElicitor:
+    """A person answering forms (accepts every one) while a third party changes the world once, as the
+    first form is on screen. Remembers the world each question was built from."""
+
+    def __init__(self, machine: PlanMachine) -> None:
+        self.machine = machine
+        self.start(None)
+
+    def start(self, meanwhile: Callable[[], Awaitable[None]] | None) -> None:
+        self.meanwhile = meanwhile
+        self.shown: list[World] = []
+        self.messages: list[str] = []
+
+    async def __call__(self, context: Any, params: Any) -> ElicitResult:
+        assert isinstance(params, ElicitRequestFormParams), params
+        self.shown.append(self.machine.world(self.machine.form_active))
+        self.messages.append(params.message)
+        change, self.meanwhile = self.meanwhile, None
+        if change is not None:
+            await change()
+        return ElicitResult(action="accept", content={"confirm": True})
+
+
 class PlanMachine(RuleBasedStateMachine):
-    """guard.state-machine (plans): tokens for sends while the active workspace switches and the template
-    is edited. Invariant: every committed send was confirmed with exactly the workspace and text it went
-    out with, and no send happens without a confirmation."""
+    """guard.state-machine (plans): previews of sends and campaigns, confirmed by token or by form (both
+    eras) while members join or leave the campaign's group, the template is edited and the workspace
+    switches. Invariant: the server's committed writes in the ledger are exactly the confirmed ones, in
+    order, each with the confirmed workspace's key, body and recipients; nothing is written unconfirmed."""
 
     pending = Bundle("pending")
+    paths: ClassVar[Counter[str]] = Counter()  # over a whole run: which outcomes happened (see test_plan_state_machine)
 
     def __init__(self) -> None:
         super().__init__()
-        from msgflash_mcp.sandbox.seed import AWA_CONTACT_ID, PERSONAL_CONNECTED_INSTANCE_ID, WELCOME_TEMPLATE_ID
-
-        self.template_id = WELCOME_TEMPLATE_ID
-        self.args = {"instance_id": PERSONAL_CONNECTED_INSTANCE_ID, "to": AWA, "template_id": WELCOME_TEMPLATE_ID,
-                     "contact_id": AWA_CONTACT_ID}
         self.stack = ExitStack()
         self.portal = self.stack.enter_context(anyio.from_thread.start_blocking_portal("asyncio"))
         self.sandbox = create_app(SandboxConfig(db_path=":memory:", rate_limit=0))
-        self.server = build_server(make_settings(), sandbox_app=self.sandbox)
+        self.active = self.form_active = "personal"
+        self.members = set(VIP_MEMBERS)
+        self.edition = 0
+        self.third_party: set[int] = set()  # ledger seqs of the third party's own writes
+        self.confirmed: list[Confirmed] = []
+        self.modern_acted: set[tuple[str, str]] = set()  # (tool, question) accepted on the 2026-07-28 era
+        self.capped = False
+
+    @initialize(capped=st.booleans())
+    def start(self, capped: bool) -> None:
+        """With a cap, group recipients are frozen into contact ids; without, the API resolves the group."""
+        self.capped = capped
+        config = make_settings(toolsets=PLAN_TOOLSETS, max_recipients=CAP if capped else None)
+        self.server = build_server(config, sandbox_app=self.sandbox)
         self.client: Client = self.stack.enter_context(self.portal.wrap_async_context_manager(Client(self.server)))
-        self.active = "personal"
-        self.portal.call(self.client.call_tool, "switch_workspace", {"workspace": "personal"})
-        self.edits = 0
-        self.sent_texts: list[str] = []
+        self.call(self.client, "switch_workspace", {"workspace": "personal"})
+        self.elicitor = ChangingElicitor(self)
+        self.forms: dict[str, Client] = {}
 
     def teardown(self) -> None:
         self.stack.close()
 
-    def sends(self) -> list[dict[str, Any]]:
-        entries = mutations([dict(e) for e in self.sandbox.state.sandbox.ledger])
-        return [e for e in entries if e["path"] == "/api/v1/messages/send"]
+    # -------------------------------------------------------------------------------- helpers
 
-    @rule(target=pending)
-    def preview(self) -> Confirmable | MultipleResults[Confirmable]:
-        before = len(self.sends())
-        result = self.portal.call(self.client.call_tool, "send_message", self.args)
-        assert len(self.sends()) == before  # a preview never sends
-        if self.active != "personal":  # the personal instance is not in the team: nothing to plan
-            assert result.is_error and "nothing was sent" in result.content[0].text
+    def world(self, workspace: str | None = None) -> World:
+        return World(workspace or self.active, frozenset(self.members), self.edition)
+
+    def call(self, client: Client, tool: str, args: Mapping[str, Any]) -> Any:
+        return self.portal.call(client.call_tool, tool, dict(args))
+
+    def ledger(self) -> list[dict[str, Any]]:
+        return [dict(e) for e in self.sandbox.state.sandbox.ledger]
+
+    def writes(self) -> list[dict[str, Any]]:
+        """The server's committed writes (the third party's own are not the server's)."""
+        return [e for e in mutations(self.ledger()) if e["seq"] not in self.third_party]
+
+    def row(self, table: str, object_id: str) -> dict[str, Any]:
+        found = self.sandbox.state.sandbox.db.execute(f"SELECT ws, data FROM {table} WHERE id = ?", (object_id,)).fetchone()
+        assert found is not None, (table, object_id)
+        return {**json.loads(found["data"]), "_ws": found["ws"]}
+
+    def over_cap(self) -> bool:
+        return self.capped and len(self.members) > CAP
+
+    def seen(self, path: str) -> None:
+        event(path)
+        PlanMachine.paths[path] += 1
+
+    def refused(self, action: Action, result: Any, now: World, how: str) -> None:
+        """A call that errored sent nothing, and only for a reason the world gives."""
+        text = result.content[0].text
+        assert "nothing was sent" in text, text
+        if now.workspace != "personal":  # the personal instance and group are not in the team
+            self.seen(f"{how}: {action.label} refused in the team workspace")
+        else:
+            assert action.to_group and self.over_cap() and "refused by policy" in text, text
+            self.seen(f"{how}: {action.label} refused over the cap")
+
+    def committed(self, action: Action, world: World, how: str) -> None:
+        assert world.workspace == "personal"
+        self.confirmed.append(Confirmed(action, world))
+        self.seen(f"{how}: {action.label} committed")
+
+    async def someone_else(self, method: str, path: str, body: Any) -> None:
+        """A third party writes through the API directly (not through this server)."""
+        async with httpx2.AsyncClient(transport=sandbox_transport(self.sandbox), base_url="http://sandbox.invalid") as h:
+            ledger = self.sandbox.state.sandbox.ledger
+            before = len(ledger)  # while it runs, the server is idle or waiting on a form: these entries are ours
+            response = await h.request(method, path, json=body, headers={"x-api-key": PERSONAL_KEY})
+            assert response.status_code < 300, response.text
+            self.third_party.update(e["seq"] for e in ledger[before:])
+
+    async def toggle_member(self, person: str) -> None:
+        joins = person not in self.members
+        await self.someone_else("POST" if joins else "DELETE", f"/api/v1/contacts/groups/{VIP_GROUP_ID}/members",
+                                {"contactIds": [person]})
+        (self.members.add if joins else self.members.discard)(person)
+
+    async def edit_template(self) -> None:
+        await self.someone_else("PUT", f"/api/v1/templates/{WELCOME_TEMPLATE_ID}", {"body": edition_text(self.edition + 1)})
+        self.edition += 1
+
+    def check_preview(self, action: Action, preview: dict[str, Any], world: World) -> None:
+        """The preview shows the world it was built from: who and what."""
+        if action.to_group:
+            assert preview["who"]["count"] == len(world.members)
+            assert sorted(preview["who"]["numbers"]) == sorted(PHONES[c] for c in world.members)
+        if action.templated:
+            text = preview["what"]["text"]
+            assert (edition_text(world.edition) if world.edition else "Bonjour") in text, text
+
+    # -------------------------------------------------------------------------------- the token path
+
+    @rule(target=pending, action=st.sampled_from(ACTIONS))
+    def preview(self, action: Action) -> Confirmable | MultipleResults[Confirmable]:
+        before = len(self.writes())
+        result = self.call(self.client, action.tool, action.args)
+        assert len(self.writes()) == before  # a preview never writes
+        now = self.world()
+        if result.is_error:
+            self.refused(action, result, now, "preview")
             return multiple()
         out = result.structured_content
         assert out["status"] == "confirmation_required", out
-        return Confirmable(out["confirm_token"], dict(self.args), self.active, out["preview"]["what"]["text"])
+        self.check_preview(action, out["preview"], now)
+        return Confirmable(action, out["confirm_token"], now)
 
     @rule(item=pending)
     def confirm(self, item: Confirmable) -> None:
-        before = len(self.sends())
-        result = self.portal.call(self.client.call_tool, "send_message", {**item.args, "confirm_token": item.token})
+        action = item.action
+        before = len(self.writes())
+        result = self.call(self.client, action.tool, {**action.args, "confirm_token": item.token})
+        now = self.world()
         out = result.structured_content or {}
         if result.is_error:
-            assert len(self.sends()) == before
-            assert item.used or self.active != item.workspace, result.content
+            assert len(self.writes()) == before
+            self.refused(action, result, now, "token")
             return
         if out["status"] == "replayed":
-            assert item.used and len(self.sends()) == before
+            assert item.used and len(self.writes()) == before
             return
-        if out["status"] == "confirmation_required":  # the world changed: nothing sent, asked again
-            assert len(self.sends()) == before
-            assert out["preview"]["changes"]
-            item.token, item.workspace, item.text = out["confirm_token"], self.active, out["preview"]["what"]["text"]
+        assert not item.used, out
+        if out["status"] == "confirmation_required":  # the world changed under the token: nothing sent, asked again
+            assert len(self.writes()) == before
+            assert action.depends(item.world) != action.depends(now), out["preview"]["changes"]
+            changes = " | ".join(out["preview"]["changes"])
+            if item.world.members != now.members and action.to_group:
+                assert "recipient" in changes, changes
+                self.seen(f"token: {action.label} asked again, recipients changed")
+            if item.world.edition != now.edition and action.templated:
+                assert "template text changed" in changes, changes
+                self.seen(f"token: {action.label} asked again, template changed")
+            self.check_preview(action, out["preview"], now)
+            item.token, item.world = out["confirm_token"], now
             return
-        assert out["status"] == "ok" and not item.used
+        assert out["status"] == "ok", out
         item.used = True
-        assert len(self.sends()) == before + 1
-        assert item.workspace == self.active == "personal"
-        assert out["data"]["body"] == item.text  # exactly the text the person confirmed
-        self.sent_texts.append(item.text)
+        assert len(self.writes()) == before + 1
+        assert action.depends(item.world) == action.depends(now)  # nothing it depends on changed since the preview
+        self.committed(action, item.world, "token")
 
-    @rule(name=st.sampled_from(["personal", "sandbox-team"]))
+    # -------------------------------------------------------------------------------- the form path
+
+    @rule(
+        action=st.sampled_from(ACTIONS),
+        era=st.sampled_from(["legacy", "auto"]),
+        meanwhile=st.sampled_from([None, "edit", "switch", *TOGGLED]),
+    )
+    def confirm_in_form(self, action: Action, era: str, meanwhile: str | None) -> None:
+        """A person confirms in a form; `meanwhile` lands while the first form is on screen."""
+        if era not in self.forms:
+            self.forms[era] = self.stack.enter_context(
+                self.portal.wrap_async_context_manager(Client(self.server, mode=era, elicitation_callback=self.elicitor))
+            )
+        client = self.forms[era]
+        self.call(client, "switch_workspace", {"workspace": "personal"})
+        self.form_active = "personal"
+        self.elicitor.start(self.change(meanwhile))
+        before = len(self.writes())
+        result = self.call(client, action.tool, action.args)
+        shown, messages = self.elicitor.shown, self.elicitor.messages
+        # A call binds its workspace once: a switch while a legacy form is open affects later calls only. On
+        # the 2026-07-28 era each round is a new request, bound to the workspace active then.
+        now = self.world("personal" if era == "legacy" else self.form_active)
+        out = result.structured_content or {}
+        how = f"form ({era})"
+        if result.is_error:
+            assert len(self.writes()) == before
+            self.refused(action, result, now, how)
+            return
+        assert shown, out  # a guarded write was asked for
+        if out["status"] == "confirmation_required":  # legacy: the plan kept changing; nothing sent
+            assert len(self.writes()) == before
+            return
+        if out["status"] == "replayed":
+            # 2026-07-28 rounds carry no nonce: the same accepted question for the same caller is a re-sent
+            # round, answered with the first result (nothing sent twice).
+            assert era == "auto" and (action.tool, messages[-1]) in self.modern_acted, messages
+            assert len(self.writes()) == before
+            self.seen(f"{how}: the same accepted question replayed")
+            return
+        assert out["status"] == "ok", out
+        assert len(self.writes()) == before + 1
+        # What ran is the plan of the last question the person accepted, and the world has not moved since.
+        assert action.depends(shown[-1]) == action.depends(now), (shown, now)
+        if len(shown) > 1:
+            assert action.depends(shown[0]) != action.depends(shown[1])  # asked again only for a real change
+            if era == "legacy":
+                assert "CHANGED:" in messages[1], messages[1]
+            self.seen(f"{how}: asked again after a change in the form")
+        if era == "auto":
+            self.modern_acted.add((action.tool, messages[-1]))
+        self.committed(action, shown[-1], how)
+
+    def change(self, what: str | None) -> Callable[[], Awaitable[None]] | None:
+        if what is None:
+            return None
+        if what == "edit":
+            return self.edit_template
+        if what == "switch":
+            return self.switch_mid_call
+        return partial(self.toggle_member, what)
+
+    async def switch_mid_call(self) -> None:
+        """A switch_workspace landing while a form is open: every caller's active workspace moves."""
+        switch_everyone(self.server, TEAM)
+        self.active = self.form_active = TEAM
+
+    # -------------------------------------------------------------------------------- the third party
+
+    @rule(name=st.sampled_from(["personal", TEAM]))
     def switch(self, name: str) -> None:
-        self.portal.call(self.client.call_tool, "switch_workspace", {"workspace": name})
+        self.call(self.client, "switch_workspace", {"workspace": name})
         self.active = name
 
+    @rule(person=st.sampled_from(TOGGLED))
+    def membership(self, person: str) -> None:
+        """Someone adds the person to the VIP group, or removes them (the dashboard, a teammate)."""
+        self.portal.call(self.toggle_member, person)
+
     @rule()
-    def edit_template(self) -> None:
-        """Someone edits the template behind the preview (the dashboard, a teammate)."""
-        import httpx2
-        from msgflash_mcp.sandbox.inprocess import sandbox_transport
-        from msgflash_mcp.sandbox.keys import PERSONAL_KEY
+    def template(self) -> None:
+        """Someone edits the template behind the preview."""
+        self.portal.call(self.edit_template)
 
-        self.edits += 1
-
-        async def put() -> None:
-            async with httpx2.AsyncClient(transport=sandbox_transport(self.sandbox), base_url="http://x.invalid") as h:
-                r = await h.put(f"/api/v1/templates/{self.template_id}", json={"body": f"Edition {self.edits} !"},
-                                headers={"x-api-key": PERSONAL_KEY})
-                assert r.status_code == 200, r.text
-
-        self.portal.call(put)
+    # -------------------------------------------------------------------------------- the invariant
 
     @invariant()
-    def every_send_was_confirmed_as_sent(self) -> None:
-        sends = self.sends()
-        assert len(sends) == len(self.sent_texts)
-        assert all(e["key_kind"] == "personal" for e in sends)
+    def every_write_is_a_confirmed_plan(self) -> None:
+        writes = self.writes()
+        assert len(writes) == len(self.confirmed), (writes, self.confirmed)
+        for entry, confirmed in zip(writes, self.confirmed, strict=True):
+            action, world = confirmed.action, confirmed.world
+            assert (entry["method"], entry["path"]) == ("POST", action.path)
+            assert (entry["key_kind"], entry["team_id"]) == ("personal", None)  # the confirmed workspace's credential
+            if action.path == SEND:
+                message = self.row("messages", entry["object_id"])
+                assert message["_ws"] == USER_ID and message["to"] == AWA
+                assert message["body"] == (edition_text(world.edition) if world.edition else SEEDED_WELCOME)
+                continue
+            campaign = self.row("campaigns", entry["object_id"])
+            assert campaign["_ws"] == USER_ID
+            assert set(campaign["_recipients"]) == world.members  # whom the API resolved at creation
+            assert campaign["stats"]["planned"] == len(world.members)
+            if self.capped:  # frozen: people who join later cannot be added by the API
+                assert campaign["recipients"]["type"] == "explicit"
+                assert set(campaign["recipients"]["value"]) == world.members
+            else:
+                assert campaign["recipients"] == {"type": "group", "groupId": VIP_GROUP_ID}
+            if action.templated:
+                assert campaign["templateId"] == WELCOME_TEMPLATE_ID and campaign["body"] is None
+            else:
+                assert campaign["body"] == action.args["body"] and campaign["templateId"] is None
 
 
 PlanMachine.TestCase.settings = settings(
-    max_examples=10,
-    stateful_step_count=8,
+    max_examples=20,
+    stateful_step_count=12,
     derandomize=True,
     deadline=None,
     phases=[Phase.explicit, Phase.generate, Phase.shrink],
     suppress_health_check=[HealthCheck.too_slow],
 )
 
+# Outcomes a run must reach, or the machine is not testing what it claims to.
+MUST_HAPPEN = [
+    "token: text campaign committed",
+    "token: template send committed",
+    "token: text campaign asked again, recipients changed",
+    "form (legacy): asked again after a change in the form",
+]
+
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_plan_state_machine() -> None:
+    PlanMachine.paths.clear()
     PlanMachine.TestCase().runTest()
+    missing = [path for path in MUST_HAPPEN if not PlanMachine.paths[path]]
+    assert not missing, (missing, PlanMachine.paths)
