@@ -74,9 +74,9 @@ def build_server(
         settings, sandbox_app=sandbox_app, http_transport=http_transport, limiter=limiter, token_store=token_store
     )
     specs = selected_specs(runtime.settings)
-    tools = [build_tool(spec) for spec in specs]
     guarded = frozenset(spec.name for spec in specs if spec.guarded)
-    stamp_views(tools, guarded)  # MCP Apps views; clients without Apps never see them (server/apps)
+    # MCP Apps views; clients without Apps never see them (server/apps)
+    tools = stamp_views([build_tool(spec) for spec in specs], guarded)
 
     @asynccontextmanager
     async def lifespan(server: MCPServer[Connection]) -> AsyncIterator[Connection]:

@@ -31,12 +31,16 @@ Token = Annotated[str, Field(description="The card's confirmation")]
 APP_ONLY: list[Visibility] = ["app"]  # `_meta.ui.visibility`: hosts never offer these tools to the model
 
 
-def stamp_views(tools: Iterable[Tool], guarded: frozenset[str]) -> None:
-    """`_meta.ui.resourceUri` on the tools that have a view: every guarded tool (the card) and the reports."""
+def stamp_views(tools: Iterable[Tool], guarded: frozenset[str]) -> list[Tool]:
+    """The tools with `_meta.ui.resourceUri` on those that have a view: every guarded tool (the card) and
+    the reports. Stamped on copies: built tools are shared by every server of the process."""
+    stamped: list[Tool] = []
     for tool in tools:
         uri = REVIEW if tool.name in guarded else REPORTS.get(tool.name)
         if uri is not None:
-            tool.meta = {**(tool.meta or {}), "ui": {"resourceUri": uri}}
+            tool = tool.model_copy(update={"meta": {**(tool.meta or {}), "ui": {"resourceUri": uri}}})
+        stamped.append(tool)
+    return stamped
 
 
 class MsgflashApps(Apps):

@@ -34,7 +34,24 @@ WorkspaceArg = Annotated[str | None, Field()]
 ConfirmTokenArg = Annotated[str | None, Field()]
 
 
+# A built tool is a pure function of its spec: its closures hold the spec, and the runtime reaches each
+# call through the MCP context. So a process builds each tool once, and every later server (tests build
+# hundreds; embedders and HTTP replicas rebuild per configuration) reuses it instead of generating ~60
+# pydantic argument models and schemas again. Keyed by identity: a spec made anew is built anew.
+_built: dict[int, tuple[ToolSpec, Tool]] = {}
+
+
 def build_tool(spec: ToolSpec) -> Tool:
+    """The MCP tool of `spec` (built on first use, then shared: tools carry no per-server state)."""
+    hit = _built.get(id(spec))
+    if hit is not None and hit[0] is spec:
+        return hit[1]
+    tool = _build_tool(spec)
+    _built[id(spec)] = (spec, tool)
+    return tool
+
+
+def _build_tool(spec: ToolSpec) -> Tool:
     own = [param.replace(kind=KW) for param in spec.parameters()]
     extra: list[inspect.Parameter] = []
     if spec.workspace_scoped:
