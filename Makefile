@@ -19,7 +19,7 @@ test: $(STAMP)
 	bash tests/prepare.sh
 	$(BIN)/ruff check .
 	$(BIN)/pyright
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --maxprocesses=4
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
