@@ -48,6 +48,9 @@ class Preview:
     # The contacts the call acts on, when it resolves a selector (a tag): part of the plan's digest, so a
     # contact tagged between the preview and the confirmation makes the call ask again.
     contact_ids: list[str] = field(default_factory=list[str])
+    # The pending campaigns whose sends this edit changes (ids): in the digest, so a campaign that starts
+    # using the template (or reaching the contact) after the preview makes the edit ask again.
+    affects: list[str] = field(default_factory=list[str])
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"action": self.action}

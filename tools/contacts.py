@@ -313,6 +313,7 @@ async def _confirm_phone_change(call: CallContext, contact_id: str, phone: str, 
         preview.warnings.append(f"{_who(contact)} is a recipient of {len(pending)} pending campaign(s), which would "
                                 f"message the new number: {campaigns_line(pending)}")
         preview.confirm_reason = "the new phone changes who pending campaigns message"
+        preview.affects = [str(campaign["id"]) for campaign in pending]
 
 
 @toolset.tool(

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from ..server.api import Api
 from ..server.call.context import CallContext
 from ..server.guard.plan import Plan
+from ..server.guard.policy import urls_in_text
 from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
@@ -176,6 +177,12 @@ def _checked_content(type_: str | None, body: str | None, media_url: str | None,
     return {NOTES: notes} if notes else {}
 
 
+def _content_urls(body: str | None, media_url: str | None) -> list[str]:
+    """Every link a template will send (media and links in its body, scheme or not): the URL allow-list
+    judges them when the template is written, since campaigns render it later, at send time."""
+    return list(dict.fromkeys([*([media_url] if media_url else []), *urls_in_text(body)]))
+
+
 class CreateTemplateInput(BaseModel):
     """create_template's arguments, typed and frozen."""
 
@@ -190,7 +197,8 @@ class CreateTemplateInput(BaseModel):
 async def plan_create_template(call: CallContext, input: CreateTemplateInput) -> Plan:
     """The POST as it will go out, from the input alone (an unguarded write costs no extra request)."""
     details = _checked_content(input.type, input.body, input.media_url, creating=True)
-    preview = Preview(action=f"Create the {input.type} template {quote_untrusted(input.name, 60)}", details=details)
+    preview = Preview(action=f"Create the {input.type} template {quote_untrusted(input.name, 60)}", details=details,
+                      urls=_content_urls(input.body, input.media_url))
     return call.plan_from(preview, json=_template_body(input.name, input.type, input.body, input.media_url))
 
 
@@ -225,7 +233,8 @@ async def plan_update_template(call: CallContext, input: UpdateTemplateInput) ->
         raise ToolError("nothing to update: give at least one of name, type, body, media_url")
     details = _checked_content(input.type, input.body, input.media_url, creating=False)
     preview = Preview(action=f"Update template {input.template_id} ({', '.join(change)})",
-                      details={"id": input.template_id, "fields": list(change), **details})
+                      details={"id": input.template_id, "fields": list(change), **details},
+                      urls=_content_urls(input.body, input.media_url))
     if {"type", "body", "mediaUrl"} & set(change):
         await _campaign_impact(call.api, input.template_id, preview, "would send the edited content")
         if "campaigns" in preview.details:
@@ -269,6 +278,7 @@ async def _campaign_impact(api: Api, template_id: str, preview: Preview, effect:
     pending = await pending_campaigns(api, template_id=template_id)
     if pending:
         preview.details["campaigns"] = pending
+        preview.affects = [str(campaign["id"]) for campaign in pending]
         preview.warnings.append(f"{len(pending)} pending campaign(s) use this template and {effect}: "
                                 + campaigns_line(pending))
 

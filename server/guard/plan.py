@@ -90,6 +90,7 @@ class Plan:
     risk: tuple[str, ...] = ()
     unfrozen: str | None = None
     blocked: str | None = None  # a policy or the plan itself refuses it outright
+    affects: tuple[str, ...] = ()  # ids of pending campaigns whose sends this edit changes
     confirm_reason: str | None = None  # a `confirmable` tool's call that needs a confirmation, and why
     details: Mapping[str, Any] = field(default_factory=dict[str, Any])  # other informational lines
     shown: Mapping[str, Any] = field(default_factory=dict[str, Any])  # informational `what` keys: sample, sample_for
@@ -120,6 +121,7 @@ class Plan:
             "schedule": {"utc": schedule.get("utc"), "repeat": schedule.get("repeat")} if schedule else None,
             "instance": instance.get("id"),
             "blocked": self.blocked,
+            "affects": sorted(self.affects),
             "confirm_reason": self.confirm_reason,
         }
 
@@ -227,6 +229,8 @@ def from_preview(
     details = dict(preview.details)
     if preview.contact_ids and "contact_ids" not in parts:
         parts["contact_ids"] = tuple(preview.contact_ids)
+    if preview.affects and "affects" not in parts:
+        parts["affects"] = tuple(preview.affects)
     if parts.get("instance"):
         details.pop("instance", None)  # shown once, from the structured part
     return Plan(
@@ -285,6 +289,8 @@ def changes(old: Mapping[str, Any] | None, new: Plan) -> list[str]:
         lines.append("schedule changed")
     if differs("instance"):
         lines.append(f"instance {old.get('instance')} → {cur.get('instance')}")
+    if differs("affects"):
+        lines.append(f"pending campaigns affected {len(old.get('affects') or [])} → {len(cur.get('affects') or [])}")
     if differs("blocked"):
         lines.append("a policy now refuses it" if cur.get("blocked") else "no longer refused")
     if not lines and (differs("requests") or differs("arguments") or differs("tool")):

@@ -92,3 +92,22 @@ async def test_new_phone_of_a_campaign_recipient_is_confirmed(client: Client, le
     other = await call_ok(client, "update_contact", {"contact_id": MOUSSA, "phone": "+33612340998"})
     tags = await call_ok(client, "update_contact", {"contact_id": AWA, "tags": ["vip"]})
     assert other["status"] == "ok" and tags["status"] == "ok"
+
+
+async def test_a_campaign_that_starts_using_the_template_after_the_preview_makes_the_edit_ask_again(
+    client: Client, ledger: Ledger
+) -> None:
+    """The pending campaigns an edit changes are part of what is confirmed: one more since the preview
+    means nothing is written and the person is asked again, naming both."""
+    await campaign_for(client, template_id=WELCOME_TEMPLATE_ID)
+    path = f"/api/v1/templates/{WELCOME_TEMPLATE_ID}"
+    args = {"template_id": WELCOME_TEMPLATE_ID, "body": "Nouveau texte"}
+    pending = await call_ok(client, "update_template", args)
+    assert len(pending["preview"]["campaigns"]) == 1
+    await campaign_for(client, template_id=WELCOME_TEMPLATE_ID, name="Relance 2")
+    again = await call_ok(client, "update_template", {**args, "confirm_token": pending["confirm_token"]})
+    assert again["status"] == "confirmation_required" and puts(ledger, path) == []
+    assert "pending campaigns affected 1 → 2" in again["preview"]["changes"]
+    assert sorted(c["name"] for c in again["preview"]["campaigns"]) == ["Relance", "Relance 2"]
+    done = await call_ok(client, "update_template", {**args, "confirm_token": again["confirm_token"]})
+    assert done["status"] == "ok" and len(puts(ledger, path)) == 1

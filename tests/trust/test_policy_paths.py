@@ -13,6 +13,7 @@ from msgflash_mcp.sandbox.seed import (
     PERSONAL_CONTACTS,
     SCHEDULED_CAMPAIGN_ID,
     VIP_GROUP_ID,
+    WELCOME_TEMPLATE_ID,
     contact_id,
 )
 from msgflash_mcp.server.app import build_server
@@ -100,9 +101,12 @@ async def test_statuses_are_refused_under_an_allowlist_unless_allowed(sandbox_ap
         ("publish_status", {"instance_id": INSTANCE, "type": "text", "content": "Promo www.evil.example"}),
         ("create_webhook", {"url": "https://evil.example\\.shop.example/hook", "events": ["message.received"]}),
         ("create_webhook", {"url": "https://shop.example@evil.example/hook", "events": ["message.received"]}),
+        # A template is sent later by campaigns that render it at send time: its links are judged when written.
+        ("create_template", {"name": "Suivi", "type": "text", "body": "Suivez votre colis: evil.example/login"}),
+        ("update_template", {"template_id": WELCOME_TEMPLATE_ID, "body": "Cliquez https://evil.example\\.shop.example/"}),
     ],
     ids=["schemeless-message", "backslash-message", "schemeless-campaign", "schemeless-status",
-         "backslash-webhook", "userinfo-webhook"],
+         "backslash-webhook", "userinfo-webhook", "schemeless-template", "backslash-template-edit"],
 )
 async def test_url_allowlist_sees_schemeless_and_backslash_links_on_every_path(
     tool: str, args: dict[str, Any], sandbox_app: Any, ledger: Ledger
