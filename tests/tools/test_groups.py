@@ -114,6 +114,15 @@ async def test_group_round_trip_create_update_delete(client: Client, ledger: Led
     assert len([e for e in mutations(ledger()) if e["method"] == "DELETE"]) == 1
 
 
+async def test_create_and_update_group_read_nothing_before_their_one_request(client: Client, ledger: Ledger) -> None:
+    """Unguarded writes plan from their arguments alone: each call is exactly its one planned request."""
+    group_id = await new_group(client)
+    await call_ok(client, "update_group", {"group_id": group_id, "description": "Top buyers"})
+    assert [(e["method"], e["path"]) for e in ledger()] == [
+        ("POST", "/api/v1/contacts/groups"), ("PUT", f"/api/v1/contacts/groups/{group_id}")
+    ]
+
+
 async def test_delete_group_preview_changes_nothing(client: Client, ledger: Ledger) -> None:
     first = await call_ok(client, "delete_group", {"group_id": VIP_GROUP_ID})
     assert (

@@ -327,6 +327,20 @@ async def test_import_unknown_lookup(client: Client) -> None:
     assert "404 NOT_FOUND" in error
 
 
+async def test_lookup_writes_read_nothing_before_their_one_request(client: Client, ledger: Ledger) -> None:
+    """Unguarded writes plan from their arguments alone: each call is exactly its one planned request."""
+    lookup_id = await start_async(client, 150)
+    calls = [
+        ("cancel_number_lookup", {"lookup_id": lookup_id}, ("POST", f"/api/v1/number-lookups/{lookup_id}/cancel")),
+        ("import_lookup_contacts", {"lookup_id": lookup_id, "tag": "x"},
+         ("POST", f"/api/v1/number-lookups/{lookup_id}/import-contacts")),
+    ]
+    for tool, args, request in calls:
+        before = len(ledger())
+        await client.call_tool(tool, args)  # importing a cancelled lookup is the API's to refuse
+        assert [(e["method"], e["path"]) for e in ledger()[before:]] == [request], tool
+
+
 async def test_write_tools_need_no_confirmation(client: Client) -> None:
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     for name in ("start_number_lookup", "cancel_number_lookup", "import_lookup_contacts"):
