@@ -263,15 +263,16 @@ class Confirmed:
 
 
 class ChangingElicitor:
-    """A person answering forms (accepts every one) while a third party changes the world once, as the
-    first form is on screen. Remembers the world each question was built from."""
+    """A person answering forms (accepting or declining every one) while a third party changes the world
+    once, as the first form is on screen. Remembers the world each question was built from."""
 
     def __init__(self, machine: PlanMachine) -> None:
         self.machine = machine
         self.start(None)
 
-    def start(self, meanwhile: Callable[[], Awaitable[None]] | None) -> None:
+    def start(self, meanwhile: Callable[[], Awaitable[None]] | None, answer: str = "accept") -> None:
         self.meanwhile = meanwhile
+        self.answer = answer
         self.shown: list[World] = []
         self.messages: list[str] = []
 
@@ -282,6 +283,8 @@ class ChangingElicitor:
         change, self.meanwhile = self.meanwhile, None
         if change is not None:
             await change()
+        if self.answer == "decline":
+            return ElicitResult(action="decline")
         return ElicitResult(action="accept", content={"confirm": True})
 
 
@@ -455,9 +458,10 @@ class PlanMachine(RuleBasedStateMachine):
         action=st.sampled_from(ACTIONS),
         era=st.sampled_from(["legacy", "auto"]),
         meanwhile=st.sampled_from([None, "edit", "switch", *TOGGLED]),
+        answer=st.sampled_from(["accept", "accept", "decline"]),
     )
-    def confirm_in_form(self, action: Action, era: str, meanwhile: str | None) -> None:
-        """A person confirms in a form; `meanwhile` lands while the first form is on screen."""
+    def confirm_in_form(self, action: Action, era: str, meanwhile: str | None, answer: str = "accept") -> None:
+        """A person answers a form; `meanwhile` lands while the first form is on screen."""
         if era not in self.forms:
             self.forms[era] = self.stack.enter_context(
                 self.portal.wrap_async_context_manager(Client(self.server, mode=era, elicitation_callback=self.elicitor))
@@ -465,7 +469,7 @@ class PlanMachine(RuleBasedStateMachine):
         client = self.forms[era]
         self.call(client, "switch_workspace", {"workspace": "personal"})
         self.form_active = "personal"
-        self.elicitor.start(self.change(meanwhile))
+        self.elicitor.start(self.change(meanwhile), answer)
         before = len(self.writes())
         result = self.call(client, action.tool, action.args)
         shown, messages = self.elicitor.shown, self.elicitor.messages
@@ -479,6 +483,10 @@ class PlanMachine(RuleBasedStateMachine):
             self.refused(action, result, now, how)
             return
         assert shown, out  # a guarded write was asked for
+        if answer == "decline":  # no confirmation, no write
+            assert out["status"] == "declined" and len(self.writes()) == before, out
+            self.seen(f"{how}: declined, nothing written")
+            return
         if out["status"] == "confirmation_required":  # legacy: the plan kept changing; nothing sent
             assert len(self.writes()) == before
             return
