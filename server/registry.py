@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from .api import Api
     from .call.context import CallContext
     from .guard.plan import Plan
-    from .results import Preview, Reply
+    from .results import Reply
 
 class Effect(StrEnum):
     READ = "read"  # no side effect
@@ -55,7 +55,6 @@ class Effect(StrEnum):
 
 
 ToolFn = Callable[..., Awaitable["Reply"]]
-PreviewFn = Callable[..., Awaitable["Preview"]]
 # A planned tool: `plan(call, input) -> Plan` decides everything the call will do (no request is sent);
 # the tool function `fn(call, plan) -> Reply` sends exactly `plan.requests`.
 PlanFn = Callable[["CallContext", Any], Awaitable["Plan"]]  # Any: each planner takes its own input model
@@ -70,7 +69,6 @@ class ToolSpec:
     description: str
     fn: ToolFn
     title: str
-    preview: PreviewFn | None = None  # blast radius of a guarded/dry-run call (tools without a planner)
     output: type[BaseModel] | None = None  # the `data` it returns, as a lenient model; None: no outputSchema
     input: type[BaseModel] | None = None  # planned tools: the typed, frozen arguments (the parameters)
     planner: PlanFn | None = None  # planned tools: arguments + live data -> the frozen Plan
@@ -139,7 +137,6 @@ class Toolset:
         effect: Effect,
         *,
         title: str | None = None,
-        preview: PreviewFn | None = None,
         output: type[BaseModel] | None = None,
         input: type[BaseModel] | None = None,
         plan: PlanFn | None = None,
@@ -150,6 +147,9 @@ class Toolset:
     ) -> Callable[[ToolFn], ToolFn]:
         if (input is None) != (plan is None):
             raise ValueError("a planned tool declares both input= (its typed arguments) and plan=")
+        if effect.mutating and plan is None:
+            # The preview, the confirmation and the request all come from the plan: no other way to write.
+            raise ValueError("a mutating tool declares input= and plan= (what it will send, frozen before it is sent)")
 
         def register(fn: ToolFn) -> ToolFn:
             description = inspect.cleandoc(fn.__doc__ or "")
@@ -164,7 +164,6 @@ class Toolset:
                     description=description,
                     fn=fn,
                     title=title or fn.__name__.replace("_", " ").capitalize(),
-                    preview=preview,
                     output=output,
                     input=input,
                     planner=plan,

@@ -25,9 +25,8 @@ from pydantic import BaseModel
 from ..errors import MsgFlashError
 from ..guard import ConfirmForm, Decision
 from ..guard.confirm import round_key
-from ..guard.plan import Plan, generic_plan
+from ..guard.plan import Plan
 from ..registry import ToolSpec
-from ..results import Preview
 from .audit_step import audit
 from .context import CallContext, bind_call, connection_of, principal_of
 from .outcome import error_name
@@ -43,7 +42,7 @@ class Bound:
     call: CallContext
     args: Mapping[str, Any]  # the tool's own validated arguments (no workspace / confirm_token)
     requested: str | None  # the `workspace` argument as given (part of what a token is bound to)
-    input: BaseModel | None  # planned tools: the typed input the planner read
+    input: BaseModel  # the typed, frozen arguments the planner read
     plan: Plan | None  # None only when `replay` is set
     replay: Decision | None = None  # a token already used by this caller for these arguments: its result
 
@@ -57,26 +56,14 @@ def binding_args(args: Mapping[str, Any], requested: str | None) -> dict[str, An
     return {**args, "workspace": requested}
 
 
-def default_preview(spec: ToolSpec, args: Mapping[str, Any]) -> Preview:
-    shown = {k: v for k, v in args.items() if v is not None}
-    return Preview(action=f"{spec.title} ({spec.route})", details={"arguments": shown})
-
-
-async def build_plan(
-    call: CallContext, args: Mapping[str, Any], input: BaseModel | None, scrub: Callable[[str], str]
-) -> Plan:
+async def build_plan(call: CallContext, input: BaseModel, scrub: Callable[[str], str]) -> Plan:
     """The plan of this call from live data (no write). Used by `bind` and again just before a write."""
-    spec = call.spec
+    planner = call.spec.planner
+    assert planner is not None  # every mutating tool has one (registry.Toolset.tool)
     try:
-        if spec.planner is not None and input is not None:
-            return await spec.planner(call, input)
-        if spec.preview is not None:
-            preview = await spec.preview(call.api, **args)
-        else:
-            preview = default_preview(spec, args)
+        return await planner(call, input)
     except MsgFlashError as exc:
         raise ToolError("could not compute what this would do, nothing was sent: " + scrub(exc.for_model())) from None
-    return generic_plan(spec.name, call.workspace_name, call.label, args, preview)
 
 
 def make_bind(spec: ToolSpec, arg_names: list[str]) -> Any:
@@ -95,7 +82,8 @@ def make_bind(spec: ToolSpec, arg_names: list[str]) -> Any:
         outcome = "error: invalid"
         try:
             call = await bind_call(connection, spec, requested, principal, ctx.report_progress)
-            input = spec.input.model_validate(args) if spec.input is not None else None
+            assert spec.input is not None  # every mutating tool has one (registry.Toolset.tool)
+            input = spec.input.model_validate(args)
             # A token is checked before planning: refusals cost no API call, and a used one returns its first
             # result without re-planning (the object it acted on may be gone by now).
             if token and not runtime.settings.dry_run:
@@ -109,7 +97,7 @@ def make_bind(spec: ToolSpec, arg_names: list[str]) -> Any:
                 replay = await runtime.guard.round_replay(key)
                 if replay is not None:
                     return Bound(call=call, args=args, requested=requested, input=input, plan=None, replay=replay)
-            plan = await build_plan(call, args, input, runtime.scrubber.text)
+            plan = await build_plan(call, input, runtime.scrubber.text)
         except (MsgFlashError, ToolError) as exc:
             # A call refused here never reaches the tool body: audit it now (every mutating call is one line).
             if isinstance(exc, MsgFlashError):

@@ -114,7 +114,7 @@ async def _recheck(spec: ToolSpec, ctx: Context, bound: Bound, runtime: Runtime)
     confirmed = bound.plan
     assert confirmed is not None
     for _ in range(MAX_REASKS + 1):
-        fresh = await build_plan(bound.call, bound.args, bound.input, runtime.scrubber.text)
+        fresh = await build_plan(bound.call, bound.input, runtime.scrubber.text)
         if fresh.digest == confirmed.digest:
             return Decision("proceed", "elicited", fresh)
         runtime.guard.refuse_by_policy(fresh)
@@ -132,10 +132,7 @@ async def _act(spec: ToolSpec, runtime: Runtime, bound: Bound, plan: Plan, decis
     call = bound.call
     args = bound.args
     try:  # from here on a request that changes something may leave: an unforeseen failure is a doubt
-        if spec.planner is not None:
-            reply: Reply = await spec.fn(call, plan)
-        else:
-            reply = await spec.fn(call.api, **args)
+        reply: Reply = await spec.fn(call, plan)
     except MsgFlashError as exc:
         await audit(runtime, spec, workspace=call.workspace_name, args=args, confirmation=decision.path,
                     outcome=f"error: {error_name(exc)}", principal=call.principal)

@@ -16,8 +16,8 @@ API for other modules:
 - `Plan(tool=, action=, workspace=, requests=, ...)` - frozen; `.digest`, `.short`, `.view()`
   (the JSON shape of notes PLAN_SHAPE: what `preview` carries), `.as_text()` (the elicitation
   question), `.decisive()`.
-- `generic_plan(tool, workspace, label, args, preview)` - the plan of a tool that has no planner of
-  its own yet: its arguments stand in for the request (the digest still binds workspace + args).
+- `from_preview(preview, tool=, workspace=, label=, requests=, **parts)` - a plan whose informational
+  lines come from a `Preview` (planners reach it through `CallContext.plan_from`).
 - `changes(old_decisive, new_plan)` - human lines saying what differs between two plans.
 """
 
@@ -94,7 +94,6 @@ class Plan:
     confirm_reason: str | None = None  # a `confirmable` tool's call that needs a confirmation, and why
     details: Mapping[str, Any] = field(default_factory=dict[str, Any])  # other informational lines
     shown: Mapping[str, Any] = field(default_factory=dict[str, Any])  # informational `what` keys: sample, sample_for
-    stand_in: Mapping[str, Any] | None = None  # generic plans: the arguments, in place of requests
     digest: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -112,7 +111,6 @@ class Plan:
             "tool": self.tool,
             "workspace": self.workspace,
             "requests": [r.wire() for r in self.requests],
-            "arguments": self.stand_in,
             "recipients": self.recipients,
             "numbers": sorted(self.numbers),
             "contact_ids": sorted(self.contact_ids),
@@ -222,7 +220,6 @@ def from_preview(
     workspace: str | None,
     label: str | None,
     requests: tuple[PlannedRequest, ...] = (),
-    stand_in: Mapping[str, Any] | None = None,
     **parts: Any,
 ) -> Plan:
     """A plan whose informational lines come from a `Preview` filled by the preview helpers."""
@@ -246,16 +243,8 @@ def from_preview(
         blocked=preview.blocked,
         confirm_reason=preview.confirm_reason,
         details=details,
-        stand_in=stand_in,
         **parts,
     )
-
-
-def generic_plan(
-    tool: str, workspace: str | None, label: str | None, args: Mapping[str, Any], preview: Preview
-) -> Plan:
-    """The plan of a tool without a planner of its own: its arguments stand in for the request."""
-    return from_preview(preview, tool=tool, workspace=workspace, label=label, stand_in=dict(args))
 
 
 # ---------------------------------------------------------------------------------- changes
@@ -293,6 +282,6 @@ def changes(old: Mapping[str, Any] | None, new: Plan) -> list[str]:
         lines.append(f"pending campaigns affected {len(old.get('affects') or [])} → {len(cur.get('affects') or [])}")
     if differs("blocked"):
         lines.append("a policy now refuses it" if cur.get("blocked") else "no longer refused")
-    if not lines and (differs("requests") or differs("arguments") or differs("tool")):
+    if not lines and (differs("requests") or differs("tool")):
         lines.append("the request changed")
     return lines or ["the plan changed since it was confirmed"]

@@ -163,9 +163,11 @@ async def test_a_token_minted_on_one_replica_works_once_on_another(redis_url: st
         b = Guard(settings, RedisTokenStore(b_conn), clock=clock)
         args = {"contact_id": personal_contacts()[1]["id"]}
 
-        from msgflash_mcp.server.guard.plan import Plan
+        from msgflash_mcp.server.guard.plan import Plan, PlannedRequest
 
-        plan = Plan(tool="delete_contact", action="Delete contact", workspace="personal", stand_in=args)
+        assert spec.route is not None
+        request = PlannedRequest(spec.route, path={"id": args["contact_id"]})
+        plan = Plan(tool="delete_contact", action="Delete contact", workspace="personal", requests=(request,))
         common: dict[str, Any] = {"principal": "http:alice", "args": args}
         pending = await a.decide(spec, None, plan, confirm_token=None, **common)
         assert isinstance(pending, Decision) and pending.kind == "pending" and pending.token

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from msgflash_mcp.server.guard import TOKEN_PREFIX, Decision, Guard, _hash
-from msgflash_mcp.server.guard.plan import Plan
+from msgflash_mcp.server.guard.plan import Plan, PlannedRequest
 from msgflash_mcp.server.settings import ConfirmMode
 from msgflash_mcp.tools.contacts import toolset as contacts_toolset
 
@@ -26,7 +26,9 @@ N = 2000
 
 
 async def mint(guard: Guard, args: dict[str, Any], principal: str = "conn-a") -> str:
-    plan = Plan(tool=SPEC.name, action="Delete contact", workspace="personal", stand_in=args)
+    assert SPEC.route is not None
+    request = PlannedRequest(SPEC.route, json=args)  # any arguments: the token must reveal none of them
+    plan = Plan(tool=SPEC.name, action="Delete contact", workspace="personal", requests=(request,))
     decision = await guard.decide(SPEC, None, plan, args=args, principal=principal, confirm_token=None)
     assert isinstance(decision, Decision) and decision.kind == "pending" and decision.token
     return decision.token
