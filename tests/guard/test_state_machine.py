@@ -238,7 +238,7 @@ TEMPLATE_CAMPAIGN = Action("template campaign", "create_campaign", CAMPAIGNS,
                            {**CAMPAIGN, "template_id": WELCOME_TEMPLATE_ID}, to_group=True, templated=True)
 ACTIONS = [TEMPLATE_SEND, TEXT_CAMPAIGN, TEMPLATE_CAMPAIGN]
 # Plannable in either workspace, so a switch makes it ask again for the other one and the key the write
-# carries is checked both ways. Token path only: at most 7 per run (15 steps) stay under 10 endpoints a workspace.
+# carries is checked both ways. Token path only: at most 5 per run (10 steps) stay under 10 endpoints a workspace.
 WEBHOOK = Action("webhook", "create_webhook", WEBHOOKS,
                  {"url": "https://hooks.example/msgflash", "events": ["message.received"]}, to_group=False, templated=False,
                  anywhere=True)
@@ -576,8 +576,8 @@ class PlanMachine(RuleBasedStateMachine):
 
 
 PlanMachine.TestCase.settings = settings(
-    max_examples=25,
-    stateful_step_count=15,
+    max_examples=30,
+    stateful_step_count=10,
     derandomize=True,
     deadline=None,
     phases=[Phase.explicit, Phase.generate, Phase.shrink],
