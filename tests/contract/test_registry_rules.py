@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from mcp import Client
 from msgflash_mcp.server.app import build_server, selected_specs
-from msgflash_mcp.server.registry import Effect, select
+from msgflash_mcp.server.registry import DELETE, Effect, Toolset, select
 from msgflash_mcp.tools import ALL_TOOLSETS
 from starlette.routing import Match
 
@@ -156,3 +156,15 @@ def test_toolsets_select_and_unknown_names_fail() -> None:
     assert {s.toolset for s in chosen} == {"instances", "workspace"}  # workspace is always on
     with pytest.raises(ValueError, match="unknown toolset"):
         select(ALL_TOOLSETS, enabled=["instances", "nope"], read_only=False)
+
+
+def test_every_mutating_tool_is_planned() -> None:
+    """Its preview, confirmation and request come from one typed input and one plan; the registry refuses
+    a mutating tool declared any other way."""
+    mutating = [spec for toolset in ALL_TOOLSETS for spec in toolset.specs if spec.effect.mutating]
+    assert mutating and all(spec.input is not None and spec.planner is not None for spec in mutating)
+    with pytest.raises(ValueError, match="input= and plan="):
+
+        @Toolset("scratch", "A toolset of this test").tool(DELETE("/api/v1/contacts/{id}"), Effect.DELETE)
+        async def delete_something() -> None:
+            """Deletes without a plan."""
