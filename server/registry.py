@@ -26,12 +26,11 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from mcp.types import ToolAnnotations
+from pydantic import BaseModel, ConfigDict
 
 from .api.route import DELETE, GET, POST, PUT, Route
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel
-
     from .api import Api
     from .call.context import CallContext
     from .guard.plan import Plan
@@ -178,6 +177,16 @@ class Toolset:
         return register
 
 
+class ToolInput(BaseModel):
+    """The typed arguments of a mutating tool, as its planner reads them (`Toolset.tool(input=...)`).
+
+    Frozen: the plan is made from them once. Extra keys are refused. Validation is built on the first
+    call, not at import: the MCP argument model made from these fields validates what the model sends
+    first, and start-up (spawn -> tools/list) should not pay for a second schema per tool."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+
 def input_parameters(model: type[BaseModel]) -> list[inspect.Parameter]:
     """Keyword parameters equivalent to a pydantic model's fields (same JSON schema as a signature)."""
     from typing import Annotated
@@ -226,6 +235,7 @@ __all__ = [
     "Api",
     "Effect",
     "Route",
+    "ToolInput",
     "ToolSpec",
     "Toolset",
     "UnknownToolset",

@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import anyio
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from ..server.api import Api
 from ..server.call.context import CallContext
 from ..server.campaign_record import LIST_LIMIT, CampaignEntry, remember_campaign
 from ..server.errors import ApiError, MsgFlashError, OutcomeUnknown
 from ..server.guard.plan import Plan
-from ..server.registry import GET, POST, Effect, Route, Toolset
+from ..server.registry import GET, POST, Effect, Route, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import quote_untrusted
 from ._responses import CampaignStats
@@ -139,10 +139,8 @@ async def _resolve_recipients(api: Api, args: dict[str, Any], *, need_numbers: b
     )
 
 
-class CampaignInput(BaseModel):
+class CampaignInput(ToolInput):
     """create_campaign's arguments, typed and frozen: what its plan is built from."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     instance_id: InstanceId
     name: Annotated[str, Field(min_length=1, max_length=200, description="Internal label")]
@@ -381,9 +379,7 @@ async def get_campaign_stats(api: Api, campaign_id: CampaignId) -> Reply:
     return Reply(f"Campaign {data.get('status')}: {_stats_line(data.get('stats') or {})}", data)
 
 
-class PauseInput(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class PauseInput(ToolInput):
     campaign_id: CampaignId
 
 
@@ -404,9 +400,7 @@ def _remaining(stats: dict[str, Any]) -> int:
     return max(0, int(stats.get("planned") or 0) - done)
 
 
-class ResumeInput(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class ResumeInput(ToolInput):
     campaign_id: CampaignId
 
 

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from ..server.api import Api
 from ..server.call.context import CallContext
 from ..server.errors import ApiError
 from ..server.guard.plan import Plan
-from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
+from ..server.registry import DELETE, GET, POST, PUT, Effect, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
 from ._people import SAMPLE, people
@@ -250,9 +250,7 @@ def _present(fields: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in fields.items() if value is not None}
 
 
-class CreateContactInput(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class CreateContactInput(ToolInput):
     name: Name
     phone: Phone
     tags: Tags | None = None
@@ -272,9 +270,7 @@ async def create_contact(call: CallContext, plan: Plan) -> Reply:
     return Reply(f"Created contact {_who(data)}, id {data.get('id')}", data)
 
 
-class UpdateContactInput(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class UpdateContactInput(ToolInput):
     contact_id: ContactId
     name: Name | None = None
     phone: Phone | None = None
@@ -326,9 +322,7 @@ async def update_contact(call: CallContext, plan: Plan) -> Reply:
     return Reply(f"Updated contact {_who(data)} ({', '.join(request.json)})", data)
 
 
-class DeleteContactInput(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class DeleteContactInput(ToolInput):
     contact_id: ContactId
 
 
@@ -364,9 +358,7 @@ async def read_contacts(api: Api, ids: list[str]) -> tuple[list[dict[str, Any]],
     return found, missing
 
 
-class BulkDeleteInput(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class BulkDeleteInput(ToolInput):
     contact_ids: ContactIds | None = None
     tags: TagSelector | None = None
 
@@ -461,9 +453,7 @@ async def get_bulk_job_progress(
     return Reply(line, data)
 
 
-class CancelJobInput(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class CancelJobInput(ToolInput):
     job_id: JobId
 
 

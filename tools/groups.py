@@ -7,12 +7,12 @@ from dataclasses import replace
 from typing import Annotated, Any
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from ..server.api import Api
 from ..server.call.context import CallContext
 from ..server.guard.plan import Plan
-from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
+from ..server.registry import DELETE, GET, POST, PUT, Effect, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
 from ._people import SAMPLE, people
@@ -71,9 +71,7 @@ async def get_group(api: Api, group_id: GroupId) -> Reply:
     return Reply(f"Group {_label(data)}", data)
 
 
-class CreateGroupInput(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class CreateGroupInput(ToolInput):
     name: Name
     description: Description | None = None
     color: Color | None = None
@@ -92,9 +90,7 @@ async def create_group(call: CallContext, plan: Plan) -> Reply:
     return Reply(f"Created group {quote_untrusted(data.get('name') or '?', 60)}, id {data.get('id')}", data)
 
 
-class UpdateGroupInput(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class UpdateGroupInput(ToolInput):
     group_id: GroupId
     name: Name | None = None
     description: Description | None = None
@@ -118,9 +114,7 @@ async def update_group(call: CallContext, plan: Plan) -> Reply:
     return Reply(f"Updated group {_label(data)} ({', '.join(request.json)})", data)
 
 
-class GroupInput(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class GroupInput(ToolInput):
     group_id: GroupId
 
 
@@ -147,9 +141,7 @@ async def delete_group(call: CallContext, plan: Plan) -> Reply:
     return Reply(f"Deleted group {request.path['groupId']}", data)
 
 
-class AddMembersInput(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class AddMembersInput(ToolInput):
     group_id: GroupId
     contact_ids: ContactIds | None = None
     tags: TagSelector | None = None
@@ -195,9 +187,7 @@ async def add_group_members(call: CallContext, plan: Plan) -> Reply:
     )
 
 
-class RemoveMembersInput(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class RemoveMembersInput(ToolInput):
     group_id: GroupId
     contact_ids: ContactIds
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from ..server.api import Api
 from ..server.call.context import CallContext
 from ..server.guard.plan import Plan
-from ..server.registry import GET, POST, Effect, Toolset
+from ..server.registry import GET, POST, Effect, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ._polling import FINISHED, MAX_WAIT, follow
 from ._types import InstanceId, LookupId, _e164
@@ -100,9 +100,7 @@ def _trim_result(data: Any) -> tuple[Any, str]:
     return out, " (result lists truncated: " + ", ".join(trimmed) + "; use import_lookup_contacts to act on all)"
 
 
-class LookupInput(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class LookupInput(ToolInput):
     instance_id: InstanceId
     numbers: Numbers
 
@@ -171,9 +169,7 @@ async def get_number_lookup_progress(api: Api, lookup_id: LookupId, wait_seconds
     return Reply(summary, data)
 
 
-class LookupIdInput(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class LookupIdInput(ToolInput):
     lookup_id: LookupId
 
 
@@ -198,9 +194,7 @@ async def cancel_number_lookup(call: CallContext, plan: Plan) -> Reply:
     return Reply(f"Lookup {_lookup_id(plan)} {status or 'cancel requested'}", data)
 
 
-class ImportInput(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class ImportInput(ToolInput):
     lookup_id: LookupId
     tag: Tag | None = None
 

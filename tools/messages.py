@@ -28,7 +28,7 @@ from ..server.call.context import CallContext
 from ..server.errors import MsgFlashError, OutcomeUnknown, WorkspaceError
 from ..server.guard.plan import Plan, PlannedRequest
 from ..server.guard.policy import urls_in_text
-from ..server.registry import GET, POST, Effect, Toolset
+from ..server.registry import GET, POST, Effect, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.settings import zone_or_none
 from ..server.untrusted import quote_untrusted
@@ -617,10 +617,8 @@ def _sent_reply(message: dict[str, Any], recovered: bool, *, scheduled: bool) ->
 # ------------------------------------------------------------------------------------- tools
 
 
-class MessageInput(BaseModel):
+class MessageInput(ToolInput):
     """send_message's arguments, typed and frozen: what its plan is built from."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     instance_id: InstanceId
     to: Phone

@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from ..server.call.context import CallContext
 from ..server.errors import OutcomeUnknown
 from ..server.guard.plan import Plan
-from ..server.registry import POST, Effect, Toolset
+from ..server.registry import POST, Effect, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from .messages import InstanceId, add_urls, describe_instance, instance_part, links_in, outbound_cost, refuse
 
@@ -31,10 +31,8 @@ def _check(args: dict[str, Any]) -> None:
     refuse(problems)
 
 
-class StatusInput(BaseModel):
+class StatusInput(ToolInput):
     """publish_status's arguments, typed and frozen."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     instance_id: InstanceId
     type: Annotated[Literal["text", "image"], Field(description="text or image")]

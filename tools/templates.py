@@ -7,13 +7,13 @@ import re
 from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Field, StringConstraints
 
 from ..server.api import Api
 from ..server.call.context import CallContext
 from ..server.guard.plan import Plan
 from ..server.guard.policy import urls_in_text
-from ..server.registry import DELETE, GET, POST, PUT, Effect, Toolset
+from ..server.registry import DELETE, GET, POST, PUT, Effect, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
 from ._responses import Template, TemplatePage
@@ -183,10 +183,8 @@ def _content_urls(body: str | None, media_url: str | None) -> list[str]:
     return list(dict.fromkeys([*([media_url] if media_url else []), *urls_in_text(body)]))
 
 
-class CreateTemplateInput(BaseModel):
+class CreateTemplateInput(ToolInput):
     """create_template's arguments, typed and frozen."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: Name
     type: TypeArg
@@ -212,10 +210,8 @@ async def create_template(call: CallContext, plan: Plan) -> Reply:
     )
 
 
-class UpdateTemplateInput(BaseModel):
+class UpdateTemplateInput(ToolInput):
     """update_template's arguments, typed and frozen."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     template_id: TemplateId
     name: Name | None = None
@@ -250,10 +246,8 @@ async def update_template(call: CallContext, plan: Plan) -> Reply:
     return Reply(_with_notes(f"Updated template {_label(data)}{_variables_line(data)}", _notes(plan)), data)
 
 
-class TemplateRef(BaseModel):
+class TemplateRef(ToolInput):
     """delete_template's argument, typed and frozen."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     template_id: TemplateId
 

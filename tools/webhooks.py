@@ -6,13 +6,13 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from ..server.api import Api
 from ..server.call.context import CallContext
 from ..server.guard.plan import Plan, PlannedRequest
 from ..server.guard.policy import parse_url
-from ..server.registry import DELETE, GET, POST, Effect, Toolset
+from ..server.registry import DELETE, GET, POST, Effect, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ._responses import Webhooks
 from ._types import WebhookId
@@ -67,9 +67,7 @@ async def list_webhooks(api: Api) -> Reply:
     return Reply(f"{len(data)} webhook(s){shown}", data)
 
 
-class WebhookInput(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class WebhookInput(ToolInput):
     url: HttpsUrl
     events: Events
 
@@ -112,10 +110,8 @@ async def create_webhook(call: CallContext, plan: Plan) -> Reply:
     )
 
 
-class WebhookRef(BaseModel):
+class WebhookRef(ToolInput):
     """delete_webhook's argument, typed and frozen."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     webhook_id: WebhookId
 
