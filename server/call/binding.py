@@ -24,11 +24,11 @@ from pydantic import BaseModel
 
 from ..errors import MsgFlashError
 from ..guard import ConfirmForm, Decision
-from ..guard.confirm import round_key
+from ..guard.confirm import question_key, round_key
 from ..guard.plan import Plan
 from ..registry import ToolSpec
 from .audit_step import audit
-from .context import CallContext, bind_call, connection_of, principal_of
+from .context import CallContext, bind_call, connection_of, modern_era, principal_of
 from .outcome import error_name
 
 KW = inspect.Parameter.KEYWORD_ONLY
@@ -129,10 +129,13 @@ def make_confirm(spec: ToolSpec, bind: Any) -> Any:
             return bound.replay
         assert bound.plan is not None
         try:
-            return await runtime.guard.decide(
+            decision = await runtime.guard.decide(
                 spec, ctx, bound.plan, args=binding_args(bound.args, bound.requested), principal=call.principal,
                 confirm_token=kwargs.get("confirm_token"),
             )
+            if isinstance(decision, Elicit) and not ctx.input_responses and modern_era(ctx):
+                await runtime.guard.new_question(question_key(call.principal, spec.name, decision.message))
+            return decision
         except ToolError:
             # Refused by the guard (policy, bad/expired/foreign token): audited, then surfaced.
             path = "dry-run" if runtime.settings.dry_run else ("token" if kwargs.get("confirm_token") else "none")

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
+from mcp_types.version import is_version_at_least
+
 from ..api import Api
 from ..campaign_record import campaign_record
 from ..guard.plan import Plan, PlannedRequest, from_preview
@@ -83,6 +85,12 @@ class CallContext:
             requests=(PlannedRequest(route, path=path, json=json),),
             **parts,
         )
+
+
+def modern_era(ctx: Context) -> bool:
+    """The 2026-07-28 protocol era: questions ride the tool call's own rounds (stateless, re-sendable)."""
+    version = ctx.protocol_version
+    return version is not None and is_version_at_least(version, "2026-07-28")
 
 
 def connection_of(ctx: Context) -> Connection:

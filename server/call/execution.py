@@ -17,18 +17,17 @@ from typing import Any
 from mcp.server.mcpserver import AcceptedElicitation, Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
-from mcp_types.version import is_version_at_least
 
 from ..errors import MsgFlashError
 from ..guard import ConfirmForm, Decision, can_elicit_form
-from ..guard.confirm import round_key
+from ..guard.confirm import question_key, round_key
 from ..guard.plan import Plan, changes
 from ..registry import ToolSpec
 from ..results import Reply, ToolOutput, render
 from ..runtime import Runtime
 from .audit_step import audit
 from .binding import Bound, build_plan, tool_args
-from .context import bind_call, connection_of, principal_of
+from .context import bind_call, connection_of, modern_era, principal_of
 from .outcome import acted, api_failure, api_id, error_name, log, not_acted, unexpected_failure
 
 # How many times a person is asked again when the plan keeps changing under one call.
@@ -44,11 +43,6 @@ def decision_of(answer: Any) -> Decision:
             return Decision("proceed", "elicited")
         return Decision("declined", "elicited", answer="decline")
     return Decision("declined", "elicited", answer=str(getattr(answer, "action", "cancel")))
-
-
-def modern_era(ctx: Context) -> bool:
-    version = ctx.protocol_version
-    return version is not None and is_version_at_least(version, "2026-07-28")
 
 
 async def run_read(spec: ToolSpec, ctx: Context, kwargs: dict[str, Any]) -> CallToolResult:
@@ -80,7 +74,9 @@ async def run_mutating(spec: ToolSpec, ctx: Context, bound: Bound, answer: Any) 
         if decision.kind == "proceed" and decision.path == "elicited":
             if modern_era(ctx):
                 round_claim = round_key(call.principal, spec.name, ctx.request_state, ctx.input_responses)
-                replay = await runtime.guard.claim_round(spec.name, round_claim)
+                assert bound.plan is not None
+                asked = question_key(call.principal, spec.name, bound.plan.as_text())
+                replay = await runtime.guard.claim_round(spec.name, round_claim, asked)
                 if replay is not None:
                     decision = replay
             else:

@@ -88,6 +88,8 @@ class TokenStore(Protocol):
 
     async def save_result(self, token_hash: str, result: dict[str, Any], ttl: float) -> None: ...
 
+    async def delete(self, key: str) -> None: ...
+
 
 class MemoryTokenStore:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
@@ -133,6 +135,10 @@ class MemoryTokenStore:
             record = self._records.get(token_hash)
             if record is not None:
                 record.result = result
+
+    async def delete(self, key: str) -> None:
+        async with self._lock:
+            self._records.pop(key, None)
 
 
 @dataclass
@@ -285,15 +291,26 @@ class Guard:
             )
         return Decision("replay", "token", replay=record.result)
 
-    async def claim_round(self, tool: str, key: str) -> Decision | None:
+    async def claim_round(self, tool: str, key: str, asked: str) -> Decision | None:
         """Single use of an accepted 2026-07-28 elicitation round: the first arrival acts (None), a verbatim
-        re-send of the same final round gets the first result back (a replay Decision)."""
+        re-send of the same final round gets the first result back (a replay Decision). `asked` (the
+        `question_key` of the question it answers) remembers which round acted on that question."""
         record = TokenRecord(tool=tool, binding=key, expires_at=self._clock() + TOKEN_TTL)
         status = await self.store.claim_new(key, record, TOKEN_TTL)
         if status == "claimed":
+            await self.store.put(asked, record, TOKEN_TTL)
             return None
         again = await self.store.get(key)
         return self._replayed(again or record)
+
+    async def new_question(self, asked: str) -> None:
+        """A 2026-07-28 call asking a question afresh (its first round) is a new call, not a re-send: rounds
+        carry no nonce, so an identical earlier call that acted on the same question would otherwise make
+        this one's accepted answer look like a replay. A client re-sending a final round never asks again."""
+        earlier = await self.store.get(asked)
+        if earlier is not None:
+            await self.store.delete(earlier.binding)
+            await self.store.delete(asked)
 
     async def round_replay(self, key: str) -> Decision | None:
         """The first result of a 2026-07-28 round that already acted, or None. Checked before planning: a
@@ -305,6 +322,12 @@ class Guard:
     async def save_result(self, token_hash: str | None, result: dict[str, Any]) -> None:
         if token_hash:
             await self.store.save_result(token_hash, result, TOKEN_TTL * 2)
+
+
+def question_key(principal: str, tool: str, question: str) -> str:
+    """Which round last acted on this exact question for this caller (see `Guard.new_question`)."""
+    payload = "\x1f".join([principal, tool, question])
+    return "asked:" + hashlib.sha256(payload.encode()).hexdigest()
 
 
 def round_key(principal: str, tool: str, request_state: str | None, answers: Any) -> str:

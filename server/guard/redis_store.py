@@ -107,3 +107,6 @@ class RedisTokenStore:
     async def save_result(self, token_hash: str, result: dict[str, Any], ttl: float) -> None:
         payload = json.dumps(result, separators=(",", ":"), ensure_ascii=False)
         await self._save(keys=[self.key(token_hash)], args=[payload, _ms(ttl)])
+
+    async def delete(self, key: str) -> None:
+        await self._redis.delete(self.key(key))

@@ -72,6 +72,22 @@ async def test_claim_once_then_used_then_result_for_replays(redis: Any) -> None:
     assert await redis.pttl(KEY_PREFIX + token_hash) > 600_000  # kept longer so replays find it
 
 
+@pytest.mark.parametrize("kind", ["memory", "redis"])
+async def test_a_fresh_question_releases_the_round_an_earlier_identical_call_claimed(redis: Any, kind: str) -> None:
+    """The claim of an acted 2026-07-28 round is dropped when the same caller is asked the same question
+    afresh (a new call), on either store; until then a re-sent round still replays."""
+    store = MemoryTokenStore() if kind == "memory" else RedisTokenStore(redis)
+    guard = Guard(make_settings(), store)
+    assert await guard.claim_round("create_campaign", "round:1", "asked:q") is None
+    await guard.save_result("round:1", {"status": "ok", "summary": "Campaign created"})
+    assert await guard.round_replay("round:1") is not None  # a re-send of that round: the first result
+    await guard.new_question("asked:other")  # another question releases nothing
+    assert await guard.round_replay("round:1") is not None
+    await guard.new_question("asked:q")
+    assert await guard.round_replay("round:1") is None and await store.get("asked:q") is None
+    assert await guard.claim_round("create_campaign", "round:1", "asked:q") is None  # the new call acts
+
+
 async def test_save_result_never_resurrects_an_expired_token(redis: Any) -> None:
     store = RedisTokenStore(redis)
     token_hash = _hash("cfm_gone")

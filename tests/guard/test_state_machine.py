@@ -307,7 +307,6 @@ class PlanMachine(RuleBasedStateMachine):
         self.edition = 0
         self.third_party: set[int] = set()  # ledger seqs of the third party's own writes
         self.confirmed: list[Confirmed] = []
-        self.modern_acted: set[tuple[str, str]] = set()  # (tool, question) accepted on the 2026-07-28 era
         self.capped = False
 
     @initialize(target=pending, capped=st.booleans())
@@ -490,13 +489,6 @@ class PlanMachine(RuleBasedStateMachine):
         if out["status"] == "confirmation_required":  # legacy: the plan kept changing; nothing sent
             assert len(self.writes()) == before
             return
-        if out["status"] == "replayed":
-            # 2026-07-28 rounds carry no nonce: the same accepted question for the same caller is a re-sent
-            # round, answered with the first result (nothing sent twice).
-            assert era == "auto" and (action.tool, messages[-1]) in self.modern_acted, messages
-            assert len(self.writes()) == before
-            self.seen(f"{how}: the same accepted question replayed")
-            return
         assert out["status"] == "ok", out
         assert len(self.writes()) == before + 1
         # What ran is the plan of the last question the person accepted, and the world has not moved since.
@@ -506,8 +498,6 @@ class PlanMachine(RuleBasedStateMachine):
             if era == "legacy":
                 assert "CHANGED:" in messages[1], messages[1]
             self.seen(f"{how}: asked again after a change in the form")
-        if era == "auto":
-            self.modern_acted.add((action.tool, messages[-1]))
         self.committed(action, shown[-1], how)
 
     def change(self, what: str | None) -> Callable[[], Awaitable[None]] | None:

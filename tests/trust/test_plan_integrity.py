@@ -260,6 +260,33 @@ async def test_replayed_final_round_sends_exactly_once(server: MCPServer[Any], l
     assert len(writes(ledger, SEND)) == 1
 
 
+@requirement("plan.modern-replay")
+async def test_a_new_identical_call_on_the_modern_era_acts_again(server: MCPServer[Any], ledger: Ledger) -> None:
+    """Rounds carry no nonce, so a second call asking the very same question must not be taken for a re-sent
+    final round of the first: asking afresh marks a new call. A verbatim re-send still acts only once."""
+    args = {"instance_id": PERSONAL_CONNECTED_INSTANCE_ID, "name": "Rappel", "schedule": "2031-06-01T10:00:00Z",
+            "recipients_type": "explicit", "contact_ids": [contact_id(AWA)], "type": "text", "body": "Rappel"}
+
+    async def never(context: Any, params: Any) -> ElicitResult:
+        raise AssertionError("the test answers the rounds itself")
+
+    async with Client(server, mode="auto", elicitation_callback=never) as client:
+        questions: list[str] = []
+        for _ in range(2):
+            first = await client.session.call_tool("create_campaign", args, allow_input_required=True)
+            requests = getattr(first, "input_requests", None)
+            assert requests, first
+            questions += [request.params.message for request in requests.values()]
+            answers = {key: ElicitResult(action="accept", content={"confirm": True}) for key in requests}
+            state = first.request_state  # type: ignore[union-attr]
+            done = await client.call_tool("create_campaign", args, input_responses=answers, request_state=state)
+            assert (done.structured_content or {})["status"] == "ok", done
+        again = await client.call_tool("create_campaign", args, input_responses=answers, request_state=state)
+    assert questions[0] == questions[1]  # the same question both times: only the new first round tells them apart
+    assert (again.structured_content or {})["status"] == "replayed"
+    assert len(writes(ledger, CAMPAIGNS)) == 2
+
+
 # ---------------------------------------------------------------------- outcome never hidden
 
 
