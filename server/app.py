@@ -16,6 +16,7 @@ from .apps import MsgflashApps, hide_from_plain_clients, stamp_views
 from .call import build_tool
 from .guard import TokenStore
 from .logs import third_party_level
+from .prompts import require_prompt_arguments
 from .registry import ToolSpec, select
 from .runtime import Connection, Runtime, connect
 from .settings import ConfirmMode, Settings
@@ -97,7 +98,7 @@ def build_server(
         token_verifier=token_verifier,
         auth=auth,
         extensions=[MsgflashApps(guarded)],
-        middleware=[hide_from_plain_clients],
+        middleware=[hide_from_plain_clients, require_prompt_arguments],
     )
     server.runtime = runtime  # type: ignore[attr-defined]  # tests and resources reach shared state here
     from .extras import register_extras

@@ -6,9 +6,13 @@ to a send or a delete says to show the preview and wait for the user's explicit 
 
 from __future__ import annotations
 
+import inspect
 from typing import Annotated, Any
 
 from mcp.server import MCPServer
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS
 from pydantic import Field
 
 CONFIRM = (
@@ -68,7 +72,27 @@ def clean_up_contacts() -> str:
 {CONFIRM}"""
 
 
+PROMPTS = {plan_campaign: "Plan a campaign", weekly_delivery_report: "Weekly delivery report",
+           clean_up_contacts: "Clean up contacts"}
+_REQUIRED = {
+    fn.__name__: [p.name for p in inspect.signature(fn).parameters.values() if p.default is p.empty] for fn in PROMPTS
+}
+
+
 def register_prompts(server: MCPServer[Any]) -> None:
-    server.prompt(title="Plan a campaign")(plan_campaign)
-    server.prompt(title="Weekly delivery report")(weekly_delivery_report)
-    server.prompt(title="Clean up contacts")(clean_up_contacts)
+    for fn, title in PROMPTS.items():
+        server.prompt(title=title)(fn)
+
+
+async def require_prompt_arguments(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """Server middleware: a prompt asked without a required argument is an invalid request naming what to
+    pass (-32602). The SDK checks this itself but answers "Internal server error", which tells no one what
+    to fix."""
+    if ctx.method == "prompts/get":
+        params = ctx.params or {}
+        name = str(params.get("name"))
+        given = params.get("arguments") or {}
+        missing = [arg for arg in _REQUIRED.get(name, []) if arg not in given]
+        if missing:
+            raise MCPError(INVALID_PARAMS, f"prompt {name} needs the argument(s) {', '.join(missing)}")
+    return await call_next(ctx)

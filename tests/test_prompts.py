@@ -81,3 +81,12 @@ async def test_prompts_name_only_tools_of_the_catalogue(client: Client) -> None:
 async def test_missing_required_argument_is_an_error(client: Client) -> None:
     with pytest.raises(MCPError), anyio.fail_after(10):
         await client.get_prompt("plan_campaign", {"goal": "only a goal"})
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_a_missing_required_argument_is_named_not_an_internal_error(server: Any, mode: str) -> None:
+    async with Client(server, mode=mode) as client:
+        with anyio.fail_after(10), pytest.raises(MCPError) as raised:
+            await client.get_prompt("plan_campaign", {"goal": "spring sale"})
+    assert raised.value.code == -32602
+    assert raised.value.message == "prompt plan_campaign needs the argument(s) audience"
