@@ -13,7 +13,7 @@ from mcp.server import MCPServer
 from ..tools import ALL_TOOLSETS
 from .api.ratelimit import RateLimiter
 from .apps import MsgflashApps, hide_from_plain_clients, stamp_views
-from .call import build_tool
+from .call import build_tools
 from .guard import TokenStore
 from .logs import third_party_level
 from .prompts import require_prompt_arguments
@@ -77,7 +77,7 @@ def build_server(
     specs = selected_specs(runtime.settings)
     guarded = frozenset(spec.name for spec in specs if spec.guarded)
     # MCP Apps views; clients without Apps never see them (server/apps)
-    tools = stamp_views([build_tool(spec) for spec in specs], guarded)
+    tools = stamp_views(build_tools(specs), guarded)
 
     @asynccontextmanager
     async def lifespan(server: MCPServer[Connection]) -> AsyncIterator[Connection]:

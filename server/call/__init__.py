@@ -5,10 +5,11 @@
 - `execution`: the body: re-check the plan, act exactly once, replays;
 - `outcome`: envelopes for acted / not acted, failures as readable ToolErrors;
 - `audit_step`: one audit line per mutating call, never able to change the result;
-- `pipeline`: the MCP tool built from a ToolSpec (signature, schema, wiring).
+- `pipeline`: the MCP tool built from a ToolSpec (signature, schema, wiring);
+- `tool_cache`: schemas kept between runs, argument models built on first call (cold start).
 """
 
 from .context import CallContext, bind_call, bind_route, principal_of
-from .pipeline import build_tool, compact_schema
+from .pipeline import build_tool, build_tools, compact_schema
 
-__all__ = ["CallContext", "bind_call", "bind_route", "build_tool", "compact_schema", "principal_of"]
+__all__ = ["CallContext", "bind_call", "bind_route", "build_tool", "build_tools", "compact_schema", "principal_of"]

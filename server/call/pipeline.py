@@ -10,6 +10,7 @@ Path of a call: typed arguments (validated by the SDK before anything runs) -> `
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterable
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, ElicitationResult, Resolve
@@ -23,6 +24,7 @@ from ..registry import ToolSpec
 from .binding import Bound, make_bind, make_confirm
 from .context import bind_route, connection_of, principal_of
 from .execution import run_mutating, run_read
+from .tool_cache import SchemaCache, deferred_tool, process_cache
 from .validation import ReadableArgumentsTool
 
 KW = inspect.Parameter.KEYWORD_ONLY
@@ -41,17 +43,25 @@ ConfirmTokenArg = Annotated[str | None, Field()]
 _built: dict[int, tuple[ToolSpec, Tool]] = {}
 
 
-def build_tool(spec: ToolSpec) -> Tool:
+def build_tools(specs: Iterable[ToolSpec], cache: SchemaCache | None = None) -> list[Tool]:
+    """The MCP tools of `specs`; a fresh process lists them from the schema cache (server/call/tool_cache.py)."""
+    cache = cache if cache is not None else process_cache()
+    tools = [build_tool(spec, cache) for spec in specs]
+    cache.save()
+    return tools
+
+
+def build_tool(spec: ToolSpec, cache: SchemaCache | None = None) -> Tool:
     """The MCP tool of `spec` (built on first use, then shared: tools carry no per-server state)."""
     hit = _built.get(id(spec))
     if hit is not None and hit[0] is spec:
         return hit[1]
-    tool = _build_tool(spec)
+    tool = _build_tool(spec, cache)
     _built[id(spec)] = (spec, tool)
     return tool
 
 
-def _build_tool(spec: ToolSpec) -> Tool:
+def _build_tool(spec: ToolSpec, cache: SchemaCache | None) -> Tool:
     own = [param.replace(kind=KW) for param in spec.parameters()]
     extra: list[inspect.Parameter] = []
     if spec.workspace_scoped:
@@ -85,15 +95,21 @@ def _build_tool(spec: ToolSpec) -> Tool:
     call.__name__ = call.__qualname__ = spec.name
     call.__module__ = spec.fn.__module__
 
+    cached = cache.lookup(spec) if cache is not None else None
+    if cached is not None:
+        return deferred_tool(call, cached, name=spec.name, title=spec.title, description=spec.description,
+                             annotations=spec.annotations())
     tool = ReadableArgumentsTool.from_function(call, name=spec.name, title=spec.title, description=spec.description,
                               annotations=spec.annotations())
     tool.parameters = compact_schema(tool.parameters)
     # Each tool declares the schema of its own data, or none (server/output_schemas.py).
     tool.fn_metadata.output_schema = output_schema_for(spec.output)
+    if cache is not None:
+        cache.store(spec, tool)
     return tool
 
 
-__all__ = ["bind_route", "build_tool", "compact_schema", "connection_of", "principal_of"]
+__all__ = ["bind_route", "build_tool", "build_tools", "compact_schema", "connection_of", "principal_of"]
 
 
 def compact_schema(schema: Any) -> Any:
