@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import AfterValidator, Field, StringConstraints
 
-from ..server.api import Api
+from ..server.api import Api, given
 from ..server.call.context import CallContext
 from ..server.errors import ApiError
 from ..server.guard.plan import Plan
@@ -245,11 +245,6 @@ async def get_contact(api: Api, contact_id: ContactId) -> Reply:
     return Reply(f"Contact {_who(data)}", data)
 
 
-def _present(fields: dict[str, Any]) -> dict[str, Any]:
-    """The fields given (None means omitted: the API keeps the current value), in declaration order."""
-    return {key: value for key, value in fields.items() if value is not None}
-
-
 class CreateContactInput(ToolInput):
     name: Name
     phone: Phone
@@ -259,7 +254,7 @@ class CreateContactInput(ToolInput):
 
 async def plan_create_contact(call: CallContext, input: CreateContactInput) -> Plan:
     """The one POST, from the arguments alone: an unguarded write gains no read."""
-    body = _present({"name": input.name, "phone": input.phone, "tags": input.tags, "meta": input.meta})
+    body = given({"name": input.name, "phone": input.phone, "tags": input.tags, "meta": input.meta})
     return call.plan_from(Preview(action=f"Create contact {_who(body)}"), json=body)
 
 
@@ -281,7 +276,7 @@ class UpdateContactInput(ToolInput):
 async def plan_update_contact(call: CallContext, input: UpdateContactInput) -> Plan:
     """The one PUT. A new phone for a recipient of a pending campaign (this server's record) is confirmed:
     the campaign would message the new number. Other edits go through unasked, with no read."""
-    change = _present({"name": input.name, "phone": input.phone, "tags": input.tags, "meta": input.meta})
+    change = given({"name": input.name, "phone": input.phone, "tags": input.tags, "meta": input.meta})
     if not change:
         raise ToolError("nothing to update: give at least one of name, phone, tags, meta")
     preview = Preview(action=f"Update contact {input.contact_id} ({', '.join(change)})",

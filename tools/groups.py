@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field, StringConstraints
 
-from ..server.api import Api
+from ..server.api import Api, given
 from ..server.call.context import CallContext
 from ..server.guard.plan import Plan
 from ..server.registry import DELETE, GET, POST, PUT, Effect, ToolInput, Toolset
@@ -47,8 +47,7 @@ def _label(group: dict[str, Any]) -> str:
 
 
 def _group_body(name: str | None, description: str | None, color: str | None) -> dict[str, Any]:
-    values = {"name": name, "description": description, "color": color}
-    return {key: value for key, value in values.items() if value is not None}
+    return given({"name": name, "description": description, "color": color})
 
 
 @toolset.tool(GET("/api/v1/contacts/groups"), Effect.READ, output=GroupPage)

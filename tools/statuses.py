@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from ..server.api import given
 from ..server.call.context import CallContext
 from ..server.errors import OutcomeUnknown
 from ..server.guard.plan import Plan
@@ -70,7 +71,7 @@ async def plan_publish_status(call: CallContext, input: StatusInput) -> Plan:
     }
     return call.plan_from(
         preview,
-        json={k: v for k, v in body.items() if v is not None},
+        json=given(body),
         selector="everyone who sees this number's statuses",
         content={
             "type": args["type"],

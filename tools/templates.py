@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field, StringConstraints
 
-from ..server.api import Api
+from ..server.api import Api, given
 from ..server.call.context import CallContext
 from ..server.guard.plan import Plan
 from ..server.guard.policy import urls_in_text
@@ -125,8 +125,7 @@ def _content_rules(type_: str | None, body: str | None, media_url: str | None, *
 
 
 def _template_body(name: str | None, type_: str | None, body: str | None, media_url: str | None) -> dict[str, Any]:
-    values = {"name": name, "type": type_, "body": body, "mediaUrl": media_url}
-    return {key: value for key, value in values.items() if value is not None}
+    return given({"name": name, "type": type_, "body": body, "mediaUrl": media_url})
 
 
 def _label(template: dict[str, Any]) -> str:
@@ -314,7 +313,7 @@ async def preview_template(
     body: dict[str, Any] = {"contactId": contact_id, "instanceId": instance_id}
     if variables:
         body["variables"] = _custom_values(variables)
-    data = await api(path={"id": template_id}, json={k: v for k, v in body.items() if v is not None})
+    data = await api(path={"id": template_id}, json=given(body))
     missing: list[str] = data.get("missingVariables") or []
     if missing:
         summary = f"Rendered with {len(missing)} MISSING variable(s): {', '.join(missing)}; supply them before sending"

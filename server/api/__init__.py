@@ -5,6 +5,6 @@ call holds), `retry` (what may be retried, what is 'outcome unknown'), `ratelimi
 schedule per key, in memory or Redis, taken by every attempt in the transport).
 """
 
-from .client import USER_AGENT, Api, ApiClient, expand
+from .client import USER_AGENT, Api, ApiClient, expand, given
 
-__all__ = ["USER_AGENT", "Api", "ApiClient", "expand"]
+__all__ = ["USER_AGENT", "Api", "ApiClient", "expand", "given"]

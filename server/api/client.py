@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -31,6 +31,11 @@ log = logging.getLogger("msgflash_mcp.api")
 
 USER_AGENT = "msgflash-mcp/0.1"
 _SAFE_SEGMENT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def given(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields given, in order: None means omitted (a body keeps the current value, a query no filter)."""
+    return {key: value for key, value in fields.items() if value is not None}
 
 
 def expand(route: Route, path: dict[str, str] | None) -> str:
@@ -75,7 +80,7 @@ class ApiClient:
         json: Any = None,
     ) -> Any:
         url = expand(route, path)
-        params = {k: v for k, v in (query or {}).items() if v is not None}
+        params = given(query or {})
         retry_class = route.retry_class
         sent = False  # did any attempt possibly reach the API?
         try:
