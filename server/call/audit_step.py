@@ -10,6 +10,7 @@ from typing import Any
 
 from ..registry import ToolSpec
 from ..runtime import Runtime
+from .context import CallContext
 
 log = logging.getLogger("msgflash_mcp.audit")
 
@@ -39,3 +40,17 @@ async def audit(
         )
     except Exception as exc:  # the audit is a record of the action, never a reason to misreport it
         log.error("audit record for %s failed: %s", spec.name, runtime.scrubber.text(f"{type(exc).__name__}: {exc}"))
+
+
+async def audit_call(
+    runtime: Runtime,
+    call: CallContext,
+    args: Mapping[str, Any],
+    *,
+    confirmation: str,
+    outcome: str,
+    api_id: str | None = None,
+) -> None:
+    """The audit line of a bound call: its tool, workspace and principal are the binding's."""
+    await audit(runtime, call.spec, workspace=call.workspace_name, args=args, confirmation=confirmation,
+                outcome=outcome, principal=call.principal, api_id=api_id)

@@ -27,7 +27,7 @@ from ..guard import ConfirmForm, Decision
 from ..guard.confirm import question_key, round_key
 from ..guard.plan import Plan
 from ..registry import ToolSpec
-from .audit_step import audit
+from .audit_step import audit, audit_call
 from .context import CallContext, bind_call, connection_of, modern_era, principal_of
 from .outcome import error_name
 
@@ -139,8 +139,7 @@ def make_confirm(spec: ToolSpec, bind: Any) -> Any:
         except ToolError:
             # Refused by the guard (policy, bad/expired/foreign token): audited, then surfaced.
             path = "dry-run" if runtime.settings.dry_run else ("token" if kwargs.get("confirm_token") else "none")
-            await audit(runtime, spec, workspace=call.workspace_name, args=bound.args, confirmation=path,
-                        outcome="error: refused", principal=call.principal)
+            await audit_call(runtime, call, bound.args, confirmation=path, outcome="error: refused")
             raise
 
     params = [

@@ -25,7 +25,7 @@ from ..guard.plan import Plan, changes
 from ..registry import ToolSpec
 from ..results import Reply, ToolOutput, render
 from ..runtime import Runtime
-from .audit_step import audit
+from .audit_step import audit_call
 from .binding import Bound, build_plan, tool_args
 from .context import bind_call, connection_of, modern_era, principal_of
 from .outcome import acted, api_failure, api_id, error_name, log, not_acted, unexpected_failure
@@ -82,13 +82,11 @@ async def run_mutating(spec: ToolSpec, ctx: Context, bound: Bound, answer: Any) 
             else:
                 decision = await _recheck(spec, ctx, bound, runtime)
     except ToolError:
-        await audit(runtime, spec, workspace=call.workspace_name, args=bound.args, confirmation=decision.path,
-                    outcome="error: refused", principal=call.principal)
+        await audit_call(runtime, call, bound.args, confirmation=decision.path, outcome="error: refused")
         raise
     if decision.kind != "proceed":
         output = not_acted(spec, decision, call.label)
-        await audit(runtime, spec, workspace=call.workspace_name, args=bound.args, confirmation=decision.path,
-                    outcome=output.status, principal=call.principal)
+        await audit_call(runtime, call, bound.args, confirmation=decision.path, outcome=output.status)
         return render(output, runtime.scrubber.data)
     plan = decision.plan or bound.plan
     assert plan is not None
@@ -100,8 +98,8 @@ async def run_mutating(spec: ToolSpec, ctx: Context, bound: Bound, answer: Any) 
         except Exception as exc:  # the action happened: a store hiccup must not turn it into an error
             log.error("%s: keeping the result for replays failed: %s", spec.name,
                       runtime.scrubber.text(f"{type(exc).__name__}: {exc}"))
-    await audit(runtime, spec, workspace=call.workspace_name, args=bound.args, confirmation=decision.path,
-                outcome=output.status, principal=call.principal, api_id=api_id(output.data))
+    await audit_call(runtime, call, bound.args, confirmation=decision.path, outcome=output.status,
+                     api_id=api_id(output.data))
     return render(output, runtime.scrubber.data)
 
 
@@ -130,16 +128,13 @@ async def _act(spec: ToolSpec, runtime: Runtime, bound: Bound, plan: Plan, decis
     try:  # from here on a request that changes something may leave: an unforeseen failure is a doubt
         reply: Reply = await spec.fn(call, plan)
     except MsgFlashError as exc:
-        await audit(runtime, spec, workspace=call.workspace_name, args=args, confirmation=decision.path,
-                    outcome=f"error: {error_name(exc)}", principal=call.principal)
+        await audit_call(runtime, call, args, confirmation=decision.path, outcome=f"error: {error_name(exc)}")
         raise api_failure(exc, runtime.scrubber) from None
     except ToolError:  # the tool refused its arguments (e.g. nothing to update): still one audit line
-        await audit(runtime, spec, workspace=call.workspace_name, args=args, confirmation=decision.path,
-                    outcome="error: invalid", principal=call.principal)
+        await audit_call(runtime, call, args, confirmation=decision.path, outcome="error: invalid")
         raise
     except Exception as exc:
-        await audit(runtime, spec, workspace=call.workspace_name, args=args, confirmation=decision.path,
-                    outcome=f"error: {type(exc).__name__}", principal=call.principal)
+        await audit_call(runtime, call, args, confirmation=decision.path, outcome=f"error: {type(exc).__name__}")
         raise unexpected_failure(spec, exc, runtime.scrubber, write_started=True) from None
     return acted(reply, call.label, third_party=spec.third_party)
 
