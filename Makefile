@@ -1,21 +1,30 @@
 # Every target creates .venv if it is missing, so `make demo` and `make test` work on a fresh clone.
+# Installs come from the committed uv.lock only: a fresh machine gets the versions the last green run
+# had, not whatever upstream published that day. `make latest` is where the newest versions are tried.
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+# uv is itself locked (a dev dependency): the bootstrap installs the very version uv.lock names.
+UV_VERSION := $(shell awk '/^name = "uv"$$/ { getline; gsub(/"/, "", $$3); print $$3; exit }' uv.lock)
+export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint bench sandbox bundle apps clean
+.PHONY: demo test lint latest lock-check bench sandbox bundle apps clean
 
-$(STAMP): pyproject.toml
+# --locked: refuse to install when uv.lock no longer matches pyproject.toml (run `uv lock` and commit it).
+$(STAMP): pyproject.toml uv.lock
 	test -d $(VENV) || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	test -x $(BIN)/uv || $(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
+	$(BIN)/uv sync -q --locked --extra dev --python $(BIN)/python
 	touch $(STAMP)
+
+lock-check: $(STAMP)
+	$(BIN)/uv lock --check
 
 demo: $(STAMP)
 	$(BIN)/msgflash-mcp demo
 
-test: $(STAMP)
+test: $(STAMP) lock-check
 	bash tests/prepare.sh
 	$(BIN)/ruff check .
 	$(BIN)/pyright
@@ -24,6 +33,21 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/pyright
+
+# The newest versions pyproject.toml's ranges allow, in a venv of their own, through lint and the whole
+# suite: it tells us when upstream breaks us before a user finds out. When it passes, `uv lock --upgrade`
+# (then `make test`) moves the lock forward.
+LATEST := .venv-latest
+latest:
+	test -d $(LATEST) || $(PY) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install -q --upgrade uv
+	$(LATEST)/bin/uv pip install -q --python $(LATEST)/bin/python --upgrade --resolution highest -e ".[dev]"
+	@echo "== newest allowed versions that differ from uv.lock:"
+	@$(LATEST)/bin/python .ci/lock_drift.py uv.lock
+	bash tests/prepare.sh
+	$(LATEST)/bin/ruff check .
+	$(LATEST)/bin/pyright --pythonpath $(LATEST)/bin/python
+	$(LATEST)/bin/pytest -n auto --maxprocesses=4
 
 bench: $(STAMP)
 	bash tests/prepare.sh
@@ -46,4 +70,4 @@ apps:
 	cd apps && npm ci --no-audit --no-fund --loglevel=error && npm run build
 
 clean:
-	rm -rf $(VENV) build *.egg-info tests/clients/node_modules bundle/node_modules msgflash-mcp.mcpb apps/node_modules
+	rm -rf $(VENV) $(LATEST) build *.egg-info tests/clients/node_modules bundle/node_modules msgflash-mcp.mcpb apps/node_modules

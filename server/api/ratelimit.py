@@ -299,7 +299,11 @@ class RedisRateLimiter:
             op, self._interval_us, self._tolerance_us, "" if arg is None else arg,
             round(ADAPT_STEP * 1e6), ADAPT_CAP, round(ADAPT_DECAY * 1e6),
         ]  # fmt: skip
-        result = await self._script(keys=[self.redis_key(key)], args=args)
+        # redis-py leaves AsyncScript.__call__ unannotated, and what pyright infers for it changes
+        # between releases (8.2 infers an Awaitable): check the reply's shape here instead.
+        result: object = await self._script(keys=[self.redis_key(key)], args=args)
+        if not isinstance(result, list | tuple) or not result:
+            raise TypeError(f"rate limit script answered {type(result).__name__}, expected a list")
         return int(result[0])
 
     async def acquire(self, key: str) -> None:

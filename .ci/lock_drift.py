@@ -1,0 +1,30 @@
+"""Print the packages whose installed version differs from uv.lock (run by `make latest`).
+
+Usage: <venv>/bin/python .ci/lock_drift.py uv.lock
+Runs inside the venv being compared, so importlib.metadata reads that venv's versions.
+"""
+
+import sys
+import tomllib
+from importlib import metadata
+
+
+def locked_versions(lock_path: str) -> dict[str, str]:
+    with open(lock_path, "rb") as f:
+        lock = tomllib.load(f)
+    return {p["name"]: p["version"] for p in lock.get("package", []) if "version" in p}
+
+
+def main() -> int:
+    locked = locked_versions(sys.argv[1])
+    drift = []
+    for dist in metadata.distributions():
+        name = dist.metadata["Name"].lower().replace("_", "-")
+        if name in locked and locked[name] != dist.version:
+            drift.append(f"  {name}: locked {locked[name]} -> newest {dist.version}")
+    print("\n".join(sorted(drift)) or "  none: uv.lock already holds the newest allowed versions")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
