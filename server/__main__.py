@@ -6,7 +6,6 @@ On stdio, stdout is the protocol: everything human-readable goes to stderr.
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 from collections.abc import Sequence
 
@@ -45,21 +44,7 @@ def _fail(message: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Start-up (the SDK's wire models for two protocol eras, 56 tools) allocates several hundred
-    # thousand long-lived objects; the cyclic collector would sweep them again and again while they
-    # are built (~130 ms of a ~750 ms cold start, bench/latency.py). It stays off until the server
-    # freezes its start-up heap (serve.freeze_startup_objects) and is always back on when main returns.
-    gc.disable()
-    try:
-        return _main(argv)
-    finally:
-        gc.enable()
-
-
-def _main(argv: Sequence[str] | None) -> int:
     args = parse(argv)
-    if args.command in ("sandbox", "demo", "doctor"):
-        gc.enable()  # only the MCP server's start-up is worth the trick
     if args.command == "sandbox":
         from ..sandbox.serve import serve
         from .runtime import default_sandbox_db

@@ -4,11 +4,18 @@ A tool is declared once in `tools/<group>.py`:
 
     toolset = Toolset("contacts", "Contacts of the workspace.")
 
+    class ContactArgs(ToolInput):
+        contact_id: ContactId
+
     @toolset.tool(GET("/api/v1/contacts/{id}"), Effect.READ)
-    async def get_contact(api: Api, id: ContactId) -> Reply:
+    async def get_contact(call: CallContext, args: ContactArgs) -> Reply:
         '''One contact by id.'''
-        data = await api(path={"id": id})
+        data = await call.api(path={"id": args.contact_id})
         return Reply(f"Contact {data['name']}", data)
+
+Every tool has that one shape, `(call, args) -> Reply`: `args` is its argument model, which the SDK
+validates (server/call/pipeline.py); `call` is the call's binding (server/call/context.py). A write
+also declares `plan=`, its planner `(call, args) -> Plan`; its body sends `call.plan`.
 
 From the route and the effect follow: the MCP annotations (all four hints), whether a
 confirmation guard runs (SEND/DELETE/ADMIN), the retry class (reads retry freely, mutations only
@@ -20,18 +27,19 @@ declared `personal=True` always use the personal key; everything else the resolv
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict
 
 from .api.route import DELETE, GET, POST, PUT, Route
 
 if TYPE_CHECKING:
-    from .api import Api
     from .call.context import CallContext
     from .guard.plan import Plan
     from .results import Reply
@@ -53,10 +61,10 @@ class Effect(StrEnum):
         return self is not Effect.READ
 
 
-ToolFn = Callable[..., Awaitable["Reply"]]
-# A planned tool: `plan(call, input) -> Plan` decides everything the call will do (no request is sent);
-# the tool function `fn(call, plan) -> Reply` sends exactly `plan.requests`.
-PlanFn = Callable[["CallContext", Any], Awaitable["Plan"]]  # Any: each planner takes its own input model
+# `fn(call, args) -> Reply`. A write's planner `plan(call, args) -> Plan` decides everything the call will
+# do (no request is sent); its body then sends exactly `call.plan.requests`.
+ToolFn = Callable[["CallContext", Any], Awaitable["Reply"]]  # Any: each tool takes its own argument model
+PlanFn = Callable[["CallContext", Any], Awaitable["Plan"]]
 
 
 @dataclass(frozen=True)
@@ -68,9 +76,9 @@ class ToolSpec:
     description: str
     fn: ToolFn
     title: str
+    input: type[ToolInput]  # its arguments (the `args` of `fn`): what the model sees and the SDK validates
     output: type[BaseModel] | None = None  # the `data` it returns, as a lenient model; None: no outputSchema
-    input: type[BaseModel] | None = None  # planned tools: the typed, frozen arguments (the parameters)
-    planner: PlanFn | None = None  # planned tools: arguments + live data -> the frozen Plan
+    planner: PlanFn | None = None  # writes: arguments + live data -> the frozen Plan
     destructive: bool | None = None  # override of the effect's hint (remove_group_members)
     session_state: bool = False  # changes only this server's session (switch_workspace): not read-only, harmless
     # A WRITE tool whose plan may ask for a confirmation (Plan.confirm_reason: an edit that changes what a
@@ -114,13 +122,6 @@ class ToolSpec:
             open_world_hint=self.route is not None,
         )
 
-    def parameters(self) -> list[inspect.Parameter]:
-        """The model-facing parameters: the input model's fields for planned tools, else the function's own
-        minus the injected `api`."""
-        if self.input is not None:
-            return input_parameters(self.input)
-        signature = inspect.signature(self.fn, eval_str=True)  # tool modules use postponed annotations
-        return [param for name, param in signature.parameters.items() if name != "api"]
 
 
 @dataclass
@@ -137,18 +138,15 @@ class Toolset:
         *,
         title: str | None = None,
         output: type[BaseModel] | None = None,
-        input: type[BaseModel] | None = None,
         plan: PlanFn | None = None,
         destructive: bool | None = None,
         session_state: bool = False,
         confirmable: bool = False,
         own_data: bool = False,
     ) -> Callable[[ToolFn], ToolFn]:
-        if (input is None) != (plan is None):
-            raise ValueError("a planned tool declares both input= (its typed arguments) and plan=")
-        if effect.mutating and plan is None:
+        if effect.mutating != (plan is not None):
             # The preview, the confirmation and the request all come from the plan: no other way to write.
-            raise ValueError("a mutating tool declares input= and plan= (what it will send, frozen before it is sent)")
+            raise ValueError("a mutating tool declares plan= (what it will send, frozen before it is sent); a read none")
 
         def register(fn: ToolFn) -> ToolFn:
             description = inspect.cleandoc(fn.__doc__ or "")
@@ -163,8 +161,8 @@ class Toolset:
                     description=description,
                     fn=fn,
                     title=title or fn.__name__.replace("_", " ").capitalize(),
+                    input=argument_model(fn),
                     output=output,
-                    input=input,
                     planner=plan,
                     destructive=destructive,
                     session_state=session_state,
@@ -177,27 +175,29 @@ class Toolset:
         return register
 
 
-class ToolInput(BaseModel):
-    """The typed arguments of a mutating tool, as its planner reads them (`Toolset.tool(input=...)`).
+class ToolInput(ArgModelBase):
+    """The arguments of a tool, as one frozen model: `fn(call, args)` and its planner read the instance.
 
-    Frozen: the plan is made from them once. Extra keys are refused. Validation is built on the first
-    call, not at import: the MCP argument model made from these fields validates what the model sends
-    first, and start-up (spawn -> tools/list) should not pay for a second schema per tool."""
+    The SDK validates a call's arguments with this model (its `fn_metadata.arg_model`) and hands the
+    tool function the keyword arguments of `model_dump_one_level`: here the one validated instance,
+    as `args`, instead of its fields one by one. So nothing validates twice and nothing rebuilds it."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+    model_config = ConfigDict(frozen=True)
+
+    def model_dump_one_level(self) -> dict[str, Any]:
+        return {"args": self}
 
 
-def input_parameters(model: type[BaseModel]) -> list[inspect.Parameter]:
-    """Keyword parameters equivalent to a pydantic model's fields (same JSON schema as a signature)."""
-    from typing import Annotated
+class NoArgs(ToolInput):
+    """A tool without arguments of its own."""
 
-    params: list[inspect.Parameter] = []
-    for name, info in model.model_fields.items():
-        default = inspect.Parameter.empty if info.is_required() else info.default
-        params.append(
-            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=Annotated[info.annotation, info])
-        )
-    return params
+
+def argument_model(fn: ToolFn) -> type[ToolInput]:
+    """The model `fn` annotates its `args` with (tool modules postpone annotations: evaluated here, once)."""
+    model = typing.get_type_hints(fn).get("args")
+    if not (isinstance(model, type) and issubclass(model, ToolInput)):
+        raise ValueError(f"tool {fn.__name__} takes (call: CallContext, args: <a ToolInput model>)")
+    return model
 
 
 class UnknownToolset(ValueError):
@@ -232,8 +232,8 @@ __all__ = [
     "GET",
     "POST",
     "PUT",
-    "Api",
     "Effect",
+    "NoArgs",
     "Route",
     "ToolInput",
     "ToolSpec",

@@ -26,6 +26,7 @@ from ..tools.campaigns import CAMPAIGN, CAMPAIGN_STATS, RECORD_SOURCE, recorded_
 from ..tools.instances import INSTANCE_STATE, INSTANCES
 from ..tools.templates import TEMPLATE, TEMPLATES
 from .call import bind_route, principal_of
+from .campaign_record import campaign_record
 from .errors import ApiError, MsgFlashError
 from .registry import Route
 from .results import UNTRUSTED_NOTE
@@ -134,7 +135,7 @@ async def campaigns_resource() -> str:
     connection = current_connection()
     try:
         api = await bind_route(connection, CAMPAIGN)
-        rows = await recorded_campaigns(api, live=True)
+        rows = await recorded_campaigns(campaign_record(connection.runtime), api, live=True)
     except MsgFlashError as exc:
         raise ResourceError(connection.runtime.scrubber.text(exc.for_model())) from None
     return _dump(connection, api.label, {"campaigns": rows, "source": RECORD_SOURCE})
@@ -142,8 +143,9 @@ async def campaigns_resource() -> str:
 
 async def campaign_ids(prefix: str) -> list[str]:
     """Ids from the campaign record of the active workspace whose id starts with, or name contains, `prefix`."""
-    api = await bind_route(current_connection(), CAMPAIGN)
-    rows = await recorded_campaigns(api, 100, live=False)
+    connection = current_connection()
+    api = await bind_route(connection, CAMPAIGN)
+    rows = await recorded_campaigns(campaign_record(connection.runtime), api, 100, live=False)
     needle = prefix.lower()
     by_id = [r["id"] for r in rows if r["id"].lower().startswith(needle)]
     by_name = [r["id"] for r in rows if needle and needle in str(r["name"]).lower()]

@@ -7,9 +7,7 @@ Nothing here mocks our own code: the server talks HTTP to the sandbox through an
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,13 +32,6 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     # The embedded sandbox keeps a file in the user's data dir by default; tests never touch it.
     monkeypatch.setenv("MSGFLASH_SANDBOX_DB", ":memory:")
     monkeypatch.setenv("MSGFLASH_CAMPAIGN_DB", ":memory:")  # nor the local campaign record's
-    # Nor the user cache dir: tests build their tools (tests/unit/test_tool_cache.py tests the schema cache).
-    monkeypatch.setenv("MSGFLASH_SCHEMA_CACHE", "off")
-
-
-# Servers that tests spawn keep their tool schema cache here, never in the user cache dir: later spawns
-# list their tools from it, as a user's later starts do (server/call/tool_cache.py).
-SPAWNED_SCHEMA_CACHE = str(Path(tempfile.gettempdir()) / "msgflash-mcp-tests-schema-cache")
 
 
 # Routes that must never see a team key (REFERENCE §3). Spelled out here independently of the

@@ -1,4 +1,4 @@
-"""Tool functions can report progress: `Api.report_progress` reaches the client's progress callback."""
+"""Tool functions can report progress: `CallContext.report_progress` reaches the client's progress callback."""
 
 from __future__ import annotations
 
@@ -10,9 +10,8 @@ import anyio
 import pytest
 from mcp import Client
 from mcp.server import MCPServer
-from msgflash_mcp.server.api import Api
-from msgflash_mcp.server.call import build_tool
-from msgflash_mcp.server.registry import GET, Effect, Toolset
+from msgflash_mcp.server.call import CallContext, build_tool
+from msgflash_mcp.server.registry import GET, Effect, NoArgs, Toolset
 from msgflash_mcp.server.results import Reply
 from msgflash_mcp.server.runtime import Connection, Runtime, connect
 
@@ -24,11 +23,11 @@ toolset = Toolset("test", "progress test")
 
 
 @toolset.tool(GET("/api/v1/instances"), Effect.READ)
-async def count_instances_slowly(api: Api) -> Reply:
+async def count_instances_slowly(call: CallContext, args: NoArgs) -> Reply:
     """Reads instances and reports one progress step per instance."""
-    instances = await api()
+    instances = await call.api()
     for index, _ in enumerate(instances, start=1):
-        await api.report_progress(index, len(instances), f"instance {index}")
+        await call.report_progress(index, len(instances), f"instance {index}")
     return Reply(f"{len(instances)} instance(s)", {"count": len(instances)})
 
 

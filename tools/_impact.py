@@ -1,6 +1,6 @@
 """Which pending campaigns an edit would change, in the words a confirmation shows a person.
 
-- `pending_campaigns(api, template_id=..., contact=...)`: campaigns in this server's local record
+- `pending_campaigns(call, template_id=..., contact=...)`: campaigns in this server's local record
   (server/campaign_record.py) that have not finished and would send differently after the edit:
   those using a template, or those reaching a contact. Their live status and recipient count come
   from the API (one GET each, at most LIVE_MAX; the newest first).
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..server.api import Api
+from ..server.call.context import CallContext
 from ..server.campaign_record import FINISHED, CampaignEntry
 from ..server.errors import ApiError
 from ..server.untrusted import one_line, quote_untrusted
@@ -37,13 +37,14 @@ def _reaches(entry: CampaignEntry, contact: dict[str, Any], group_ids: set[str])
 
 
 async def pending_campaigns(
-    api: Api, *, template_id: str | None = None, contact: dict[str, Any] | None = None
+    call: CallContext, *, template_id: str | None = None, contact: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
     """Unfinished campaigns of this workspace, from the local record, that use `template_id` or reach
     `contact`: [{id, name, status, recipients}] (recipients: the API's planned count)."""
-    if api.campaigns is None or api.workspace is None:
+    if call.workspace is None:
         return []
-    entries = await api.campaigns.list(api.workspace.name)
+    api = call.api
+    entries = await call.campaigns.list(call.workspace.name)
     if template_id is not None:
         entries = [e for e in entries if e.template_id == template_id]
     if contact is not None and entries:

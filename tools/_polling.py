@@ -12,7 +12,7 @@ from typing import Any
 
 import anyio
 
-from ..server.api import Api
+from ..server.call.context import CallContext
 
 POLL_INTERVAL = 2.0  # seconds, as the API documents for progress polling
 MAX_WAIT = 120  # the longest a tool call may follow a job
@@ -24,17 +24,17 @@ sleep: Callable[[float], Awaitable[None]] = anyio.sleep
 
 
 async def follow(
-    api: Api, read: Callable[[], Awaitable[Any]], *, wait_seconds: float, what: str
+    call: CallContext, read: Callable[[], Awaitable[Any]], *, wait_seconds: float, what: str
 ) -> tuple[dict[str, Any], float]:
     """Read a job's progress, then poll until it finishes or `wait_seconds` pass; (last read, seconds waited)."""
     data = await read()
     waited = 0.0
     while data.get("status") not in FINISHED and waited < wait_seconds:
-        await api.report_progress(float(data.get("progress") or 0), 100.0, f"{what} {data.get('status')}")
+        await call.report_progress(float(data.get("progress") or 0), 100.0, f"{what} {data.get('status')}")
         step = min(POLL_INTERVAL, wait_seconds - waited)
         await sleep(step)
         waited += step
         data = await read()
     if waited:
-        await api.report_progress(float(data.get("progress") or 0), 100.0, f"{what} {data.get('status')}")
+        await call.report_progress(float(data.get("progress") or 0), 100.0, f"{what} {data.get('status')}")
     return data, waited

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..server.api import Api
-from ..server.registry import GET, Effect, Toolset
+from ..server.call.context import CallContext
+from ..server.registry import GET, Effect, NoArgs, ToolInput, Toolset
 from ..server.results import Reply
 from ._responses import Usage
 from ._types import Limit, Page
@@ -111,16 +111,16 @@ def _price(plan: dict[str, Any]) -> str:
 
 
 @toolset.tool(USAGE, Effect.READ, output=Usage, own_data=True)
-async def get_usage(api: Api) -> Reply:
+async def get_usage(call: CallContext, args: NoArgs) -> Reply:
     """Start here for usage: every quota as used/limit with %, flagging those at 80%+."""
-    data = await api()
+    data = await call.api()
     return Reply(_usage_line(data), data)
 
 
 @toolset.tool(GET("/api/v1/me", personal=True), Effect.READ)
-async def get_account(api: Api) -> Reply:
+async def get_account(call: CallContext, args: NoArgs) -> Reply:
     """The account that owns the personal key: name, email, plan, teams."""
-    data = await api()
+    data = await call.api()
     name = data.get("fullName") or data.get("displayName") or data.get("name") or data.get("email") or "?"
     plan = data.get("plan")
     if isinstance(plan, dict):
@@ -137,17 +137,17 @@ async def get_account(api: Api) -> Reply:
 
 
 @toolset.tool(GET("/api/v1/billing/plans"), Effect.READ, own_data=True)
-async def list_plans(api: Api) -> Reply:
+async def list_plans(call: CallContext, args: NoArgs) -> Reply:
     """The plan catalogue with prices, limits and features."""
-    data = await api()
+    data = await call.api()
     shown = ", ".join(f"{p.get('name') or p.get('code')} ({_price(p)})" for p in data)
     return Reply(f"{len(data)} plan(s): {shown}", data)
 
 
 @toolset.tool(GET("/api/v1/billing/subscription", personal=True), Effect.READ, own_data=True)
-async def get_subscription(api: Api) -> Reply:
+async def get_subscription(call: CallContext, args: NoArgs) -> Reply:
     """Plan, scheduled change or cancellation, billing period (quotas: get_usage)."""
-    data = await api()
+    data = await call.api()
     sub = data.get("subscription") or {}
     plan = sub.get("plan") or {}
     usage = data.get("usage") or {}
@@ -168,9 +168,9 @@ async def get_subscription(api: Api) -> Reply:
 
 
 @toolset.tool(BILLING_USAGE, Effect.READ, own_data=True)
-async def get_billing_usage(api: Api) -> Reply:
+async def get_billing_usage(call: CallContext, args: NoArgs) -> Reply:
     """get_usage plus the plan's features (campaigns, statuses, webhooks...)."""
-    data = await api()
+    data = await call.api()
     features: dict[str, Any] = data.get("features") or {}
     included = [name for name, on in features.items() if on is True]
     excluded = [name for name, on in features.items() if on is False]
@@ -180,10 +180,16 @@ async def get_billing_usage(api: Api) -> Reply:
     return Reply(summary, data)
 
 
+class PaymentsInput(ToolInput):
+    page: Page | None = None
+    limit: Limit | None = None
+
+
 @toolset.tool(GET("/api/v1/billing/payments", personal=True), Effect.READ, own_data=True)
-async def list_payments(api: Api, page: Page | None = None, limit: Limit | None = None) -> Reply:
+async def list_payments(call: CallContext, args: PaymentsInput) -> Reply:
     """Payment history of the personal account, newest first (page-based)."""
-    data = await api(query={"page": page, "limit": limit})
+    page = args.page
+    data = await call.api(query={"page": page, "limit": args.limit})
     payments = data.get("payments") or []
     current, pages = data.get("page", page or 1), data.get("totalPages", 1)
     summary = f"{len(payments)} payment(s) on page {current}/{pages} ({data.get('total', len(payments))} in all)"

@@ -11,7 +11,7 @@ from pydantic import AwareDatetime, Field
 
 from ..server.api import Api
 from ..server.call.context import CallContext
-from ..server.campaign_record import LIST_LIMIT, CampaignEntry, remember_campaign
+from ..server.campaign_record import LIST_LIMIT, CampaignEntry, CampaignRecord, remember_campaign
 from ..server.errors import ApiError, MsgFlashError, OutcomeUnknown
 from ..server.guard.plan import Plan
 from ..server.registry import GET, POST, Effect, Route, ToolInput, Toolset
@@ -98,31 +98,33 @@ class Recipients:
     selector: str  # in words: "members of group 'VIP'"
 
 
-async def _contacts_pages(api: Api, route: Route, key: str, path: dict[str, str] | None = None) -> list[dict[str, Any]]:
+async def _contacts_pages(
+    call: CallContext, route: Route, key: str, path: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     """Every row of a cursor-paged contact listing, reporting progress; each page takes a limiter slot."""
     rows: list[dict[str, Any]] = []
     cursor: str | None = None
     while True:
-        page = await api.call(route, path=path, query={"limit": PAGE_SIZE, "cursor": cursor})
+        page = await call.api.call(route, path=path, query={"limit": PAGE_SIZE, "cursor": cursor})
         rows.extend(page.get(key) or [])
         total = page.get("total")
-        await api.report_progress(float(len(rows)), float(total) if total else None, f"resolved {len(rows)} contacts")
+        await call.report_progress(float(len(rows)), float(total) if total else None, f"resolved {len(rows)} contacts")
         cursor = page.get("nextCursor")
         if not cursor or not page.get("hasMore", True):
             return rows
 
 
-async def _resolve_recipients(api: Api, args: dict[str, Any], *, need_numbers: bool) -> Recipients:
+async def _resolve_recipients(call: CallContext, args: dict[str, Any], *, need_numbers: bool) -> Recipients:
     kind = args["recipients_type"]
     if kind == "explicit" and not need_numbers:
         ids = tuple(dict.fromkeys(args["contact_ids"]))
         return Recipients(ids, (), (), "the listed contacts (unknown ids are skipped)")
     if kind == "group":
-        group = await api.call(GROUP, path={"groupId": args["group_id"]})
-        rows = await _contacts_pages(api, GROUP_MEMBERS, "members", {"groupId": args["group_id"]})
+        group = await call.api.call(GROUP, path={"groupId": args["group_id"]})
+        rows = await _contacts_pages(call, GROUP_MEMBERS, "members", {"groupId": args["group_id"]})
         selector = f"members of group {quote_untrusted(group.get('name') or '?', 60)}"
     else:
-        rows = await _contacts_pages(api, CONTACTS, "contacts")
+        rows = await _contacts_pages(call, CONTACTS, "contacts")
         if kind == "tags":
             wanted = set(args["tags"])
             rows = [c for c in rows if wanted & set(c.get("tags") or [])]
@@ -179,7 +181,7 @@ async def plan_create_campaign(call: CallContext, input: CampaignInput) -> Plan:
     what = f"{args['type'].replace('_', ' ')} campaign" if args.get("type") else "template campaign"
     preview = Preview(action=f"Create the {what} {args['name']!r}")
     when = when_part(args["schedule"], args.get("timezone"), settings.timezone, args.get("repeat") or "none")
-    who = await _resolve_recipients(api, args, need_numbers=policed)
+    who = await _resolve_recipients(call, args, need_numbers=policed)
     recipients = _recipients(args)
     selector = who.selector
     if policed and args["recipients_type"] != "explicit":
@@ -260,11 +262,10 @@ async def _rendered_sample(api: Api, args: dict[str, Any], who: Recipients) -> d
     return {"sample": rendered.get("rendered"), "sample_for": quote_untrusted(name or who.ids[0], 60)}
 
 
-@toolset.tool(POST("/api/v1/campaigns"), Effect.SEND, input=CampaignInput, plan=plan_create_campaign)
-async def create_campaign(call: CallContext, plan: Plan) -> Reply:
+@toolset.tool(POST("/api/v1/campaigns"), Effect.SEND, plan=plan_create_campaign)
+async def create_campaign(call: CallContext, args: CampaignInput) -> Reply:
     """Schedule one message to many contacts (all, tags, listed ids, or a group). For one person use send_message."""
-    (request,) = plan.requests
-    api = call.api
+    request = call.request
     try:
         data = await call.send(request)
     except OutcomeUnknown as exc:
@@ -274,7 +275,7 @@ async def create_campaign(call: CallContext, plan: Plan) -> Reply:
             "there is no API to list campaigns: ask the user to check the Campaigns page of the MsgFlash "
             "dashboard for this name before creating it again",
         ) from None
-    await remember_campaign(api.campaigns, call.workspace_name, data, request.json)
+    await remember_campaign(call.campaigns, call.workspace_name, data, request.json)
     planned = (data.get("stats") or {}).get("planned")
     return Reply(
         f"Campaign {data.get('name')!r} {data.get('status')} for {data.get('schedule')} (UTC), "
@@ -301,14 +302,16 @@ async def _live(api: Api, entry: CampaignEntry) -> dict[str, Any]:
     return {"status": campaign.get("status"), "planned": stats.get("planned"), "sent": stats.get("sent")}
 
 
+class ListCampaignsInput(ToolInput):
+    limit: Annotated[int, Field(ge=1, le=LIST_LIMIT, description="Newest first")] = 20
+    live: Annotated[bool, Field(description=f"Fetch status of the newest {LIVE_MAX}")] = True
+
+
 @toolset.tool(CAMPAIGN, Effect.READ)
-async def list_campaigns(
-    api: Api,
-    limit: Annotated[int, Field(ge=1, le=LIST_LIMIT, description="Newest first")] = 20,
-    live: Annotated[bool, Field(description=f"Fetch status of the newest {LIVE_MAX}")] = True,
-) -> Reply:
+async def list_campaigns(call: CallContext, args: ListCampaignsInput) -> Reply:
     """Campaigns created through THIS server (its local record; the API cannot list campaigns): ids, names, schedules."""
-    rows = await recorded_campaigns(api, limit, live=live)
+    api = call.api
+    rows = await recorded_campaigns(call.campaigns, api, args.limit, live=args.live)
     shown = "; ".join(
         f"{quote_untrusted(r['name'], 40)} ({r.get('live', {}).get('status') or 'status not fetched'}, "
         f"starts {r['schedule']})"
@@ -323,11 +326,13 @@ async def list_campaigns(
     return Reply(summary, {"campaigns": rows, "source": RECORD_SOURCE})
 
 
-async def recorded_campaigns(api: Api, limit: int = 20, *, live: bool) -> list[dict[str, Any]]:
-    """The record's campaigns of `api`'s workspace, newest first; with `live`, the newest LIVE_MAX get their
+async def recorded_campaigns(
+    record: CampaignRecord, api: Api, limit: int = 20, *, live: bool
+) -> list[dict[str, Any]]:
+    """`record`'s campaigns of `api`'s workspace, newest first; with `live`, the newest LIVE_MAX get their
     current status (one GET each, paced by the shared limiter). list_campaigns and msgflash://campaigns."""
     workspace = api.workspace.name if api.workspace else None
-    entries = await api.campaigns.list(workspace, limit) if api.campaigns is not None else []
+    entries = await record.list(workspace, limit)
     rows = [_record_row(entry) for entry in entries]
     if live and rows:
         fetched: dict[int, dict[str, Any]] = {}
@@ -365,17 +370,21 @@ def _stats_line(stats: dict[str, Any]) -> str:
     return ", ".join(f"{stats.get(k, 0)} {k}" for k in keys)
 
 
+class CampaignRef(ToolInput):
+    campaign_id: CampaignId
+
+
 @toolset.tool(CAMPAIGN, Effect.READ)
-async def get_campaign(api: Api, campaign_id: CampaignId) -> Reply:
+async def get_campaign(call: CallContext, args: CampaignRef) -> Reply:
     """One campaign: content, recipients selector, schedule, status and stats."""
-    data = await api(path={"id": campaign_id})
+    data = await call.api(path={"id": args.campaign_id})
     return Reply(f"Campaign {data.get('name')!r} is {data.get('status')}: {_stats_line(data.get('stats') or {})}", data)
 
 
 @toolset.tool(CAMPAIGN_STATS, Effect.READ, output=CampaignStats)
-async def get_campaign_stats(api: Api, campaign_id: CampaignId) -> Reply:
+async def get_campaign_stats(call: CallContext, args: CampaignRef) -> Reply:
     """Delivery counters of a campaign (planned, queued, sent, delivered, read, failed, cancelled)."""
-    data = await api(path={"id": campaign_id})
+    data = await call.api(path={"id": args.campaign_id})
     return Reply(f"Campaign {data.get('status')}: {_stats_line(data.get('stats') or {})}", data)
 
 
@@ -388,10 +397,10 @@ async def plan_pause_campaign(call: CallContext, input: PauseInput) -> Plan:
     return call.plan_from(Preview(action=f"Pause campaign {input.campaign_id}"), path={"id": input.campaign_id})
 
 
-@toolset.tool(POST("/api/v1/campaigns/{id}/pause"), Effect.WRITE, input=PauseInput, plan=plan_pause_campaign)
-async def pause_campaign(call: CallContext, plan: Plan) -> Reply:
+@toolset.tool(POST("/api/v1/campaigns/{id}/pause"), Effect.WRITE, plan=plan_pause_campaign)
+async def pause_campaign(call: CallContext, args: PauseInput) -> Reply:
     """Pause a scheduled or running campaign; resume_campaign continues it."""
-    data = await call.send_plan(plan)
+    data = await call.send_plan()
     return Reply(f"Campaign {data.get('name')!r} paused ({_stats_line(data.get('stats') or {})})", data)
 
 
@@ -431,7 +440,7 @@ async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
         preview.warnings.append(f"the campaign is {campaign.get('status')}, not paused: the API will refuse to resume")
     selector = "the campaign's remaining recipients"
     if call.settings.recipient_allowlist is not None:
-        who = await _resolve_recipients(api, _selector_args(campaign.get("recipients") or {}), need_numbers=True)
+        who = await _resolve_recipients(call, _selector_args(campaign.get("recipients") or {}), need_numbers=True)
         preview.numbers = list(who.numbers)
         selector = f"{who.selector}: {len(who.ids)} now"
     instance = await describe_instance(api, campaign["instanceId"], preview, effect="its messages will fail")
@@ -461,10 +470,10 @@ async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
     )
 
 
-@toolset.tool(POST("/api/v1/campaigns/{id}/resume"), Effect.SEND, input=ResumeInput, plan=plan_resume_campaign)
-async def resume_campaign(call: CallContext, plan: Plan) -> Reply:
+@toolset.tool(POST("/api/v1/campaigns/{id}/resume"), Effect.SEND, plan=plan_resume_campaign)
+async def resume_campaign(call: CallContext, args: ResumeInput) -> Reply:
     """Resume a paused campaign: its remaining recipients get the message."""
-    data = await call.send_plan(plan)
+    data = await call.send_plan()
     safety = data.get("safety") or {}
     advice = f"; safety {safety.get('decision')} ({safety.get('riskLevel')} risk)" if safety else ""
     return Reply(f"Campaign {data.get('name')!r} is {data.get('status')}{advice}", data)

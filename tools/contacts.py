@@ -114,7 +114,7 @@ class TagSelection:
 
 
 async def resolve_selector(
-    api: Api, contact_ids: list[str] | None, tags: list[str] | None, *, verb: str
+    call: CallContext, contact_ids: list[str] | None, tags: list[str] | None, *, verb: str
 ) -> tuple[list[str], TagSelection | None]:
     """The contact ids a tool acts on, from exactly one of `contact_ids` or a tag selector.
 
@@ -126,7 +126,7 @@ async def resolve_selector(
         raise ToolError("give either contact_ids or tags (contacts carrying all of them), not both or neither")
     if tags is None:
         return list(contact_ids or []), None
-    selection = await select_by_tags(api, tags)
+    selection = await select_by_tags(call, tags)
     if not selection.complete:
         raise ToolError(
             f"nothing {verb}: {selection.describe()}. Read the matches with list_contacts(tags=...) page by page "
@@ -141,7 +141,12 @@ def _has_tags(contact: dict[str, Any], wanted: set[str]) -> bool:
 
 
 async def select_by_tags(
-    api: Api, tags: list[str], *, search: str | None = None, sort: str | None = None, cursor: str | None = None
+    call: CallContext,
+    tags: list[str],
+    *,
+    search: str | None = None,
+    sort: str | None = None,
+    cursor: str | None = None,
 ) -> TagSelection:
     """The contacts carrying all of `tags` (case-insensitive), read page by page from the API.
 
@@ -155,7 +160,7 @@ async def select_by_tags(
     found: list[dict[str, Any]] = []
     scanned, total = 0, None
     for _ in range(MAX_TAG_PAGES):
-        page = await api.call(
+        page = await call.api.call(
             CONTACTS, query={"limit": TAG_PAGE_SIZE, "cursor": cursor, "search": search, "sort": sort}
         )
         rows = page.get("contacts") or []
@@ -163,7 +168,7 @@ async def select_by_tags(
         total = page.get("total", total)
         found += [row for row in rows if _has_tags(row, wanted)]
         cursor = page.get("nextCursor")
-        await api.report_progress(float(scanned), float(total) if total else None, f"scanned {scanned} contacts")
+        await call.report_progress(float(scanned), float(total) if total else None, f"scanned {scanned} contacts")
         if not cursor:
             break
     return TagSelection(tuple(tags), found, scanned, total, cursor)
@@ -205,21 +210,23 @@ def job_line(job: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- contacts
 
 
+class ListContactsInput(ToolInput):
+    limit: Limit | None = None
+    cursor: Cursor | None = None
+    search: Search | None = None
+    sort: Sort | None = None
+    tags: TagSelector | None = None
+
+
 @toolset.tool(CONTACTS, Effect.READ, output=ContactPage)
-async def list_contacts(
-    api: Api,
-    limit: Limit | None = None,
-    cursor: Cursor | None = None,
-    search: Search | None = None,
-    sort: Sort | None = None,
-    tags: TagSelector | None = None,
-) -> Reply:
+async def list_contacts(call: CallContext, args: ListContactsInput) -> Reply:
     """List or search contacts (name/phone); tags filters over all pages. For group members use list_group_members."""
+    limit, cursor, search, sort, tags = args.limit, args.cursor, args.search, args.sort, args.tags
     phone = phone_search(search) if search else None
     query_text = phone or search
     matching = f" matching {search!r}" + (f" (as {phone})" if phone and phone != search else "") if search else ""
     if tags:
-        selection = await select_by_tags(api, tags, search=query_text, sort=sort, cursor=cursor)
+        selection = await select_by_tags(call, tags, search=query_text, sort=sort, cursor=cursor)
         shown = selection.contacts[: limit or DEFAULT_MATCHES]
         more = f", showing the first {len(shown)}" if len(shown) < len(selection.contacts) else ""
         data = {
@@ -232,16 +239,20 @@ async def list_contacts(
         }
         resume = "; more may match: pass next_cursor" if selection.next_cursor else ""
         return Reply(selection.describe() + matching + more + resume, data, next_cursor=selection.next_cursor)
-    data = await api(query={"limit": limit, "cursor": cursor, "search": query_text, "sort": sort})
+    data = await call.api(query={"limit": limit, "cursor": cursor, "search": query_text, "sort": sort})
     contacts = data.get("contacts") or []
     summary = f"{len(contacts)} of {data.get('total', len(contacts))} contact(s){matching}{_more(data)}"
     return Reply(summary, data, next_cursor=data.get("nextCursor"))
 
 
+class ContactRef(ToolInput):
+    contact_id: ContactId
+
+
 @toolset.tool(CONTACT, Effect.READ, output=Contact)
-async def get_contact(api: Api, contact_id: ContactId) -> Reply:
+async def get_contact(call: CallContext, args: ContactRef) -> Reply:
     """One contact by id, with tags and metadata."""
-    data = await api(path={"id": contact_id})
+    data = await call.api(path={"id": args.contact_id})
     return Reply(f"Contact {_who(data)}", data)
 
 
@@ -258,10 +269,10 @@ async def plan_create_contact(call: CallContext, input: CreateContactInput) -> P
     return call.plan_from(Preview(action=f"Create contact {_who(body)}"), json=body)
 
 
-@toolset.tool(POST("/api/v1/contacts"), Effect.WRITE, output=Contact, input=CreateContactInput, plan=plan_create_contact)
-async def create_contact(call: CallContext, plan: Plan) -> Reply:
+@toolset.tool(POST("/api/v1/contacts"), Effect.WRITE, output=Contact, plan=plan_create_contact)
+async def create_contact(call: CallContext, args: CreateContactInput) -> Reply:
     """Create a contact. A phone already in use fails with CONFLICT: find it with list_contacts."""
-    data = await call.send_plan(plan)
+    data = await call.send_plan()
     return Reply(f"Created contact {_who(data)}, id {data.get('id')}", data)
 
 
@@ -290,14 +301,14 @@ async def _confirm_phone_change(call: CallContext, contact_id: str, phone: str, 
     """Ask for a confirmation (in `preview`) when the contact's new phone would change whom pending
     campaigns message. Reads nothing when this server's record holds no campaign of the workspace."""
     api = call.api
-    if api.campaigns is None or not await api.campaigns.list(call.workspace_name, 1):
+    if not await call.campaigns.list(call.workspace_name, 1):
         return
     from ._impact import campaigns_line, pending_campaigns  # tools/_impact imports this module
 
     contact = await api.call(CONTACT, path={"id": contact_id})
     if contact.get("phone") == phone:
         return
-    pending = await pending_campaigns(api, contact=contact)
+    pending = await pending_campaigns(call, contact=contact)
     if pending:
         preview.action = f"Change the phone of {_who(contact)} to {one_line(phone, 32)}"
         preview.details["campaigns"] = pending
@@ -308,20 +319,16 @@ async def _confirm_phone_change(call: CallContext, contact_id: str, phone: str, 
 
 
 @toolset.tool(
-    PUT("/api/v1/contacts/{id}"), Effect.WRITE, input=UpdateContactInput, plan=plan_update_contact, confirmable=True
+    PUT("/api/v1/contacts/{id}"), Effect.WRITE, plan=plan_update_contact, confirmable=True
 )
-async def update_contact(call: CallContext, plan: Plan) -> Reply:
+async def update_contact(call: CallContext, args: UpdateContactInput) -> Reply:
     """Change a contact; omitted fields keep their value."""
-    (request,) = plan.requests
+    request = call.request
     data = await call.send(request)
     return Reply(f"Updated contact {_who(data)} ({', '.join(request.json)})", data)
 
 
-class DeleteContactInput(ToolInput):
-    contact_id: ContactId
-
-
-async def plan_delete_contact(call: CallContext, input: DeleteContactInput) -> Plan:
+async def plan_delete_contact(call: CallContext, input: ContactRef) -> Plan:
     """Who is deleted, read once: the person confirms a name and phone, not an id."""
     contact_id = input.contact_id
     contact = await call.api.call(CONTACT, path={"id": contact_id})
@@ -331,10 +338,10 @@ async def plan_delete_contact(call: CallContext, input: DeleteContactInput) -> P
     )
 
 
-@toolset.tool(DELETE("/api/v1/contacts/{id}"), Effect.DELETE, input=DeleteContactInput, plan=plan_delete_contact)
-async def delete_contact(call: CallContext, plan: Plan) -> Reply:
+@toolset.tool(DELETE("/api/v1/contacts/{id}"), Effect.DELETE, plan=plan_delete_contact)
+async def delete_contact(call: CallContext, args: ContactRef) -> Reply:
     """Delete one contact for good."""
-    (request,) = plan.requests
+    request = call.request
     data = await call.send(request)
     return Reply(f"Deleted contact {(request.path or {}).get('id')}", data)
 
@@ -364,7 +371,7 @@ async def plan_bulk_delete_contacts(call: CallContext, input: BulkDeleteInput) -
     # Who: a tag selection was read whole (names at hand); for ids the first SAMPLE are read (one GET
     # each), since resolving up to 10,000 would cost as many requests.
     api = call.api
-    chosen, selection = await resolve_selector(api, input.contact_ids, input.tags, verb="deleted")
+    chosen, selection = await resolve_selector(call, input.contact_ids, input.tags, verb="deleted")
     ids = list(dict.fromkeys(chosen))
     body = {"contactIds": ids}
     count = len(ids)
@@ -387,12 +394,12 @@ async def plan_bulk_delete_contacts(call: CallContext, input: BulkDeleteInput) -
 
 
 @toolset.tool(
-    POST("/api/v1/contacts/bulk-delete"), Effect.DELETE, input=BulkDeleteInput, plan=plan_bulk_delete_contacts
+    POST("/api/v1/contacts/bulk-delete"), Effect.DELETE, plan=plan_bulk_delete_contacts
 )
-async def bulk_delete_contacts(call: CallContext, plan: Plan) -> Reply:
+async def bulk_delete_contacts(call: CallContext, args: BulkDeleteInput) -> Reply:
     """Delete many contacts at once, by ids or by tags; 100+ contacts return a bulk job."""
     # The ids are the plan's (a tag selection resolved by the planner and confirmed): nothing is re-read here.
-    (request,) = plan.requests
+    request = call.request
     data = await call.send(request)
     if is_job(data):
         return Reply(queued_summary(data, f"delete {len(request.json['contactIds'])} contacts"), data)
@@ -401,9 +408,9 @@ async def bulk_delete_contacts(call: CallContext, plan: Plan) -> Reply:
 
 
 @toolset.tool(CONTACT_GROUPS, Effect.READ)
-async def get_contact_groups(api: Api, contact_id: ContactId) -> Reply:
+async def get_contact_groups(call: CallContext, args: ContactRef) -> Reply:
     """The groups a contact belongs to."""
-    data = await api(path={"id": contact_id})
+    data = await call.api(path={"id": args.contact_id})
     groups = data if isinstance(data, list) else []
     names = ", ".join(str(group.get("name")) for group in groups[:10])
     return Reply(f"In {len(groups)} group(s)" + (f": {names}" if names else ""), data)
@@ -412,55 +419,60 @@ async def get_contact_groups(api: Api, contact_id: ContactId) -> Reply:
 # ---------------------------------------------------------------- bulk jobs
 
 
+class ListJobsInput(ToolInput):
+    limit: Limit | None = None
+    cursor: Annotated[JobId | None, Field(description="next_cursor from the previous page")] = None
+
+
 @toolset.tool(GET("/api/v1/contacts/bulk-jobs"), Effect.READ)
-async def list_bulk_jobs(
-    api: Api,
-    limit: Limit | None = None,
-    cursor: Annotated[JobId | None, Field(description="next_cursor from the previous page")] = None,
-) -> Reply:
+async def list_bulk_jobs(call: CallContext, args: ListJobsInput) -> Reply:
     """List bulk contact jobs (bulk delete, group add/remove), newest first."""
-    data = await api(query={"limit": limit, "cursor": cursor})
+    data = await call.api(query={"limit": args.limit, "cursor": args.cursor})
     jobs = data.get("jobs") or []
     running = sum(1 for job in jobs if job.get("status") not in FINISHED)
     return Reply(f"{len(jobs)} bulk job(s), {running} running{_more(data)}", data, next_cursor=data.get("nextCursor"))
 
 
+class JobRef(ToolInput):
+    job_id: JobId
+
+
 @toolset.tool(GET("/api/v1/contacts/bulk-jobs/{jobId}"), Effect.READ)
-async def get_bulk_job(api: Api, job_id: JobId) -> Reply:
+async def get_bulk_job(call: CallContext, args: JobRef) -> Reply:
     """One bulk job with its result summary or error."""
-    data = await api(path={"jobId": job_id})
+    data = await call.api(path={"jobId": args.job_id})
     return Reply(job_line(data), data)
 
 
-@toolset.tool(GET("/api/v1/contacts/bulk-jobs/{jobId}/progress"), Effect.READ, output=BulkJob)
-async def get_bulk_job_progress(
-    api: Api,
-    job_id: JobId,
+class JobProgressInput(ToolInput):
+    job_id: JobId
     wait_seconds: Annotated[
         int, Field(ge=0, le=MAX_WAIT, description="Wait up to this many seconds for it to finish")
-    ] = 0,
-) -> Reply:
+    ] = 0
+
+
+@toolset.tool(GET("/api/v1/contacts/bulk-jobs/{jobId}/progress"), Effect.READ, output=BulkJob)
+async def get_bulk_job_progress(call: CallContext, args: JobProgressInput) -> Reply:
     """Progress of a bulk job; optionally wait for it to finish."""
-    data, waited = await follow(api, lambda: api(path={"jobId": job_id}), wait_seconds=wait_seconds, what="bulk job")
+    job_id = args.job_id
+    data, waited = await follow(
+        call, lambda: call.api(path={"jobId": job_id}), wait_seconds=args.wait_seconds, what="bulk job"
+    )
     line = job_line(data)
     if data.get("status") not in FINISHED:
         line += f"; still running after waiting {waited:g} s: call again to keep following"
     return Reply(line, data)
 
 
-class CancelJobInput(ToolInput):
-    job_id: JobId
-
-
-async def plan_cancel_bulk_job(call: CallContext, input: CancelJobInput) -> Plan:
+async def plan_cancel_bulk_job(call: CallContext, input: JobRef) -> Plan:
     """The one POST, from the argument alone: an unguarded write gains no read."""
     return call.plan_from(Preview(action=f"Cancel bulk job {input.job_id}"), path={"jobId": input.job_id})
 
 
 @toolset.tool(
-    POST("/api/v1/contacts/bulk-jobs/{jobId}/cancel"), Effect.WRITE, input=CancelJobInput, plan=plan_cancel_bulk_job
+    POST("/api/v1/contacts/bulk-jobs/{jobId}/cancel"), Effect.WRITE, plan=plan_cancel_bulk_job
 )
-async def cancel_bulk_job(call: CallContext, plan: Plan) -> Reply:
+async def cancel_bulk_job(call: CallContext, args: JobRef) -> Reply:
     """Stop a pending or processing bulk job; work already done is kept."""
-    data = await call.send_plan(plan)
+    data = await call.send_plan()
     return Reply("Cancelled: " + job_line(data), data)

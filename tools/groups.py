@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field, StringConstraints
 
-from ..server.api import Api, given
+from ..server.api import given
 from ..server.call.context import CallContext
 from ..server.guard.plan import Plan
 from ..server.registry import DELETE, GET, POST, PUT, Effect, ToolInput, Toolset
@@ -50,12 +50,16 @@ def _group_body(name: str | None, description: str | None, color: str | None) ->
     return given({"name": name, "description": description, "color": color})
 
 
+class ListGroupsInput(ToolInput):
+    limit: Limit | None = None
+    cursor: Cursor | None = None
+    search: Search | None = None
+
+
 @toolset.tool(GET("/api/v1/contacts/groups"), Effect.READ, output=GroupPage)
-async def list_groups(
-    api: Api, limit: Limit | None = None, cursor: Cursor | None = None, search: Search | None = None
-) -> Reply:
+async def list_groups(call: CallContext, args: ListGroupsInput) -> Reply:
     """List or search contact groups with their member counts."""
-    data = await api(query={"limit": limit, "cursor": cursor, "search": search})
+    data = await call.api(query={"limit": args.limit, "cursor": args.cursor, "search": args.search})
     groups = data.get("groups") or []
     more = " (more: pass next_cursor)" if data.get("nextCursor") else ""
     return Reply(
@@ -63,10 +67,14 @@ async def list_groups(
     )
 
 
+class GroupRef(ToolInput):
+    group_id: GroupId
+
+
 @toolset.tool(GROUP, Effect.READ, output=Group)
-async def get_group(api: Api, group_id: GroupId) -> Reply:
+async def get_group(call: CallContext, args: GroupRef) -> Reply:
     """One contact group by id."""
-    data = await api(path={"groupId": group_id})
+    data = await call.api(path={"groupId": args.group_id})
     return Reply(f"Group {_label(data)}", data)
 
 
@@ -82,10 +90,10 @@ async def plan_create_group(call: CallContext, input: CreateGroupInput) -> Plan:
     return call.plan_from(preview, json=_group_body(input.name, input.description, input.color))
 
 
-@toolset.tool(POST("/api/v1/contacts/groups"), Effect.WRITE, input=CreateGroupInput, plan=plan_create_group)
-async def create_group(call: CallContext, plan: Plan) -> Reply:
+@toolset.tool(POST("/api/v1/contacts/groups"), Effect.WRITE, plan=plan_create_group)
+async def create_group(call: CallContext, args: CreateGroupInput) -> Reply:
     """Create an empty contact group; then add_group_members."""
-    data = await call.send_plan(plan)
+    data = await call.send_plan()
     return Reply(f"Created group {quote_untrusted(data.get('name') or '?', 60)}, id {data.get('id')}", data)
 
 
@@ -105,11 +113,11 @@ async def plan_update_group(call: CallContext, input: UpdateGroupInput) -> Plan:
     return call.plan_from(preview, path={"groupId": input.group_id}, json=change)
 
 
-@toolset.tool(PUT("/api/v1/contacts/groups/{groupId}"), Effect.WRITE, input=UpdateGroupInput, plan=plan_update_group)
-async def update_group(call: CallContext, plan: Plan) -> Reply:
+@toolset.tool(PUT("/api/v1/contacts/groups/{groupId}"), Effect.WRITE, plan=plan_update_group)
+async def update_group(call: CallContext, args: UpdateGroupInput) -> Reply:
     """Rename a group or change its description or colour; omitted fields keep their value."""
-    data = await call.send_plan(plan)
-    (request,) = plan.requests
+    data = await call.send_plan()
+    request = call.request
     return Reply(f"Updated group {_label(data)} ({', '.join(request.json)})", data)
 
 
@@ -131,11 +139,11 @@ async def plan_delete_group(call: CallContext, input: GroupInput) -> Plan:
     return call.plan_from(preview, path={"groupId": group_id})
 
 
-@toolset.tool(DELETE("/api/v1/contacts/groups/{groupId}"), Effect.DELETE, input=GroupInput, plan=plan_delete_group)
-async def delete_group(call: CallContext, plan: Plan) -> Reply:
+@toolset.tool(DELETE("/api/v1/contacts/groups/{groupId}"), Effect.DELETE, plan=plan_delete_group)
+async def delete_group(call: CallContext, args: GroupInput) -> Reply:
     """Delete a group (its contacts are kept)."""
-    data = await call.send_plan(plan)
-    (request,) = plan.requests
+    data = await call.send_plan()
+    request = call.request
     assert request.path is not None
     return Reply(f"Deleted group {request.path['groupId']}", data)
 
@@ -155,7 +163,7 @@ async def plan_add_group_members(call: CallContext, input: AddMembersInput) -> P
     the request carries exactly the contacts found. No contact tagged: a plan of no request."""
     tags = list(input.tags) if input.tags is not None else None
     contact_ids = list(input.contact_ids) if input.contact_ids is not None else None
-    ids, selection = await resolve_selector(call.api, contact_ids, tags, verb="added")
+    ids, selection = await resolve_selector(call, contact_ids, tags, verb="added")
     details: dict[str, Any] = {"tags": tags} if tags else {}
     if selection is not None:
         details |= {"selected": selection.who(MAX_NAMED), "selectedCount": len(ids)}
@@ -167,16 +175,17 @@ async def plan_add_group_members(call: CallContext, input: AddMembersInput) -> P
 
 
 @toolset.tool(
-    POST("/api/v1/contacts/groups/{groupId}/members"), Effect.WRITE, input=AddMembersInput, plan=plan_add_group_members
+    POST("/api/v1/contacts/groups/{groupId}/members"), Effect.WRITE, plan=plan_add_group_members
 )
-async def add_group_members(call: CallContext, plan: Plan) -> Reply:
+async def add_group_members(call: CallContext, args: AddMembersInput) -> Reply:
     """Add contacts to a group, by ids or by tags; 100+ contacts return a bulk job."""
+    plan = call.planned
     selected = {key: plan.details[key] for key in ("selected", "selectedCount") if key in plan.details}
     if not plan.requests:
         return Reply(f"Nothing added: {plan.details['nobody']}", {"added": 0, "total": 0, "selected": []})
-    data = await call.send_plan(plan)
-    ids: list[str] = plan.requests[0].json["contactIds"]
-    which = _tagged(plan.details.get("tags"))
+    data = await call.send_plan()
+    ids: list[str] = call.request.json["contactIds"]
+    which = _tagged(args.tags)
     if is_job(data):
         return Reply(queued_summary(data, f"add {len(ids)} contacts{which} to the group"), data | selected)
     return Reply(
@@ -208,24 +217,27 @@ async def plan_remove_group_members(call: CallContext, input: RemoveMembersInput
 
 
 @toolset.tool(
-    DELETE("/api/v1/contacts/groups/{groupId}/members"), Effect.WRITE, destructive=True,
-    input=RemoveMembersInput, plan=plan_remove_group_members,
+    DELETE("/api/v1/contacts/groups/{groupId}/members"), Effect.WRITE, destructive=True, plan=plan_remove_group_members,
 )
-async def remove_group_members(call: CallContext, plan: Plan) -> Reply:
+async def remove_group_members(call: CallContext, args: RemoveMembersInput) -> Reply:
     """Remove contacts from a group (contacts are kept); 100+ ids return a bulk job."""
-    data = await call.send_plan(plan)
-    count = len(plan.requests[0].json["contactIds"])
+    data = await call.send_plan()
+    count = len(call.request.json["contactIds"])
     if is_job(data):
         return Reply(queued_summary(data, f"remove {count} contacts from the group"), data)
     return Reply(f"Removed {data.get('removed')} of {count}; {data.get('notInGroup')} were not in the group", data)
 
 
+class ListMembersInput(ToolInput):
+    group_id: GroupId
+    limit: Limit | None = None
+    cursor: Cursor | None = None
+
+
 @toolset.tool(GROUP_MEMBERS, Effect.READ, output=MemberPage)
-async def list_group_members(
-    api: Api, group_id: GroupId, limit: Limit | None = None, cursor: Cursor | None = None
-) -> Reply:
+async def list_group_members(call: CallContext, args: ListMembersInput) -> Reply:
     """List the contacts in a group."""
-    data = await api(path={"groupId": group_id}, query={"limit": limit, "cursor": cursor})
+    data = await call.api(path={"groupId": args.group_id}, query={"limit": args.limit, "cursor": args.cursor})
     members = data.get("members") or []
     more = " (more: pass next_cursor)" if data.get("nextCursor") else ""
     return Reply(f"{len(members)} member(s){more}", data, next_cursor=data.get("nextCursor"))

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..server.api import Api
-from ..server.registry import GET, Effect, Toolset
+from ..server.call.context import CallContext
+from ..server.registry import GET, Effect, NoArgs, ToolInput, Toolset
 from ..server.results import Reply
 from ._responses import Instances
 from ._types import InstanceId
@@ -16,33 +16,36 @@ INSTANCE_STATE = GET("/api/v1/instances/{id}/state")
 toolset = Toolset("instances", "Linked WhatsApp numbers and their connection state.")
 
 
+class InstanceRef(ToolInput):
+    instance_id: InstanceId
+
 
 @toolset.tool(INSTANCES, Effect.READ, output=Instances)
-async def list_instances(api: Api) -> Reply:
+async def list_instances(call: CallContext, args: NoArgs) -> Reply:
     """List linked WhatsApp numbers with their status. Use an instance's id as instance_id elsewhere."""
-    data = await api()
+    data = await call.api()
     connected = sum(1 for i in data if i.get("status") == "connected")
     return Reply(f"{len(data)} instance(s), {connected} connected", data)
 
 
 @toolset.tool(INSTANCE, Effect.READ)
-async def get_instance(api: Api, instance_id: InstanceId) -> Reply:
+async def get_instance(call: CallContext, args: InstanceRef) -> Reply:
     """One instance by id."""
-    data = await api(path={"id": instance_id})
+    data = await call.api(path={"id": args.instance_id})
     return Reply(f"Instance {data.get('name')} is {data.get('status')}", data)
 
 
 @toolset.tool(INSTANCE_STATE, Effect.READ, own_data=True)
-async def get_instance_state(api: Api, instance_id: InstanceId) -> Reply:
+async def get_instance_state(call: CallContext, args: InstanceRef) -> Reply:
     """Live provider connection state of an instance; check before sending."""
-    data = await api(path={"id": instance_id})
+    data = await call.api(path={"id": args.instance_id})
     return Reply(f"Instance state: {data.get('status')} (provider {data.get('providerState')})", data)
 
 
 @toolset.tool(GET("/api/v1/instances/{id}/health"), Effect.READ, own_data=True)
-async def get_instance_health(api: Api, instance_id: InstanceId) -> Reply:
+async def get_instance_health(call: CallContext, args: InstanceRef) -> Reply:
     """Sending health (warm-up, risk score, advice) of an instance's number."""
-    data = await api(path={"id": instance_id})
+    data = await call.api(path={"id": args.instance_id})
     return Reply(f"Health: {data.get('decision')} / risk {data.get('riskLevel')} / {data.get('state')}", data)
 
 

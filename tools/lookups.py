@@ -11,10 +11,9 @@ from typing import Annotated, Any
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field, StringConstraints
 
-from ..server.api import Api
 from ..server.call.context import CallContext
 from ..server.guard.plan import Plan
-from ..server.registry import GET, POST, Effect, ToolInput, Toolset
+from ..server.registry import GET, POST, Effect, NoArgs, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ._polling import FINISHED, MAX_WAIT, follow
 from ._types import InstanceId, LookupId, _e164
@@ -113,11 +112,11 @@ async def plan_start_number_lookup(call: CallContext, input: LookupInput) -> Pla
     return call.plan_from(preview, json={"instanceId": input.instance_id, "numbers": sent})
 
 
-@toolset.tool(POST("/api/v1/number-lookups"), Effect.WRITE, input=LookupInput, plan=plan_start_number_lookup)
-async def start_number_lookup(call: CallContext, plan: Plan) -> Reply:
+@toolset.tool(POST("/api/v1/number-lookups"), Effect.WRITE, plan=plan_start_number_lookup)
+async def start_number_lookup(call: CallContext, args: LookupInput) -> Reply:
     """Check which numbers are on WhatsApp. Under 100 numbers answers with the result; more starts an async lookup."""
-    data = await call.send_plan(plan)
-    sent: list[str] = plan.requests[0].json["numbers"]
+    data = await call.send_plan()
+    sent: list[str] = call.request.json["numbers"]
     lookup_id = data.get("lookupId") or data.get("id")
     if data.get("mode") == "async" or data.get("status") in ("pending", "processing"):
         summary = (
@@ -132,10 +131,10 @@ async def start_number_lookup(call: CallContext, plan: Plan) -> Reply:
 
 
 @toolset.tool(GET("/api/v1/number-lookups"), Effect.READ)
-async def list_number_lookups(api: Api) -> Reply:
+async def list_number_lookups(call: CallContext, args: NoArgs) -> Reply:
     """Recent number lookups, newest first, with status and counts (no result lists)."""
     # The API documents no parameters for this route, so none are sent (no invented limit/cursor).
-    data = await api()
+    data = await call.api()
     items: list[Any] = data if isinstance(data, list) else (data.get("lookups") or [])
     next_cursor = None if isinstance(data, list) else data.get("nextCursor")
     by_status: dict[str, int] = {}
@@ -147,18 +146,31 @@ async def list_number_lookups(api: Api) -> Reply:
     return Reply(summary, data, next_cursor=next_cursor)
 
 
+class LookupIdInput(ToolInput):
+    lookup_id: LookupId
+
+
 @toolset.tool(GET("/api/v1/number-lookups/{id}"), Effect.READ)
-async def get_number_lookup(api: Api, lookup_id: LookupId) -> Reply:
+async def get_number_lookup(call: CallContext, args: LookupIdInput) -> Reply:
     """One lookup with its result lists (onWhatsApp, notOnWhatsApp, invalid)."""
-    data = await api(path={"id": lookup_id})
+    lookup_id = args.lookup_id
+    data = await call.api(path={"id": lookup_id})
     shown, note = _trim_result(data)
     return Reply(f"Lookup {lookup_id} {data.get('status')}: {_counts(data)}{note}", shown)
 
 
+class LookupProgressInput(ToolInput):
+    lookup_id: LookupId
+    wait_seconds: WaitSeconds | None = None
+
+
 @toolset.tool(GET("/api/v1/number-lookups/{id}/progress"), Effect.READ)
-async def get_number_lookup_progress(api: Api, lookup_id: LookupId, wait_seconds: WaitSeconds | None = None) -> Reply:
+async def get_number_lookup_progress(call: CallContext, args: LookupProgressInput) -> Reply:
     """Progress of an async lookup; with wait_seconds, polls every 2 s until it ends or the wait is over."""
-    data, waited = await follow(api, lambda: api(path={"id": lookup_id}), wait_seconds=wait_seconds or 0, what="lookup")
+    lookup_id = args.lookup_id
+    data, waited = await follow(
+        call, lambda: call.api(path={"id": lookup_id}), wait_seconds=args.wait_seconds or 0, what="lookup"
+    )
     status = data.get("status")
     checked, total = data.get("checkedCount", 0), data.get("normalizedCount") or data.get("requestedCount", 0)
     summary = f"Lookup {lookup_id} {status}: {data.get('progress', 0)}% ({checked}/{total} checked; {_counts(data)})"
@@ -169,29 +181,18 @@ async def get_number_lookup_progress(api: Api, lookup_id: LookupId, wait_seconds
     return Reply(summary, data)
 
 
-class LookupIdInput(ToolInput):
-    lookup_id: LookupId
-
-
-def _lookup_id(plan: Plan) -> str:
-    """The lookup a planned request is about (its `{id}` path parameter)."""
-    path = plan.requests[0].path
-    assert path is not None
-    return path["id"]
-
-
 async def plan_cancel_number_lookup(call: CallContext, input: LookupIdInput) -> Plan:
     return call.plan_from(Preview(action=f"Cancel lookup {input.lookup_id}"), path={"id": input.lookup_id})
 
 
 @toolset.tool(
-    POST("/api/v1/number-lookups/{id}/cancel"), Effect.WRITE, input=LookupIdInput, plan=plan_cancel_number_lookup
+    POST("/api/v1/number-lookups/{id}/cancel"), Effect.WRITE, plan=plan_cancel_number_lookup
 )
-async def cancel_number_lookup(call: CallContext, plan: Plan) -> Reply:
+async def cancel_number_lookup(call: CallContext, args: LookupIdInput) -> Reply:
     """Stop an async lookup that is still pending or processing; checked results are kept."""
-    data = await call.send_plan(plan)
+    data = await call.send_plan()
     status = data.get("status") if isinstance(data, dict) else None
-    return Reply(f"Lookup {_lookup_id(plan)} {status or 'cancel requested'}", data)
+    return Reply(f"Lookup {args.lookup_id} {status or 'cancel requested'}", data)
 
 
 class ImportInput(ToolInput):
@@ -207,13 +208,13 @@ async def plan_import_lookup_contacts(call: CallContext, input: ImportInput) -> 
 
 
 @toolset.tool(
-    POST("/api/v1/number-lookups/{id}/import-contacts"), Effect.WRITE, input=ImportInput,
+    POST("/api/v1/number-lookups/{id}/import-contacts"), Effect.WRITE,
     plan=plan_import_lookup_contacts,
 )
-async def import_lookup_contacts(call: CallContext, plan: Plan) -> Reply:
+async def import_lookup_contacts(call: CallContext, args: ImportInput) -> Reply:
     """Create contacts from the numbers a finished lookup found on WhatsApp, optionally tagged."""
-    data = await call.send_plan(plan)
-    lookup_id, tag = _lookup_id(plan), plan.requests[0].json.get("tag")
+    data = await call.send_plan()
+    lookup_id, tag = args.lookup_id, args.tag
     summary = f"Imported contacts from lookup {lookup_id}"
     if isinstance(data, dict):
         parts = [f"{data[k]} {k}" for k in ("imported", "created", "updated", "skipped", "alreadyExisting") if k in data]

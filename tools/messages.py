@@ -689,43 +689,47 @@ async def _warn_already_scheduled(api: Api, args: dict[str, Any], preview: Previ
             return
 
 
-@toolset.tool(POST("/api/v1/messages/send"), Effect.SEND, input=MessageInput, plan=plan_message, output=Message)
-async def send_message(call: CallContext, plan: Plan) -> Reply:
+@toolset.tool(POST("/api/v1/messages/send"), Effect.SEND, plan=plan_message, output=Message)
+async def send_message(call: CallContext, args: MessageInput) -> Reply:
     """Send one WhatsApp message now: direct content (type + fields) or a template. For many people use create_campaign."""
-    (request,) = plan.requests
-    message, recovered = await send_once(call, request)
+    message, recovered = await send_once(call, call.request)
     return _sent_reply(message, recovered, scheduled=False)
 
 
 @toolset.tool(
-    POST("/api/v1/messages/schedule"), Effect.SEND, input=ScheduledMessageInput, plan=plan_message, output=Message
+    POST("/api/v1/messages/schedule"), Effect.SEND, plan=plan_message, output=Message
 )
-async def schedule_message(call: CallContext, plan: Plan) -> Reply:
+async def schedule_message(call: CallContext, args: ScheduledMessageInput) -> Reply:
     """Schedule one WhatsApp message for later; same content fields as send_message."""
-    (request,) = plan.requests
-    message, recovered = await send_once(call, request)
+    message, recovered = await send_once(call, call.request)
     return _sent_reply(message, recovered, scheduled=True)
 
 
+class ListMessagesInput(ToolInput):
+    instance_id: OptionalInstance = None
+    status: Annotated[MessageStatus | None, Field(description="Only this status")] = None
+    limit: Limit | None = None
+    cursor: Cursor | None = None
+
+
 @toolset.tool(MESSAGES, Effect.READ, output=MessagePage)
-async def list_messages(
-    api: Api,
-    instance_id: OptionalInstance = None,
-    status: Annotated[MessageStatus | None, Field(description="Only this status")] = None,
-    limit: Limit | None = None,
-    cursor: Cursor | None = None,
-) -> Reply:
+async def list_messages(call: CallContext, args: ListMessagesInput) -> Reply:
     """Message history, newest first (inbound and outbound). Check here before resending after an unknown outcome."""
-    data = await api(query={"instanceId": instance_id, "status": status, "limit": limit, "cursor": cursor})
+    query = {"instanceId": args.instance_id, "status": args.status, "limit": args.limit, "cursor": args.cursor}
+    data = await call.api(query=query)
     messages = data.get("messages") or []
     more = " (more available)" if data.get("nextCursor") else ""
     return Reply(f"{len(messages)} message(s){more}", data, next_cursor=data.get("nextCursor"))
 
 
+class MessageRef(ToolInput):
+    message_id: MessageId
+
+
 @toolset.tool(GET("/api/v1/messages/{id}"), Effect.READ, output=Message)
-async def get_message(api: Api, message_id: MessageId) -> Reply:
+async def get_message(call: CallContext, args: MessageRef) -> Reply:
     """One message by id, with delivery status, error and safety details."""
-    data = await api(path={"id": message_id})
+    data = await call.api(path={"id": args.message_id})
     error = data.get("error")
     reason = f" ({error.get('message') or error.get('code')})" if isinstance(error, dict) else ""
     return Reply(f"Message {data.get('id')} to {data.get('to')}: {data.get('status')}{reason}", data)

@@ -83,12 +83,11 @@ async def plan_publish_status(call: CallContext, input: StatusInput) -> Plan:
     )
 
 
-@toolset.tool(POST("/api/v1/statuses"), Effect.SEND, input=StatusInput, plan=plan_publish_status)
-async def publish_status(call: CallContext, plan: Plan) -> Reply:
+@toolset.tool(POST("/api/v1/statuses"), Effect.SEND, plan=plan_publish_status)
+async def publish_status(call: CallContext, args: StatusInput) -> Reply:
     """Publish a WhatsApp status (story) visible to everyone who sees this number's statuses; uses outbound quota."""
-    (request,) = plan.requests
     try:
-        data = await call.send(request)
+        data = await call.send_plan()
     except OutcomeUnknown as exc:
         # The API cannot list statuses, so the generic "read it back" advice does not apply.
         raise OutcomeUnknown(
@@ -96,4 +95,4 @@ async def publish_status(call: CallContext, plan: Plan) -> Reply:
             "statuses cannot be listed through the API: ask the user to check the number's status tab in "
             "WhatsApp (and get_instance_state) before publishing again",
         ) from None
-    return Reply(f"Status published ({request.json['type']}), provider id {data.get('providerMessageId')}", data)
+    return Reply(f"Status published ({args.type}), provider id {data.get('providerMessageId')}", data)

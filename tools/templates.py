@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field, StringConstraints
 
-from ..server.api import Api, given
+from ..server.api import given
 from ..server.call.context import CallContext
 from ..server.guard.plan import Plan
 from ..server.guard.policy import urls_in_text
@@ -137,10 +137,16 @@ def _variables_line(template: dict[str, Any]) -> str:
     return f", variables: {', '.join(names)}" if names else ", no variables"
 
 
+class ListTemplatesInput(ToolInput):
+    page: Page | None = None
+    limit: Limit | None = None
+
+
 @toolset.tool(TEMPLATES, Effect.READ, output=TemplatePage)
-async def list_templates(api: Api, page: Page | None = None, limit: Limit | None = None) -> Reply:
+async def list_templates(call: CallContext, args: ListTemplatesInput) -> Reply:
     """List templates, page by page (newest first)."""
-    data = await api(query={"page": page, "limit": limit})
+    page = args.page
+    data = await call.api(query={"page": page, "limit": args.limit})
     # The response shape is not documented; the sandbox answers {templates, total, page, totalPages}.
     items: list[Any] = data.get("templates", []) if isinstance(data, dict) else list(data or [])
     if isinstance(data, dict) and data.get("totalPages") is not None:
@@ -150,10 +156,14 @@ async def list_templates(api: Api, page: Page | None = None, limit: Limit | None
     return Reply(f"{len(items)} template(s)", data)
 
 
+class TemplateRef(ToolInput):
+    template_id: TemplateId
+
+
 @toolset.tool(TEMPLATE, Effect.READ, output=Template)
-async def get_template(api: Api, template_id: TemplateId) -> Reply:
+async def get_template(call: CallContext, args: TemplateRef) -> Reply:
     """One template by id, with its body and variables."""
-    data = await api(path={"id": template_id})
+    data = await call.api(path={"id": args.template_id})
     return Reply(f"Template {_label(data)}{_variables_line(data)}", data)
 
 
@@ -199,13 +209,13 @@ async def plan_create_template(call: CallContext, input: CreateTemplateInput) ->
     return call.plan_from(preview, json=_template_body(input.name, input.type, input.body, input.media_url))
 
 
-@toolset.tool(POST("/api/v1/templates"), Effect.WRITE, input=CreateTemplateInput, plan=plan_create_template)
+@toolset.tool(POST("/api/v1/templates"), Effect.WRITE, plan=plan_create_template)
 @_document_placeholders
-async def create_template(call: CallContext, plan: Plan) -> Reply:
+async def create_template(call: CallContext, args: CreateTemplateInput) -> Reply:
     """Create a template. Placeholders: {placeholders}."""
-    data = await call.send_plan(plan)
+    data = await call.send_plan()
     return Reply(
-        _with_notes(f"Created template {_label(data)}, id {data.get('id')}{_variables_line(data)}", _notes(plan)), data
+        _with_notes(f"Created template {_label(data)}, id {data.get('id')}{_variables_line(data)}", _notes(call.planned)), data
     )
 
 
@@ -231,24 +241,17 @@ async def plan_update_template(call: CallContext, input: UpdateTemplateInput) ->
                       details={"id": input.template_id, "fields": list(change), **details},
                       urls=_content_urls(input.body, input.media_url))
     if {"type", "body", "mediaUrl"} & set(change):
-        await _campaign_impact(call.api, input.template_id, preview, "would send the edited content")
+        await _campaign_impact(call, input.template_id, preview, "would send the edited content")
         if "campaigns" in preview.details:
             preview.confirm_reason = "the edit changes what pending campaigns send"
     return call.plan_from(preview, path={"id": input.template_id}, json=change)
 
 
-@toolset.tool(PUT("/api/v1/templates/{id}"), Effect.WRITE, input=UpdateTemplateInput, plan=plan_update_template,
-              confirmable=True)
-async def update_template(call: CallContext, plan: Plan) -> Reply:
+@toolset.tool(PUT("/api/v1/templates/{id}"), Effect.WRITE, plan=plan_update_template, confirmable=True)
+async def update_template(call: CallContext, args: UpdateTemplateInput) -> Reply:
     """Change a template's name, type, body or media_url; omitted fields unchanged. Placeholders: create_template."""
-    data = await call.send_plan(plan)
-    return Reply(_with_notes(f"Updated template {_label(data)}{_variables_line(data)}", _notes(plan)), data)
-
-
-class TemplateRef(ToolInput):
-    """delete_template's argument, typed and frozen."""
-
-    template_id: TemplateId
+    data = await call.send_plan()
+    return Reply(_with_notes(f"Updated template {_label(data)}{_variables_line(data)}", _notes(call.planned)), data)
 
 
 async def plan_delete_template(call: CallContext, input: TemplateRef) -> Plan:
@@ -260,15 +263,15 @@ async def plan_delete_template(call: CallContext, input: TemplateRef) -> Plan:
             "template": one_line(template.get("name") or "", 80), "type": template.get("type"), "id": input.template_id
         },
     )
-    await _campaign_impact(call.api, input.template_id, preview, "will fail to render once the template is gone")
+    await _campaign_impact(call, input.template_id, preview, "will fail to render once the template is gone")
     return call.plan_from(preview, path={"id": input.template_id})
 
 
-async def _campaign_impact(api: Api, template_id: str, preview: Preview, effect: str) -> None:
+async def _campaign_impact(call: CallContext, template_id: str, preview: Preview, effect: str) -> None:
     """Name the still-pending campaigns (this server's record) that render this template at send time."""
     from ._impact import campaigns_line, pending_campaigns  # tools/_impact imports the campaigns toolset
 
-    pending = await pending_campaigns(api, template_id=template_id)
+    pending = await pending_campaigns(call, template_id=template_id)
     if pending:
         preview.details["campaigns"] = pending
         preview.affects = [str(campaign["id"]) for campaign in pending]
@@ -276,12 +279,11 @@ async def _campaign_impact(api: Api, template_id: str, preview: Preview, effect:
                                 + campaigns_line(pending))
 
 
-@toolset.tool(DELETE("/api/v1/templates/{id}"), Effect.DELETE, input=TemplateRef, plan=plan_delete_template)
-async def delete_template(call: CallContext, plan: Plan) -> Reply:
+@toolset.tool(DELETE("/api/v1/templates/{id}"), Effect.DELETE, plan=plan_delete_template)
+async def delete_template(call: CallContext, args: TemplateRef) -> Reply:
     """Delete a template for good."""
-    data = await call.send_plan(plan)
-    (request,) = plan.requests
-    return Reply(f"Deleted template {(request.path or {}).get('id')}", data)
+    data = await call.send_plan()
+    return Reply(f"Deleted template {args.template_id}", data)
 
 
 _VARIABLE = re.compile(r"^(?:custom\.)?([A-Za-z_][A-Za-z0-9_]{0,63})$")
@@ -301,19 +303,20 @@ def _custom_values(variables: dict[str, str | int | float]) -> dict[str, str | i
     return values
 
 
+class PreviewTemplateInput(ToolInput):
+    template_id: TemplateId
+    contact_id: Annotated[ContactId | None, Field(description="Contact id; fills contact.*")] = None
+    instance_id: Annotated[InstanceId | None, Field(description="Instance id; fills instance.*")] = None
+    variables: Variables | None = None
+
+
 @toolset.tool(TEMPLATE_PREVIEW, Effect.READ)
-async def preview_template(
-    api: Api,
-    template_id: TemplateId,
-    contact_id: Annotated[ContactId | None, Field(description="Contact id; fills contact.*")] = None,
-    instance_id: Annotated[InstanceId | None, Field(description="Instance id; fills instance.*")] = None,
-    variables: Variables | None = None,
-) -> Reply:
+async def preview_template(call: CallContext, args: PreviewTemplateInput) -> Reply:
     """Render a template without sending: text, variables and which are still missing."""
-    body: dict[str, Any] = {"contactId": contact_id, "instanceId": instance_id}
-    if variables:
-        body["variables"] = _custom_values(variables)
-    data = await api(path={"id": template_id}, json=given(body))
+    body: dict[str, Any] = {"contactId": args.contact_id, "instanceId": args.instance_id}
+    if args.variables:
+        body["variables"] = _custom_values(args.variables)
+    data = await call.api(path={"id": args.template_id}, json=given(body))
     missing: list[str] = data.get("missingVariables") or []
     if missing:
         summary = f"Rendered with {len(missing)} MISSING variable(s): {', '.join(missing)}; supply them before sending"

@@ -8,11 +8,10 @@ from urllib.parse import urlsplit
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import AfterValidator, Field, StringConstraints
 
-from ..server.api import Api
 from ..server.call.context import CallContext
 from ..server.guard.plan import Plan, PlannedRequest
 from ..server.guard.policy import parse_url
-from ..server.registry import DELETE, GET, POST, Effect, ToolInput, Toolset
+from ..server.registry import DELETE, GET, POST, Effect, NoArgs, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ._responses import Webhooks
 from ._types import WebhookId
@@ -59,9 +58,9 @@ def _host(url: str) -> str:
 
 
 @toolset.tool(WEBHOOKS, Effect.READ, output=Webhooks)
-async def list_webhooks(api: Api) -> Reply:
+async def list_webhooks(call: CallContext, args: NoArgs) -> Reply:
     """List webhook endpoints (url, events, active). Secrets are never listed."""
-    data = await api()
+    data = await call.api()
     hosts = sorted({_host(hook.get("url") or "") for hook in data})
     shown = f": {', '.join(hosts)}" if hosts else ""
     return Reply(f"{len(data)} webhook(s){shown}", data)
@@ -100,12 +99,12 @@ async def plan_create_webhook(call: CallContext, input: WebhookInput) -> Plan:
     )
 
 
-@toolset.tool(POST("/api/v1/webhooks"), Effect.ADMIN, input=WebhookInput, plan=plan_create_webhook)
-async def create_webhook(call: CallContext, plan: Plan) -> Reply:
+@toolset.tool(POST("/api/v1/webhooks"), Effect.ADMIN, plan=plan_create_webhook)
+async def create_webhook(call: CallContext, args: WebhookInput) -> Reply:
     """Stream events (inbound messages, deliveries, instance state) to an HTTPS URL. Returns the signing secret once."""
-    data = await call.send_plan(plan)
+    data = await call.send_plan()
     return Reply(
-        f"Webhook {data.get('id')} created for {plan.details['host']}: store the secret now; it is never shown again",
+        f"Webhook {data.get('id')} created for {_host(args.url)}: store the secret now; it is never shown again",
         data,
     )
 
@@ -133,9 +132,8 @@ async def plan_delete_webhook(call: CallContext, input: WebhookRef) -> Plan:
     return call.plan_from(preview, path={"id": webhook_id})
 
 
-@toolset.tool(DELETE("/api/v1/webhooks/{id}"), Effect.DELETE, input=WebhookRef, plan=plan_delete_webhook)
-async def delete_webhook(call: CallContext, plan: Plan) -> Reply:
+@toolset.tool(DELETE("/api/v1/webhooks/{id}"), Effect.DELETE, plan=plan_delete_webhook)
+async def delete_webhook(call: CallContext, args: WebhookRef) -> Reply:
     """Delete a webhook endpoint; its URL stops receiving events."""
-    data: Any = await call.send_plan(plan)
-    (request,) = plan.requests
-    return Reply(f"Webhook {(request.path or {}).get('id')} deleted", data)
+    data: Any = await call.send_plan()
+    return Reply(f"Webhook {args.webhook_id} deleted", data)

@@ -6,19 +6,19 @@ from typing import Annotated
 
 from pydantic import Field
 
-from ..server.api import Api
+from ..server.call.context import CallContext
 from ..server.call.principal import ANONYMOUS
-from ..server.registry import Effect, Toolset
+from ..server.registry import Effect, NoArgs, ToolInput, Toolset
 from ..server.results import Reply
 
 toolset = Toolset("workspace", "Personal and team workspaces.", always_on=True)
 
 
 @toolset.tool(None, Effect.READ)
-async def list_workspaces(api: Api) -> Reply:
+async def list_workspaces(call: CallContext, args: NoArgs) -> Reply:
     """List configured workspaces (personal, teams) and which one is active."""
-    workspaces = api.workspaces
-    active = await workspaces.active_name(api.principal)
+    workspaces = call.workspaces
+    active = await workspaces.active_name(call.principal)
     rows = [
         {
             "name": name,
@@ -35,22 +35,24 @@ async def list_workspaces(api: Api) -> Reply:
     return Reply(f"{len(rows)} workspace(s){sandbox}: {shown}", rows)
 
 
+class SwitchInput(ToolInput):
+    workspace: Annotated[str, Field(description="'personal' or a team name from list_workspaces")]
+
+
 @toolset.tool(None, Effect.READ, title="Switch workspace", session_state=True)
-async def switch_workspace(
-    api: Api,
-    workspace: Annotated[str, Field(description="'personal' or a team name from list_workspaces")],
-) -> Reply:
+async def switch_workspace(call: CallContext, args: SwitchInput) -> Reply:
     """Make a workspace active for the following calls of this connection."""
-    if api.principal == ANONYMOUS:
+    workspace, workspaces = args.workspace, call.workspaces
+    if call.principal == ANONYMOUS:
         # Tokenless, sessionless HTTP: every such client is this one principal, so a stored choice would
         # be every client's (server/call/principal.py). Nothing is stored.
-        chosen = api.workspaces.get(workspace)
+        chosen = workspaces.get(workspace)
         return Reply(
             f"Not switched: this HTTP connection has no session and no bearer token, so the server cannot tell "
             f"its calls from other clients'. Pass workspace={chosen.name!r} on each call instead "
             "(or the operator sets MSGFLASH_HTTP_TOKEN)",
             {"active": None, "requested": chosen.name, "stored": False},
         )
-    chosen = await api.workspaces.switch(workspace, api.principal)
-    label = api.workspaces.label(chosen)
+    chosen = await workspaces.switch(workspace, call.principal)
+    label = workspaces.label(chosen)
     return Reply(f"Active workspace is now {label}", {"active": chosen.name, "kind": chosen.kind, "stored": True})

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 import anyio
@@ -23,9 +23,6 @@ from ..redact import remember_returned_secrets
 from ..workspaces import Workspace, Workspaces
 from .retry import NEVER_SENT, RetryClass, RetryPolicy, Verdict, parse_retry_after
 from .route import Route
-
-if TYPE_CHECKING:
-    from ..campaign_record import CampaignRecord
 
 log = logging.getLogger("msgflash_mcp.api")
 
@@ -200,15 +197,6 @@ class Api:
         self.workspace = workspace  # None only for the server's own tools (workspace switching)
         self.workspaces = workspaces
         self.principal = principal
-        # Set by the call pipeline from ctx.report_progress: long-running tools (bulk jobs, lookups) report through it.
-        self.progress: Callable[[float, float | None, str | None], Awaitable[None]] | None = None
-        # Set by the binder: the server's record of campaigns created through it (server/campaign_record.py).
-        self.campaigns: CampaignRecord | None = None
-
-    async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
-        """Progress notification to the caller (a no-op outside a tool call or without a progress token)."""
-        if self.progress is not None:
-            await self.progress(progress, total, message)
 
     @property
     def label(self) -> str:

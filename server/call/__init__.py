@@ -1,12 +1,11 @@
 """One tool call, from typed arguments to the MCP result, in six steps with a module each:
 
-- `context`: the one binding (CallContext: principal, workspace, Api, clock reading, settings);
+- `context`: the one binding (CallContext: principal, workspace, Api, clock reading, progress, the plan);
 - `binding`: the resolvers `bind` (CallContext + Plan) and `confirm` (the guard's decision);
 - `execution`: the body: re-check the plan, act exactly once, replays;
 - `outcome`: envelopes for acted / not acted, failures as readable ToolErrors;
 - `audit_step`: one audit line per mutating call, never able to change the result;
-- `pipeline`: the MCP tool built from a ToolSpec (signature, schema, wiring);
-- `tool_cache`: schemas kept between runs, argument models built on first call (cold start).
+- `pipeline`: the MCP tool built from a ToolSpec (argument model, schema, wiring).
 """
 
 from .context import CallContext, bind_call, bind_route, principal_of

@@ -1,38 +1,35 @@
 """The two resolvers of a mutating tool call, wired as the SDK's resolver DAG.
 
-    bind(ctx, **tool args)                   -> Bound  (pure: no elicitation; the CallContext + Plan)
-    confirm(ctx, bound=Resolve(bind), token) -> Decision | Elicit[ConfirmForm]
-    tool body(..., bound=Resolve(bind), decision=Resolve(confirm))
+    bind(ctx, args)                          -> Bound  (pure: no elicitation; the CallContext + Plan)
+    confirm(ctx, args, bound=Resolve(bind))  -> Decision | Elicit[ConfirmForm]
+    tool body(ctx, args, bound=Resolve(bind), decision=Resolve(confirm))
 
-The SDK runs a resolver once per call round and hands the same object to every consumer
+`args` is the tool's validated argument model, the one instance the SDK hands every consumer by
+name. The SDK runs a resolver once per call round and hands the same object to every consumer
 (`resolve.py`'s `_resolve` cache), so the guard decides on, and the body executes, the very plan and
 binding made here. On the 2026-07-28 era resolvers re-run on every round; the elicitation text
 carries the workspace and the plan digest, so a plan or workspace that changed between rounds is a
 different question and the SDK asks again instead of accepting the old answer.
+
+Annotations are evaluated when the resolvers are defined (no postponed annotations in this module):
+`confirm` names its own tool's `bind` in `Resolve(bind)`, a closure the SDK could not look up by name.
 """
 
-from __future__ import annotations
-
-import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
-from pydantic import BaseModel
 
 from ..errors import MsgFlashError
 from ..guard import ConfirmForm, Decision
 from ..guard.confirm import question_key, round_key
 from ..guard.plan import Plan
-from ..registry import ToolSpec
+from ..registry import ToolInput, ToolSpec
 from .audit_step import audit, audit_call
 from .context import CallContext, bind_call, connection_of, modern_era, principal_of
 from .outcome import error_name
-
-KW = inspect.Parameter.KEYWORD_ONLY
-_CALL_ARGS = ("workspace", "confirm_token")  # arguments of the pipeline, not of the tool
 
 
 @dataclass(frozen=True)
@@ -40,15 +37,26 @@ class Bound:
     """One call round's binding and, for mutating tools, its plan."""
 
     call: CallContext
-    args: Mapping[str, Any]  # the tool's own validated arguments (no workspace / confirm_token)
+    args: Mapping[str, Any]  # the tool's own validated arguments (no workspace / confirm_token), for the audit
     requested: str | None  # the `workspace` argument as given (part of what a token is bound to)
-    input: BaseModel  # the typed, frozen arguments the planner read
+    input: ToolInput  # the validated arguments the planner read
     plan: Plan | None  # None only when `replay` is set
     replay: Decision | None = None  # a token already used by this caller for these arguments: its result
 
 
-def tool_args(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in kwargs.items() if k not in _CALL_ARGS}
+def own_args(spec: ToolSpec, args: ToolInput) -> dict[str, Any]:
+    """The tool's own arguments (its declared model's fields, not the pipeline's workspace / confirm_token)."""
+    return {name: getattr(args, name) for name in spec.input.model_fields}
+
+
+def requested_workspace(args: ToolInput) -> str | None:
+    """The `workspace` argument as given (a field only workspace-scoped tools have: server/call/pipeline.py)."""
+    return getattr(args, "workspace", None)
+
+
+def confirm_token(args: ToolInput) -> str | None:
+    """The `confirm_token` argument (a field only tools that take one have)."""
+    return getattr(args, "confirm_token", None)
 
 
 def binding_args(args: Mapping[str, Any], requested: str | None) -> dict[str, Any]:
@@ -56,7 +64,7 @@ def binding_args(args: Mapping[str, Any], requested: str | None) -> dict[str, An
     return {**args, "workspace": requested}
 
 
-async def build_plan(call: CallContext, input: BaseModel, scrub: Callable[[str], str]) -> Plan:
+async def build_plan(call: CallContext, input: ToolInput, scrub: Callable[[str], str]) -> Plan:
     """The plan of this call from live data (no write). Used by `bind` and again just before a write."""
     planner = call.spec.planner
     assert planner is not None  # every mutating tool has one (registry.Toolset.tool)
@@ -66,90 +74,71 @@ async def build_plan(call: CallContext, input: BaseModel, scrub: Callable[[str],
         raise ToolError("could not compute what this would do, nothing was sent: " + scrub(exc.for_model())) from None
 
 
-def make_bind(spec: ToolSpec, arg_names: list[str]) -> Any:
-    """`bind` for one tool: its signature names the tool's arguments so the SDK passes them by name."""
+def make_resolvers(spec: ToolSpec) -> tuple[Any, Any]:
+    """`bind` and `confirm` for one tool (closures over its spec; their parameters are the same for all)."""
 
-    async def bind(**kwargs: Any) -> Bound:
-        ctx: Context = kwargs.pop("ctx")
+    async def bind(ctx: Context, args: ToolInput) -> Bound:
         connection = connection_of(ctx)
         runtime = connection.runtime
         principal = principal_of(ctx, connection)
-        args = tool_args(kwargs)
-        path = "dry-run" if runtime.settings.dry_run else ("token" if kwargs.get("confirm_token") else "none")
+        own = own_args(spec, args)
+        requested = requested_workspace(args)
+        token = confirm_token(args)
+        path = "dry-run" if runtime.settings.dry_run else ("token" if token else "none")
         call: CallContext | None = None
-        requested = kwargs.get("workspace")
-        token = kwargs.get("confirm_token")
         outcome = "error: invalid"
         try:
             call = await bind_call(connection, spec, requested, principal, ctx.report_progress)
-            assert spec.input is not None  # every mutating tool has one (registry.Toolset.tool)
-            input = spec.input.model_validate(args)
             # A token is checked before planning: refusals cost no API call, and a used one returns its first
             # result without re-planning (the object it acted on may be gone by now).
             if token and not runtime.settings.dry_run:
                 outcome = "error: refused"
-                replay = await runtime.guard.check_token(spec, token, binding_args(args, requested), principal)
+                replay = await runtime.guard.check_token(spec, token, binding_args(own, requested), principal)
                 if replay is not None:
-                    return Bound(call=call, args=args, requested=requested, input=input, plan=None, replay=replay)
+                    return Bound(call=call, args=own, requested=requested, input=args, plan=None, replay=replay)
                 outcome = "error: invalid"
             if ctx.input_responses and not runtime.settings.dry_run:  # a 2026-07-28 round answering a question
                 key = round_key(principal, spec.name, ctx.request_state, ctx.input_responses)
                 replay = await runtime.guard.round_replay(key)
                 if replay is not None:
-                    return Bound(call=call, args=args, requested=requested, input=input, plan=None, replay=replay)
-            plan = await build_plan(call, input, runtime.scrubber.text)
+                    return Bound(call=call, args=own, requested=requested, input=args, plan=None, replay=replay)
+            plan = await build_plan(call, args, runtime.scrubber.text)
         except (MsgFlashError, ToolError) as exc:
             # A call refused here never reaches the tool body: audit it now (every mutating call is one line).
             if isinstance(exc, MsgFlashError):
                 outcome = f"error: {error_name(exc)}"
-            await audit(runtime, spec, workspace=call.workspace_name if call else None, args=args,
+            await audit(runtime, spec, workspace=call.workspace_name if call else None, args=own,
                         confirmation=path, outcome=outcome, principal=principal)
             if isinstance(exc, MsgFlashError):
                 raise ToolError(runtime.scrubber.text(exc.for_model())) from None
             raise
-        return Bound(call=call, args=args, requested=requested, input=input, plan=plan)
+        return Bound(call=call, args=own, requested=requested, input=args, plan=plan)
 
-    params = [inspect.Parameter("ctx", KW, annotation=Context)]
-    params += [inspect.Parameter(name, KW) for name in arg_names]
-    bind.__signature__ = inspect.Signature(params, return_annotation=Bound)  # type: ignore[attr-defined]
-    bind.__annotations__ = {"ctx": Context, "return": Bound}
-    bind.__name__ = bind.__qualname__ = f"bind_{spec.name}"
-    return bind
-
-
-def make_confirm(spec: ToolSpec, bind: Any) -> Any:
-    """`confirm` for one tool: the guard's decision on the bound plan (may ask the person)."""
-
-    async def confirm(**kwargs: Any) -> Decision | Elicit[ConfirmForm]:
-        ctx: Context = kwargs["ctx"]
-        bound: Bound = kwargs["bound"]
+    async def confirm(
+        ctx: Context, args: ToolInput, bound: Annotated[Bound, Resolve(bind)]
+    ) -> Decision | Elicit[ConfirmForm]:
+        """The guard's decision on the bound plan (may ask the person)."""
         runtime = connection_of(ctx).runtime
         call = bound.call
         if bound.replay is not None:
             return bound.replay
         assert bound.plan is not None
+        token = confirm_token(args)
         try:
             decision = await runtime.guard.decide(
                 spec, ctx, bound.plan, args=binding_args(bound.args, bound.requested), principal=call.principal,
-                confirm_token=kwargs.get("confirm_token"),
+                confirm_token=token,
             )
             if isinstance(decision, Elicit) and not ctx.input_responses and modern_era(ctx):
                 await runtime.guard.new_question(question_key(call.principal, spec.name, decision.message))
             return decision
         except ToolError:
             # Refused by the guard (policy, bad/expired/foreign token): audited, then surfaced.
-            path = "dry-run" if runtime.settings.dry_run else ("token" if kwargs.get("confirm_token") else "none")
+            path = "dry-run" if runtime.settings.dry_run else ("token" if token else "none")
             await audit_call(runtime, call, bound.args, confirmation=path, outcome="error: refused")
             raise
 
-    params = [
-        inspect.Parameter("ctx", KW, annotation=Context),
-        inspect.Parameter("bound", KW, annotation=Annotated[Bound, Resolve(bind)]),
-    ]
-    if spec.takes_token:
-        params.append(inspect.Parameter("confirm_token", KW))
-    returns = Decision | Elicit[ConfirmForm]
-    confirm.__signature__ = inspect.Signature(params, return_annotation=returns)  # type: ignore[attr-defined]
-    confirm.__annotations__ = {"ctx": Context, "bound": Annotated[Bound, Resolve(bind)], "return": returns}
+    # Named after the tool: the SDK names a resolver in its errors and in the 2026-07-28 request state.
+    bind.__name__ = bind.__qualname__ = f"bind_{spec.name}"
     confirm.__name__ = confirm.__qualname__ = f"confirm_{spec.name}"
-    return confirm
+    return bind, confirm

@@ -13,19 +13,19 @@ Other modules use:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from mcp_types.version import is_version_at_least
 
 from ..api import Api
-from ..campaign_record import campaign_record
+from ..campaign_record import CampaignRecord, campaign_record
 from ..guard.plan import Plan, PlannedRequest, from_preview
 from ..registry import Route, ToolSpec
 from ..results import Preview
 from ..runtime import Connection
-from ..workspaces import Workspace
+from ..workspaces import Workspace, Workspaces
 from .principal import principal_of  # who is calling (token hash, HTTP session, connection)
 
 if TYPE_CHECKING:
@@ -38,7 +38,8 @@ Progress = Callable[[float, float | None, str | None], Awaitable[None]]
 
 @dataclass(frozen=True)
 class CallContext:
-    """Everything one tool call is bound to. Frozen: every step sees the same binding."""
+    """Everything one tool call is bound to, and all a tool body may use. Frozen: every step sees the
+    same binding (a write's body gets it with `plan` set: `with_plan`)."""
 
     spec: ToolSpec
     principal: str
@@ -46,6 +47,18 @@ class CallContext:
     api: Api  # bound to `workspace`'s credential (personal-only routes: the personal key)
     now: datetime  # read once from the runtime's Clock
     settings: Settings
+    workspaces: Workspaces  # the server's table (the workspace tools list and switch it)
+    campaigns: CampaignRecord  # the campaigns created through this server (server/campaign_record.py)
+    progress: Progress | None = None  # the caller's progress callback (None: nobody listens)
+    plan: Plan | None = None  # a write's body: the plan the guard let through; None before and for reads
+
+    def with_plan(self, plan: Plan) -> CallContext:
+        return replace(self, plan=plan)
+
+    async def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> None:
+        """Progress notification to the caller (a no-op without a progress token)."""
+        if self.progress is not None:
+            await self.progress(progress, total, message)
 
     @property
     def label(self) -> str | None:
@@ -65,10 +78,22 @@ class CallContext:
             json=request.json,
         )
 
-    async def send_plan(self, plan: Plan) -> Any:
-        """The tool body of a one-request plan: send it, return the API's data."""
-        (request,) = plan.requests
-        return await self.send(request)
+    @property
+    def planned(self) -> Plan:
+        """The plan a write's body sends (set by `with_plan`)."""
+        if self.plan is None:
+            raise RuntimeError(f"{self.spec.name}: a write's body runs with its plan")
+        return self.plan
+
+    @property
+    def request(self) -> PlannedRequest:
+        """The one request of a one-request plan (a write's body)."""
+        (request,) = self.planned.requests
+        return request
+
+    async def send_plan(self) -> Any:
+        """The body of a one-request write: send the planned request, return the API's data."""
+        return await self.send(self.request)
 
     def plan_from(
         self, preview: Preview, *, path: Mapping[str, str] | None = None, json: Any = None, **parts: Any
@@ -115,9 +140,7 @@ async def bind_route(
     others the requested or active workspace. Resources, completions and doctor bind here."""
     principal = principal or principal_of(None, connection)
     workspace = await resolve_workspace(connection, route, requested, principal)
-    api = Api(connection.api, route, workspace, connection.runtime.workspaces, principal=principal)
-    api.campaigns = campaign_record(connection.runtime)
-    return api
+    return Api(connection.api, route, workspace, connection.runtime.workspaces, principal=principal)
 
 
 async def bind_call(
@@ -131,8 +154,7 @@ async def bind_call(
     runtime = connection.runtime
     workspace = await resolve_workspace(connection, spec.route, requested, principal)
     api = Api(connection.api, spec.route, workspace, runtime.workspaces, principal=principal)
-    api.progress = progress
-    api.campaigns = campaign_record(runtime)
     return CallContext(
-        spec=spec, principal=principal, workspace=workspace, api=api, now=runtime.clock(), settings=runtime.settings
+        spec=spec, principal=principal, workspace=workspace, api=api, now=runtime.clock(), settings=runtime.settings,
+        workspaces=runtime.workspaces, campaigns=campaign_record(runtime), progress=progress,
     )

@@ -22,11 +22,11 @@ from ..errors import MsgFlashError
 from ..guard import ConfirmForm, Decision, can_elicit_form
 from ..guard.confirm import question_key, round_key
 from ..guard.plan import Plan, changes
-from ..registry import ToolSpec
+from ..registry import ToolInput, ToolSpec
 from ..results import Reply, ToolOutput, render
 from ..runtime import Runtime
 from .audit_step import audit_call
-from .binding import Bound, build_plan, tool_args
+from .binding import Bound, build_plan, requested_workspace
 from .context import bind_call, connection_of, modern_era, principal_of
 from .outcome import acted, api_failure, api_id, error_name, log, not_acted, unexpected_failure
 
@@ -45,14 +45,15 @@ def decision_of(answer: Any) -> Decision:
     return Decision("declined", "elicited", answer=str(getattr(answer, "action", "cancel")))
 
 
-async def run_read(spec: ToolSpec, ctx: Context, kwargs: dict[str, Any]) -> CallToolResult:
+async def run_read(spec: ToolSpec, ctx: Context, args: ToolInput) -> CallToolResult:
     """A read (or server-only) tool: bind once, call, render. No resolver, no plan."""
     connection = connection_of(ctx)
     runtime = connection.runtime
-    requested = kwargs.pop("workspace", None) if spec.workspace_scoped else None
     try:
-        call = await bind_call(connection, spec, requested, principal_of(ctx, connection), ctx.report_progress)
-        reply = await spec.fn(call.api, **kwargs)
+        call = await bind_call(
+            connection, spec, requested_workspace(args), principal_of(ctx, connection), ctx.report_progress
+        )
+        reply = await spec.fn(call, args)
     except MsgFlashError as exc:
         raise api_failure(exc, runtime.scrubber) from None
     except ToolError:
@@ -126,7 +127,7 @@ async def _act(spec: ToolSpec, runtime: Runtime, bound: Bound, plan: Plan, decis
     call = bound.call
     args = bound.args
     try:  # from here on a request that changes something may leave: an unforeseen failure is a doubt
-        reply: Reply = await spec.fn(call, plan)
+        reply: Reply = await spec.fn(call.with_plan(plan), bound.input)
     except MsgFlashError as exc:
         await audit_call(runtime, call, args, confirmation=decision.path, outcome=f"error: {error_name(exc)}")
         raise api_failure(exc, runtime.scrubber) from None
@@ -139,4 +140,4 @@ async def _act(spec: ToolSpec, runtime: Runtime, bound: Bound, plan: Plan, decis
     return acted(reply, call.label, third_party=spec.third_party)
 
 
-__all__ = ["decision_of", "run_mutating", "run_read", "tool_args"]
+__all__ = ["decision_of", "run_mutating", "run_read"]

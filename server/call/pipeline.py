@@ -1,33 +1,32 @@
-"""Turns a `ToolSpec` into an MCP tool: the model-facing signature and the wiring of its call path.
+"""Turns a `ToolSpec` into an MCP tool: its argument model, its schema and the wiring of its call path.
 
-Path of a call: typed arguments (validated by the SDK before anything runs) -> `binding.bind`
+Path of a call: the arguments, validated by the SDK with the tool's argument model before anything
+runs (`arguments_model`: the declared `ToolInput` plus `workspace` / `confirm_token`) -> `binding.bind`
 (the one CallContext and, for mutating tools, the frozen Plan) -> `binding.confirm` (the guard; a
 `Resolve` dependency on `bind`, so elicitation works on both protocol eras) -> `execution`
 (re-check, act exactly once, outcome) -> `results.render` (sanitised, scrubbed `ToolOutput`) ->
 `audit_step`. Read tools skip the resolvers: they bind once in the body.
+
+Annotations are evaluated where the functions are defined (no postponed annotations in this module):
+the tool functions name their own resolvers in `Resolve(...)`.
 """
 
-from __future__ import annotations
-
-import inspect
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from mcp.server.mcpserver.tools.base import Tool
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.types import CallToolResult
-from pydantic import Field
+from pydantic import Field, create_model
 
 from ..guard import ConfirmForm
 from ..output_schemas import output_schema_for
-from ..registry import ToolSpec
-from .binding import Bound, make_bind, make_confirm
+from ..registry import ToolInput, ToolSpec
+from .binding import Bound, make_resolvers
 from .context import bind_route, connection_of, principal_of
 from .execution import run_mutating, run_read
-from .tool_cache import SchemaCache, deferred_tool, process_cache
 from .validation import ReadableArgumentsTool
-
-KW = inspect.Parameter.KEYWORD_ONLY
 
 # Undescribed on purpose: server instructions say once what it means (app.instructions), instead of
 # ~350 tokens of the same words on every tool (bench/footprint.py).
@@ -38,78 +37,74 @@ ConfirmTokenArg = Annotated[str | None, Field()]
 
 # A built tool is a pure function of its spec: its closures hold the spec, and the runtime reaches each
 # call through the MCP context. So a process builds each tool once, and every later server (tests build
-# hundreds; embedders and HTTP replicas rebuild per configuration) reuses it instead of generating ~60
-# pydantic argument models and schemas again. Keyed by identity: a spec made anew is built anew.
+# hundreds; embedders and HTTP replicas rebuild per configuration) reuses it. Keyed by identity: a spec
+# made anew is built anew.
 _built: dict[int, tuple[ToolSpec, Tool]] = {}
 
 
-def build_tools(specs: Iterable[ToolSpec], cache: SchemaCache | None = None) -> list[Tool]:
-    """The MCP tools of `specs`; a fresh process lists them from the schema cache (server/call/tool_cache.py)."""
-    cache = cache if cache is not None else process_cache()
-    tools = [build_tool(spec, cache) for spec in specs]
-    cache.save()
-    return tools
+def build_tools(specs: Iterable[ToolSpec]) -> list[Tool]:
+    return [build_tool(spec) for spec in specs]
 
 
-def build_tool(spec: ToolSpec, cache: SchemaCache | None = None) -> Tool:
+def build_tool(spec: ToolSpec) -> Tool:
     """The MCP tool of `spec` (built on first use, then shared: tools carry no per-server state)."""
     hit = _built.get(id(spec))
     if hit is not None and hit[0] is spec:
         return hit[1]
-    tool = _build_tool(spec, cache)
+    tool = _build_tool(spec)
     _built[id(spec)] = (spec, tool)
     return tool
 
 
-def _build_tool(spec: ToolSpec, cache: SchemaCache | None) -> Tool:
-    own = [param.replace(kind=KW) for param in spec.parameters()]
-    extra: list[inspect.Parameter] = []
+def arguments_model(spec: ToolSpec) -> type[ToolInput]:
+    """What the model may send: the tool's own arguments, then the pipeline's `workspace` and `confirm_token`.
+
+    Always a subclass made here, so the declared model's docstring (for readers of the code) never becomes
+    a schema description the model pays for."""
+    extra: dict[str, Any] = {}
     if spec.workspace_scoped:
-        extra.append(inspect.Parameter("workspace", KW, default=None, annotation=WorkspaceArg))
+        extra["workspace"] = (WorkspaceArg, None)
     if spec.takes_token:
-        extra.append(inspect.Parameter("confirm_token", KW, default=None, annotation=ConfirmTokenArg))
-    model_params = own + extra
-    arg_names = [param.name for param in model_params]
-    params = [*model_params, inspect.Parameter("ctx", KW, annotation=Context)]
+        extra["confirm_token"] = (ConfirmTokenArg, None)
+    return create_model(f"{spec.name}_arguments", __base__=spec.input, **extra)
 
+
+def tool_function(spec: ToolSpec) -> Callable[..., Awaitable[CallToolResult]]:
+    """What the SDK calls: `args` (the validated model) and, for a write, the resolvers' binding and decision."""
     if spec.effect.mutating:
-        bind = make_bind(spec, arg_names)
-        confirm = make_confirm(spec, bind)
+        bind, confirm = make_resolvers(spec)
 
-        async def call(**kwargs: Any) -> CallToolResult:
-            return await run_mutating(spec, kwargs["ctx"], kwargs["bound"], kwargs["decision"])
+        async def write(
+            ctx: Context,
+            args: ToolInput,
+            bound: Annotated[Bound, Resolve(bind)],
+            decision: Annotated[ElicitationResult[ConfirmForm], Resolve(confirm)],
+        ) -> CallToolResult:
+            return await run_mutating(spec, ctx, bound, decision)
 
-        params.append(inspect.Parameter("bound", KW, annotation=Annotated[Bound, Resolve(bind)]))
-        params.append(
-            inspect.Parameter("decision", KW, annotation=Annotated[ElicitationResult[ConfirmForm], Resolve(confirm)])
-        )
-    else:
+        return write
 
-        async def call(**kwargs: Any) -> CallToolResult:
-            ctx: Context = kwargs.pop("ctx")
-            return await run_read(spec, ctx, kwargs)
+    async def read(ctx: Context, args: ToolInput) -> CallToolResult:
+        return await run_read(spec, ctx, args)
 
-    returns = CallToolResult
-    call.__signature__ = inspect.Signature(params, return_annotation=returns)  # type: ignore[attr-defined]
-    call.__annotations__ = {param.name: param.annotation for param in params} | {"return": returns}
+    return read
+
+
+def _build_tool(spec: ToolSpec) -> Tool:
+    call = tool_function(spec)
     call.__name__ = call.__qualname__ = spec.name
-    call.__module__ = spec.fn.__module__
-
-    cached = cache.lookup(spec) if cache is not None else None
-    if cached is not None:
-        return deferred_tool(call, cached, name=spec.name, title=spec.title, description=spec.description,
-                             annotations=spec.annotations())
     tool = ReadableArgumentsTool.from_function(call, name=spec.name, title=spec.title, description=spec.description,
-                              annotations=spec.annotations())
-    tool.parameters = compact_schema(tool.parameters)
-    # Each tool declares the schema of its own data, or none (server/output_schemas.py).
-    tool.fn_metadata.output_schema = output_schema_for(spec.output)
-    if cache is not None:
-        cache.store(spec, tool)
+                                               annotations=spec.annotations(), structured_output=False)
+    # The SDK validates the arguments with the tool's own model and passes the instance on as `args`
+    # (ToolInput.model_dump_one_level); what `from_function` made of the bare `args` parameter is replaced.
+    model = arguments_model(spec)
+    tool.fn_metadata = FuncMetadata(arg_model=model, output_schema=output_schema_for(spec.output))
+    tool.parameters = compact_schema(model.model_json_schema(by_alias=True))
     return tool
 
 
-__all__ = ["bind_route", "build_tool", "build_tools", "compact_schema", "connection_of", "principal_of"]
+__all__ = ["arguments_model", "bind_route", "build_tool", "build_tools", "compact_schema", "connection_of",
+           "principal_of"]
 
 
 def compact_schema(schema: Any) -> Any:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import hmac
 import ipaddress
 import logging
@@ -97,24 +96,11 @@ def announce(settings: Settings, runtime_is_sandbox: bool) -> None:
         log.warning("msgflash-mcp: dry-run: mutating tools only preview")
 
 
-def freeze_startup_objects() -> None:
-    """Move everything built at start-up (the SDK's wire models, our tools) out of the collector's reach,
-    then turn the collector (back) on (main() runs start-up with it off).
-
-    Collections then only scan what calls create, so they stay short: a long gen-2 pause in the
-    middle of paced traffic delays one request and squeezes the next one against a strict upstream
-    limit (see server/api/ratelimit.py). No collect() first: start-up garbage is small, the pause is not.
-    """
-    gc.freeze()
-    gc.enable()
-
-
 def serve_mcp(settings: Settings, *, transport: str, host: str, port: int) -> None:
     install_log_scrubbing(Scrubber(settings.secrets()))
     announce(settings, settings.use_sandbox)
     if transport == "stdio":
         server = build_server(settings)
-        freeze_startup_objects()
         server.run("stdio")
         return
     import uvicorn
@@ -126,6 +112,5 @@ def serve_mcp(settings: Settings, *, transport: str, host: str, port: int) -> No
             "" if settings.http_token else " (and MSGFLASH_HTTP_TOKEN is not set!)",
         )
     app = http_app(settings, host=host, port=port)
-    freeze_startup_objects()
     sys.stderr.write(f"msgflash-mcp: Streamable HTTP on http://{host}:{port}/mcp\n")
     uvicorn.run(app, host=host, port=port, log_level=third_party_level(settings).lower())

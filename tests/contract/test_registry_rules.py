@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from mcp import Client
 from msgflash_mcp.server.app import build_server, selected_specs
-from msgflash_mcp.server.registry import DELETE, Effect, Toolset, select
+from msgflash_mcp.server.registry import DELETE, GET, Effect, ToolInput, Toolset, select
 from msgflash_mcp.tools import ALL_TOOLSETS
 from starlette.routing import Match
 
@@ -162,9 +162,19 @@ def test_every_mutating_tool_is_planned() -> None:
     """Its preview, confirmation and request come from one typed input and one plan; the registry refuses
     a mutating tool declared any other way."""
     mutating = [spec for toolset in ALL_TOOLSETS for spec in toolset.specs if spec.effect.mutating]
-    assert mutating and all(spec.input is not None and spec.planner is not None for spec in mutating)
-    with pytest.raises(ValueError, match="input= and plan="):
+    assert mutating and all(spec.planner is not None for spec in mutating)
+    with pytest.raises(ValueError, match="declares plan="):
 
         @Toolset("scratch", "A toolset of this test").tool(DELETE("/api/v1/contacts/{id}"), Effect.DELETE)
         async def delete_something() -> None:
             """Deletes without a plan."""
+
+
+def test_every_tool_takes_call_and_its_argument_model() -> None:
+    """One shape: `(call, args: <a ToolInput model>)`; the registry refuses any other."""
+    assert all(issubclass(spec.input, ToolInput) for toolset in ALL_TOOLSETS for spec in toolset.specs)
+    with pytest.raises(ValueError, match=r"takes \(call: CallContext, args: <a ToolInput model>\)"):
+
+        @Toolset("scratch", "A toolset of this test").tool(GET("/api/v1/instances"), Effect.READ)
+        async def list_something(api: object, limit: int = 10) -> None:
+            """Reads in the old shape."""

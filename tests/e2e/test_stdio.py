@@ -20,13 +20,11 @@ from mcp.client.stdio import stdio_client
 from msgflash_mcp.server import demo
 from rich.console import Console
 
-from tests.conftest import SPAWNED_SCHEMA_CACHE
-
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.timeout(90)]  # subprocess start-ups, under load
 
 SCRIPT = Path(sys.executable).parent / "msgflash-mcp"
 DESKTOP_CONFIG = Path(__file__).parents[2] / "claude_desktop_config.example.json"
-ENV = {"MSGFLASH_SANDBOX_DB": ":memory:", "MSGFLASH_LOG_LEVEL": "WARNING", "MSGFLASH_SCHEMA_CACHE": SPAWNED_SCHEMA_CACHE}
+ENV = {"MSGFLASH_SANDBOX_DB": ":memory:", "MSGFLASH_LOG_LEVEL": "WARNING"}
 
 
 def console_script() -> str:
