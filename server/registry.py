@@ -31,7 +31,7 @@ import typing
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
 from mcp.types import ToolAnnotations
@@ -182,10 +182,22 @@ class ToolInput(ArgModelBase):
     tool function the keyword arguments of `model_dump_one_level`: here the one validated instance,
     as `args`, instead of its fields one by one. So nothing validates twice and nothing rebuilds it."""
 
-    model_config = ConfigDict(frozen=True)
+    # Built where it is used, not at import: only the tool's arguments model (pipeline.arguments_model, a
+    # subclass) is ever validated or turned into a schema, so the declared class itself is never built.
+    model_config = ConfigDict(frozen=True, defer_build=True)
+    # The tool a call's arguments belong to: set on the arguments model the pipeline makes for each tool,
+    # so the call path shared by every tool learns its tool from the validated arguments (`spec_of`).
+    tool_spec: ClassVar[ToolSpec | None] = None
 
     def model_dump_one_level(self) -> dict[str, Any]:
         return {"args": self}
+
+
+def spec_of(args: ToolInput) -> ToolSpec:
+    spec = type(args).tool_spec
+    if spec is None:
+        raise RuntimeError(f"{type(args).__name__} is not the arguments model of a built tool")
+    return spec
 
 
 class NoArgs(ToolInput):

@@ -11,8 +11,9 @@ binding made here. On the 2026-07-28 era resolvers re-run on every round; the el
 carries the workspace and the plan digest, so a plan or workspace that changed between rounds is a
 different question and the SDK asks again instead of accepting the old answer.
 
-Annotations are evaluated when the resolvers are defined (no postponed annotations in this module):
-`confirm` names its own tool's `bind` in `Resolve(bind)`, a closure the SDK could not look up by name.
+Both serve every mutating tool: `args` is an instance of the tool's own argument model, which names its
+tool (`registry.spec_of`). Annotations are evaluated where the resolvers are defined (no postponed
+annotations in this module), as the SDK reads them.
 """
 
 from collections.abc import Callable, Mapping
@@ -26,7 +27,7 @@ from ..errors import MsgFlashError
 from ..guard import ConfirmForm, Decision
 from ..guard.confirm import question_key, round_key
 from ..guard.plan import Plan
-from ..registry import ToolInput, ToolSpec
+from ..registry import ToolInput, ToolSpec, spec_of
 from .audit_step import audit, audit_call
 from .context import CallContext, bind_call, connection_of, modern_era, principal_of
 from .outcome import error_name
@@ -74,71 +75,65 @@ async def build_plan(call: CallContext, input: ToolInput, scrub: Callable[[str],
         raise ToolError("could not compute what this would do, nothing was sent: " + scrub(exc.for_model())) from None
 
 
-def make_resolvers(spec: ToolSpec) -> tuple[Any, Any]:
-    """`bind` and `confirm` for one tool (closures over its spec; their parameters are the same for all)."""
+async def bind(ctx: Context, args: ToolInput) -> Bound:
+    """The call's binding and plan (no elicitation). Its tool is the one whose argument model `args` is."""
+    spec = spec_of(args)
+    connection = connection_of(ctx)
+    runtime = connection.runtime
+    principal = principal_of(ctx, connection)
+    own = own_args(spec, args)
+    requested = requested_workspace(args)
+    token = confirm_token(args)
+    path = "dry-run" if runtime.settings.dry_run else ("token" if token else "none")
+    call: CallContext | None = None
+    outcome = "error: invalid"
+    try:
+        call = await bind_call(connection, spec, requested, principal, ctx.report_progress)
+        # A token is checked before planning: refusals cost no API call, and a used one returns its first
+        # result without re-planning (the object it acted on may be gone by now).
+        if token and not runtime.settings.dry_run:
+            outcome = "error: refused"
+            replay = await runtime.guard.check_token(spec, token, binding_args(own, requested), principal)
+            if replay is not None:
+                return Bound(call=call, args=own, requested=requested, input=args, plan=None, replay=replay)
+            outcome = "error: invalid"
+        if ctx.input_responses and not runtime.settings.dry_run:  # a 2026-07-28 round answering a question
+            key = round_key(principal, spec.name, ctx.request_state, ctx.input_responses)
+            replay = await runtime.guard.round_replay(key)
+            if replay is not None:
+                return Bound(call=call, args=own, requested=requested, input=args, plan=None, replay=replay)
+        plan = await build_plan(call, args, runtime.scrubber.text)
+    except (MsgFlashError, ToolError) as exc:
+        # A call refused here never reaches the tool body: audit it now (every mutating call is one line).
+        if isinstance(exc, MsgFlashError):
+            outcome = f"error: {error_name(exc)}"
+        await audit(runtime, spec, workspace=call.workspace_name if call else None, args=own,
+                    confirmation=path, outcome=outcome, principal=principal)
+        if isinstance(exc, MsgFlashError):
+            raise ToolError(runtime.scrubber.text(exc.for_model())) from None
+        raise
+    return Bound(call=call, args=own, requested=requested, input=args, plan=plan)
 
-    async def bind(ctx: Context, args: ToolInput) -> Bound:
-        connection = connection_of(ctx)
-        runtime = connection.runtime
-        principal = principal_of(ctx, connection)
-        own = own_args(spec, args)
-        requested = requested_workspace(args)
-        token = confirm_token(args)
+
+async def confirm(ctx: Context, args: ToolInput, bound: Annotated[Bound, Resolve(bind)]) -> Decision | Elicit[ConfirmForm]:
+    """The guard's decision on the bound plan (may ask the person)."""
+    call = bound.call
+    spec = call.spec
+    runtime = connection_of(ctx).runtime
+    if bound.replay is not None:
+        return bound.replay
+    assert bound.plan is not None
+    token = confirm_token(args)
+    try:
+        decision = await runtime.guard.decide(
+            spec, ctx, bound.plan, args=binding_args(bound.args, bound.requested), principal=call.principal,
+            confirm_token=token,
+        )
+        if isinstance(decision, Elicit) and not ctx.input_responses and modern_era(ctx):
+            await runtime.guard.new_question(question_key(call.principal, spec.name, decision.message))
+        return decision
+    except ToolError:
+        # Refused by the guard (policy, bad/expired/foreign token): audited, then surfaced.
         path = "dry-run" if runtime.settings.dry_run else ("token" if token else "none")
-        call: CallContext | None = None
-        outcome = "error: invalid"
-        try:
-            call = await bind_call(connection, spec, requested, principal, ctx.report_progress)
-            # A token is checked before planning: refusals cost no API call, and a used one returns its first
-            # result without re-planning (the object it acted on may be gone by now).
-            if token and not runtime.settings.dry_run:
-                outcome = "error: refused"
-                replay = await runtime.guard.check_token(spec, token, binding_args(own, requested), principal)
-                if replay is not None:
-                    return Bound(call=call, args=own, requested=requested, input=args, plan=None, replay=replay)
-                outcome = "error: invalid"
-            if ctx.input_responses and not runtime.settings.dry_run:  # a 2026-07-28 round answering a question
-                key = round_key(principal, spec.name, ctx.request_state, ctx.input_responses)
-                replay = await runtime.guard.round_replay(key)
-                if replay is not None:
-                    return Bound(call=call, args=own, requested=requested, input=args, plan=None, replay=replay)
-            plan = await build_plan(call, args, runtime.scrubber.text)
-        except (MsgFlashError, ToolError) as exc:
-            # A call refused here never reaches the tool body: audit it now (every mutating call is one line).
-            if isinstance(exc, MsgFlashError):
-                outcome = f"error: {error_name(exc)}"
-            await audit(runtime, spec, workspace=call.workspace_name if call else None, args=own,
-                        confirmation=path, outcome=outcome, principal=principal)
-            if isinstance(exc, MsgFlashError):
-                raise ToolError(runtime.scrubber.text(exc.for_model())) from None
-            raise
-        return Bound(call=call, args=own, requested=requested, input=args, plan=plan)
-
-    async def confirm(
-        ctx: Context, args: ToolInput, bound: Annotated[Bound, Resolve(bind)]
-    ) -> Decision | Elicit[ConfirmForm]:
-        """The guard's decision on the bound plan (may ask the person)."""
-        runtime = connection_of(ctx).runtime
-        call = bound.call
-        if bound.replay is not None:
-            return bound.replay
-        assert bound.plan is not None
-        token = confirm_token(args)
-        try:
-            decision = await runtime.guard.decide(
-                spec, ctx, bound.plan, args=binding_args(bound.args, bound.requested), principal=call.principal,
-                confirm_token=token,
-            )
-            if isinstance(decision, Elicit) and not ctx.input_responses and modern_era(ctx):
-                await runtime.guard.new_question(question_key(call.principal, spec.name, decision.message))
-            return decision
-        except ToolError:
-            # Refused by the guard (policy, bad/expired/foreign token): audited, then surfaced.
-            path = "dry-run" if runtime.settings.dry_run else ("token" if token else "none")
-            await audit_call(runtime, call, bound.args, confirmation=path, outcome="error: refused")
-            raise
-
-    # Named after the tool: the SDK names a resolver in its errors and in the 2026-07-28 request state.
-    bind.__name__ = bind.__qualname__ = f"bind_{spec.name}"
-    confirm.__name__ = confirm.__qualname__ = f"confirm_{spec.name}"
-    return bind, confirm
+        await audit_call(runtime, call, bound.args, confirmation=path, outcome="error: refused")
+        raise

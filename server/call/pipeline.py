@@ -7,11 +7,14 @@ runs (`arguments_model`: the declared `ToolInput` plus `workspace` / `confirm_to
 (re-check, act exactly once, outcome) -> `results.render` (sanitised, scrubbed `ToolOutput`) ->
 `audit_step`. Read tools skip the resolvers: they bind once in the body.
 
-Annotations are evaluated where the functions are defined (no postponed annotations in this module):
-the tool functions name their own resolvers in `Resolve(...)`.
+Every tool runs one of two shared call paths, `read` or `write`, made into an SDK tool once
+(`Tool.from_function`) and copied per tool with its name, description, annotations and arguments model:
+so no function signature is generated, and the resolvers are analysed once, not per tool. Annotations are
+evaluated where the functions are defined (no postponed annotations in this module), as the SDK reads them.
 """
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
+from functools import cache
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import Context, ElicitationResult, Resolve
@@ -22,8 +25,8 @@ from pydantic import Field, create_model
 
 from ..guard import ConfirmForm
 from ..output_schemas import output_schema_for
-from ..registry import ToolInput, ToolSpec
-from .binding import Bound, make_resolvers
+from ..registry import ToolInput, ToolSpec, spec_of
+from .binding import Bound, bind, confirm
 from .context import bind_route, connection_of, principal_of
 from .execution import run_mutating, run_read
 from .validation import ReadableArgumentsTool
@@ -35,10 +38,9 @@ WorkspaceArg = Annotated[str | None, Field()]
 ConfirmTokenArg = Annotated[str | None, Field()]
 
 
-# A built tool is a pure function of its spec: its closures hold the spec, and the runtime reaches each
-# call through the MCP context. So a process builds each tool once, and every later server (tests build
-# hundreds; embedders and HTTP replicas rebuild per configuration) reuses it. Keyed by identity: a spec
-# made anew is built anew.
+# A built tool is a pure function of its spec, and the runtime reaches each call through the MCP context.
+# So a process builds each tool once, and every later server (tests build hundreds; embedders and HTTP
+# replicas rebuild per configuration) reuses it. Keyed by identity: a spec made anew is built anew.
 _built: dict[int, tuple[ToolSpec, Tool]] = {}
 
 
@@ -59,48 +61,56 @@ def build_tool(spec: ToolSpec) -> Tool:
 def arguments_model(spec: ToolSpec) -> type[ToolInput]:
     """What the model may send: the tool's own arguments, then the pipeline's `workspace` and `confirm_token`.
 
-    Always a subclass made here, so the declared model's docstring (for readers of the code) never becomes
-    a schema description the model pays for."""
+    Always a subclass made here: it names its tool (`registry.spec_of`), and the declared model's docstring
+    (for readers of the code) never becomes a schema description the model pays for."""
     extra: dict[str, Any] = {}
     if spec.workspace_scoped:
         extra["workspace"] = (WorkspaceArg, None)
     if spec.takes_token:
         extra["confirm_token"] = (ConfirmTokenArg, None)
-    return create_model(f"{spec.name}_arguments", __base__=spec.input, **extra)
+    model = create_model(f"{spec.name}_arguments", __base__=spec.input, **extra)
+    model.tool_spec = spec
+    return model
 
 
-def tool_function(spec: ToolSpec) -> Callable[..., Awaitable[CallToolResult]]:
-    """What the SDK calls: `args` (the validated model) and, for a write, the resolvers' binding and decision."""
-    if spec.effect.mutating:
-        bind, confirm = make_resolvers(spec)
+# The two call paths every tool shares; `args` is the tool's validated arguments model, which names the tool.
 
-        async def write(
-            ctx: Context,
-            args: ToolInput,
-            bound: Annotated[Bound, Resolve(bind)],
-            decision: Annotated[ElicitationResult[ConfirmForm], Resolve(confirm)],
-        ) -> CallToolResult:
-            return await run_mutating(spec, ctx, bound, decision)
 
-        return write
+async def read(ctx: Context, args: Any) -> CallToolResult:
+    return await run_read(spec_of(args), ctx, args)
 
-    async def read(ctx: Context, args: ToolInput) -> CallToolResult:
-        return await run_read(spec, ctx, args)
 
-    return read
+async def write(
+    ctx: Context,
+    args: Any,
+    bound: Annotated[Bound, Resolve(bind)],
+    decision: Annotated[ElicitationResult[ConfirmForm], Resolve(confirm)],
+) -> CallToolResult:
+    return await run_mutating(bound.call.spec, ctx, bound, decision)
+
+
+@cache
+def _shared(mutating: bool) -> Tool:
+    """The SDK's tool for one of the two call paths (its context parameter and resolvers), made once."""
+    return ReadableArgumentsTool.from_function(write if mutating else read, structured_output=False)
 
 
 def _build_tool(spec: ToolSpec) -> Tool:
-    call = tool_function(spec)
-    call.__name__ = call.__qualname__ = spec.name
-    tool = ReadableArgumentsTool.from_function(call, name=spec.name, title=spec.title, description=spec.description,
-                                               annotations=spec.annotations(), structured_output=False)
-    # The SDK validates the arguments with the tool's own model and passes the instance on as `args`
-    # (ToolInput.model_dump_one_level); what `from_function` made of the bare `args` parameter is replaced.
+    """The shared call path under the tool's name, description and annotations, with its own arguments model:
+    the SDK validates a call's arguments with `fn_metadata.arg_model` and hands the instance on as `args`
+    (ToolInput.model_dump_one_level)."""
     model = arguments_model(spec)
-    tool.fn_metadata = FuncMetadata(arg_model=model, output_schema=output_schema_for(spec.output))
-    tool.parameters = compact_schema(model.model_json_schema(by_alias=True))
-    return tool
+    return _shared(spec.effect.mutating).model_copy(
+        update={
+            "name": spec.name,
+            "title": spec.title,
+            "description": spec.description,
+            "annotations": spec.annotations(),
+            "parameters": compact_schema(model.model_json_schema(by_alias=True)),
+            # Each tool declares the schema of its own data, or none (server/output_schemas.py).
+            "fn_metadata": FuncMetadata(arg_model=model, output_schema=output_schema_for(spec.output)),
+        }
+    )
 
 
 __all__ = ["arguments_model", "bind_route", "build_tool", "build_tools", "compact_schema", "connection_of",
