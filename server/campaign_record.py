@@ -37,6 +37,7 @@ log = logging.getLogger("msgflash_mcp.campaign_record")
 # Statuses after which a campaign sends nothing more (REFERENCE §19.2: completed/cancelled inferred).
 FINISHED = frozenset({"completed", "cancelled", "failed"})
 LIST_LIMIT = 200  # newest entries returned at most by one list
+LIVE_MAX = 10  # newest entries whose live status one read fetches (list_campaigns, edit previews: one GET each)
 
 
 @dataclass(frozen=True)

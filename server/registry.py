@@ -40,7 +40,6 @@ from pydantic import BaseModel, ConfigDict
 from .api.route import DELETE, GET, POST, PUT, Route
 
 if TYPE_CHECKING:
-    from .call.context import CallContext
     from .guard.plan import Plan
     from .results import Reply
 
@@ -63,8 +62,10 @@ class Effect(StrEnum):
 
 # `fn(call, args) -> Reply`. A write's planner `plan(call, args) -> Plan` decides everything the call will
 # do (no request is sent); its body then sends exactly `call.plan.requests`.
-ToolFn = Callable[["CallContext", Any], Awaitable["Reply"]]  # Any: each tool takes its own argument model
-PlanFn = Callable[["CallContext", Any], Awaitable["Plan"]]
+# The first argument is a `server.call.context.CallContext`, which is built from a ToolSpec: named here
+# only in words, so the declaration stays below the call path that uses it (no import circle).
+ToolFn = Callable[[Any, Any], Awaitable["Reply"]]
+PlanFn = Callable[[Any, Any], Awaitable["Plan"]]
 
 
 @dataclass(frozen=True)

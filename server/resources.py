@@ -21,8 +21,9 @@ from mcp.server.context import CallNext, ServerRequestContext
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import Completion, CompletionArgument, CompletionContext, PromptReference, ResourceTemplateReference
 
+from ..tools._routes import CAMPAIGN
 from ..tools.billing import BILLING_USAGE  # personal key only: plan, limits, features, usage
-from ..tools.campaigns import CAMPAIGN, CAMPAIGN_STATS, RECORD_SOURCE, recorded_campaigns
+from ..tools.campaigns import CAMPAIGN_STATS, RECORD_SOURCE, recorded_campaigns
 from ..tools.instances import INSTANCE_STATE, INSTANCES
 from ..tools.templates import TEMPLATE, TEMPLATES
 from .call import bind_route, principal_of

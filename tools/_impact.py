@@ -14,11 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..server.call.context import CallContext
-from ..server.campaign_record import FINISHED, CampaignEntry
+from ..server.campaign_record import FINISHED, LIVE_MAX, CampaignEntry
 from ..server.errors import ApiError
 from ..server.untrusted import one_line, quote_untrusted
-from .campaigns import CAMPAIGN, LIVE_MAX
-from .contacts import CONTACT_GROUPS
+from ._routes import CAMPAIGN, CONTACT_GROUPS
 
 
 def _reaches(entry: CampaignEntry, contact: dict[str, Any], group_ids: set[str]) -> bool:

@@ -11,13 +11,14 @@ from pydantic import AwareDatetime, Field
 
 from ..server.api import Api
 from ..server.call.context import CallContext
-from ..server.campaign_record import LIST_LIMIT, CampaignEntry, CampaignRecord, remember_campaign
+from ..server.campaign_record import LIST_LIMIT, LIVE_MAX, CampaignEntry, CampaignRecord, remember_campaign
 from ..server.errors import ApiError, MsgFlashError, OutcomeUnknown
 from ..server.guard.plan import Plan
 from ..server.registry import GET, POST, Effect, Route, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import quote_untrusted
 from ._responses import CampaignStats
+from ._routes import CAMPAIGN
 from ._types import CampaignId, ContactId, GroupId
 from .contacts import CONTACTS
 from .groups import GROUP, GROUP_MEMBERS
@@ -50,7 +51,6 @@ from .templates import TEMPLATE_PREVIEW
 toolset = Toolset("campaigns", "Scheduled bulk campaigns and their delivery stats.")
 
 
-CAMPAIGN = GET("/api/v1/campaigns/{id}")
 CAMPAIGN_STATS = GET("/api/v1/campaigns/{id}/stats")
 
 # Tag selections are counted by paging through contacts (the API has no tag filter); past this
@@ -286,7 +286,6 @@ async def create_campaign(call: CallContext, args: CampaignInput) -> Reply:
 
 # ------------------------------------------------------------------------------- read / control
 
-LIVE_MAX = 10  # newest record entries whose live status list_campaigns fetches (one GET each)
 
 
 async def _live(api: Api, entry: CampaignEntry) -> dict[str, Any]:

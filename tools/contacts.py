@@ -15,9 +15,11 @@ from ..server.guard.plan import Plan
 from ..server.registry import DELETE, GET, POST, PUT, Effect, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
+from ._impact import campaigns_line, pending_campaigns
 from ._people import SAMPLE, people
 from ._polling import FINISHED, MAX_WAIT, follow
 from ._responses import BulkJob, Contact, ContactPage
+from ._routes import CONTACT_GROUPS
 from ._types import ContactId, Cursor, JobId, Limit, Phone, phone_search
 
 toolset = Toolset("contacts", "Contacts of the workspace and bulk contact jobs.")
@@ -59,7 +61,6 @@ Sort = Annotated[Literal["createdAt_desc", "name_asc"], Field(description="Keep 
 
 CONTACTS = GET("/api/v1/contacts")
 CONTACT = GET("/api/v1/contacts/{id}")
-CONTACT_GROUPS = GET("/api/v1/contacts/{id}/groups")
 
 
 def _who(contact: dict[str, Any]) -> str:
@@ -303,8 +304,6 @@ async def _confirm_phone_change(call: CallContext, contact_id: str, phone: str, 
     api = call.api
     if not await call.campaigns.list(call.workspace_name, 1):
         return
-    from ._impact import campaigns_line, pending_campaigns  # tools/_impact imports this module
-
     contact = await api.call(CONTACT, path={"id": contact_id})
     if contact.get("phone") == phone:
         return

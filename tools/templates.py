@@ -16,6 +16,7 @@ from ..server.guard.policy import urls_in_text
 from ..server.registry import DELETE, GET, POST, PUT, Effect, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
+from ._impact import campaigns_line, pending_campaigns
 from ._responses import Template, TemplatePage
 from ._types import ContactId, InstanceId, Limit, Page, TemplateId, Url
 
@@ -269,8 +270,6 @@ async def plan_delete_template(call: CallContext, input: TemplateRef) -> Plan:
 
 async def _campaign_impact(call: CallContext, template_id: str, preview: Preview, effect: str) -> None:
     """Name the still-pending campaigns (this server's record) that render this template at send time."""
-    from ._impact import campaigns_line, pending_campaigns  # tools/_impact imports the campaigns toolset
-
     pending = await pending_campaigns(call, template_id=template_id)
     if pending:
         preview.details["campaigns"] = pending

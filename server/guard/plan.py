@@ -31,7 +31,7 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 
-from ..registry import Route
+from ..api.route import Route
 from ..results import Preview
 
 SHORT = 16  # hex characters of the digest shown to people
