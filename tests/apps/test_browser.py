@@ -73,6 +73,14 @@ def campaign_arguments(session: Host) -> dict[str, Any]:
     }
 
 
+def campaign_that_ran(session: Host) -> str:
+    """The id of a campaign created through the card and run by the sandbox's clock."""
+    card = session.call("create_campaign", campaign_arguments(session))["_meta"]["io.msgflash/confirm"]
+    created = session.call("app_approve", {"tool": card["tool"], "arguments": card["arguments"], "confirm_token": card["token"]})
+    session.control("/_sandbox/clock", {"set": "2026-12-01T12:00:00Z"})  # past the schedule: the campaign runs
+    return created["structuredContent"]["data"]["id"]
+
+
 def frame_text(frame: Any, testid: str) -> str:
     return frame.locator(f'[data-testid="{testid}"]').inner_text()
 
@@ -160,12 +168,7 @@ def test_review_card_renders_every_part_of_the_plan(page: Any, session: Host, th
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_campaign_funnel(page: Any, session: Host, theme: str) -> None:
-    arguments = campaign_arguments(session)
-    card = session.call("create_campaign", arguments)["_meta"]["io.msgflash/confirm"]
-    created = session.call("app_approve", {"tool": card["tool"], "arguments": card["arguments"], "confirm_token": card["token"]})
-    campaign_id = created["structuredContent"]["data"]["id"]
-    session.control("/_sandbox/clock", {"set": "2026-12-01T12:00:00Z"})  # past the schedule: the campaign runs
-    arguments = {"campaign_id": campaign_id}
+    arguments = {"campaign_id": campaign_that_ran(session)}
     result = session.call("get_campaign_stats", arguments)
     stats = result["structuredContent"]["data"]["stats"]
     frame = show(page, session, uri="ui://msgflash/campaign-stats", tool="get_campaign_stats", arguments=arguments, result=result, theme=theme)
@@ -408,11 +411,16 @@ def test_without_a_host_theme_the_view_follows_the_os_preference(page: Any, sess
     assert frame.locator("body").evaluate("b => getComputedStyle(b).backgroundColor") == background
 
 
-def test_reports_keep_their_bars_readable_at_380_px(page: Any, session: Host) -> None:
+@pytest.mark.parametrize("report", ["campaign-stats", "usage"])
+def test_reports_keep_their_bars_readable_at_380_px(page: Any, session: Host, report: str) -> None:
     page.set_viewport_size({"width": 380, "height": 900})
-    result = session.call("get_usage", {})
-    frame = show(page, session, uri="ui://msgflash/usage", tool="get_usage", arguments={}, result=result, theme="light")
-    track = frame.locator('[data-testid="gauge-effectiveOutboundUsage"] .track')
+    tool, arguments, meter = (
+        ("get_campaign_stats", {"campaign_id": campaign_that_ran(session)}, "step-sent") if report == "campaign-stats"
+        else ("get_usage", {}, "gauge-effectiveOutboundUsage")
+    )
+    result = session.call(tool, arguments)
+    frame = show(page, session, uri=f"ui://msgflash/{report}", tool=tool, arguments=arguments, result=result, theme="light")
+    track = frame.locator(f'[data-testid="{meter}"] .track')
     assert track.evaluate("t => t.getBoundingClientRect().width") >= 300  # the whole width, not ~45 px
     assert frame.locator("html").evaluate("h => h.scrollWidth <= h.clientWidth")  # no sideways scrolling
-    screenshot(frame, "usage-380px-light", readme=True)
+    screenshot(frame, f"{report}-380px-light", readme=True)
