@@ -333,6 +333,17 @@ def test_a_bulk_delete_names_its_selector_and_looks_like_a_delete(page: Any, ses
     assert len(session.writes("/api/v1/contacts/bulk-delete")) == 1
 
 
+def test_a_single_delete_names_the_person_without_quotes(page: Any, session: Host) -> None:
+    contact = session.call("list_contacts", {})["structuredContent"]["data"]["contacts"][0]
+    frame, result = review(page, session, "delete_contact", {"contact_id": contact["id"]})
+    assert f'"{contact["name"]}"' in result["structuredContent"]["preview"]["action"]  # quoted for the model
+    assert frame_text(frame, "action") == f"Delete contact {contact['name']} ({contact['phone']})"
+    assert frame_text(frame, "approve") == "Delete"
+    frame.locator('[data-testid="approve"]').click()
+    frame.locator('[data-testid="outcome"]').wait_for(state="visible")
+    assert len(session.writes(f"/api/v1/contacts/{contact['id']}")) == 1
+
+
 # ------------------------------------------------------------------------------ never a dead end
 
 

@@ -45,11 +45,14 @@ function linkItem(link: Link): HTMLElement {
   );
 }
 
-/** The card's title: the action, without the list of names it may end with (the card lists the people below). */
+/** The card's title: the action, without the list of names it may end with (the card lists the people
+ * below), and a name the server quoted for the model (third-party text) shown as a name. */
 function headline(plan: Plan): string {
   const first = plan.who?.sample[0]?.name;
+  if (!first) return plan.action;
   const cut = plan.action.indexOf(": ");
-  return first && cut > 0 && plan.action.slice(cut).includes(first) ? plan.action.slice(0, cut) : plan.action;
+  if (cut > 0 && plan.action.slice(cut).includes(first)) return plan.action.slice(0, cut);
+  return plan.action.replace(`"${first}"`, first);
 }
 
 function bubble(plan: Plan): HTMLElement | null {
