@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +29,7 @@ from .api.ratelimit import (
 )
 from .api.retry import RetryPolicy
 from .audit import AuditLog
+from .clock import SYSTEM_CLOCK, Clock
 from .guard import Guard, TokenStore
 from .redact import Scrubber
 from .settings import Settings, TeamConfig
@@ -60,13 +60,6 @@ def sandbox_settings(settings: Settings) -> Settings:
     return settings.model_copy(update={"api_key": SecretStr(PERSONAL_KEY), "teams": [team], "default_workspace": default})
 
 
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class Runtime:
     settings: Settings
@@ -79,9 +72,9 @@ class Runtime:
     http_transport: httpx2.AsyncBaseTransport | None = None
     redis: Any = None
     extras: dict[str, Any] = field(default_factory=dict[str, Any])
-    # The server's one wall clock: each tool call reads it once (CallContext.now) for schedule checks and
-    # reconciliation windows. Tests point it at the sandbox clock so simulated time moves both sides.
-    clock: Clock = utc_now
+    # The server's one clock (server/clock.py). Tests point it at the sandbox's time so simulated time moves
+    # both sides; the limiter and guard made by `create` are given it there.
+    clock: Clock = SYSTEM_CLOCK
 
     @property
     def is_sandbox(self) -> bool:
@@ -96,6 +89,7 @@ class Runtime:
         http_transport: httpx2.AsyncBaseTransport | None = None,
         limiter: RateLimiter | None = None,
         token_store: TokenStore | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> Runtime:
         if settings.use_sandbox:
             settings = sandbox_settings(settings)
@@ -113,24 +107,29 @@ class Runtime:
             redis = aioredis.from_url(settings.redis_url.get_secret_value())
             active = RedisActiveStore(redis)
             if limiter is None and rate:
-                limiter = RedisRateLimiter(redis, rate=rate, headroom=DEFAULT_HEADROOM)
+                limiter = RedisRateLimiter(redis, rate=rate, headroom=DEFAULT_HEADROOM, sleep=clock.sleep)
             if token_store is None:
                 from .guard.redis_store import RedisTokenStore
 
                 token_store = RedisTokenStore(redis)
         if limiter is None:
-            limiter = MemoryRateLimiter(rate=rate, headroom=DEFAULT_HEADROOM) if rate else NoRateLimiter()
+            limiter = (
+                MemoryRateLimiter(rate=rate, headroom=DEFAULT_HEADROOM, clock=clock.monotonic, sleep=clock.sleep)
+                if rate
+                else NoRateLimiter()
+            )
         workspaces = Workspaces(settings, active, sandbox_label=settings.use_sandbox)
         return cls(
             settings=settings,
             workspaces=workspaces,
             limiter=limiter,
-            guard=Guard(settings, token_store),
+            guard=Guard(settings, token_store, clock=clock.timestamp),
             audit=AuditLog(settings.audit_log),
             scrubber=Scrubber(settings.secrets()),
             sandbox_app=sandbox_app,
             http_transport=http_transport,
             redis=redis,
+            clock=clock,
         )
 
     def http_client(self) -> httpx2.AsyncClient:
@@ -160,5 +159,7 @@ class Connection:
 @asynccontextmanager
 async def connect(runtime: Runtime) -> AsyncIterator[Connection]:
     async with runtime.http_client() as http:
-        api = ApiClient(http, policy=RetryPolicy(), deadline=runtime.settings.call_deadline)
+        # Read at each retry, not now: tests point the runtime at another clock after it is made.
+        api = ApiClient(http, policy=RetryPolicy(), deadline=runtime.settings.call_deadline,
+                        sleep=lambda seconds: runtime.clock.sleep(seconds))
         yield Connection(runtime, api, "conn-" + secrets.token_hex(8))

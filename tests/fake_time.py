@@ -13,9 +13,12 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from datetime import datetime
+from typing import Any
 
 import anyio
 import anyio.lowlevel
+from msgflash_mcp.server.clock import Clock
 
 
 def _blocked(task: asyncio.Task[object]) -> bool:
@@ -70,3 +73,25 @@ class FakeTime:
         await self.settle()
         while self._sleepers:
             await self.advance_to(self._sleepers[0][0])
+
+
+class SandboxTime(Clock):
+    """The server's clock (server/clock.py) on the sandbox's simulated time: `now()` reads it and `sleep()`
+    moves it (then lets the sandbox do what fell due), so following a job or a retry's pause never waits
+    for real and both sides agree on the time. `slept` records every pause."""
+
+    def __init__(self, sandbox: Any) -> None:
+        self.sandbox = sandbox
+        self.slept: list[float] = []
+
+    def now(self) -> datetime:
+        return self.sandbox.clock.now()
+
+    def monotonic(self) -> float:
+        return self.now().timestamp()
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.sandbox.clock.advance(seconds)
+        self.sandbox.tick()
+        await anyio.lowlevel.checkpoint()

@@ -1,8 +1,8 @@
 """Following an asynchronous API job (bulk contact jobs, number lookups) until it ends or the wait is over.
 
 Both job kinds share the reference's rules: poll progress every 2 s, report it to the caller, stop at
-`done`, `failed` or `cancelled`. One loop serves both, so the interval, the bound and the injectable
-sleep live here once.
+`done`, `failed` or `cancelled`. One loop serves both, so the interval and the bound live here once; it
+waits on the call's clock (the runtime's), which tests point at the sandbox's time.
 """
 
 from __future__ import annotations
@@ -10,17 +10,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import anyio
-
 from ..server.call.context import CallContext
 
 POLL_INTERVAL = 2.0  # seconds, as the API documents for progress polling
 MAX_WAIT = 120  # the longest a tool call may follow a job
 FINISHED = frozenset({"done", "failed", "cancelled"})
-
-# How a follow waits between polls. Tests replace it with a sleep that advances the sandbox clock,
-# so following a job never sleeps for real.
-sleep: Callable[[float], Awaitable[None]] = anyio.sleep
 
 
 async def follow(
@@ -32,7 +26,7 @@ async def follow(
     while data.get("status") not in FINISHED and waited < wait_seconds:
         await call.report_progress(float(data.get("progress") or 0), 100.0, f"{what} {data.get('status')}")
         step = min(POLL_INTERVAL, wait_seconds - waited)
-        await sleep(step)
+        await call.clock.sleep(step)  # the runtime's clock: a test's moves the sandbox's time instead
         waited += step
         data = await read()
     if waited:

@@ -21,6 +21,7 @@ from mcp_types.version import is_version_at_least
 
 from ..api import Api
 from ..campaign_record import CampaignRecord, campaign_record
+from ..clock import Clock
 from ..guard.plan import Plan, PlannedRequest, from_preview
 from ..registry import Route, ToolSpec
 from ..results import Preview
@@ -45,7 +46,8 @@ class CallContext:
     principal: str
     workspace: Workspace | None  # None only for the server's own tools (workspace switching)
     api: Api  # bound to `workspace`'s credential (personal-only routes: the personal key)
-    now: datetime  # read once from the runtime's Clock
+    now: datetime  # read once from the runtime's clock
+    clock: Clock  # the runtime's: a body that waits (following a job) sleeps through it
     settings: Settings
     workspaces: Workspaces  # the server's table (the workspace tools list and switch it)
     campaigns: CampaignRecord  # the campaigns created through this server (server/campaign_record.py)
@@ -155,6 +157,7 @@ async def bind_call(
     workspace = await resolve_workspace(connection, spec.route, requested, principal)
     api = Api(connection.api, spec.route, workspace, runtime.workspaces, principal=principal)
     return CallContext(
-        spec=spec, principal=principal, workspace=workspace, api=api, now=runtime.clock(), settings=runtime.settings,
+        spec=spec, principal=principal, workspace=workspace, api=api, now=runtime.clock.now(), clock=runtime.clock,
+        settings=runtime.settings,
         workspaces=runtime.workspaces, campaigns=campaign_record(runtime), progress=progress,
     )

@@ -16,6 +16,7 @@ from msgflash_mcp.sandbox.store import loads
 from msgflash_mcp.server.settings import Settings
 
 from tests.conftest import make_settings
+from tests.fake_time import SandboxTime
 
 Ledger = Callable[[], list[dict[str, Any]]]
 
@@ -28,10 +29,9 @@ def settings() -> Settings:
 
 @pytest.fixture(autouse=True)
 def sandbox_clock(server: MCPServer[Any], sandbox_app: Any) -> SandboxClock:
-    """The server reads the sandbox's clock, so moving simulated time moves both sides."""
-    clock: SandboxClock = sandbox_app.state.sandbox.clock
-    server.runtime.clock = clock.now  # type: ignore[attr-defined]
-    return clock
+    """The server's clock is the sandbox's, so moving simulated time moves both sides."""
+    server.runtime.clock = SandboxTime(sandbox_app.state.sandbox)  # type: ignore[attr-defined]
+    return sandbox_app.state.sandbox.clock
 
 
 @dataclass

@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from mcp.server import MCPServer
 from msgflash_mcp.sandbox.app import SandboxConfig, create_app
 from msgflash_mcp.sandbox.keys import TEAM_ID, TEAM_NAME
 from msgflash_mcp.sandbox.seed import AWA_CONTACT_ID, PERSONAL_CONTACTS, TEAM_CONTACTS, VIP_GROUP_ID, contact_id
-from msgflash_mcp.tools import _polling
 from msgflash_mcp.tools import contacts as contacts_module
 
 from tests.conftest import call_error, call_ok, mutations
+from tests.fake_time import SandboxTime
 
 pytestmark = pytest.mark.anyio
 
@@ -33,18 +34,11 @@ def sandbox_app() -> Any:
 
 
 @pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch, sandbox_app: Any) -> list[float]:
-    """get_bulk_job_progress's sleep, replaced by moving the sandbox clock: no real waiting."""
-    slept: list[float] = []
-    sandbox = sandbox_app.state.sandbox
-
-    async def advance(seconds: float) -> None:
-        slept.append(seconds)
-        sandbox.clock.advance(seconds)
-        sandbox.tick()
-
-    monkeypatch.setattr(_polling, "sleep", advance)
-    return slept
+def sleeps(server: MCPServer[Any], sandbox_app: Any) -> list[float]:
+    """get_bulk_job_progress sleeps on the server's clock, here the sandbox's: it moves time, no real waiting."""
+    time = SandboxTime(sandbox_app.state.sandbox)
+    server.runtime.clock = time  # type: ignore[attr-defined]
+    return time.slept
 
 
 async def confirmed(

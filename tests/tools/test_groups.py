@@ -11,6 +11,7 @@ from typing import Any
 import httpx2
 import pytest
 from mcp import Client
+from mcp.server import MCPServer
 from msgflash_mcp.sandbox.app import SandboxConfig, create_app
 from msgflash_mcp.sandbox.inprocess import sandbox_transport
 from msgflash_mcp.sandbox.keys import TEAM_ID, TEAM_NAME
@@ -25,10 +26,11 @@ from msgflash_mcp.sandbox.seed import (
 )
 from msgflash_mcp.server.app import build_server
 from msgflash_mcp.server.guard.plan import Plan, PlannedRequest
-from msgflash_mcp.tools import _polling, groups
 from msgflash_mcp.tools import contacts as contacts_module
+from msgflash_mcp.tools import groups
 
 from tests.conftest import call_error, call_ok, make_settings, mutations
+from tests.fake_time import SandboxTime
 
 pytestmark = pytest.mark.anyio
 
@@ -256,17 +258,12 @@ async def test_list_group_members_pages_without_overlap(client: Client) -> None:
 
 
 async def test_adding_100_members_becomes_a_job_that_can_be_followed(
-    client: Client, sandbox_app: Any, monkeypatch: pytest.MonkeyPatch
+    client: Client, sandbox_app: Any, server: MCPServer[Any]
 ) -> None:
     sandbox = sandbox_app.state.sandbox
-    slept: list[float] = []
-
-    async def advance(seconds: float) -> None:
-        slept.append(seconds)
-        sandbox.clock.advance(seconds)
-        sandbox.tick()
-
-    monkeypatch.setattr(_polling, "sleep", advance)
+    time = SandboxTime(sandbox)
+    server.runtime.clock = time  # type: ignore[attr-defined]  # following the job moves the sandbox's time
+    slept = time.slept
     group_id = await new_group(client)
     ids = PERSONAL_IDS + [str(uuid.uuid4()) for _ in range(130 - len(PERSONAL_IDS))]
     queued = await call_ok(client, "add_group_members", {"group_id": group_id, "contact_ids": ids})

@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 import pytest
 from mcp import Client
+from mcp.server import MCPServer
 from msgflash_mcp.sandbox.keys import TEAM_ID, TEAM_NAME
 from msgflash_mcp.sandbox.seed import (
     AWA_CONTACT_ID,
@@ -15,9 +16,10 @@ from msgflash_mcp.sandbox.seed import (
     PERSONAL_DISCONNECTED_INSTANCE_ID,
     TEAM_INSTANCE_ID,
 )
-from msgflash_mcp.tools import _polling, lookups
+from msgflash_mcp.tools import lookups
 
 from tests.conftest import call_error, call_ok, mutations
+from tests.fake_time import SandboxTime
 
 pytestmark = pytest.mark.anyio
 
@@ -39,16 +41,11 @@ def numbers(count: int, prefix: str = "+336199") -> list[str]:
 
 
 @pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch, sandbox_app: Any) -> list[float]:
-    """Replace the poll sleep: record it and move the sandbox clock instead of waiting."""
-    recorded: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:
-        recorded.append(seconds)
-        sandbox_app.state.sandbox.clock.advance(seconds)
-
-    monkeypatch.setattr(_polling, "sleep", fake_sleep)
-    return recorded
+def sleeps(server: MCPServer[Any], sandbox_app: Any) -> list[float]:
+    """The poll sleeps on the server's clock, here the sandbox's: recorded, and time moves instead of waiting."""
+    time = SandboxTime(sandbox_app.state.sandbox)
+    server.runtime.clock = time  # type: ignore[attr-defined]
+    return time.slept
 
 
 async def start_async(client: Client, count: int) -> str:

@@ -22,6 +22,7 @@ from msgflash_mcp.sandbox.seed import (
 from msgflash_mcp.server.app import build_server
 
 from tests.conftest import call_error, call_ok, make_settings, mutations
+from tests.fake_time import SandboxTime
 
 pytestmark = pytest.mark.anyio
 
@@ -35,10 +36,9 @@ SEND = "/api/v1/messages/send"
 
 @pytest.fixture
 def shared_clock(server: MCPServer[Any], sandbox_app: Any) -> Any:
-    """The server's one Clock reads the sandbox's, so advancing simulated time moves both sides."""
-    clock = sandbox_app.state.sandbox.clock
-    server.runtime.clock = clock.now  # type: ignore[attr-defined]
-    return clock
+    """The server's one clock is the sandbox's, so advancing simulated time moves both sides."""
+    server.runtime.clock = SandboxTime(sandbox_app.state.sandbox)  # type: ignore[attr-defined]
+    return sandbox_app.state.sandbox.clock
 
 
 def text_message(**extra: Any) -> dict[str, Any]:
