@@ -12,7 +12,7 @@ Where it lives:
   dir (platformdirs, like the sandbox's). On the embedded sandbox the record is the sandbox's own
   (a separate file, or memory when the sandbox forgets), so simulated campaigns never mix with real ones.
 
-Use `campaign_record(runtime)` to get the one record of a server (created on first use).
+`record_for(settings, redis)` makes a server's one record (`Runtime.campaigns`), opened on first use.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     import sqlite3
 
-    from .runtime import Runtime
     from .settings import Settings
 
 log = logging.getLogger("msgflash_mcp.campaign_record")
@@ -202,18 +201,18 @@ def default_path(settings: Settings) -> str:
 class _OnFirstUse:
     """Opens the real record on first use: servers that never touch campaigns open no file."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self._runtime = runtime
+    def __init__(self, settings: Settings, redis: Any) -> None:
+        self._settings = settings
+        self._redis = redis
         self._record: CampaignRecord | None = None
 
     def _open(self) -> CampaignRecord:
         if self._record is None:
-            runtime = self._runtime
-            if runtime.redis is not None:
-                prefix = "msgflash:sandbox-campaigns:" if runtime.settings.use_sandbox else "msgflash:campaigns:"
-                self._record = RedisCampaignRecord(runtime.redis, prefix)
+            if self._redis is not None:
+                prefix = "msgflash:sandbox-campaigns:" if self._settings.use_sandbox else "msgflash:campaigns:"
+                self._record = RedisCampaignRecord(self._redis, prefix)
             else:
-                self._record = SqliteCampaignRecord(default_path(runtime.settings))
+                self._record = SqliteCampaignRecord(default_path(self._settings))
         return self._record
 
     async def add(self, entry: CampaignEntry) -> None:
@@ -226,19 +225,15 @@ class _OnFirstUse:
         return await self._open().get(campaign_id)
 
     async def close(self) -> None:
-        if self._record is not None:
-            await self._record.close()
+        """Close the open record; a later use opens it again."""
+        record, self._record = self._record, None
+        if record is not None:
+            await record.close()
 
 
-_KEY = "campaign_record"
-
-
-def campaign_record(runtime: Runtime) -> CampaignRecord:
-    """The server's one record (opened on first use)."""
-    record = runtime.extras.get(_KEY)
-    if record is None:
-        record = runtime.extras[_KEY] = _OnFirstUse(runtime)
-    return record
+def record_for(settings: Settings, redis: Any) -> CampaignRecord:
+    """A server's one record: in Redis when the server has one, else SQLite (opened on first use)."""
+    return _OnFirstUse(settings, redis)
 
 
 async def remember_campaign(

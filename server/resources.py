@@ -27,7 +27,6 @@ from ..tools.campaigns import CAMPAIGN_STATS, RECORD_SOURCE, recorded_campaigns
 from ..tools.instances import INSTANCE_STATE, INSTANCES
 from ..tools.templates import TEMPLATE, TEMPLATES
 from .call import bind_route, principal_of
-from .campaign_record import campaign_record
 from .errors import ApiError, MsgFlashError
 from .registry import Route
 from .results import UNTRUSTED_NOTE
@@ -136,7 +135,7 @@ async def campaigns_resource() -> str:
     connection = current_connection()
     try:
         api = await bind_route(connection, CAMPAIGN)
-        rows = await recorded_campaigns(campaign_record(connection.runtime), api, live=True)
+        rows = await recorded_campaigns(connection.runtime.campaigns, api, live=True)
     except MsgFlashError as exc:
         raise ResourceError(connection.runtime.scrubber.text(exc.for_model())) from None
     return _dump(connection, api.label, {"campaigns": rows, "source": RECORD_SOURCE})
@@ -146,7 +145,7 @@ async def campaign_ids(prefix: str) -> list[str]:
     """Ids from the campaign record of the active workspace whose id starts with, or name contains, `prefix`."""
     connection = current_connection()
     api = await bind_route(connection, CAMPAIGN)
-    rows = await recorded_campaigns(campaign_record(connection.runtime), api, 100, live=False)
+    rows = await recorded_campaigns(connection.runtime.campaigns, api, 100, live=False)
     needle = prefix.lower()
     by_id = [r["id"] for r in rows if r["id"].lower().startswith(needle)]
     by_name = [r["id"] for r in rows if needle and needle in str(r["name"]).lower()]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
 import httpx2
 from pydantic import SecretStr
 
@@ -29,6 +30,7 @@ from .api.ratelimit import (
 )
 from .api.retry import RetryPolicy
 from .audit import AuditLog
+from .campaign_record import CampaignRecord, record_for
 from .clock import SYSTEM_CLOCK, Clock
 from .guard import Guard, TokenStore
 from .redact import Scrubber
@@ -40,7 +42,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("msgflash_mcp")
 
-SANDBOX_BASE_URL = "http://sandbox.invalid"  # never resolved: requests go through the in-process transport
+SANDBOX_BASE_URL = "http://sandbox.invalid"
+CLOSE_TIMEOUT = 5.0  # seconds closing the runtime may take at the end of its last connection  # never resolved: requests go through the in-process transport
 
 
 def default_sandbox_db() -> str:
@@ -68,6 +71,7 @@ class Runtime:
     guard: Guard
     audit: AuditLog
     scrubber: Scrubber
+    campaigns: CampaignRecord  # the campaigns created through this server (server/campaign_record.py)
     sandbox_app: ASGIApp | None = None
     http_transport: httpx2.AsyncBaseTransport | None = None
     redis: Any = None
@@ -75,6 +79,14 @@ class Runtime:
     # The server's one clock (server/clock.py). Tests point it at the sandbox's time so simulated time moves
     # both sides; the limiter and guard made by `create` are given it there.
     clock: Clock = SYSTEM_CLOCK
+    connections: int = field(default=0, init=False)  # open `connect`s: the last one to end closes the runtime
+
+    async def aclose(self) -> None:
+        """Close what the runtime opened: the campaign record and the Redis client. (Each connection's HTTP
+        client is closed when the connection ends: `connect`.)"""
+        await self.campaigns.close()
+        if self.redis is not None:
+            await self.redis.aclose()
 
     @property
     def is_sandbox(self) -> bool:
@@ -126,6 +138,7 @@ class Runtime:
             guard=Guard(settings, token_store, clock=clock.timestamp),
             audit=AuditLog(settings.audit_log),
             scrubber=Scrubber(settings.secrets()),
+            campaigns=record_for(settings, redis),
             sandbox_app=sandbox_app,
             http_transport=http_transport,
             redis=redis,
@@ -158,8 +171,18 @@ class Connection:
 
 @asynccontextmanager
 async def connect(runtime: Runtime) -> AsyncIterator[Connection]:
-    async with runtime.http_client() as http:
-        # Read at each retry, not now: tests point the runtime at another clock after it is made.
-        api = ApiClient(http, policy=RetryPolicy(), deadline=runtime.settings.call_deadline,
-                        sleep=lambda seconds: runtime.clock.sleep(seconds))
-        yield Connection(runtime, api, "conn-" + secrets.token_hex(8))
+    """One connection's HTTP client (closed when it ends). The last connection to end closes the runtime:
+    on stdio and HTTP that is the process's one lifespan; in memory, what the next client opens again."""
+    runtime.connections += 1
+    try:
+        async with runtime.http_client() as http:
+            # Read at each retry, not now: tests point the runtime at another clock after it is made.
+            api = ApiClient(http, policy=RetryPolicy(), deadline=runtime.settings.call_deadline,
+                            sleep=lambda seconds: runtime.clock.sleep(seconds))
+            yield Connection(runtime, api, "conn-" + secrets.token_hex(8))
+    finally:
+        runtime.connections -= 1
+        if runtime.connections == 0:
+            # Even when the connection ends by cancellation; bounded, so a stuck Redis cannot hold shutdown.
+            with anyio.CancelScope(shield=True), anyio.move_on_after(CLOSE_TIMEOUT):
+                await runtime.aclose()

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 from mcp_types.version import is_version_at_least
 
 from ..api import Api
-from ..campaign_record import CampaignRecord, campaign_record
+from ..campaign_record import CampaignRecord
 from ..clock import Clock
 from ..guard.plan import Plan, PlannedRequest, from_preview
 from ..registry import Route, ToolSpec
@@ -159,5 +159,5 @@ async def bind_call(
     return CallContext(
         spec=spec, principal=principal, workspace=workspace, api=api, now=runtime.clock.now(), clock=runtime.clock,
         settings=runtime.settings,
-        workspaces=runtime.workspaces, campaigns=campaign_record(runtime), progress=progress,
+        workspaces=runtime.workspaces, campaigns=runtime.campaigns, progress=progress,
     )
