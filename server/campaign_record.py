@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -63,14 +62,14 @@ class CampaignEntry:
 
     @classmethod
     def from_created(
-        cls, created: Mapping[str, Any], request: Mapping[str, Any], workspace: str, now: float | None = None
+        cls, created: Mapping[str, Any], request: Mapping[str, Any], workspace: str, now: float
     ) -> CampaignEntry:
         """The entry for a campaign the API just created: its answer first, the request where it is silent."""
         return cls(
             id=str(created["id"]),
             workspace=workspace,
             name=str(created.get("name") or request.get("name") or ""),
-            created_at=time.time() if now is None else now,
+            created_at=now,
             schedule=created.get("schedule") or request.get("schedule"),
             repeat=created.get("repeat") or request.get("repeat"),
             template_id=created.get("templateId") or request.get("templateId"),
@@ -237,7 +236,7 @@ def record_for(settings: Settings, redis: Any) -> CampaignRecord:
 
 
 async def remember_campaign(
-    record: CampaignRecord | None, workspace: str | None, created: Any, request: Mapping[str, Any]
+    record: CampaignRecord | None, workspace: str | None, created: Any, request: Mapping[str, Any], now: float
 ) -> bool:
     """create_campaign's hook, called after a successful create with the API's answer and the request sent.
 
@@ -246,7 +245,7 @@ async def remember_campaign(
     if record is None or workspace is None or not isinstance(created, Mapping) or not created.get("id"):
         return False
     try:
-        await record.add(CampaignEntry.from_created(created, request, workspace))  # type: ignore[arg-type]
+        await record.add(CampaignEntry.from_created(created, request, workspace, now))  # type: ignore[arg-type]  # created: a Mapping (checked above)
     except Exception:
         log.warning("campaign %s was created but could not be recorded locally", created.get("id"), exc_info=True)
         return False

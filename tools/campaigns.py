@@ -276,7 +276,7 @@ async def create_campaign(call: CallContext, args: CampaignInput) -> Reply:
             "there is no API to list campaigns: ask the user to check the Campaigns page of the MsgFlash "
             "dashboard for this name before creating it again",
         ) from None
-    await remember_campaign(call.campaigns, call.workspace_name, data, request.json)
+    await remember_campaign(call.campaigns, call.workspace_name, data, request.json, call.now.timestamp())
     planned = (data.get("stats") or {}).get("planned")
     return Reply(
         f"Campaign {data.get('name')!r} {data.get('status')} for {data.get('schedule')} (UTC), "
