@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("msgflash_mcp.campaign_record")
 
-# Statuses after which a campaign sends nothing more (REFERENCE §19.2: completed/cancelled inferred).
+# Statuses after which a campaign sends nothing more: inferred(campaign-completed-status) (REFERENCE §19.2).
 FINISHED = frozenset({"completed", "cancelled", "failed"})
 LIST_LIMIT = 200  # newest entries returned at most by one list
 
