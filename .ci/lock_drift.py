@@ -1,7 +1,7 @@
 """Print the packages whose installed version differs from uv.lock (run by `make latest`).
 
-Usage: <venv>/bin/python .ci/lock_drift.py uv.lock
-Runs inside the venv being compared, so importlib.metadata reads that venv's versions.
+`make latest` runs it with the interpreter of the venv being compared (argument: the lock's path), so
+importlib.metadata reads that venv's versions.
 """
 
 import sys

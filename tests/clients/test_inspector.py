@@ -28,7 +28,8 @@ def inspector_env(tmp_path: Path) -> dict[str, str]:
 
 
 async def inspect(node: Path, tmp_path: Path, *args: str) -> Completed:
-    command = [str(node), str(INSPECTOR), "--cli", "--format", "json", *args]
+    # The Inspector gives a server 15 s to connect; a cold start on a loaded 2-core CI machine can take longer.
+    command = [str(node), str(INSPECTOR), "--cli", "--format", "json", "--connect-timeout", "60000", *args]
     return await run(command, limit=120, env=inspector_env(tmp_path), cwd=tmp_path)
 
 
