@@ -89,8 +89,8 @@ def new_campaign(
         "mediaUrl": content.get("mediaUrl"),
         "schedule": iso(schedule), "repeat": repeat, "status": "scheduled",
         "recipients": recipients, "templateVariables": variables,
-        "stats": {"planned": 0, "processingStartedAt": None, "lastEnqueuedAt": None, "completedAt": None,
-                  "cancelledAt": None},
+        # Only the timestamps are stored: the counters are computed (campaign_stats), never a stale copy.
+        "stats": {"processingStartedAt": None, "lastEnqueuedAt": None, "completedAt": None, "cancelledAt": None},
         "createdAt": iso(created), "updatedAt": iso(created),
         "_ws": ws, "_mode": resolution, "_schedule": schedule, "_frozen": None, "_recipients": [], "_resolved": False,
         "_enq": 0, "_anchor": schedule, "_anchor_n": 0, "_base_planned": 0, "_base_enq": 0, "_skipped": 0,

@@ -12,7 +12,7 @@ from ..lifecycle import safety_for
 from ..store import Ctx
 from ..util import F, is_uuid, new_id, parse_iso, public, raise_if, require, validate
 from .base import RouteSpec, route
-from .content import BUTTONS_SPEC, CAMPAIGN_TYPES, check_direct_fields
+from .content import BUTTONS_SPEC, CAMPAIGN_TYPES, CAPTION_TYPES, check_direct_fields
 from .messages import check_variables
 
 ROUTES: list[RouteSpec] = []
@@ -57,7 +57,6 @@ def _check_selector(sel: dict[str, Any], details: list[dict[str, Any]]) -> None:
 
 # Direct-content fields other than `type`: none of them may come with templateId (§8.1, one content mode).
 DIRECT_FIELDS = ("body", "mediaUrl", "title", "description", "footer", "buttons")
-NO_CAPTION = ("audio", "voice_note", "buttons")  # §8.1: body is the text, or a caption "for some media"
 
 
 def _check_content(body: dict[str, Any], details: list[dict[str, Any]]) -> None:
@@ -73,7 +72,7 @@ def _check_content(body: dict[str, Any], details: list[dict[str, Any]]) -> None:
         return
     if mtype == "text":
         require("body" in body, "body", "Required for type=text", details)
-    if mtype in NO_CAPTION and "body" in body:
+    if "body" in body and mtype != "text" and mtype not in CAPTION_TYPES:  # §8.1: a caption "for some media"
         details.append({"field": "body", "message": f"Not used with type={mtype}" + ("; use description" if mtype == "buttons" else "")})
     check_direct_fields(body, mtype, details)
 
