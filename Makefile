@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.installed
 UV_VERSION := $(shell awk '/^name = "uv"$$/ { getline; gsub(/"/, "", $$3); print $$3; exit }' uv.lock)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint latest lock-check bench sandbox bundle apps clean
+.PHONY: demo test lint latest lock-check bench sandbox bundle manifest apps clean
 
 # --locked: refuse to install when uv.lock no longer matches pyproject.toml (run `uv lock` and commit it).
 $(STAMP): pyproject.toml uv.lock
@@ -56,9 +56,15 @@ bench: $(STAMP)
 sandbox: $(STAMP)
 	$(BIN)/msgflash-mcp sandbox
 
-# msgflash-mcp.mcpb, the one-click install for Claude Desktop, packed by the mcpb CLI pinned in bundle/.
-bundle: bundle/node_modules/.package-lock.json
+# msgflash-mcp.mcpb, the one-click install for Claude Desktop, packed by the mcpb CLI pinned in bundle/
+# (the uv of .venv re-locks the bundle's virtual project offline). It ships uv.lock and starts with uv run --frozen.
+bundle: $(STAMP) manifest bundle/node_modules/.package-lock.json
 	$(PY) bundle/build.py msgflash-mcp.mcpb
+
+# The tools, prompts, version and Python of bundle/manifest.json, from the registry and pyproject.toml;
+# commit the result (tests/bundle fails while it is stale).
+manifest: $(STAMP)
+	$(BIN)/python bundle/manifest_entries.py
 
 bundle/node_modules/.package-lock.json: bundle/package-lock.json
 	cd bundle && npm ci --no-audit --no-fund --loglevel=error

@@ -1,8 +1,9 @@
 """Entry point of the MCPB bundle (`msgflash-mcp.mcpb`): the host runs it with the bundle's manifest command.
 
-The bundle is the repository's source tree (server/, tools/, sandbox/ beside pyproject.toml). `uv run` builds
-an environment from pyproject.toml and installs the project; this file then imports the package from the
-folder it sits in, so the code that runs is always the bundle's own, whatever else that environment holds.
+The bundle is the repository's source tree (server/, tools/, sandbox/ beside pyproject.toml and uv.lock).
+`uv run --frozen` installs the dependencies uv.lock pins into `.venv` here, resolving nothing; the project
+itself is not installed (the bundle's pyproject.toml says `package = false`, bundle/build.py). This file
+imports the package from the folder it sits in, so the code that runs is always the bundle's own.
 """
 
 from __future__ import annotations

@@ -93,6 +93,8 @@ def _main(argv: Sequence[str] | None) -> int:
         )
     except ConfigError as exc:
         return _fail(str(exc))
+    for notice in settings.notices:  # the host's log; the instructions carry it to the person
+        sys.stderr.write(f"msgflash-mcp: warning: {notice}\n")
     from .logs import configure_logging
     from .registry import UnknownToolset
     from .transport.serve import serve_mcp

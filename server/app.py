@@ -35,6 +35,9 @@ def instructions(runtime: Runtime) -> str:
     ]
     if runtime.is_sandbox:
         lines.append("SANDBOX: this is the built-in simulator with demo data; nothing reaches real people.")
+    # A setting that could not be read ran on its safe default: the person should hear it from the model,
+    # since the host shows them no log (server/settings.py, _safe_reading).
+    lines.extend(f"SETTINGS NOTICE (tell the user): {notice}." for notice in settings.notices)
     names = ", ".join(runtime.workspaces.names) or "none"
     lines.append(
         f"Workspaces: {names}. A tool's optional `workspace` argument picks one; omitted, the active one "
@@ -75,7 +78,7 @@ def build_server(
         settings, sandbox_app=sandbox_app, http_transport=http_transport, limiter=limiter, token_store=token_store
     )
     specs = selected_specs(runtime.settings)
-    guarded = frozenset(spec.name for spec in specs if spec.guarded)
+    guarded = {spec.name: spec.effect.value for spec in specs if spec.guarded}  # the card styles a delete as one
     # MCP Apps views; clients without Apps never see them (server/apps)
     tools = stamp_views(build_tools(specs), guarded)
 

@@ -215,6 +215,8 @@ def check_settings(report: Report, settings: Settings) -> None:
             report.add("base URL", False, "MSGFLASH_BASE_URL contains a user:password part", "remove it; keys are sent in headers")
         else:
             report.add("base URL", True, public_url(settings.base_url))
+    for notice in settings.notices:
+        report.add("setting ignored", True, notice, warning=True)
     if settings.confirm is ConfirmMode.OFF and not settings.read_only:
         report.add("confirmation", True, "MSGFLASH_CONFIRM=off: sends and deletes act WITHOUT asking anyone",
                    "only for unattended pipelines; unset it (default auto) for interactive use", warning=True)

@@ -15,7 +15,17 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PERSONAL_KEY_RE = re.compile(r"^msgf_live_[0-9a-f]{64}$")
@@ -29,6 +39,44 @@ class ConfirmMode(StrEnum):
     AUTO = "auto"  # elicit where the client can show a form, else a bound token
     TOKEN = "token"  # always the token round trip
     OFF = "off"  # unattended pipelines: no confirmation at all (loud at start-up)
+
+
+# What hosts send for a boolean field (MCPB booleans arrive as "true"/"false"; people type the rest).
+TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+FALSE_WORDS = frozenset({"false", "0", "no", "off"})
+
+
+def _safe_reading(data: dict[str, Any]) -> list[str]:
+    """Read the switches a host fills from a form (Claude Desktop's extension settings) the forgiving way.
+
+    Case and surrounding spaces do not matter. A value that still means nothing falls back to the safe side
+    instead of stopping the server, where the error would reach only a log nobody reads: confirmation on
+    (`auto`), read-only on. Edits `data` in place and returns what was replaced, for the person to see
+    (`Settings.notices`: the server's instructions, `msgflash-mcp doctor`, stderr). A notice names the
+    variable, never its value (a key pasted into the wrong field must not be echoed).
+    """
+    notices: list[str] = []
+    confirm = data.get("confirm")
+    if isinstance(confirm, str):
+        mode = confirm.strip().lower()
+        if mode not in set(ConfirmMode):
+            mode = ConfirmMode.AUTO
+            notices.append(
+                "MSGFLASH_CONFIRM is not auto, token or off, so confirmation stays on (auto); "
+                "set it to one of those three to silence this notice"
+            )
+        data["confirm"] = mode
+    read_only = data.get("read_only")
+    if isinstance(read_only, str):
+        word = read_only.strip().lower()
+        if word not in TRUE_WORDS | FALSE_WORDS:
+            word = "true"
+            notices.append(
+                "MSGFLASH_READ_ONLY is not true or false, so read-only mode is on (nothing can be sent, changed "
+                "or deleted); set it to true or false to silence this notice"
+            )
+        data["read_only"] = word in TRUE_WORDS
+    return notices
 
 
 class ConfigError(ValueError):
@@ -114,6 +162,9 @@ class Settings(BaseSettings):
     # IANA zone of the person confirming: schedules are shown in it next to UTC (None: UTC only).
     timezone: str | None = None
 
+    # What `_safe_reading` replaced with the safe default: shown to the person, never a reason to stop.
+    _notices: tuple[str, ...] = PrivateAttr(default=())
+
     _csv_toolsets = field_validator(
         "toolsets", "recipient_allowlist", "url_allowlist", "allowed_hosts", mode="before"
     )(_csv)
@@ -153,6 +204,22 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"MSGFLASH_{str(info.field_name).upper()} must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _forgiving(cls, data: Any, handler: ModelWrapValidatorHandler[Settings]) -> Settings:
+        notices: list[str] = []
+        if isinstance(data, dict):
+            data = dict(data)  # the caller's mapping stays as given
+            notices = _safe_reading(data)
+        settings = handler(data)
+        settings._notices = tuple(notices)
+        return settings
+
+    @property
+    def notices(self) -> tuple[str, ...]:
+        """Settings that could not be read and were replaced by their safe default (see `_safe_reading`)."""
+        return self._notices
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
