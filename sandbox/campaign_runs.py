@@ -104,6 +104,15 @@ def new_campaign(
     return camp
 
 
+def adopt(camp: dict[str, Any]) -> dict[str, Any]:
+    """A campaign stored by an older sandbox (a kept sandbox.sqlite3): it was frozen at creation."""
+    if "_mode" not in camp:
+        camp.update(_mode="create", _frozen=camp.get("_recipients", []), _resolved=True, _base_planned=0,
+                    _base_enq=0, _skipped=0)
+        camp["stats"].pop("planned", None)
+    return camp
+
+
 def _resolve_run(db: sqlite3.Connection, camp: dict[str, Any]) -> None:
     """Fix the recipients of the run about to start (or of every run, once frozen)."""
     if camp["_resolved"]:
@@ -135,6 +144,7 @@ def pause(camp: dict[str, Any], at: float) -> None:
 
 
 def resume(db: sqlite3.Connection, camp: dict[str, Any], at: float) -> None:
+    adopt(camp)
     if at < camp["_schedule"]:
         camp["status"] = "scheduled"  # resumed before its (next) start: it waits for the schedule again
         camp["updatedAt"] = iso(at)
@@ -148,6 +158,7 @@ def resume(db: sqlite3.Connection, camp: dict[str, Any], at: float) -> None:
 
 
 def campaign_stats(db: sqlite3.Connection, camp: dict[str, Any], full: bool = True) -> dict[str, Any]:
+    adopt(camp)
     counts: dict[str, int] = {}
     for row in db.execute("SELECT status, count(*) AS n FROM messages WHERE campaign_id = ? GROUP BY status", (camp["id"],)):
         counts[row["status"]] = row["n"]
@@ -259,6 +270,7 @@ def _end_run(camp: dict[str, Any], now: float) -> None:
 
 def advance_campaign(sb: Sandbox, db: sqlite3.Connection, camp: dict[str, Any], now: float) -> None:
     """Every run step due by `now`: starts, sends, ends, and the runs of a repeat a clock jump passed."""
+    adopt(camp)
     while True:
         if camp["status"] == "scheduled":
             if now < camp["_schedule"]:
