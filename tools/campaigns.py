@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -14,14 +13,19 @@ from ..server.call.context import CallContext
 from ..server.campaign_record import LIST_LIMIT, LIVE_MAX, CampaignEntry, CampaignRecord, remember_campaign
 from ..server.errors import ApiError, MsgFlashError, OutcomeUnknown
 from ..server.guard.plan import Plan
-from ..server.registry import GET, POST, Effect, Route, ToolInput, Toolset
+from ..server.registry import GET, POST, Effect, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
+from ._recipients import (
+    RESOLVED_AT_START,
+    Recipients,
+    recipients_now,
+    resolve_recipients,
+    selector_args,
+)
 from ._responses import CampaignStats
 from ._routes import CAMPAIGN
 from ._types import CampaignId, ContactId, GroupId
-from .contacts import CONTACTS
-from .groups import GROUP, GROUP_MEMBERS
 from .messages import (
     ButtonsArg,
     DescriptionArg,
@@ -53,10 +57,10 @@ toolset = Toolset("campaigns", "Scheduled bulk campaigns and their delivery stat
 
 CAMPAIGN_STATS = GET("/api/v1/campaigns/{id}/stats")
 
-# Tag selections are counted by paging through contacts (the API has no tag filter); past this
-# many pages the preview says "at least N" instead of spending the rate limit on one preview.
-PAGE_SIZE = 100
-MAX_EXPLICIT = 10_000  # the API's cap on explicit contact ids in one campaign (REFERENCE 8.1)
+
+# Our cap on explicit contact ids in one campaign: §8.1 states none (inferred(explicit-cap)); 10,000 is the
+# API's bulk-operation cap (REFERENCE §10.6, §11.3), borrowed so one request stays a size the API takes elsewhere.
+MAX_EXPLICIT = 10_000
 
 CampaignType = Literal["text", "image", "video", "audio", "document", "voice_note", "buttons"]
 
@@ -86,59 +90,6 @@ def _recipients(args: dict[str, Any]) -> dict[str, Any]:
     if kind == "group":
         return {"type": "group", "groupId": args["group_id"]}
     return {"type": "all"}
-
-
-@dataclass(frozen=True)
-class Recipients:
-    """Who a campaign reaches, resolved through the API: exact, never a lower bound."""
-
-    ids: tuple[str, ...]
-    numbers: tuple[str, ...]  # phones of the resolved contacts (empty for unresolved explicit ids)
-    sample: tuple[dict[str, Any], ...]
-    selector: str  # in words: "members of group 'VIP'"
-
-
-async def _contacts_pages(
-    call: CallContext, route: Route, key: str, path: dict[str, str] | None = None
-) -> list[dict[str, Any]]:
-    """Every row of a cursor-paged contact listing, reporting progress; each page takes a limiter slot."""
-    rows: list[dict[str, Any]] = []
-    cursor: str | None = None
-    while True:
-        page = await call.api.call(route, path=path, query={"limit": PAGE_SIZE, "cursor": cursor})
-        rows.extend(page.get(key) or [])
-        total = page.get("total")
-        await call.report_progress(float(len(rows)), float(total) if total else None, f"resolved {len(rows)} contacts")
-        cursor = page.get("nextCursor")
-        if not cursor or not page.get("hasMore", True):
-            return rows
-
-
-async def _resolve_recipients(call: CallContext, args: dict[str, Any], *, need_numbers: bool) -> Recipients:
-    kind = args["recipients_type"]
-    if kind == "explicit" and not need_numbers:
-        ids = tuple(dict.fromkeys(args["contact_ids"]))
-        return Recipients(ids, (), (), "the listed contacts (unknown ids are skipped)")
-    if kind == "group":
-        group = await call.api.call(GROUP, path={"groupId": args["group_id"]})
-        rows = await _contacts_pages(call, GROUP_MEMBERS, "members", {"groupId": args["group_id"]})
-        selector = f"members of group {quote_untrusted(group.get('name') or '?', 60)}"
-    else:
-        rows = await _contacts_pages(call, CONTACTS, "contacts")
-        if kind == "tags":
-            wanted = set(args["tags"])
-            rows = [c for c in rows if wanted & set(c.get("tags") or [])]
-            selector = f"contacts tagged {', '.join(sorted(wanted))}"
-        elif kind == "explicit":
-            listed = set(args["contact_ids"])
-            rows = [c for c in rows if c.get("id") in listed]
-            selector = "the listed contacts (unknown ids are skipped)"
-        else:
-            selector = "every contact of the workspace"
-    sample = tuple({"name": c.get("name"), "phone": c.get("phone")} for c in rows[:5])
-    return Recipients(
-        tuple(str(c["id"]) for c in rows), tuple(str(c.get("phone")) for c in rows if c.get("phone")), sample, selector
-    )
 
 
 class CampaignInput(ToolInput):
@@ -181,7 +132,7 @@ async def plan_create_campaign(call: CallContext, input: CampaignInput) -> Plan:
     what = f"{args['type'].replace('_', ' ')} campaign" if args.get("type") else "template campaign"
     preview = Preview(action=f"Create the {what} {args['name']!r}")
     when = when_part(args["schedule"], args.get("timezone"), settings.timezone, args.get("repeat") or "none")
-    who = await _resolve_recipients(call, args, need_numbers=policed)
+    who = await resolve_recipients(call, args, need_numbers=policed)
     recipients = _recipients(args)
     selector = who.selector
     if policed and args["recipients_type"] != "explicit":
@@ -278,11 +229,21 @@ async def create_campaign(call: CallContext, args: CampaignInput) -> Reply:
         ) from None
     await remember_campaign(call.campaigns, call.workspace_name, data, request.json, call.now.timestamp())
     planned = (data.get("stats") or {}).get("planned")
+    # inferred(campaign-resolution-time): zeroed stats at create mean the API resolves them when it starts.
+    count = f"{planned} recipient(s)" if planned else f"{call.planned.recipients or 0} {RESOLVED_AT_START}"
     return Reply(
         f"Campaign {data.get('name')!r} {data.get('status')} for {data.get('schedule')} (UTC), "
-        f"{planned} recipient(s), id {data.get('id')}",
+        f"{count}, id {data.get('id')}{_safety_note(data)}",
         data,
     )
+
+
+
+
+
+def _safety_note(data: dict[str, Any]) -> str:
+    safety = data.get("safety") or {}
+    return f"; safety {safety.get('decision')} ({safety.get('riskLevel')} risk)" if safety else ""
 
 
 # ------------------------------------------------------------------------------- read / control
@@ -404,24 +365,11 @@ async def pause_campaign(call: CallContext, args: PauseInput) -> Reply:
     return Reply(f"Campaign {data.get('name')!r} paused ({_stats_line(data.get('stats') or {})})", data)
 
 
-def _remaining(stats: dict[str, Any]) -> int:
-    done = sum(int(stats.get(k) or 0) for k in ("sent", "failed", "cancelled"))
-    return max(0, int(stats.get("planned") or 0) - done)
-
-
 class ResumeInput(ToolInput):
     campaign_id: CampaignId
 
 
-def _selector_args(selector: dict[str, Any]) -> dict[str, Any]:
-    """A stored campaign's `recipients` as create_campaign's arguments (to resolve them again)."""
-    kind = selector.get("type") or "all"
-    return {
-        "recipients_type": kind,
-        "tags": selector.get("value") if kind == "tags" else None,
-        "contact_ids": selector.get("value") if kind == "explicit" else None,
-        "group_id": selector.get("groupId") if kind == "group" else None,
-    }
+
 
 
 async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
@@ -433,21 +381,33 @@ async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
     campaign = await api.call(CAMPAIGN, path={"id": campaign_id})
     stats = campaign.get("stats") or {}
     name = quote_untrusted(campaign.get("name") or "?", 80)
-    preview = Preview(action=f"Resume campaign {name}", recipients=_remaining(stats))
+    count = await recipients_now(call, campaign)
+    preview = Preview(action=f"Resume campaign {name}", recipients=count["recipients"])
+    if count.get("resolved"):
+        preview.details["recipients are"] = count["resolved"]
     preview.details["status now"] = campaign.get("status")
     preview.details["already done"] = _stats_line(stats)
     if campaign.get("status") != "paused":
         preview.warnings.append(f"the campaign is {campaign.get('status')}, not paused: the API will refuse to resume")
     selector = "the campaign's remaining recipients"
     if call.settings.recipient_allowlist is not None:
-        who = await _resolve_recipients(call, _selector_args(campaign.get("recipients") or {}), need_numbers=True)
+        who = await resolve_recipients(call, selector_args(campaign.get("recipients") or {}), need_numbers=True)
         preview.numbers = list(who.numbers)
         selector = f"{who.selector}: {len(who.ids)} now"
     instance = await describe_instance(api, campaign["instanceId"], preview, effect="its messages will fail")
-    if campaign.get("body"):
-        preview.details["text"] = campaign["body"]
-    add_urls(preview, campaign.get("mediaUrl"), *links_in(campaign.get("body")))
-    cost = await outbound_cost(api, preview, _remaining(stats))
+    text = campaign.get("description") if campaign.get("type") == "buttons" else campaign.get("body")
+    if text:
+        preview.details["text"] = text
+    buttons = [b for b in campaign.get("buttons") or [] if isinstance(b, dict)]
+    if campaign.get("type") == "buttons":  # §8.1's own field names: the URL allow-list sees every button link
+        preview.details["title"] = campaign.get("title")
+        if campaign.get("footer"):
+            preview.details["footer"] = campaign["footer"]
+        preview.details["buttons"] = [_button_label(b) for b in buttons]
+    add_urls(preview, campaign.get("mediaUrl"), *(b.get("url") for b in buttons))
+    add_urls(preview, *links_in(campaign.get("body"), campaign.get("title"), campaign.get("description"),
+                                campaign.get("footer")))
+    cost = await outbound_cost(api, preview, count["recipients"])
     starts, repeat = parse_time(campaign.get("schedule")), campaign.get("repeat") or "none"
     when = when_part(starts, None, call.settings.timezone, repeat) if starts else {"utc": campaign.get("schedule"), "repeat": repeat}
     unfrozen = "the API resumes the campaign's own recipient selector; people added to it since creation may be included"
@@ -460,8 +420,11 @@ async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
         content={
             "type": campaign.get("type") or "template",
             "template_id": campaign.get("templateId"),
-            "text": campaign.get("body"),
+            "text": text,
             "media": campaign.get("mediaUrl"),
+            "title": campaign.get("title"),
+            "footer": campaign.get("footer"),
+            "buttons": buttons or None,
         },
         instance=instance_part(instance, campaign["instanceId"]),
         schedule=when,
@@ -474,6 +437,10 @@ async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
 async def resume_campaign(call: CallContext, args: ResumeInput) -> Reply:
     """Resume a paused campaign: its remaining recipients get the message."""
     data = await call.send_plan()
-    safety = data.get("safety") or {}
-    advice = f"; safety {safety.get('decision')} ({safety.get('riskLevel')} risk)" if safety else ""
-    return Reply(f"Campaign {data.get('name')!r} is {data.get('status')}{advice}", data)
+    return Reply(f"Campaign {data.get('name')!r} is {data.get('status')}{_safety_note(data)}", data)
+
+
+def _button_label(button: dict[str, Any]) -> str:
+    """A stored button in the words create_campaign's preview uses: 'Voir (url: https://…)'."""
+    target = next((button[k] for k in ("url", "id", "phoneNumber", "copyCode", "key") if button.get(k)), "")
+    return one_line(f"{button.get('displayText') or button.get('name') or '?'} ({button.get('type')}: {target})", 120)

@@ -19,7 +19,7 @@ from ._impact import campaigns_line, pending_campaigns
 from ._people import SAMPLE, people
 from ._polling import FINISHED, MAX_WAIT, follow
 from ._responses import BulkJob, Contact, ContactPage
-from ._routes import CONTACT_GROUPS
+from ._routes import CONTACT_GROUPS, CONTACTS
 from ._types import ContactId, Cursor, JobId, Limit, Phone, phone_search
 
 toolset = Toolset("contacts", "Contacts of the workspace and bulk contact jobs.")
@@ -59,7 +59,6 @@ Meta = Annotated[dict[str, Any], Field(description="Free-form metadata object")]
 Search = Annotated[str, StringConstraints(min_length=1, max_length=100), Field(description="Name or phone contains")]
 Sort = Annotated[Literal["createdAt_desc", "name_asc"], Field(description="Keep the same sort across pages")]
 
-CONTACTS = GET("/api/v1/contacts")
 CONTACT = GET("/api/v1/contacts/{id}")
 
 

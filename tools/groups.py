@@ -17,6 +17,7 @@ from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
 from ._people import SAMPLE, people
 from ._responses import Group, GroupPage, MemberPage
+from ._routes import GROUP, GROUP_MEMBERS
 from ._types import Cursor, GroupId, Limit
 from .contacts import ContactIds, TagSelector, is_job, queued_summary, read_contacts, resolve_selector
 
@@ -37,8 +38,6 @@ Search = Annotated[
     str, StringConstraints(min_length=1, max_length=100), Field(description="Name or description contains")
 ]
 
-GROUP = GET("/api/v1/contacts/groups/{groupId}")
-GROUP_MEMBERS = GET("/api/v1/contacts/groups/{groupId}/members")
 MAX_NAMED = 10  # contacts a tag-selected add names in its result
 
 
