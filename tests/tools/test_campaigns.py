@@ -21,7 +21,7 @@ from msgflash_mcp.sandbox.seed import (
     USER_ID,
     VIP_GROUP_ID,
 )
-from msgflash_mcp.tools import campaigns
+from msgflash_mcp.tools import _recipients
 
 from tests.conftest import call_error, call_ok, mutations
 from tests.resolution import each_resolution
@@ -160,7 +160,7 @@ async def test_tag_count_is_exact_across_pages(
     client: Client, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """plan.exact-recipients: a tag selection is resolved page by page to the exact count, never 'at least'."""
-    monkeypatch.setattr(campaigns, "PAGE_SIZE", 3)
+    monkeypatch.setattr(_recipients, "PAGE_SIZE", 3)
     preview = (
         await call_ok(client, "create_campaign", campaign(recipients_type="tags", tags=["customer"], group_id=None))
     )["preview"]
