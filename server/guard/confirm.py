@@ -48,7 +48,9 @@ TOKEN_PREFIX = "cfm_"
 class ConfirmForm(BaseModel):
     """The form a person sees; flat and primitive as elicitation requires."""
 
-    confirm: bool = Field(description="Tick to go ahead; leave unticked to cancel")
+    # Strict: only a JSON `true` is a tick. Lax pydantic would read "yes", "on" or 1 as True, and a client
+    # (or a model filling the form for a person) that sends such a value did not show a ticked box.
+    confirm: bool = Field(strict=True, description="Tick to go ahead; leave unticked to cancel")
 
 
 def normalise(args: dict[str, Any]) -> str:
