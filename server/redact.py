@@ -134,9 +134,26 @@ def remember_returned_secrets(data: Any) -> None:
     items = data if isinstance(data, list) else [data]
     for item in items:  # pyright: ignore[reportUnknownVariableType]
         if isinstance(item, dict):
-            secret = item.get("secret")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            secret = item.get(SECRET_FIELD)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
             if isinstance(secret, str):
                 _process_scrubber.add(secret)
+
+
+SECRET_FIELD = "secret"  # where API responses carry a secret shown once (a webhook's signing secret)
+NOT_KEPT = "[shown once in the first result; not kept]"
+
+
+def without_returned_secrets(value: Any) -> Any:
+    """JSON-like data with every `secret` string replaced by a note: what is kept at rest (replay entries
+    in Redis) keeps the outcome, never the secret the first result showed."""
+    if isinstance(value, dict):
+        return {
+            key: NOT_KEPT if key == SECRET_FIELD and isinstance(item, str) else without_returned_secrets(item)
+            for key, item in value.items()  # pyright: ignore[reportUnknownVariableType]
+        }
+    if isinstance(value, list):
+        return [without_returned_secrets(item) for item in value]  # pyright: ignore[reportUnknownVariableType]
+    return value
 
 
 def install_log_scrubbing(scrubber: Scrubber) -> None:
