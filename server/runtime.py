@@ -7,6 +7,7 @@ replicas share them too. The `httpx2.AsyncClient` lives in the server lifespan (
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -31,6 +32,7 @@ from .api.ratelimit import (
 from .api.retry import RetryPolicy
 from .audit import AuditLog
 from .guard import Guard, TokenStore
+from .install_key import audit_key, principal_key
 from .redact import Scrubber
 from .settings import Settings, TeamConfig
 from .workspaces import ActiveStore, MemoryActiveStore, RedisActiveStore, Workspaces
@@ -83,6 +85,11 @@ class Runtime:
     # reconciliation windows. Tests point it at the sandbox clock so simulated time moves both sides.
     clock: Clock = utc_now
 
+    @functools.cached_property
+    def principal_key(self) -> bytes:
+        """The install's key naming HTTP principals (server/install_key.py); read, or made, on first need."""
+        return principal_key(self.settings)
+
     @property
     def is_sandbox(self) -> bool:
         return self.sandbox_app is not None
@@ -126,7 +133,7 @@ class Runtime:
             workspaces=workspaces,
             limiter=limiter,
             guard=Guard(settings, token_store),
-            audit=AuditLog(settings.audit_log),
+            audit=AuditLog(settings.audit_log, audit_key(settings) if settings.audit_log else b""),
             scrubber=Scrubber(settings.secrets()),
             sandbox_app=sandbox_app,
             http_transport=http_transport,

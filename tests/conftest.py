@@ -36,11 +36,17 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MSGFLASH_CAMPAIGN_DB", ":memory:")  # nor the local campaign record's
     # Nor the user cache dir: tests build their tools (tests/unit/test_tool_cache.py tests the schema cache).
     monkeypatch.setenv("MSGFLASH_SCHEMA_CACHE", "off")
+    # Nor the install key in the user data dir (server/install_key.py): tests and the servers they spawn
+    # keep theirs in a folder of their own (platformdirs reads XDG_DATA_HOME on Linux).
+    monkeypatch.setenv("XDG_DATA_HOME", TEST_DATA_HOME)
 
 
 # Servers that tests spawn keep their tool schema cache here, never in the user cache dir: later spawns
 # list their tools from it, as a user's later starts do (server/call/tool_cache.py).
 SPAWNED_SCHEMA_CACHE = str(Path(tempfile.gettempdir()) / "msgflash-mcp-tests-schema-cache")
+
+
+TEST_DATA_HOME = str(Path(tempfile.gettempdir()) / "msgflash-mcp-tests-data")
 
 
 # Routes that must never see a team key (REFERENCE §3). Spelled out here independently of the

@@ -77,7 +77,7 @@ async def test_bearer_token_is_required_when_configured(sandbox_app: Any) -> Non
 
 @requirement("proto.http-bearer")
 async def test_several_tokens_name_several_principals() -> None:
-    verifier = serve.StaticTokenVerifier("tok-a, tok-b")
+    verifier = serve.StaticTokenVerifier("tok-a, tok-b", b"install-key")
     a, b = await verifier.verify_token("tok-a"), await verifier.verify_token("tok-b")
     assert a is not None and b is not None and a.subject != b.subject
     assert await verifier.verify_token("tok-c") is None and await verifier.verify_token("") is None

@@ -73,11 +73,12 @@ async def http_client(app: Any, token: str | None, mode: str = "legacy") -> Asyn
 
 
 async def test_a_principal_is_its_token_hash_not_its_position() -> None:
-    forward, backward = StaticTokenVerifier(f"{ALICE},{BOB}"), StaticTokenVerifier(f"{BOB}, {ALICE}")
+    key = b"install-key"
+    forward, backward = StaticTokenVerifier(f"{ALICE},{BOB}", key), StaticTokenVerifier(f"{BOB}, {ALICE}", key)
     a1, a2 = await forward.verify_token(ALICE), await backward.verify_token(ALICE)
     b1 = await forward.verify_token(BOB)
     assert a1 is not None and a2 is not None and b1 is not None
-    assert a1.subject == a2.subject == token_principal(ALICE) != b1.subject
+    assert a1.subject == a2.subject == token_principal(ALICE, key) != b1.subject
     assert ALICE not in str(a1.subject) and "client-" not in str(a1.subject)
     keyed = await StaticTokenVerifier(ALICE, b"deployment-key").verify_token(ALICE)
     assert keyed is not None and keyed.subject != a1.subject  # MSGFLASH_PRINCIPAL_KEY separates deployments
