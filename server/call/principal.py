@@ -9,7 +9,8 @@
   Redis must share the key).
 - **HTTP without a token, with a session** (the 2025 era): each MCP session is its own principal,
   a keyed hash (same key) of the session id the server minted (the transport refuses ids it did not mint, and
-  the hash keeps raw session ids out of audit lines and Redis keys).
+  the hash keeps raw session ids out of audit lines and Redis keys). A 2026-07-28 request is never
+  checked against a session, so its `Mcp-Session-Id` header, if any, is ignored.
 - **HTTP without a token and without a session** (the 2026-07-28 era, stateless): nothing tells one
   client from another. A per-request principal would break what hangs on the principal across
   requests (redeeming a confirmation token, single use of an accepted elicitation round), so these
@@ -58,6 +59,11 @@ def principal_of(ctx: Context | None, connection: Connection) -> str:
         return HTTP_PREFIX + (token.subject or token.client_id)
     if is_http(ctx):
         assert ctx is not None
-        session_id = (ctx.headers or {}).get("mcp-session-id")
+        from .context import modern_era  # context imports this module
+
+        # Only the handshake era's transport checks a session id (it answers 404 to one it did not mint). A
+        # 2026-07-28 request is never routed to a session, so a session id header on it is just text: the
+        # id of another client's session, replayed, must not make it that client.
+        session_id = None if modern_era(ctx) else (ctx.headers or {}).get("mcp-session-id")
         return SESSION_PREFIX + _mac(session_id, connection.runtime.principal_key) if session_id else ANONYMOUS
     return connection.connection_id
