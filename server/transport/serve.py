@@ -20,6 +20,7 @@ from ..install_key import principal_key, warn_if_replicas_cannot_agree
 from ..logs import third_party_level
 from ..redact import Scrubber, install_log_scrubbing
 from ..settings import ConfirmMode, Settings
+from .session_cap import SessionCap
 
 log = logging.getLogger("msgflash_mcp")
 
@@ -86,7 +87,10 @@ def http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, *
         }
     server = build_server(settings, **build, **auth)
     security = transport_security(host, port, settings.allowed_hosts)
-    return server.streamable_http_app(transport_security=security, host=host)
+    app = server.streamable_http_app(transport_security=security, host=host)
+    # Outermost, so a refused opening request costs no session, no auth check and no body read.
+    app.add_middleware(SessionCap, limit=settings.max_sessions_per_client, key=principal_key(settings))
+    return app
 
 
 def announce(settings: Settings, runtime_is_sandbox: bool) -> None:
