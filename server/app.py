@@ -78,7 +78,7 @@ def build_server(
         settings, sandbox_app=sandbox_app, http_transport=http_transport, limiter=limiter, token_store=token_store
     )
     specs = selected_specs(runtime.settings)
-    guarded = frozenset(spec.name for spec in specs if spec.guarded)
+    guarded = {spec.name: spec.effect.value for spec in specs if spec.guarded}  # the card styles a delete as one
     # MCP Apps views; clients without Apps never see them (server/apps)
     tools = stamp_views(build_tools(specs), guarded)
 

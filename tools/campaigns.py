@@ -16,7 +16,7 @@ from ..server.errors import ApiError, MsgFlashError, OutcomeUnknown
 from ..server.guard.plan import Plan
 from ..server.registry import GET, POST, Effect, Route, ToolInput, Toolset
 from ..server.results import Preview, Reply
-from ..server.untrusted import quote_untrusted
+from ..server.untrusted import one_line, quote_untrusted
 from ._responses import CampaignStats
 from ._types import CampaignId, ContactId, GroupId
 from .contacts import CONTACTS
@@ -257,7 +257,8 @@ async def _rendered_sample(api: Api, args: dict[str, Any], who: Recipients) -> d
     except ApiError:  # informational: a recipient deleted meanwhile must not block the preview
         return {}
     name = who.sample[0].get("name") if who.sample else None
-    return {"sample": rendered.get("rendered"), "sample_for": quote_untrusted(name or who.ids[0], 60)}
+    # A name alone, like the names of `who.sample`: the card shows it as a name, not as a quotation.
+    return {"sample": rendered.get("rendered"), "sample_for": one_line(name or who.ids[0], 60)}
 
 
 @toolset.tool(POST("/api/v1/campaigns"), Effect.SEND, input=CampaignInput, plan=plan_create_campaign)

@@ -378,6 +378,8 @@ async def plan_bulk_delete_contacts(call: CallContext, input: BulkDeleteInput) -
     )
     found, missing = (selection.contacts, []) if selection else await read_contacts(api, ids[:SAMPLE])
     line, who = people(found, count)
+    if selection is not None:  # which selector chose them, as the review card shows it
+        who["selector"] = "contacts tagged " + " and ".join(one_line(tag, 40) for tag in selection.tags)
     preview = Preview(action=f"Delete {count} contact(s) permanently: {line}", details={"who": who, "mode": mode})
     if selection is not None:  # a tag selection: the exact people are part of what is confirmed
         preview.contact_ids = ids

@@ -7,8 +7,11 @@ Approve calls the app-only tool `app_approve`, which repeats the exact call with
 ordinary guarded path: the guard re-checks the token's binding and the plan digest, exactly as for a
 token the model would send. A changed plan comes back as a new card, with what changed.
 
-Form fallback: when the client can also show an elicitation form, the same guarded call made again with
-identical arguments (the card was not seen, or the person asked for the form) asks in the form.
+Never a dead end. The same guarded call made again with identical arguments (the card was not seen, the
+host cannot relay the card's click, or the person would rather confirm in the conversation) asks in a form
+when the client can show one, else takes the plain token path: the model gets the token, to use only after
+the person agreed in the conversation. A card whose confirmation went stale (expired, or the server
+restarted) re-plans through `app_refresh` or `app_approve` (extension.py) into a fresh card.
 Clients without Apps never reach this module: their tools and results are those of the plain server.
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -80,8 +84,13 @@ class ShownCards:
         return True
 
 
-def as_card(result: Any, tool: str, arguments: dict[str, Any], *, form_fallback: bool) -> Any:
-    """A `confirmation_required` result with its token moved out of what the model reads, into `_meta`."""
+def as_card(
+    result: Any, tool: str, arguments: dict[str, Any], *, effect: str, form_fallback: bool, note: str | None = None
+) -> Any:
+    """A `confirmation_required` result with its token moved out of what the model reads, into `_meta`.
+
+    `effect` (send, delete, admin) tells the card how to dress Approve: a delete is not a green send.
+    `note`: why the person sees this card again (the card shows it above the plan)."""
     if not isinstance(result, CallToolResult) or not isinstance(result.structured_content, dict):
         return result
     structured = dict(result.structured_content)
@@ -89,16 +98,20 @@ def as_card(result: Any, tool: str, arguments: dict[str, Any], *, form_fallback:
     if structured.get("status") != "confirmation_required" or not isinstance(token, str):
         return result
     action = (structured.get("preview") or {}).get("action") or tool
-    summary = (
-        f"Shown to the user as a review card, nothing was done yet: {action}. The user approves or cancels in the "
-        f"card; wait for their decision and do not call {tool} again on your own."
+    again = f"calling {tool} again with identical arguments"
+    other_way = f"{again} asks them in a form" if form_fallback else (
+        f"{again} returns a confirm_token, to use only after they agree in the conversation"
     )
-    if form_fallback:
-        summary += f" If the user cannot see the card, calling {tool} again with identical arguments asks them in a form."
-    structured["summary"] = summary
+    structured["summary"] = (
+        f"Shown to the user as a review card, nothing was done yet: {action}. The user approves or cancels in the "
+        f"card; wait for their decision. If they say the card cannot confirm, or want to confirm here, {other_way}."
+    )
+    if note:
+        structured["note"] = note
     card = render(ToolOutput.model_validate(structured))
     arguments = {k: v for k, v in arguments.items() if k != "confirm_token"}
-    card.meta = {**(result.meta or {}), CONFIRM_META: {"token": token, "tool": tool, "arguments": arguments}}
+    confirmation = {"token": token, "tool": tool, "arguments": arguments, "effect": effect}
+    card.meta = {**(result.meta or {}), CONFIRM_META: confirmation}
     return card
 
 
@@ -107,7 +120,7 @@ async def intercept(
     ctx: ServerRequestContext[Any, Any],
     call_next: CallNext,
     *,
-    guarded: frozenset[str],
+    guarded: Mapping[str, str],
     shown: ShownCards,
 ) -> HandlerResult:
     """The `tools/call` interceptor: guarded calls of Apps clients get the card; every other call passes through."""
@@ -120,10 +133,10 @@ async def intercept(
         return await call_next(ctx)
     form = can_show_form(ctx)
     key = call_key(ctx, params.name, arguments)
-    if form and shown.take(key):
-        return await call_next(ctx)  # the same call again: the form fallback
+    if shown.take(key):
+        return await call_next(ctx)  # the same call again: the form, or the token for the conversation
     result = await call_next(replace(ctx, session=NoFormSession(ctx.session)))  # pyright: ignore[reportArgumentType]
-    card = as_card(result, params.name, arguments, form_fallback=form)
+    card = as_card(result, params.name, arguments, effect=guarded[params.name], form_fallback=form)
     if card is not result:
         shown.add(key)
     return card

@@ -7,7 +7,8 @@ not negotiate Apps.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Annotated, Any, cast
 
 from mcp.server.apps import Apps, Visibility, client_supports_apps
@@ -19,10 +20,11 @@ from mcp.types import CallToolRequestParams, CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from ..call import principal_of
+from ..guard import StaleToken
 from ..results import ToolOutput, render
 from ..runtime import Connection
-from .card import ShownCards, as_card, intercept
-from .views import REPORTS, REVIEW, VIEWS, view_resource
+from .card import NoFormSession, ShownCards, as_card, call_key, intercept
+from .views import LEGACY_URI_KEY, REPORTS, REVIEW, VIEWS, view_meta, view_resource
 
 ToolName = Annotated[str, Field(description="The guarded tool the card shows")]
 Arguments = Annotated[dict[str, Any], Field(description="Its arguments, exactly as previewed")]
@@ -31,20 +33,22 @@ Token = Annotated[str, Field(description="The card's confirmation")]
 APP_ONLY: list[Visibility] = ["app"]  # `_meta.ui.visibility`: hosts never offer these tools to the model
 
 
-def stamp_views(tools: Iterable[Tool], guarded: frozenset[str]) -> list[Tool]:
-    """The tools with `_meta.ui.resourceUri` on those that have a view: every guarded tool (the card) and
-    the reports. Stamped on copies: built tools are shared by every server of the process."""
+def stamp_views(tools: Iterable[Tool], guarded: Mapping[str, str]) -> list[Tool]:
+    """The tools with the view's URI in `_meta` (both keys, `view_meta`) on those that have a view: every
+    guarded tool (the card) and the reports. Stamped on copies: built tools are shared by every server of
+    the process."""
     stamped: list[Tool] = []
     for tool in tools:
         uri = REVIEW if tool.name in guarded else REPORTS.get(tool.name)
         if uri is not None:
-            tool = tool.model_copy(update={"meta": {**(tool.meta or {}), "ui": {"resourceUri": uri}}})
+            tool = tool.model_copy(update={"meta": {**(tool.meta or {}), **view_meta(uri)}})
         stamped.append(tool)
     return stamped
 
 
 class MsgflashApps(Apps):
-    def __init__(self, guarded: frozenset[str]) -> None:
+    def __init__(self, guarded: Mapping[str, str]) -> None:
+        """`guarded`: each tool that needs a confirmation, and its effect (send, delete, admin)."""
         super().__init__()
         self.guarded = guarded
         self.shown = ShownCards()
@@ -58,41 +62,84 @@ class MsgflashApps(Apps):
     ) -> HandlerResult:
         return await intercept(params, ctx, call_next, guarded=self.guarded, shown=self.shown)
 
+    def check(self, ctx: Context, tool: str) -> None:
+        if not client_supports_apps(ctx):
+            raise ToolError("this tool belongs to the review card of MCP Apps hosts")
+        if tool not in self.guarded:
+            raise ToolError(f"{tool!r} is not a tool that needs confirmation here")
+
+    async def replan(self, ctx: Context, tool: str, arguments: dict[str, Any], note: str | None = None) -> CallToolResult:
+        """The guarded call planned afresh on the token path (never a form: the card is where the person is),
+        as a new card. Sends nothing: the new card needs its own Approve."""
+        request = replace(ctx.request_context, session=NoFormSession(ctx.request_context.session))
+        inner = Context(request_context=request, mcp_server=ctx.mcp_server,
+                        input_params=CallToolRequestParams(name=tool, arguments=arguments))
+        result = await ctx.mcp_server.call_tool(tool, arguments, inner)
+        if not isinstance(result, CallToolResult):
+            raise ToolError("this action needs another answer; nothing was sent. Ask the assistant for a new preview")
+        card = as_card(result, tool, arguments, effect=self.guarded[tool], form_fallback=False, note=note)
+        if card is not result:  # the model's identical call now takes the conversation's path, as after any card
+            self.shown.add(call_key(ctx.request_context, tool, arguments))
+        return card
+
     def _register_decisions(self) -> None:
-        guarded = self.guarded
         annotations = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True,
                                       open_world_hint=True)
+        legacy = {LEGACY_URI_KEY: REVIEW}  # Apps.tool writes `_meta.ui`; the older hosts' key beside it
 
-        def check(ctx: Context, tool: str) -> None:
-            if not client_supports_apps(ctx):
-                raise ToolError("this tool belongs to the review card of MCP Apps hosts")
-            if tool not in guarded:
-                raise ToolError(f"{tool!r} is not a tool that needs confirmation here")
-
-        @self.tool(resource_uri=REVIEW, visibility=APP_ONLY, name="app_approve", title="Approve (review card)",
-                   annotations=annotations,
+        @self.tool(resource_uri=REVIEW, visibility=APP_ONLY, meta=legacy, name="app_approve",
+                   title="Approve (review card)", annotations=annotations,
                    description="The person approved the review card: run the previewed call with its confirmation.")
         async def app_approve(tool: ToolName, arguments: Arguments, confirm_token: Token, ctx: Context) -> CallToolResult:
-            check(ctx, tool)
+            self.check(ctx, tool)
             call = {**arguments, "confirm_token": confirm_token}
             # The ordinary guarded path, as if the model had sent the token: binding, digest and single use
             # are checked by the guard, not here.
             inner = Context(request_context=ctx.request_context, mcp_server=ctx.mcp_server,
                             input_params=CallToolRequestParams(name=tool, arguments=call))
-            result = await ctx.mcp_server.call_tool(tool, call, inner)
+            try:
+                result = await ctx.mcp_server.call_tool(tool, call, inner)
+            except ToolError as exc:
+                if not stale(exc):
+                    raise
+                return await self.replan(ctx, tool, arguments, STALE_NOTE)
             if not isinstance(result, CallToolResult):
-                raise ToolError("the confirmation needs another answer; nothing was sent. Ask for a new preview")
-            return as_card(result, tool, arguments, form_fallback=False)  # a changed plan: a new card
+                raise ToolError("this action needs another answer; nothing was sent. Ask the assistant for a new preview")
+            return as_card(result, tool, arguments, effect=self.guarded[tool], form_fallback=False)  # a changed plan
 
-        @self.tool(resource_uri=REVIEW, visibility=APP_ONLY, name="app_cancel", title="Cancel (review card)",
+        @self.tool(resource_uri=REVIEW, visibility=APP_ONLY, meta=legacy, name="app_refresh",
+                   title="Review again (review card)", annotations=READ_ONLY,
+                   description="The card has no usable confirmation: plan the same call again as a new card. Sends nothing.")
+        async def app_refresh(tool: ToolName, arguments: Arguments, ctx: Context) -> CallToolResult:
+            self.check(ctx, tool)
+            return await self.replan(ctx, tool, {k: v for k, v in arguments.items() if k != "confirm_token"})
+
+        @self.tool(resource_uri=REVIEW, visibility=APP_ONLY, meta=legacy, name="app_cancel",
+                   title="Cancel (review card)",
                    annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True,
                                                open_world_hint=False),
                    description="The person cancelled the review card: nothing is sent; the decision is audited.")
         async def app_cancel(tool: ToolName, arguments: Arguments, confirm_token: Token, ctx: Context) -> CallToolResult:
-            check(ctx, tool)
+            self.check(ctx, tool)
             connection = cast(Connection, ctx.request_context.lifespan_context)
             # The token is left to expire unused: only this card ever held it, and the card is closed now.
             await connection.runtime.audit.record(tool=tool, workspace=None, args=arguments, confirmation="card",
                                                   outcome="declined", principal=principal_of(ctx, connection))
             return render(ToolOutput(status="declined", summary="Not done: the user cancelled in the review card. "
                                      "Nothing was sent or changed.", note="Do not retry unless the user asks again."))
+
+
+STALE_NOTE = ("The earlier confirmation had expired (or the server restarted), so nothing was sent. This is the plan "
+              "as it stands now: check it and approve again.")
+READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=True)
+
+
+def stale(exc: BaseException) -> bool:
+    """The guard found the token gone (anywhere in the chain of causes the SDK's wrapping keeps)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, StaleToken):
+            return True
+        seen = seen.__cause__
+    return False
+

@@ -18,6 +18,18 @@ CAMPAIGN_STATS = "ui://msgflash/campaign-stats"
 USAGE = "ui://msgflash/usage"
 INSTANCE_HEALTH = "ui://msgflash/instance-health"
 
+# Older hosts read the view's URI from the flat `_meta["ui/resourceUri"]`, newer ones from `_meta.ui.resourceUri`.
+# The ext-apps SDK's server helper writes both: `registerAppTool` in src/server/index.ts of
+# modelcontextprotocol/ext-apps (2.0.4, RESOURCE_URI_META_KEY in src/constants.ts) sets the legacy key when
+# only `ui.resourceUri` is given, "for compatibility with older hosts", and the reverse. So do we.
+LEGACY_URI_KEY = "ui/resourceUri"
+
+
+def view_meta(uri: str) -> dict[str, Any]:
+    """A tool's `_meta` binding it to the view `uri`, under both keys (see LEGACY_URI_KEY)."""
+    return {"ui": {"resourceUri": uri}, LEGACY_URI_KEY: uri}
+
+
 # Read tools whose result has a visual report; their text and structured results stay as they are.
 REPORTS = {
     "get_campaign_stats": CAMPAIGN_STATS,

@@ -9,6 +9,8 @@ from mcp.server.apps import client_supports_apps
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.types import CallToolResult, TextContent
 
+from .views import LEGACY_URI_KEY
+
 
 def _meta_of(item: Any) -> dict[str, Any]:
     meta = item.get("_meta") if isinstance(item, dict) else None
@@ -21,7 +23,7 @@ def _is_app_only(tool: dict[str, Any]) -> bool:
 
 
 def _plain_tool(tool: dict[str, Any]) -> dict[str, Any]:
-    meta = {k: v for k, v in _meta_of(tool).items() if k != "ui"}
+    meta = {k: v for k, v in _meta_of(tool).items() if k not in ("ui", LEGACY_URI_KEY)}
     plain = {k: v for k, v in tool.items() if k != "_meta"}
     if meta:
         plain["_meta"] = meta

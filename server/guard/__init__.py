@@ -13,6 +13,7 @@ from .confirm import (
     Decision,
     Guard,
     MemoryTokenStore,
+    StaleToken,
     TokenRecord,
     TokenStore,
     _hash,  # pyright: ignore[reportPrivateUsage]
@@ -29,6 +30,7 @@ __all__ = [
     "Decision",
     "Guard",
     "MemoryTokenStore",
+    "StaleToken",
     "TokenRecord",
     "TokenStore",
     "_hash",

@@ -46,6 +46,11 @@ TOKEN_TTL = 600.0
 TOKEN_PREFIX = "cfm_"
 
 
+class StaleToken(ToolError):
+    """The token is gone (expired, or a restart emptied the memory store); nothing was sent. Its own type so
+    the review card can re-plan into a fresh card instead of showing the model's instructions to a person."""
+
+
 class ConfirmForm(BaseModel):
     """The form a person sees; flat and primitive as elicitation requires."""
 
@@ -226,7 +231,7 @@ class Guard:
         its first result (a replay Decision; the object it acted on may be gone by now). None: go on."""
         record = await self.store.get(_hash(token))
         if record is None:
-            raise ToolError(
+            raise StaleToken(
                 "confirm_token is unknown or expired; nothing was sent. Call again without confirm_token "
                 "to get a fresh preview and token"
             )
@@ -244,7 +249,7 @@ class Guard:
         if record.used:
             return self._replayed(record)
         if record.expires_at < self._clock():
-            raise ToolError(
+            raise StaleToken(
                 "confirm_token expired (tokens last 10 minutes); nothing was sent. "
                 "Call again without confirm_token for a fresh preview"
             )
@@ -268,7 +273,7 @@ class Guard:
         token_hash = _hash(token)
         record = await self.store.get(token_hash)
         if record is None:
-            raise ToolError("confirm_token is unknown or expired; nothing was sent")
+            raise StaleToken("confirm_token is unknown or expired; nothing was sent")
         if record.used:
             return self._replayed(record)
         # Policies hold at the moment of acting, not only when the token was minted.
@@ -281,7 +286,7 @@ class Guard:
         if status == "claimed":
             return Decision("proceed", "token", plan, token_hash=token_hash)
         if status == "missing":
-            raise ToolError("confirm_token is unknown or expired; nothing was sent")
+            raise StaleToken("confirm_token is unknown or expired; nothing was sent")
         again = await self.store.get(token_hash)
         return self._replayed(again or record)
 

@@ -73,17 +73,20 @@ def host() -> Iterator[Host]:
 
 
 def show(
-    page: Any, session: Host, *, uri: str, tool: str, arguments: dict[str, Any], result: dict[str, Any], theme: str,
-    styles: dict[str, str] | None = None,
+    page: Any, session: Host, *, uri: str, tool: str, arguments: dict[str, Any], result: dict[str, Any],
+    theme: str | None, styles: dict[str, str] | None = None, server_tools: bool = True, drop_meta: bool = False,
 ) -> Any:
-    """Load a view in the harness page with a tool's input and result; returns the view's frame."""
+    """Load a view in the harness page with a tool's input and result; returns the view's frame.
+
+    `theme=None` is a host that names no theme; `server_tools=False` one that cannot relay the view's tool
+    calls; `drop_meta=True` one that does not pass the result's `_meta` to the view."""
     page.on("console", lambda message: print("console:", message.text))  # shown when a test fails
     page.goto(HARNESS.as_uri())
     page.wait_for_function("window.harness && window.harness.ready")
     page.evaluate(
         "o => window.harness.load(o)",
         {"html": session.read(uri), "toolName": tool, "toolArguments": arguments, "toolResult": result, "theme": theme,
-         "styles": styles},
+         "styles": styles, "serverTools": server_tools, "dropMeta": drop_meta},
     )
     return page.frame_locator("iframe")
 

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 from mcp import Client
 from mcp.server import MCPServer
+from msgflash_mcp.server.app import build_server
 
 from tests.conftest import mutations
 from tests.guard.conftest import Elicitor
 
-from .conftest import apps_extension, card_confirmation, connected_instance
+from .conftest import CONFIRM_META, apps_extension, card_confirmation, connected_instance
 
 pytestmark = pytest.mark.anyio
 
@@ -122,3 +123,75 @@ async def test_a_changed_plan_comes_back_as_a_new_card_and_sends_nothing(
     assert "recipients 5 → 8" in structured["preview"]["changes"]
     assert second["token"] != first["token"]
     assert [e for e in mutations(ledger()) if e["path"].startswith("/api/v1/campaigns")] == []
+
+
+# ---------------------------------------------------------------------------------- never a dead end
+
+
+async def test_the_same_call_again_without_a_form_gives_the_token_for_the_conversation(
+    server: MCPServer[Any], ledger: Callable[[], list[dict[str, Any]]]
+) -> None:
+    """A host that cannot relay the card's click: the model is told to call again, and that call returns
+    the plain token path (to use after the person agrees in the conversation), not another tokenless card."""
+    async with Client(server, extensions=[apps_extension()]) as client:
+        args = await send_args(client)
+        card = await client.call_tool("send_message", args)
+        summary = (card.structured_content or {})["summary"]
+        again = await client.call_tool("send_message", args)
+        token = (again.structured_content or {}).get("confirm_token")
+        assert isinstance(token, str) and sends(ledger) == []
+        done = await client.call_tool("send_message", {**args, "confirm_token": token})
+    assert "do not call" not in summary
+    assert "calling send_message again with identical arguments returns a confirm_token" in summary
+    assert "agree in the conversation" in summary
+    assert CONFIRM_META not in (again.meta or {})
+    assert (done.structured_content or {})["status"] == "ok"
+    assert len(sends(ledger)) == 1
+
+
+@pytest.mark.parametrize("how", ["unknown token", "server restarted"])
+async def test_a_stale_confirmation_comes_back_as_a_fresh_card_in_plain_words(
+    how: str, settings: Any, sandbox_app: Any, server: MCPServer[Any], ledger: Callable[[], list[dict[str, Any]]]
+) -> None:
+    """Approve on a card whose token is gone (expired, or the memory store went with a restart): nothing is
+    sent, no error in the model's words; a new card of the live plan says why, and approving it acts once."""
+    async with Client(server, extensions=[apps_extension()]) as client:
+        args = await send_args(client)
+        token = card_confirmation(await client.call_tool("send_message", args))["token"]
+    restarted = build_server(settings, sandbox_app=sandbox_app) if how == "server restarted" else server
+    async with Client(restarted, extensions=[apps_extension()]) as client:
+        stale = token if how == "server restarted" else "cfm_" + "x" * 32
+        fresh = await client.call_tool("app_approve", {"tool": "send_message", "arguments": args, "confirm_token": stale})
+        assert not fresh.is_error and sends(ledger) == []
+        renewed = card_confirmation(fresh)
+        done = await client.call_tool("app_approve", {"tool": "send_message", "arguments": renewed["arguments"],
+                                                      "confirm_token": renewed["token"]})
+    structured = fresh.structured_content or {}
+    assert structured["status"] == "confirmation_required" and "confirm_token" not in structured
+    assert "expired (or the server restarted), so nothing was sent" in structured["note"]
+    assert renewed["token"] != token
+    assert (done.structured_content or {})["status"] == "ok"
+    assert len(sends(ledger)) == 1
+
+
+async def test_refresh_plans_again_as_a_new_card_and_sends_nothing(
+    server: MCPServer[Any], ledger: Callable[[], list[dict[str, Any]]]
+) -> None:
+    """A host that dropped the result's `_meta` leaves the card without its confirmation: app_refresh
+    plans the same call afresh, and the new card carries a confirmation of its own."""
+    async with Client(server, extensions=[apps_extension()]) as client:
+        args = await send_args(client)
+        await client.call_tool("send_message", args)
+        refreshed = await client.call_tool("app_refresh", {"tool": "send_message", "arguments": args})
+        again = await client.call_tool("send_message", args)  # the model's identical call: the conversation's path
+    confirmation = card_confirmation(refreshed)
+    assert confirmation["arguments"] == args and confirmation["effect"] == "send"
+    assert "confirm_token" in (again.structured_content or {})
+    assert sends(ledger) == []
+
+
+async def test_a_delete_card_names_its_selector_and_says_it_deletes(server: MCPServer[Any]) -> None:
+    async with Client(server, extensions=[apps_extension()]) as client:
+        card = await client.call_tool("bulk_delete_contacts", {"tags": ["vip"]})
+    assert card_confirmation(card)["effect"] == "delete"
+    assert (card.structured_content or {})["preview"]["who"]["selector"] == "contacts tagged vip"

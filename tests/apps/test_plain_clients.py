@@ -33,12 +33,16 @@ async def test_plain_client_lists_exactly_the_tools_of_a_server_without_apps(set
 async def test_apps_client_sees_the_views_and_the_app_only_tools(server: MCPServer[Any]) -> None:
     async with Client(server, extensions=[apps_extension()]) as client:
         tools = {t.name: t for t in (await client.list_tools()).tools}
-    assert tools["get_usage"].meta == {"ui": {"resourceUri": "ui://msgflash/usage"}}
-    assert tools["get_campaign_stats"].meta == {"ui": {"resourceUri": "ui://msgflash/campaign-stats"}}
-    assert tools["get_instance_health"].meta == {"ui": {"resourceUri": "ui://msgflash/instance-health"}}
-    assert tools["send_message"].meta == {"ui": {"resourceUri": "ui://msgflash/review"}}
-    assert tools["app_approve"].meta == {"ui": {"resourceUri": "ui://msgflash/review", "visibility": ["app"]}}
+    def bound(uri: str, **ui: Any) -> dict[str, Any]:  # both keys, as the ext-apps SDK's registerAppTool writes
+        return {"ui": {"resourceUri": uri, **ui}, "ui/resourceUri": uri}
 
+    assert tools["get_usage"].meta == bound("ui://msgflash/usage")
+    assert tools["get_campaign_stats"].meta == bound("ui://msgflash/campaign-stats")
+    assert tools["get_instance_health"].meta == bound("ui://msgflash/instance-health")
+    assert tools["send_message"].meta == bound("ui://msgflash/review")
+    assert tools["bulk_delete_contacts"].meta == bound("ui://msgflash/review")
+    for decision in ("app_approve", "app_cancel", "app_refresh"):
+        assert tools[decision].meta == bound("ui://msgflash/review", visibility=["app"])
 
 async def test_plain_client_keeps_the_token_path_and_cannot_call_app_tools(server: MCPServer[Any]) -> None:
     async with Client(server) as client:

@@ -11,8 +11,10 @@ interface LoadOptions {
   toolName: string;
   toolArguments: Record<string, unknown>;
   toolResult: Record<string, unknown>;
-  theme: "light" | "dark";
+  theme?: "light" | "dark"; // absent: a host that names no theme (the view follows prefers-color-scheme)
   styles?: Record<string, string>; // host style variables (McpUiStyles)
+  serverTools?: boolean; // false: a host that cannot relay the view's tool calls (no `serverTools` capability)
+  dropMeta?: boolean; // true: a host that does not pass the result's `_meta` to the view
 }
 
 declare global {
@@ -28,17 +30,18 @@ let bridge: AppBridge | undefined;
 let context: McpUiHostContext = {};
 
 async function load(options: LoadOptions): Promise<void> {
-  document.documentElement.dataset.theme = options.theme;
+  if (options.theme) document.documentElement.dataset.theme = options.theme;
   const frame = document.createElement("iframe");
   frame.setAttribute("sandbox", "allow-scripts"); // what hosts do: no same-origin, no top navigation
   frame.title = options.toolName;
   document.getElementById("host")!.replaceChildren(frame);
-  context = { theme: options.theme, timeZone: "America/Sao_Paulo", locale: "en-GB", displayMode: "inline", platform: "web" };
+  context = { timeZone: "America/Sao_Paulo", locale: "en-GB", displayMode: "inline", platform: "web" };
+  if (options.theme) context.theme = options.theme;
   if (options.styles) context.styles = { variables: options.styles as McpUiStyles }; // hosts send any subset
   bridge = new AppBridge(
     null,
     { name: "msgflash-test-host", version: "1" },
-    { serverTools: {}, updateModelContext: { text: {} } },
+    options.serverTools === false ? { updateModelContext: { text: {} } } : { serverTools: {}, updateModelContext: { text: {} } },
     { hostContext: context },
   );
   bridge.oncalltool = async (params) => {
@@ -61,7 +64,8 @@ async function load(options: LoadOptions): Promise<void> {
   frame.srcdoc = options.html;
   await initialised;
   await bridge.sendToolInput({ arguments: options.toolArguments });
-  await bridge.sendToolResult(options.toolResult as any);
+  const { _meta, ...withoutMeta } = options.toolResult;
+  await bridge.sendToolResult((options.dropMeta ? withoutMeta : options.toolResult) as any);
 }
 
 window.modelContext = [];

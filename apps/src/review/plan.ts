@@ -12,7 +12,17 @@ export interface Plan {
   workspace?: string;
   digest?: string;
   who?: { count?: number; selector?: string; sample: { name?: string; phone?: string }[]; numbers: string[] };
-  what?: { type?: string; template?: string; text?: string; sampleFor?: string; media?: string; buttons: { type?: string; label: string; target?: string }[] };
+  what?: {
+    type?: string;
+    template?: string;
+    text?: string;
+    title?: string;
+    footer?: string;
+    sample?: string; // the server's rendering for one real recipient (templates)
+    sampleFor?: string;
+    media?: string;
+    buttons: { type?: string; label: string; target?: string }[];
+  };
   links: Link[];
   when?: { utc?: string; local?: string; repeat?: string };
   cost?: { before?: number; after?: number; limit?: number };
@@ -21,6 +31,47 @@ export interface Plan {
   changes: string[];
   unfrozen?: string;
   details: [string, string][];
+}
+
+// Labels of the informational lines a plan may carry beside its structured parts (server `Preview.details`).
+const LABELS: Record<string, string> = {
+  contact: "Contact",
+  mode: "How",
+  quota: "Quota",
+  repeats: "Repeats",
+  group: "Group",
+  members: "Members",
+  title: "Title",
+  footer: "Footer",
+  variables: "Variables",
+};
+// Lines the card already shows from the structured parts (or that only a program needs): never repeated.
+const SHOWN_ELSEWHERE = new Set([
+  "tool", "action", "workspace", "digest", "who", "what", "when", "cost", "instance", "risk", "changes", "unfrozen",
+  "recipients", "recipients are", "urls", "warnings", "blocked", "text", "type", "template", "buttons", "media",
+  "media_url", "schedule (UTC)", "id", "title", "footer",
+]);
+
+/** A detail key as a person reads it: a known label, else the key in words ("send_at" -> "Send at"). */
+export function labelOf(key: string): string {
+  const words = LABELS[key] ?? key.replace(/[_-]+/g, " ").replace(/([a-z])([A-Z])/g, "$1 $2").toLowerCase();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/** A detail value in words: text and numbers as they are, lists joined, a record as "key: value" pairs. */
+function wordsOf(value: unknown): string | undefined {
+  if (typeof value === "string" || typeof value === "number") return String(value);
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  if (Array.isArray(value)) {
+    const parts = value.map(wordsOf).filter((v): v is string => !!v);
+    return parts.length ? parts.join(", ") : undefined;
+  }
+  const record = asRecord(value);
+  const parts = Object.entries(record).flatMap(([k, v]) => {
+    const shown = wordsOf(v);
+    return shown ? [`${labelOf(k)}: ${shown}`] : [];
+  });
+  return parts.length ? parts.join("; ") : undefined;
 }
 
 const num = (value: unknown): number | undefined => (typeof value === "number" && Number.isFinite(value) ? value : undefined);
@@ -56,13 +107,11 @@ export function planOf(preview: Record<string, unknown>): Plan {
   const media = asString(what.media) ?? asString(preview.media) ?? asString(preview.media_url);
   const utc = asString(when.utc) ?? asString(preview["schedule (UTC)"]);
   addLink(media);
-  const known = new Set(["tool", "action", "workspace", "digest", "who", "what", "when", "cost", "instance", "risk", "changes", "unfrozen", "recipients", "urls", "warnings", "blocked", "text", "type", "buttons", "media", "media_url", "schedule (UTC)"]);
   const details: [string, string][] = [];
   for (const [key, value] of Object.entries(preview)) {
-    if (known.has(key) || value === null || value === undefined) continue;
-    const list = strings(value);
-    const shown = Array.isArray(value) && list.length === value.length ? list.join(", ") : typeof value === "object" ? JSON.stringify(value) : String(value);
-    details.push([key, shown]);
+    if (SHOWN_ELSEWHERE.has(key) || value === null || value === undefined) continue;
+    const shown = wordsOf(value);
+    if (shown) details.push([labelOf(key), shown]);
   }
   const count = num(who.count) ?? num(preview.recipients);
   return {
@@ -83,6 +132,9 @@ export function planOf(preview: Record<string, unknown>): Plan {
           type: asString(what.type) ?? asString(preview.type),
           template: asString(what.template),
           text,
+          title: asString(what.title) ?? asString(preview.title),
+          footer: asString(what.footer) ?? asString(preview.footer),
+          sample: asString(what.sample),
           sampleFor: asString(what.sample_for),
           media,
           buttons: Array.isArray(what.buttons)

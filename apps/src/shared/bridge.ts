@@ -7,6 +7,7 @@
  * browser tests drive this bridge with the SDK's real host side (`AppBridge`), so a drift fails there.
  */
 import type {
+  McpUiHostCapabilities,
   McpUiHostContext,
   McpUiInitializeRequest,
   McpUiInitializeResult,
@@ -36,6 +37,8 @@ export class HostBridge {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly host: Window = window.parent;
+  /** What the host said it can do (`ui/initialize`); empty until it answered. */
+  hostCapabilities: McpUiHostCapabilities = {};
 
   constructor(private readonly handlers: ViewHandlers) {
     window.addEventListener("message", (event) => this.receive(event));
@@ -49,9 +52,15 @@ export class HostBridge {
       protocolVersion: __UI_PROTOCOL_VERSION__,
     };
     const result = (await this.request("ui/initialize", params)) as McpUiInitializeResult;
+    this.hostCapabilities = result.hostCapabilities ?? {}; // before "initialized": the tool result comes after it
     this.notify("ui/notifications/initialized", {});
     if (result.hostContext) this.handlers.hostContext?.(result.hostContext);
     return result;
+  }
+
+  /** Whether the host relays this view's `tools/call` to the server (`serverTools`); without it, no button can act. */
+  get canCallTools(): boolean {
+    return this.hostCapabilities.serverTools !== undefined;
   }
 
   callTool(name: string, args: Record<string, unknown>): Promise<ToolResult> {
