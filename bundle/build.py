@@ -10,7 +10,7 @@ project files uv runs it from, and per package what its wheel would ship) and pa
 The host starts the bundle with `uv run --frozen` (manifest.json): the dependencies are the ones uv.lock
 pins, installed from the lock without resolving anything. The project itself is not installed (main.py
 imports it from the bundle folder), so the bundle's pyproject.toml says `[tool.uv] package = false` and its
-uv.lock is the repository's, re-locked offline for that one change: `stage_project` checks every pin stayed.
+uv.lock is the repository's, re-locked for that one change: `stage_project` checks every pin stayed.
 Standard library only (plus the uv of .venv), so any Python 3.11 can run it.
 """
 
@@ -107,7 +107,12 @@ def locked_packages(lock: Path, skip: str) -> list[dict[str, Any]]:
 
 
 def stage_project(into: Path) -> None:
-    """pyproject.toml with `VIRTUAL_PROJECT`, and uv.lock re-locked offline for it: every pin kept."""
+    """pyproject.toml with `VIRTUAL_PROJECT`, and uv.lock re-locked for it: every pin kept.
+
+    Not offline: a machine that only ever ran `uv sync --locked` (CI, a fresh clone) has the locked
+    wheels in its uv cache but not the index pages a resolution reads, so `uv lock --offline` fails there.
+    Re-locking prefers the pins it is given; the comparison below refuses any that moved.
+    """
     text = (REPO / "pyproject.toml").read_text(encoding="utf-8")
     if "[tool.uv]" in text:
         raise SystemExit("pyproject.toml has a [tool.uv] table: bundle/build.py must add package = false inside it")
@@ -115,7 +120,7 @@ def stage_project(into: Path) -> None:
     shutil.copy2(REPO / "uv.lock", into / "uv.lock")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "VIRTUAL_ENV"))} | {"UV_PYTHON_DOWNLOADS": "never"}
     subprocess.run(
-        [uv_cli(), "lock", "--offline", "--quiet", "--directory", str(into), "--python", sys.executable],
+        [uv_cli(), "lock", "--quiet", "--directory", str(into), "--python", sys.executable],
         check=True, env=env, stdout=subprocess.DEVNULL,
     )
     name = project()["project"]["name"]

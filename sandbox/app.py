@@ -24,6 +24,7 @@ from starlette.routing import Route
 
 from . import lifecycle, quotas
 from .auth import authenticate, check_route, key_kind
+from .campaign_runs import Resolution, resolution_from_env
 from .clock import SandboxClock
 from .db import Connection, connect, wipe
 from .errors import ApiError
@@ -57,6 +58,8 @@ class SandboxConfig:
     control: bool = True  # expose /_sandbox/*
     now: Callable[[], datetime] | None = None  # wall clock for lifecycles (UTC); default real time
     monotonic: Callable[[], float] | None = None  # for rate limiting; default time.monotonic
+    # When a campaign's selector becomes its recipients (REFERENCE silent): campaign_runs.Resolution.
+    resolution: Resolution = field(default_factory=resolution_from_env)
 
 
 @dataclass

@@ -41,7 +41,7 @@ def authenticate(key: str | None, team_header: str | None) -> Principal:
             raise ApiError("TEAM_KEY_REQUIRED", "A team API key is required to act in a team workspace")
         return Principal("personal", USER_ID, USER_ID, None)
     if key == TEAM_KEY:
-        # Same answer as an invalid key (documented; the exact code is inferred).
+        # inferred(team-key-mismatch-code): same answer as an invalid key (documented as 401; the code is ours).
         if team_header is None or team_header.strip().lower() != TEAM_ID:
             raise ApiError("UNAUTHORIZED", "Invalid or missing API key")
         return Principal("team", TEAM_ID, USER_ID, TEAM_ID)

@@ -1,7 +1,7 @@
 """Lazy, clock-driven lifecycles (no background threads).  Every request first calls `tick(now)`,
 which applies the transitions that became due since the last call: message statuses, scheduled
 messages leaving, recipients replying (rules in `replies`), campaign recipients being enqueued,
-bulk jobs and number lookups progressing.
+bulk jobs and number lookups progressing (campaign runs: `campaign_runs`).
 Each row carries `next_at` (epoch seconds of its next transition, indexed), and the sandbox caches
 the global minimum so an idle tick costs nothing."""
 
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 SENT_AFTER = 2.0
 DELIVERED_AFTER = 5.0
 READ_AFTER = 30.0
-CAMPAIGN_PACE = 2.0  # recipients enqueued per second
 JOB_PACE = 50.0  # bulk-job ids processed per second
 LOOKUP_PACE = 50.0  # numbers checked per second
 FAIL_SUFFIX = "13"  # recipients whose number ends with this fail deterministically
@@ -31,6 +30,7 @@ FAIL_SUFFIX = "13"  # recipients whose number ends with this fail deterministica
 
 def failure_for(to: str, instance: dict[str, Any]) -> dict[str, str] | None:
     if instance.get("status") != "connected":
+        # inferred(instance-disconnected-code): not in §18; a send from a disconnected number fails with it.
         return {"code": "INSTANCE_DISCONNECTED", "message": "The sending instance is not connected"}
     if to.endswith(FAIL_SUFFIX):
         return {"code": "PROVIDER_ERROR", "message": "Recipient could not be reached on WhatsApp"}
@@ -220,6 +220,7 @@ def receive_text(
 
 
 def _message_payload(msg: dict[str, Any], at: float) -> dict[str, Any]:
+    # inferred(event-extra-keys): §13.5 shows event..status then "..."; campaignId, error, timestamp are ours.
     return {
         "event": "message." + msg["status"],
         "instanceId": msg["instanceId"],
@@ -264,103 +265,6 @@ def emit(sb: Sandbox, db: sqlite3.Connection, ws: str, event: str, payload: dict
                 "createdAt": payload.get("timestamp"),
             }
         )
-
-
-# ------------------------------------------------------------------------------------------- campaigns
-
-
-def campaign_stats(db: sqlite3.Connection, camp: dict[str, Any], full: bool = True) -> dict[str, Any]:
-    counts: dict[str, int] = {}
-    for row in db.execute("SELECT status, count(*) AS n FROM messages WHERE campaign_id = ? GROUP BY status", (camp["id"],)):
-        counts[row["status"]] = row["n"]
-    planned = len(camp.get("_recipients", [])) if "_recipients" in camp else camp["stats"]["planned"]
-    read = counts.get("read", 0)
-    delivered = counts.get("delivered", 0) + read
-    sent = counts.get("sent", 0) + delivered
-    failed = counts.get("failed", 0)
-    cancelled = planned - camp.get("_enq", 0) if camp["status"] == "cancelled" else 0
-    stats: dict[str, Any] = {
-        "planned": planned,
-        "queued": max(0, planned - sent - failed - cancelled),
-        "sent": sent,
-        "delivered": delivered,
-        "read": read,
-        "failed": failed,
-        "cancelled": cancelled,
-    }
-    if full:
-        for k in ("processingStartedAt", "lastEnqueuedAt", "completedAt", "cancelledAt"):
-            stats[k] = camp["stats"].get(k)
-    return stats
-
-
-def campaign_next_at(camp: dict[str, Any]) -> float | None:
-    if camp["status"] == "scheduled":
-        return camp["_schedule"]
-    if camp["status"] == "running":
-        return camp["_anchor"] + (camp["_enq"] - camp["_anchor_n"]) / CAMPAIGN_PACE
-    return None
-
-
-def advance_campaign(sb: Sandbox, db: sqlite3.Connection, camp: dict[str, Any], now: float) -> None:
-    if camp["status"] == "scheduled" and now >= camp["_schedule"]:
-        camp["status"] = "running"
-        camp["_anchor"] = camp["_schedule"]
-        camp["_anchor_n"] = camp["_enq"]
-        camp["stats"]["processingStartedAt"] = camp["stats"].get("processingStartedAt") or iso(camp["_schedule"])
-        camp["updatedAt"] = iso(camp["_schedule"])
-    if camp["status"] != "running":
-        return
-    recipients: list[str] = camp["_recipients"]
-    due = min(len(recipients), camp["_anchor_n"] + math.floor((now - camp["_anchor"]) * CAMPAIGN_PACE) + 1)
-    inst_row = db.execute("SELECT data FROM instances WHERE id = ?", (camp["instanceId"],)).fetchone()
-    instance = loads(inst_row["data"]) if inst_row else {"id": camp["instanceId"], "status": "disconnected"}
-    tmpl = None
-    if camp.get("templateId"):
-        row = db.execute("SELECT data FROM templates WHERE id = ?", (camp["templateId"],)).fetchone()
-        tmpl = loads(row["data"]) if row else None
-    from .templating import render  # local import: templating imports nothing from here
-
-    while camp["_enq"] < due:
-        i = camp["_enq"]
-        at = camp["_anchor"] + (i - camp["_anchor_n"]) / CAMPAIGN_PACE
-        camp["_enq"] = i + 1
-        camp["stats"]["lastEnqueuedAt"] = iso(at)
-        camp["updatedAt"] = iso(at)
-        crow = db.execute("SELECT data FROM contacts WHERE id = ?", (recipients[i],)).fetchone()
-        if crow is None:  # deleted since the campaign was created
-            continue
-        contact = loads(crow["data"])
-        error = None
-        body = camp.get("body")
-        media = camp.get("mediaUrl")
-        mtype = camp.get("type") or "text"
-        if tmpl is not None:
-            rendered, missing = render(tmpl.get("body") or "", db, contact=contact, instance=instance,
-                                       user_id=camp["userId"], variables=camp.get("templateVariables") or {})
-            body, media, mtype = rendered, tmpl.get("mediaUrl"), tmpl["type"]
-            if missing:
-                error = {"code": "TEMPLATE_VARIABLES_MISSING", "message": "Missing: " + ", ".join(missing)}
-        if error is None and quotas.outbound_left(db, camp["userId"], at) <= 0:
-            error = {"code": "MONTHLY_OUTBOUND_QUOTA_EXCEEDED", "message": "Monthly outbound quota exceeded"}
-        if error is None:
-            quotas.bump(db, camp["userId"], at, "messages")
-        msg = make_message(ws=camp["_ws"], user_id=camp["userId"], instance=instance, to=contact["phone"], mtype=mtype,
-                           body=body, media_url=media, contact_id=contact["id"], campaign_id=camp["id"],
-                           created=at, t0=at, error=error)
-        advance_message(sb, db, msg, now)
-        insert_message(db, msg)
-    if camp["_enq"] >= len(recipients):
-        camp["status"] = "completed"
-        camp["stats"]["completedAt"] = camp["stats"].get("lastEnqueuedAt") or iso(now)
-        camp["updatedAt"] = camp["stats"]["completedAt"]
-
-
-def save_campaign(db: sqlite3.Connection, camp: dict[str, Any]) -> float | None:
-    nxt = campaign_next_at(camp)
-    db.execute("UPDATE campaigns SET status = ?, next_at = ?, data = ? WHERE id = ?",
-               (camp["status"], nxt, dumps(camp), camp["id"]))
-    return nxt
 
 
 # ------------------------------------------------------------------------------------------- contacts/groups ops
@@ -513,6 +417,8 @@ def save_lookup(db: sqlite3.Connection, lk: dict[str, Any]) -> float | None:
 def tick(sb: Sandbox, db: sqlite3.Connection, now: float) -> None:
     if now < sb.next_due:
         return
+    from .campaign_runs import advance_campaign, save_campaign  # local import: campaign_runs builds on this module
+
     for row in db.execute("SELECT data FROM campaigns WHERE next_at <= ? ORDER BY next_at", (now,)).fetchall():
         camp = loads(row["data"])
         advance_campaign(sb, db, camp, now)

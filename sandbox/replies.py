@@ -24,7 +24,7 @@ from .util import iso, provider_id, stable_id
 
 REPLY_DELAY_MIN = 120.0  # seconds after delivery
 REPLY_DELAY_MAX = 900.0
-INBOUND_STATUS = "received"  # REFERENCE §19.1: inferred for inbound messages
+INBOUND_STATUS = "received"  # inferred(inbound-status): REFERENCE §19.1 infers it for inbound messages
 
 # Mostly ordinary answers; one is a prompt-injection attempt, because real inboxes receive those
 # and the server must treat reply text as data (the seed holds more hostile samples).
@@ -99,6 +99,7 @@ def reply_id(outbound_id: str) -> str:
 
 def received_payload(msg: dict[str, Any]) -> dict[str, Any]:
     """`message.received` payload (not documented): the delivery-event keys plus sender and content."""
+    # inferred(event-extra-keys): §13.5 shows the first keys and "..."; from, contactId, type, body... are ours.
     return {
         "event": "message.received",
         "instanceId": msg["instanceId"],

@@ -114,7 +114,7 @@ def _instance(iid: str, ws: str, name: str, number: str, status: str, created: f
 
 
 def seed(sb: Sandbox, db: sqlite3.Connection, now: float) -> None:
-    from . import lifecycle, quotas
+    from . import campaign_runs, lifecycle, quotas
     from .templating import extract
 
     day = 86400.0
@@ -202,25 +202,17 @@ def seed(sb: Sandbox, db: sqlite3.Connection, now: float) -> None:
                                  campaign_id=None, created=now - 60, t0=sched_at, scheduled_at=sched_at)
     lifecycle.insert_message(db, msg)
     # campaigns: one finished, one scheduled
-    vip = [contact_id(p) for _, p, tags in PERSONAL_CONTACTS if "vip" in tags]
-    news = [contact_id(p) for _, p, tags in PERSONAL_CONTACTS if "newsletter" in tags]
-    for cid, name, recips, sel, start, tmpl in (
-        (FINISHED_CAMPAIGN_ID, "Soldes de printemps", vip, {"type": "group", "groupId": VIP_GROUP_ID}, now - 7 * day, PROMO_TEMPLATE_ID),
-        (SCHEDULED_CAMPAIGN_ID, "Lancement été", news, {"type": "tags", "value": ["newsletter"]}, now + 3 * day, None),
+    for cid, name, sel, start, tmpl in (
+        (FINISHED_CAMPAIGN_ID, "Soldes de printemps", {"type": "group", "groupId": VIP_GROUP_ID}, now - 7 * day, PROMO_TEMPLATE_ID),
+        (SCHEDULED_CAMPAIGN_ID, "Lancement été", {"type": "tags", "value": ["newsletter"]}, now + 3 * day, None),
     ):
-        camp = {
-            "id": cid, "userId": USER_ID, "instanceId": PERSONAL_CONNECTED_INSTANCE_ID, "name": name,
-            "templateId": tmpl, "type": None if tmpl else "text", "body": None if tmpl else "Découvrez la collection été ☀️",
-            "mediaUrl": None, "schedule": iso(start), "repeat": "none", "status": "scheduled", "recipients": sel,
-            "templateVariables": {"code": "PRINTEMPS20"} if tmpl else None,
-            "stats": {"planned": len(recips), "processingStartedAt": None, "lastEnqueuedAt": None, "completedAt": None, "cancelledAt": None},
-            "createdAt": iso(start - 2 * day), "updatedAt": iso(start - 2 * day),
-            "_ws": USER_ID, "_schedule": start, "_recipients": recips, "_enq": 0, "_anchor": start, "_anchor_n": 0,
-        }
-        db.execute("INSERT INTO campaigns (id, ws, status, next_at, data) VALUES (?, ?, ?, ?, ?)",
-                   (cid, USER_ID, "scheduled", start, dumps(camp)))
-        lifecycle.advance_campaign(sb, db, camp, now)
-        lifecycle.save_campaign(db, camp)
+        content = {"templateId": tmpl} if tmpl else {"type": "text", "body": "Découvrez la collection été ☀️"}
+        camp = campaign_runs.new_campaign(
+            db, cid=cid, ws=USER_ID, user_id=USER_ID, instance_id=PERSONAL_CONNECTED_INSTANCE_ID, name=name,
+            content=content, schedule=start, repeat="none", recipients=sel,
+            variables={"code": "PRINTEMPS20"} if tmpl else None, created=start - 2 * day, resolution=sb.config.resolution)
+        campaign_runs.advance_campaign(sb, db, camp, now)
+        campaign_runs.insert_campaign(db, camp)
     quotas.set_usage(db, USER_ID, now, {"messages": 1240, "statuses": 85, "api": 4500})
     # one demo webhook endpoint on the personal workspace
     hid = stable_id("webhook:demo")

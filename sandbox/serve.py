@@ -29,9 +29,12 @@ def serve(
     rate_limit: float = 10.0,
     rate_mode: str = "gcra",
     burst: int = 10,
+    resolution: str | None = None,
 ) -> None:
     control = _loopback(host)  # the control surface is only exposed on loopback
     config = SandboxConfig(db_path=db, control=control, rate_limit=rate_limit, rate_mode=rate_mode, burst=burst)  # type: ignore[arg-type]
+    if resolution is not None:
+        config.resolution = resolution  # type: ignore[assignment]  (argparse choices: a Resolution)
     app = create_app(config)
     err = Console(stderr=True)
     err.print(f"[bold green]MsgFlash sandbox[/] on [bold]http://{host}:{port}/api/v1[/] (db: {db})")
@@ -41,6 +44,7 @@ def serve(
     err.print(f"  control API   {where}")
     limit = f"{rate_limit:g} req/s per key ({rate_mode}, burst {burst})" if rate_limit else "off"
     err.print(f"  rate limit    {limit}")
+    err.print(f"  campaigns     recipients resolved at [bold]{config.resolution}[/] (--resolution create|start|run)")
     gc.collect()
     gc.freeze()  # start-up objects out of the collector's reach: short GC pauses, steady timing
     uvicorn.run(app, host=host, port=port, log_level="warning")

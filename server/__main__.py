@@ -34,6 +34,8 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     sandbox.add_argument("--rate-limit", type=float, default=10.0)
     sandbox.add_argument("--rate-mode", choices=["gcra", "fixed"], default="gcra")
     sandbox.add_argument("--burst", type=int, default=10)
+    sandbox.add_argument("--resolution", choices=["create", "start", "run"], default=None,
+                         help="when a campaign's recipients are resolved (default: MSGFLASH_SANDBOX_RESOLUTION, else start)")
     sub.add_parser("demo", help="a scripted session on the sandbox through a real MCP client")
     sub.add_parser("doctor", help="check configuration and connectivity (never prints keys)")
     return parser.parse_args(argv)
@@ -71,6 +73,7 @@ def _main(argv: Sequence[str] | None) -> int:
             rate_limit=args.rate_limit,
             rate_mode=args.rate_mode,
             burst=args.burst,
+            resolution=args.resolution,
         )
         return 0
     if args.command == "demo":

@@ -34,8 +34,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("msgflash_mcp.campaign_record")
 
-# Statuses after which a campaign sends nothing more (REFERENCE §19.2: completed/cancelled inferred).
+# Statuses after which a campaign sends nothing more: inferred(campaign-completed-status) (REFERENCE §19.2).
 FINISHED = frozenset({"completed", "cancelled", "failed"})
+REPEATING = frozenset({"daily", "weekly"})
+
+
+def still_pending(status: str, repeat: str | None) -> bool:
+    """Will the campaign send again? A daily/weekly one does until it is paused (or cancelled) for good,
+    even if the API calls it `completed` between runs (inferred(campaign-repeat-status))."""
+    if repeat in REPEATING:
+        return status not in ("cancelled", "failed")
+    return status not in FINISHED
 LIST_LIMIT = 200  # newest entries returned at most by one list
 
 

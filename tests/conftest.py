@@ -16,8 +16,11 @@ import pytest
 from mcp import Client
 from mcp.server import MCPServer
 from msgflash_mcp.sandbox.app import SandboxConfig, create_app
+from msgflash_mcp.sandbox.campaign_runs import Resolution
 from msgflash_mcp.server.app import build_server
 from msgflash_mcp.server.settings import Settings
+
+from tests.resolution import resolution_fixture  # noqa: F401  (`resolution`: every sandbox here takes it)
 
 
 @pytest.fixture
@@ -83,20 +86,22 @@ def checked_sandbox(config: SandboxConfig) -> Iterator[Any]:
 
 
 @pytest.fixture
-def sandbox_app() -> Iterator[Any]:
+def sandbox_app(resolution: Resolution) -> Iterator[Any]:
     """The simulator, on real time plus whatever the test advances."""
-    yield from checked_sandbox(SandboxConfig(db_path=":memory:", rate_limit=0))
+    yield from checked_sandbox(SandboxConfig(db_path=":memory:", rate_limit=0, resolution=resolution))
 
 
 @pytest.fixture
-def still_sandbox_app() -> Iterator[Any]:
+def still_sandbox_app(resolution: Resolution) -> Iterator[Any]:
     """The simulator on a clock that moves only when the test moves it: lookups, bulk jobs, campaigns
     and replies progress on the sandbox clock, so on a busy machine real seconds would change them."""
     from datetime import UTC, datetime
 
     from tests.sandbox.helpers import FakeClock
 
-    yield from checked_sandbox(SandboxConfig(db_path=":memory:", rate_limit=0, now=FakeClock(datetime.now(UTC))))
+    yield from checked_sandbox(
+        SandboxConfig(db_path=":memory:", rate_limit=0, now=FakeClock(datetime.now(UTC)), resolution=resolution)
+    )
 
 
 def make_settings(**overrides: Any) -> Settings:

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..server.api import Api
-from ..server.campaign_record import FINISHED, CampaignEntry
+from ..server.campaign_record import CampaignEntry, still_pending
 from ..server.errors import ApiError
 from ..server.untrusted import one_line, quote_untrusted
-from .campaigns import CAMPAIGN, LIVE_MAX
+from .campaigns import CAMPAIGN, LIVE_MAX, recipients_now
 from .contacts import CONTACT_GROUPS
 
 
@@ -28,7 +28,7 @@ def _reaches(entry: CampaignEntry, contact: dict[str, Any], group_ids: set[str])
         return True
     if kind == "explicit":
         return str(contact.get("id")) in {str(v) for v in selector.get("value") or []}
-    if kind == "tags":
+    if kind == "tags":  # inferred(tag-match): case-insensitive here, so a guard asks rather than misses
         own = {str(t).casefold() for t in contact.get("tags") or []}
         return bool(own & {str(t).casefold() for t in selector.get("value") or []})
     if kind == "group":
@@ -62,16 +62,17 @@ async def pending_campaigns(
                 continue  # deleted since: sends nothing
             raise
         status = str(campaign.get("status") or "unknown")
-        if status in FINISHED:
+        if not still_pending(status, entry.repeat or campaign.get("repeat")):
             continue
-        planned = (campaign.get("stats") or {}).get("planned")
-        found.append({"id": entry.id, "name": one_line(campaign.get("name") or entry.name, 80), "status": status,
-                      "recipients": planned})
+        row = {"id": entry.id, "name": one_line(campaign.get("name") or entry.name, 80), "status": status}
+        found.append({**row, **await recipients_now(api, campaign)})
     return found
 
 
 def campaigns_line(campaigns: Sequence[dict[str, Any]]) -> str:
     """'"Black Friday" (scheduled, 20 recipients), "Rentrée" (paused, 5 recipients)'."""
     return ", ".join(
-        f"{quote_untrusted(c['name'], 40)} ({c['status']}, {c.get('recipients', '?')} recipients)" for c in campaigns
+        f"{quote_untrusted(c['name'], 40)} ({c['status']}, {c.get('recipients', '?')} recipients"
+        + (f"; {c['resolved']}" if c.get("resolved") else "") + ")"
+        for c in campaigns
     )

@@ -56,7 +56,9 @@ CAMPAIGN_STATS = GET("/api/v1/campaigns/{id}/stats")
 # Tag selections are counted by paging through contacts (the API has no tag filter); past this
 # many pages the preview says "at least N" instead of spending the rate limit on one preview.
 PAGE_SIZE = 100
-MAX_EXPLICIT = 10_000  # the API's cap on explicit contact ids in one campaign (REFERENCE 8.1)
+# Our cap on explicit contact ids in one campaign: §8.1 states none (inferred(explicit-cap)); 10,000 is the
+# API's bulk-operation cap (REFERENCE §10.6, §11.3), borrowed so one request stays a size the API takes elsewhere.
+MAX_EXPLICIT = 10_000
 
 CampaignType = Literal["text", "image", "video", "audio", "document", "voice_note", "buttons"]
 
@@ -277,11 +279,21 @@ async def create_campaign(call: CallContext, plan: Plan) -> Reply:
         ) from None
     await remember_campaign(api.campaigns, call.workspace_name, data, request.json)
     planned = (data.get("stats") or {}).get("planned")
+    # inferred(campaign-resolution-time): zeroed stats at create mean the API resolves them when it starts.
+    count = f"{planned} recipient(s)" if planned else f"{plan.recipients or 0} {RESOLVED_AT_START}"
     return Reply(
         f"Campaign {data.get('name')!r} {data.get('status')} for {data.get('schedule')} (UTC), "
-        f"{planned} recipient(s), id {data.get('id')}",
+        f"{count}, id {data.get('id')}{_safety_note(data)}",
         data,
     )
+
+
+RESOLVED_AT_START = "people now in the selection; resolved when it starts"
+
+
+def _safety_note(data: dict[str, Any]) -> str:
+    safety = data.get("safety") or {}
+    return f"; safety {safety.get('decision')} ({safety.get('riskLevel')} risk)" if safety else ""
 
 
 # ------------------------------------------------------------------------------- read / control
@@ -397,8 +409,22 @@ async def pause_campaign(call: CallContext, plan: Plan) -> Reply:
 
 
 def _remaining(stats: dict[str, Any]) -> int:
-    done = sum(int(stats.get(k) or 0) for k in ("sent", "failed", "cancelled"))
+    """Who the resolved run has still to message: `queued` when the API gives it, else what is not done."""
+    if stats.get("queued") is not None:
+        return int(stats["queued"])
+    done = sum(int(stats.get(k) or 0) for k in ("sent", "failed", "skipped", "cancelled"))
     return max(0, int(stats.get("planned") or 0) - done)
+
+
+async def recipients_now(api: Api, campaign: dict[str, Any]) -> dict[str, Any]:
+    """{recipients: N} the campaign will still message, right whenever the API resolves recipients: its own
+    count once a run is resolved; else (zeroed stats before the start, a repeat between runs) the people its
+    selector reaches now, with `resolved` saying so (inferred(campaign-resolution-time))."""
+    left = _remaining(campaign.get("stats") or {})
+    if left:
+        return {"recipients": left}
+    who = await _resolve_recipients(api, _selector_args(campaign.get("recipients") or {}), need_numbers=False)
+    return {"recipients": len(who.ids), "resolved": RESOLVED_AT_START}
 
 
 class ResumeInput(ToolInput):
@@ -425,7 +451,10 @@ async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
     campaign = await api.call(CAMPAIGN, path={"id": campaign_id})
     stats = campaign.get("stats") or {}
     name = quote_untrusted(campaign.get("name") or "?", 80)
-    preview = Preview(action=f"Resume campaign {name}", recipients=_remaining(stats))
+    count = await recipients_now(api, campaign)
+    preview = Preview(action=f"Resume campaign {name}", recipients=count["recipients"])
+    if count.get("resolved"):
+        preview.details["recipients are"] = count["resolved"]
     preview.details["status now"] = campaign.get("status")
     preview.details["already done"] = _stats_line(stats)
     if campaign.get("status") != "paused":
@@ -436,10 +465,19 @@ async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
         preview.numbers = list(who.numbers)
         selector = f"{who.selector}: {len(who.ids)} now"
     instance = await describe_instance(api, campaign["instanceId"], preview, effect="its messages will fail")
-    if campaign.get("body"):
-        preview.details["text"] = campaign["body"]
-    add_urls(preview, campaign.get("mediaUrl"), *links_in(campaign.get("body")))
-    cost = await outbound_cost(api, preview, _remaining(stats))
+    text = campaign.get("description") if campaign.get("type") == "buttons" else campaign.get("body")
+    if text:
+        preview.details["text"] = text
+    buttons = [b for b in campaign.get("buttons") or [] if isinstance(b, dict)]
+    if campaign.get("type") == "buttons":  # §8.1's own field names: the URL allow-list sees every button link
+        preview.details["title"] = campaign.get("title")
+        if campaign.get("footer"):
+            preview.details["footer"] = campaign["footer"]
+        preview.details["buttons"] = [_button_label(b) for b in buttons]
+    add_urls(preview, campaign.get("mediaUrl"), *(b.get("url") for b in buttons))
+    add_urls(preview, *links_in(campaign.get("body"), campaign.get("title"), campaign.get("description"),
+                                campaign.get("footer")))
+    cost = await outbound_cost(api, preview, count["recipients"])
     starts, repeat = parse_time(campaign.get("schedule")), campaign.get("repeat") or "none"
     when = when_part(starts, None, call.settings.timezone, repeat) if starts else {"utc": campaign.get("schedule"), "repeat": repeat}
     unfrozen = "the API resumes the campaign's own recipient selector; people added to it since creation may be included"
@@ -452,8 +490,11 @@ async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
         content={
             "type": campaign.get("type") or "template",
             "template_id": campaign.get("templateId"),
-            "text": campaign.get("body"),
+            "text": text,
             "media": campaign.get("mediaUrl"),
+            "title": campaign.get("title"),
+            "footer": campaign.get("footer"),
+            "buttons": buttons or None,
         },
         instance=instance_part(instance, campaign["instanceId"]),
         schedule=when,
@@ -466,6 +507,10 @@ async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
 async def resume_campaign(call: CallContext, plan: Plan) -> Reply:
     """Resume a paused campaign: its remaining recipients get the message."""
     data = await call.send_plan(plan)
-    safety = data.get("safety") or {}
-    advice = f"; safety {safety.get('decision')} ({safety.get('riskLevel')} risk)" if safety else ""
-    return Reply(f"Campaign {data.get('name')!r} is {data.get('status')}{advice}", data)
+    return Reply(f"Campaign {data.get('name')!r} is {data.get('status')}{_safety_note(data)}", data)
+
+
+def _button_label(button: dict[str, Any]) -> str:
+    """A stored button in the words create_campaign's preview uses: 'Voir (url: https://…)'."""
+    target = next((button[k] for k in ("url", "id", "phoneNumber", "copyCode", "key") if button.get(k)), "")
+    return one_line(f"{button.get('displayText') or button.get('name') or '?'} ({button.get('type')}: {target})", 120)

@@ -141,7 +141,7 @@ def _camel(name: str) -> str:
 
 TypeArg = Annotated[MessageType | None, Field(description="Direct content type; or use template_id")]
 TemplateArg = Annotated[TemplateId | None, Field(description="Template to render instead of type")]
-TextArg = Annotated[str | None, Field(max_length=4096, description="Text (type=text) or caption")]
+TextArg = Annotated[str | None, Field(min_length=1, max_length=4096, description="Text (type=text) or caption")]
 MediaArg = Annotated[Url | None, Field(description="Public media URL (media types)")]
 LatArg = Annotated[float | None, Field(ge=-90, le=90, description="type=location")]
 LonArg = Annotated[float | None, Field(ge=-180, le=180, description="type=location")]
@@ -603,15 +603,16 @@ async def send_once(call: CallContext, request: PlannedRequest) -> tuple[dict[st
         raise OutcomeUnknown(what + "; no matching message in the recent history yet", check) from None
 
 
-def _sent_reply(message: dict[str, Any], recovered: bool, *, scheduled: bool) -> Reply:
-    to, mid, status = message.get("to"), message.get("id"), message.get("status")
+def _sent_reply(message: dict[str, Any], recovered: bool, body: dict[str, Any]) -> Reply:
+    # The documented answer is {id, status} (§7.1): who and when come from the request we sent.
+    to, mid, status = body["to"], message.get("id"), message.get("status")
     if recovered:
         return Reply(
             f"Message to {to} recovered after a lost response: it was sent once, not twice (id {mid}, {status})",
             message,
         )
-    if scheduled:
-        return Reply(f"Message to {to} scheduled for {message.get('scheduledAt')} (UTC), id {mid}", message)
+    if body.get("scheduledAt"):
+        return Reply(f"Message to {to} scheduled for {body['scheduledAt']} (UTC), id {mid}", message)
     return Reply(f"Message {status} to {to}, id {mid}", message)
 
 
@@ -674,15 +675,13 @@ SCHEDULED_READ = 100  # one page of scheduled messages is what the duplicate che
 
 
 async def _warn_already_scheduled(api: Api, args: dict[str, Any], preview: Preview) -> None:
-    """A risk line when the same text (or template) is already scheduled to the same number: one
-    bounded read of scheduled messages, so a repeated request is caught before it doubles up."""
+    """A risk line when the same text is already scheduled to the same number: one bounded read of
+    scheduled messages, so a repeated request is caught before it doubles up. Messages carry no
+    templateId (§7.5): a template is compared by its rendered text, which preview.details holds."""
     page = await api.call(MESSAGES, query={"status": "scheduled", "limit": SCHEDULED_READ})
-    text, template_id = preview.details.get("text"), args.get("template_id")
+    text = preview.details.get("text")
     for message in page.get("messages") or []:
-        same = (text is not None and message.get("body") == text) or (
-            template_id is not None and message.get("templateId") == template_id
-        )
-        if message.get("to") == args["to"] and same:
+        if text is not None and message.get("to") == args["to"] and message.get("body") == text:
             preview.warnings.append(
                 f"an identical message is already scheduled to {args['to']} for {message.get('scheduledAt')} "
                 f"(id {message.get('id')})"
@@ -695,7 +694,7 @@ async def send_message(call: CallContext, plan: Plan) -> Reply:
     """Send one WhatsApp message now: direct content (type + fields) or a template. For many people use create_campaign."""
     (request,) = plan.requests
     message, recovered = await send_once(call, request)
-    return _sent_reply(message, recovered, scheduled=False)
+    return _sent_reply(message, recovered, request.json)
 
 
 @toolset.tool(
@@ -705,7 +704,7 @@ async def schedule_message(call: CallContext, plan: Plan) -> Reply:
     """Schedule one WhatsApp message for later; same content fields as send_message."""
     (request,) = plan.requests
     message, recovered = await send_once(call, request)
-    return _sent_reply(message, recovered, scheduled=True)
+    return _sent_reply(message, recovered, request.json)
 
 
 @toolset.tool(MESSAGES, Effect.READ, output=MessagePage)
@@ -729,4 +728,6 @@ async def get_message(api: Api, message_id: MessageId) -> Reply:
     data = await api(path={"id": message_id})
     error = data.get("error")
     reason = f" ({error.get('message') or error.get('code')})" if isinstance(error, dict) else ""
-    return Reply(f"Message {data.get('id')} to {data.get('to')}: {data.get('status')}{reason}", data)
+    # An inbound message's `to` is the business's own number: name who wrote it instead.
+    who = f"from {data.get('from')}" if data.get("direction") == "inbound" else f"to {data.get('to')}"
+    return Reply(f"Message {data.get('id')} {who}: {data.get('status')}{reason}", data)

@@ -252,7 +252,7 @@ class TemplateRef(ToolInput):
 
 
 async def plan_delete_template(call: CallContext, input: TemplateRef) -> Plan:
-    """What goes away (read once) and which pending campaigns would then fail to render."""
+    """What goes away (read once) and which pending campaigns use it: the API then refuses the delete."""
     template = await call.api.call(TEMPLATE, path={"id": input.template_id})
     preview = Preview(
         action=f"Delete template {_label(template)}",
@@ -260,7 +260,9 @@ async def plan_delete_template(call: CallContext, input: TemplateRef) -> Plan:
             "template": one_line(template.get("name") or "", 80), "type": template.get("type"), "id": input.template_id
         },
     )
-    await _campaign_impact(call.api, input.template_id, preview, "will fail to render once the template is gone")
+    # inferred(template-in-use): the API refuses (409 CONFLICT) to delete a template pending campaigns use.
+    await _campaign_impact(call.api, input.template_id, preview,
+                           "the API refuses the delete (409 CONFLICT) while they are scheduled, running or paused")
     return call.plan_from(preview, path={"id": input.template_id})
 
 

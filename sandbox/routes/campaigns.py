@@ -1,17 +1,18 @@
-"""Campaigns: create (scheduled), get, stats, pause, resume.  Progress is computed lazily by
-lifecycle.advance_campaign (recipients enqueued at CAMPAIGN_PACE per second)."""
+"""Campaigns: create (scheduled), get, stats, pause, resume.  Runs, resolution and stats live in
+`campaign_runs` (recipients enqueued at CAMPAIGN_PACE per second, lazily on the sandbox clock)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .. import quotas
+from .. import campaign_runs, quotas
+from ..campaign_runs import campaign_stats
 from ..errors import ApiError, invalid, not_found
-from ..lifecycle import campaign_next_at, campaign_stats, safety_for, save_campaign
-from ..store import Ctx, dumps, loads
-from ..util import F, is_uuid, iso, new_id, parse_iso, public, raise_if, require, validate
+from ..lifecycle import safety_for
+from ..store import Ctx
+from ..util import F, is_uuid, new_id, parse_iso, public, raise_if, require, validate
 from .base import RouteSpec, route
-from .content import BUTTONS_SPEC, CAMPAIGN_TYPES, check_buttons, check_media
+from .content import BUTTONS_SPEC, CAMPAIGN_TYPES, CAPTION_TYPES, check_direct_fields
 from .messages import check_variables
 
 ROUTES: list[RouteSpec] = []
@@ -31,41 +32,49 @@ CREATE_SPEC: dict[str, F] = {
 }
 
 
-def _recipients(ctx: Ctx, sel: dict[str, Any], details: list[dict[str, Any]]) -> list[str]:
+SELECTOR_KEYS = {"all": (), "tags": ("value",), "explicit": ("value",), "group": ("groupId",)}
+
+
+def _check_selector(sel: dict[str, Any], details: list[dict[str, Any]]) -> None:
+    """§8.1's selector, strictly: a key the selector's type does not use is refused, never stored and echoed."""
     kind = sel.get("type")
-    unknown = set(sel) - {"type", "value", "groupId"}
-    for name in sorted(unknown):
-        details.append({"field": f"recipients.{name}", "message": "Unknown field"})
-    if kind not in ("all", "tags", "explicit", "group"):
+    if kind not in SELECTOR_KEYS:
         details.append({"field": "recipients.type", "message": "One of all, tags, explicit, group"})
-        return []
+        return
+    for name in sorted(set(sel) - {"type", *SELECTOR_KEYS[kind]}):
+        details.append({"field": f"recipients.{name}", "message": f"Not used with type={kind}"})
     value = sel.get("value")
     if kind in ("tags", "explicit"):
         if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
             details.append({"field": "recipients.value", "message": f"At least one {'tag' if kind == 'tags' else 'contact id'} required"})
-            return []
-        if kind == "explicit" and not all(is_uuid(v) for v in value):
+        elif kind == "explicit" and not all(is_uuid(v) for v in value):
             details.append({"field": "recipients.value", "message": "Expected contact UUIDs"})
-            return []
+        # inferred(explicit-cap): §8.1 states no cap on explicit ids; the sandbox sets none (the client caps
+        # at 10,000, the bulk-operation cap of §10.6/§11.3, as its own choice).
     if kind == "group" and not is_uuid(sel.get("groupId")):
         details.append({"field": "recipients.groupId", "message": "A group UUID is required for type=group"})
-        return []
-    if details:
-        return []
-    rows = ctx.db.execute("SELECT id, data FROM contacts WHERE ws = ? ORDER BY rid", (ctx.ws,)).fetchall()
-    if kind == "all":
-        return [r["id"] for r in rows]
-    if kind == "tags":
-        wanted = set(value or [])
-        return [r["id"] for r in rows if wanted & set(loads(r["data"]).get("tags") or [])]
-    if kind == "explicit":
-        known = {r["id"] for r in rows}
-        return [cid for cid in dict.fromkeys(value or []) if cid in known]
-    group = ctx.find("groups", sel["groupId"])
-    if group is None:
-        raise not_found("Group")
-    return [r["contact_id"] for r in ctx.db.execute(
-        "SELECT contact_id FROM group_members WHERE group_id = ? ORDER BY rid", (group["id"],))]
+
+
+# Direct-content fields other than `type`: none of them may come with templateId (§8.1, one content mode).
+DIRECT_FIELDS = ("body", "mediaUrl", "title", "description", "footer", "buttons")
+
+
+def _check_content(body: dict[str, Any], details: list[dict[str, Any]]) -> None:
+    mtype = body.get("type")
+    if (mtype is None) == (body.get("templateId") is None):
+        details.append({"field": "templateId", "message": "Provide exactly one content mode: templateId or type"})
+    if body.get("templateId") is not None:
+        for name in DIRECT_FIELDS:
+            if name in body:
+                details.append({"field": name, "message": "Not used with templateId (the template supplies the content)"})
+        return
+    if mtype is None:
+        return
+    if mtype == "text":
+        require("body" in body, "body", "Required for type=text", details)
+    if "body" in body and mtype != "text" and mtype not in CAPTION_TYPES:  # §8.1: a caption "for some media"
+        details.append({"field": "body", "message": f"Not used with type={mtype}" + ("; use description" if mtype == "buttons" else "")})
+    check_direct_fields(body, mtype, details)
 
 
 def render_campaign(ctx: Ctx, camp: dict[str, Any], full: bool = True) -> dict[str, Any]:
@@ -82,47 +91,36 @@ def _instance(ctx: Ctx, camp: dict[str, Any]) -> dict[str, Any]:
 def create(ctx: Ctx) -> dict[str, Any]:
     body = validate(ctx.body, CREATE_SPEC)
     details: list[dict[str, Any]] = []
-    mtype = body.get("type")
-    if (mtype is None) == (body.get("templateId") is None):
-        details.append({"field": "templateId", "message": "Provide exactly one content mode: templateId or type"})
-    if mtype == "text":
-        require("body" in body, "body", "Required for type=text", details)
-    if mtype is not None:
-        check_media(body, mtype, details)
-    if mtype == "buttons":
-        check_buttons(body, details)
+    _check_content(body, details)
     start = parse_iso(body["schedule"])
     if start is None:
         details.append({"field": "schedule", "message": "Expected an ISO 8601 date-time"})
-    recips = _recipients(ctx, body["recipients"], details)
+    _check_selector(body["recipients"], details)
     raise_if(details)
     quotas.require_feature(ctx.db, "campaigns")
     instance = ctx.get("instances", body["instanceId"], "Instance")
     if body.get("templateId"):
         ctx.get("templates", body["templateId"], "Template")
+    if body["recipients"]["type"] == "group" and ctx.find("groups", body["recipients"]["groupId"]) is None:
+        raise not_found("Group")
     if body.get("variables"):
         check_variables(body["variables"])
-    if not recips:
+    # inferred(campaign-empty-selection): a selection that reaches no contact now is refused at create,
+    # whatever the resolution time (the reference refuses "an empty campaign" without saying which kind).
+    if not campaign_runs.resolve(ctx.db, ctx.ws, body["recipients"]):
         raise invalid([{"field": "recipients", "message": "The selection resolves to no contact"}])
     quotas.check_outbound(ctx.db, ctx.user_id, ctx.now)
     assert start is not None
-    cid = new_id()
+    # inferred(campaign-past-schedule): a past `schedule` is accepted and the campaign starts at once
+    # (§8.1 is silent; a client must not rely on either a refusal or a delay).
     repeat = body.get("repeat", "none")
-    camp: dict[str, Any] = {
-        "id": cid, "userId": ctx.user_id, "instanceId": instance["id"], "name": body["name"],
-        "templateId": body.get("templateId"), "type": mtype, "body": body.get("body"), "mediaUrl": body.get("mediaUrl"),
-        "schedule": iso(start), "repeat": "none" if repeat == "noe" else repeat, "status": "scheduled",
-        "recipients": body["recipients"], "templateVariables": body.get("variables"),
-        "stats": {"planned": len(recips), "processingStartedAt": None, "lastEnqueuedAt": None, "completedAt": None, "cancelledAt": None},
-        "createdAt": iso(ctx.now), "updatedAt": iso(ctx.now),
-        "_ws": ctx.ws, "_schedule": start, "_recipients": recips, "_enq": 0, "_anchor": start, "_anchor_n": 0,
-    }
-    if mtype == "buttons":
-        camp["content"] = {k: body.get(k) for k in ("title", "description", "footer", "buttons")}
-    ctx.db.execute("INSERT INTO campaigns (id, ws, status, next_at, data) VALUES (?, ?, ?, ?, ?)",
-                   (cid, ctx.ws, "scheduled", campaign_next_at(camp), dumps(camp)))
-    ctx.wake(campaign_next_at(camp))
-    ctx.created_id = cid
+    content = {k: body.get(k) for k in ("templateId", "type", "body", "mediaUrl", *campaign_runs.BUTTONS_FIELDS)}
+    camp = campaign_runs.new_campaign(
+        ctx.db, cid=new_id(), ws=ctx.ws, user_id=ctx.user_id, instance_id=instance["id"], name=body["name"],
+        content=content, schedule=start, repeat="none" if repeat == "noe" else repeat, recipients=body["recipients"],
+        variables=body.get("variables"), created=ctx.now, resolution=ctx.sandbox.config.resolution)
+    ctx.wake(campaign_runs.insert_campaign(ctx.db, camp))
+    ctx.created_id = camp["id"]
     out = render_campaign(ctx, camp, full=False)
     out["safety"] = safety_for(instance)
     return out
@@ -130,7 +128,7 @@ def create(ctx: Ctx) -> dict[str, Any]:
 
 @route(ROUTES, "GET", "/campaigns/{id}")
 def get_campaign(ctx: Ctx, id: str) -> dict[str, Any]:
-    quotas.require_feature(ctx.db, "campaigns")  # listed (inferred) for this route only
+    quotas.require_feature(ctx.db, "campaigns")  # inferred(campaign-get-plan-gate): listed for this route only
     camp = ctx.get("campaigns", id, "Campaign")
     return render_campaign(ctx, camp)
 
@@ -144,11 +142,10 @@ def stats(ctx: Ctx, id: str) -> dict[str, Any]:
 @route(ROUTES, "POST", "/campaigns/{id}/pause")
 def pause(ctx: Ctx, id: str) -> dict[str, Any]:
     camp = ctx.get("campaigns", id, "Campaign")
-    if camp["status"] not in ("scheduled", "running"):
+    if camp["status"] not in ("scheduled", "running"):  # inferred(campaign-pausable): §8.3 lists no statuses
         raise ApiError("BAD_REQUEST", f"Campaign cannot be paused while {camp['status']}")
-    camp["status"] = "paused"
-    camp["updatedAt"] = iso(ctx.now)
-    save_campaign(ctx.db, camp)
+    campaign_runs.pause(camp, ctx.now)
+    campaign_runs.save_campaign(ctx.db, camp)
     return render_campaign(ctx, camp)
 
 
@@ -157,15 +154,8 @@ def resume(ctx: Ctx, id: str) -> dict[str, Any]:
     camp = ctx.get("campaigns", id, "Campaign")
     if camp["status"] != "paused":
         raise ApiError("BAD_REQUEST", f"Only a paused campaign can be resumed (status: {camp['status']})")
-    if ctx.now < camp["_schedule"]:
-        camp["status"] = "scheduled"  # resumed before its start: it waits for the schedule again
-    else:
-        camp["status"] = "running"
-        camp["_anchor"] = ctx.now
-        camp["_anchor_n"] = camp["_enq"]
-        camp["stats"]["processingStartedAt"] = camp["stats"].get("processingStartedAt") or iso(ctx.now)
-    camp["updatedAt"] = iso(ctx.now)
-    ctx.wake(save_campaign(ctx.db, camp))
+    campaign_runs.resume(ctx.db, camp, ctx.now)
+    ctx.wake(campaign_runs.save_campaign(ctx.db, camp))
     out = render_campaign(ctx, camp)
     out["safety"] = safety_for(_instance(ctx, camp))
     return out

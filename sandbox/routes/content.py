@@ -9,15 +9,17 @@ from ..util import F, is_public_url, require
 MESSAGE_TYPES = ("text", "image", "video", "audio", "document", "voice_note", "location", "contact", "buttons")
 CAMPAIGN_TYPES = ("text", "image", "video", "audio", "document", "voice_note", "buttons")
 MEDIA_TYPES = ("image", "video", "audio", "voice_note", "document")
+CAPTION_TYPES = ("image", "video", "document")  # §7.1: text is an optional caption on these only
 BUTTON_KINDS = ("reply", "copy", "url", "call", "pix")
+# §19.4. Each kind takes exactly its fields: a field of another kind is refused (a client mixing kinds fails).
 BUTTON_REQUIRED = {
     "reply": ("displayText", "id"),
     "copy": ("displayText", "copyCode"),
     "url": ("displayText", "url"),
     "call": ("displayText", "phoneNumber"),
+    # inferred(pix-required): §19.4's table is cut for pix; the sandbox requires all four fields it names.
     "pix": ("currency", "name", "keyType", "key"),
 }
-BUTTON_FIELDS = {"type", "title", "displayText", "id", "url", "phoneNumber", "copyCode", "currency", "name", "keyType", "key"}
 
 BUTTONS_SPEC = {
     "title": F("string", max_len=1024),
@@ -43,18 +45,40 @@ def check_buttons(body: dict[str, Any], details: list[dict[str, Any]]) -> None:
             details.append({"field": where, "message": "Expected an object"})
             continue
         kind = b.get("type")
-        if kind is None and b.get("title") in BUTTON_KINDS:  # tolerated doc slip (REFERENCE §19.4)
+        if kind is None and b.get("title") in BUTTON_KINDS:  # inferred(button-kind-alias): §19.4's doc slip
             kind = b.get("title")
         if kind not in BUTTON_KINDS:
             details.append({"field": where + ".type", "message": "One of " + ", ".join(BUTTON_KINDS)})
             continue
-        for name in sorted(set(b) - BUTTON_FIELDS):
-            details.append({"field": f"{where}.{name}", "message": "Unknown field"})
+        allowed = {"type", *BUTTON_REQUIRED[kind]} | ({"title"} if b.get("type") is None else set())
+        for name in sorted(set(b) - allowed):
+            details.append({"field": f"{where}.{name}", "message": f"Not a field of a {kind} button"})
         for name in BUTTON_REQUIRED[kind]:
             if not isinstance(b.get(name), str) or not b.get(name):
                 details.append({"field": f"{where}.{name}", "message": f"Required for a {kind} button"})
         if kind == "url" and isinstance(b.get("url"), str) and not is_public_url(b["url"]):
             details.append({"field": where + ".url", "message": "Expected an http(s) URL"})
+
+
+# The content fields each direct type takes (§7.1, §8.1), besides the text/caption (its own rule per route).
+TYPE_FIELDS: dict[str, tuple[str, ...]] = {
+    "text": (),
+    **dict.fromkeys(MEDIA_TYPES, ("mediaUrl",)),
+    "location": ("latitude", "longitude", "locationName", "locationAddress"),
+    "contact": ("contactId",),
+    "buttons": ("title", "description", "footer", "buttons"),
+}
+CONTENT_FIELDS = tuple(dict.fromkeys(f for fields in TYPE_FIELDS.values() for f in fields))
+
+
+def check_direct_fields(body: dict[str, Any], mtype: str, details: list[dict[str, Any]]) -> None:
+    """A direct type's own rules, and a refusal for each content field of another type."""
+    for name in CONTENT_FIELDS:
+        if name in body and name not in TYPE_FIELDS.get(mtype, ()):
+            details.append({"field": name, "message": f"Not used with type={mtype}"})
+    check_media(body, mtype, details)
+    if mtype == "buttons":
+        check_buttons(body, details)
 
 
 def check_media(body: dict[str, Any], mtype: str, details: list[dict[str, Any]]) -> None:

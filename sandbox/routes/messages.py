@@ -24,10 +24,10 @@ from ..util import (
     validate,
 )
 from .base import RouteSpec, route
-from .content import BUTTONS_SPEC, MESSAGE_TYPES, check_buttons, check_media
+from .content import BUTTONS_SPEC, CAPTION_TYPES, CONTENT_FIELDS, MESSAGE_TYPES, check_direct_fields
 
 ROUTES: list[RouteSpec] = []
-# `received` (inbound messages) is inferred, REFERENCE §19.1.
+# inferred(inbound-status): `received` (inbound messages), REFERENCE §19.1.
 STATUSES = ("scheduled", "queued", "sent", "delivered", "read", "failed", "cancelled", "received")
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -63,24 +63,29 @@ def _validate_send(ctx: Ctx, spec: dict[str, F]) -> dict[str, Any]:
     mtype = body.get("type")
     if (mtype is None) == (body.get("templateId") is None):
         details.append({"field": "type", "message": "Provide exactly one of type or templateId"})
-    if mtype == "text":
-        require("text" in body, "text", "Required for type=text", details)
-    if mtype is not None:
-        check_media(body, mtype, details)
+    elif mtype is None:  # template mode: the template is the content; contactId may feed contact.*
+        for name in ("text", *CONTENT_FIELDS):
+            if name in body and name != "contactId":
+                details.append({"field": name, "message": "Not used with templateId (the template supplies the content)"})
+    else:
+        if mtype == "text":
+            require("text" in body, "text", "Required for type=text", details)
+        elif "text" in body and mtype not in CAPTION_TYPES:  # §7.1: a caption only on image, video, document
+            details.append({"field": "text", "message": f"Not used with type={mtype}"
+                            + ("; use description" if mtype == "buttons" else "")})
+        check_direct_fields(body, mtype, details)
     if mtype == "location":
         lat, lon = body.get("latitude"), body.get("longitude")
         require(lat is not None and -90 <= lat <= 90, "latitude", "Required for type=location (-90..90)", details)
         require(lon is not None and -180 <= lon <= 180, "longitude", "Required for type=location (-180..180)", details)
     if mtype == "contact":
         require("contactId" in body, "contactId", "Required for type=contact", details)
-    if mtype == "buttons":
-        check_buttons(body, details)
     if "scheduledAt" in spec and "scheduledAt" in body:
         when = parse_iso(body["scheduledAt"])
         if when is None:
             details.append({"field": "scheduledAt", "message": "Expected an ISO 8601 date-time"})
         elif when <= ctx.now:
-            # Not documented; we refuse a past date rather than sending at once.
+            # inferred(message-past-schedule): §7.2 leaves a past scheduledAt open; the sandbox refuses it.
             details.append({"field": "scheduledAt", "message": "Must be in the future"})
         else:
             body["_when"] = when
@@ -109,10 +114,10 @@ def _create(ctx: Ctx, spec: dict[str, F]) -> dict[str, Any]:
         if "contactId" in body:
             contact = ctx.find("contacts", body["contactId"])
             if contact is None:
-                # Documented code for an unusable context (we chose it over 404 for template mode).
+                # inferred(template-context-code): the documented code for an unusable context, not 404.
                 raise ApiError("TEMPLATE_CONTEXT_UNAVAILABLE", "Contact context unavailable",
                                [{"field": "contactId", "message": "No such contact in this workspace"}])
-        else:  # plausible: the recipient's own contact record feeds contact.*
+        else:  # inferred(template-recipient-context): the recipient's own contact record feeds contact.*
             row = ctx.db.execute("SELECT data FROM contacts WHERE ws = ? AND phone = ?", (ctx.ws, body["to"])).fetchone()
             contact = loads(row["data"]) if row else None
         text, missing = render(tmpl.get("body") or "", ctx.db, contact=contact, instance=instance,
@@ -160,7 +165,7 @@ def schedule(ctx: Ctx) -> dict[str, Any]:
 @route(ROUTES, "GET", "/messages")
 def list_messages(ctx: Ctx) -> dict[str, Any]:
     q = ctx.query
-    limit = query_int(q, "limit", 50, 100)  # default/max not documented: 50/100 like contacts
+    limit = query_int(q, "limit", 50, 100)  # inferred(message-list-limit): default/max 50/100, like contacts
     # Newest first by creation time, not insertion order: lifecycles run lazily, so one clock jump
     # can store a campaign's sends and older replies in any order. The cursor is (createdAt, rid).
     created = "json_extract(data, '$.createdAt')"

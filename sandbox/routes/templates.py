@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .. import campaign_runs
 from ..errors import ApiError
 from ..store import Ctx, dumps, loads
 from ..templating import extract, render
@@ -77,6 +78,12 @@ def update(ctx: Ctx, id: str) -> dict[str, Any]:
 @route(ROUTES, "DELETE", "/templates/{id}")
 def delete(ctx: Ctx, id: str) -> dict[str, Any]:
     ctx.get("templates", id, "Template")
+    # inferred(template-in-use): §9.3 documents no answer for deleting a template that a pending campaign
+    # renders; the sandbox refuses with the documented 409 CONFLICT (never a blank or failed send later).
+    in_use = campaign_runs.uses_template(ctx.db, ctx.ws, id)
+    if in_use:
+        raise ApiError("CONFLICT", f"Template is used by {len(in_use)} pending campaign(s)",
+                       [{"field": "campaignId", "message": cid} for cid in in_use[:10]])
     ctx.db.execute("DELETE FROM templates WHERE id = ?", (id,))
     return {"id": id, "deleted": True}
 

@@ -40,6 +40,7 @@ from hypothesis.stateful import (
 from mcp import Client
 from mcp.types import ElicitRequestFormParams, ElicitResult
 from msgflash_mcp.sandbox.app import SandboxConfig, create_app
+from msgflash_mcp.sandbox.campaign_runs import RESOLUTIONS, Resolution
 from msgflash_mcp.sandbox.inprocess import sandbox_transport
 from msgflash_mcp.sandbox.keys import PERSONAL_KEY, TEAM_ID
 from msgflash_mcp.sandbox.seed import (
@@ -55,6 +56,7 @@ from msgflash_mcp.server.app import build_server
 from msgflash_mcp.server.guard import TOKEN_TTL
 
 from tests.conftest import make_settings, mutations
+from tests.resolution import each_resolution
 from tests.trust.test_plan_integrity import AWA, switch_everyone
 
 from .conftest import FakeClock, personal_contacts, pin_guard
@@ -301,7 +303,6 @@ class PlanMachine(RuleBasedStateMachine):
         super().__init__()
         self.stack = ExitStack()
         self.portal = self.stack.enter_context(anyio.from_thread.start_blocking_portal("asyncio"))
-        self.sandbox = create_app(SandboxConfig(db_path=":memory:", rate_limit=0))
         self.active = self.form_active = "personal"
         self.members = set(VIP_MEMBERS)
         self.edition = 0
@@ -309,11 +310,13 @@ class PlanMachine(RuleBasedStateMachine):
         self.confirmed: list[Confirmed] = []
         self.capped = False
 
-    @initialize(target=pending, capped=st.booleans())
-    def start(self, capped: bool) -> Confirmable:
-        """With a cap, group recipients are frozen into contact ids; without, the API resolves the group.
-        Every run starts with a campaign preview pending, so later changes have a token to land on."""
-        self.capped = capped
+    @initialize(target=pending, capped=st.booleans(), resolution=st.sampled_from(RESOLUTIONS))
+    def start(self, capped: bool, resolution: Resolution) -> Confirmable:
+        """With a cap, group recipients are frozen into contact ids; without, the API resolves the group
+        (when, is the sandbox's resolution setting). Every run starts with a campaign preview pending, so
+        later changes have a token to land on."""
+        self.capped, self.resolution = capped, resolution
+        self.sandbox = create_app(SandboxConfig(db_path=":memory:", rate_limit=0, resolution=resolution))
         config = make_settings(toolsets=PLAN_TOOLSETS, max_recipients=CAP if capped else None)
         self.server = build_server(config, sandbox_app=self.sandbox)
         self.client: Client = self.stack.enter_context(self.portal.wrap_async_context_manager(Client(self.server)))
@@ -552,8 +555,10 @@ class PlanMachine(RuleBasedStateMachine):
                 continue
             campaign = self.row("campaigns", entry["object_id"])
             assert campaign["_ws"] == USER_ID
-            assert set(campaign["_recipients"]) == world.members  # whom the API resolved at creation
-            assert campaign["stats"]["planned"] == len(world.members)
+            if self.resolution == "create":  # whom the API resolved at creation
+                assert set(campaign["_recipients"]) == world.members
+            else:  # resolved when it starts (2030): the selector checked below is what will be resolved
+                assert not campaign["_resolved"] and campaign["_recipients"] == []
             if self.capped:  # frozen: people who join later cannot be added by the API
                 assert campaign["recipients"]["type"] == "explicit"
                 assert set(campaign["recipients"]["value"]) == world.members
@@ -595,7 +600,8 @@ def test_plan_state_machine() -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(60)
-def test_plan_machine_story_reaches_every_path() -> None:
+@each_resolution
+def test_plan_machine_story_reaches_every_path(resolution: Resolution) -> None:
     """The same machine through one fixed story, the invariant checked after every step: each path the
     random run may miss happens here (asked again for recipients, template text and workspace on the
     token path; a member leaving and a template edit while a legacy / modern form is open; a switch
@@ -609,7 +615,7 @@ def test_plan_machine_story_reaches_every_path() -> None:
         return done
 
     try:
-        machine.start(capped=True)  # a text campaign previewed: the story's first token is minted afresh below
+        machine.start(capped=True, resolution=resolution)  # a text campaign previewed: the story's first token is minted afresh below
         for action, change in ((TEXT_CAMPAIGN, outsider), (TEMPLATE_SEND, "edit"), (WEBHOOK, TEAM)):
             item = step(machine.preview(action=action))
             step(machine.meanwhile(change=change))

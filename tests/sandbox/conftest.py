@@ -5,6 +5,9 @@ from typing import Any
 
 import httpx2
 import pytest
+from msgflash_mcp.sandbox.campaign_runs import Resolution
+
+from tests.resolution import resolution_fixture  # noqa: F401  (`resolution`: every sandbox here takes it)
 
 from .helpers import FakeClock, client_for, make_app
 
@@ -20,8 +23,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def app(clock: FakeClock) -> Any:
-    return make_app(now=clock)
+def app(clock: FakeClock, resolution: Resolution) -> Any:
+    return make_app(now=clock, resolution=resolution)
 
 
 @pytest.fixture

@@ -50,7 +50,7 @@ async def test_validation_details_list_every_problem(api: httpx2.AsyncClient) ->
     r = await api.post("/api/v1/messages/send", json={**SEND, "type": "buttons", "text": None, "title": "t", "description": "d",
                                                       "buttons": [{"type": "url", "displayText": "x"}, {"type": "call"}, {"type": "reply"}]})
     assert error_code(r) == "VALIDATION_ERROR" and r.json()["error"]["details"][0]["message"] == "At most 2 buttons"
-    r = await api.post("/api/v1/messages/send", json={**SEND, "type": "buttons", "title": "t", "description": "d",
+    r = await api.post("/api/v1/messages/send", json={**SEND, "type": "buttons", "text": None, "title": "t", "description": "d",
                                                       "buttons": [{"type": "url", "displayText": "x"}, {"title": "call", "displayText": "c"}]})
     assert {d["field"] for d in r.json()["error"]["details"]} == {"buttons[0].url", "buttons[1].phoneNumber"}
     for body in ({**SEND, "type": "image"}, {**SEND, "type": "location", "latitude": 95, "longitude": 0},

@@ -107,8 +107,12 @@ class SandboxState:
         return self.one("messages", msg_id)
 
     def campaign(self, camp_id: str | None) -> dict[str, Any]:
+        """The stored campaign with its stats as the API computes them."""
+        from msgflash_mcp.sandbox.campaign_runs import campaign_stats
+
         assert camp_id is not None
-        return self.one("campaigns", camp_id)
+        camp = self.one("campaigns", camp_id)
+        return {**camp, "stats": campaign_stats(self.db, camp)}
 
 
 @pytest.fixture

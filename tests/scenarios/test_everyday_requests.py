@@ -20,6 +20,8 @@ from msgflash_mcp.sandbox import seed as S
 from msgflash_mcp.sandbox.keys import TEAM_ID, TEAM_NAME
 from msgflash_mcp.sandbox.util import iso
 
+from tests.resolution import each_resolution
+
 from .conftest import Ledger, SandboxState, Session
 
 pytestmark = pytest.mark.anyio
@@ -132,7 +134,10 @@ async def test_schedule_in_local_time_in_two_calls(session: Session, state: Sand
     assert (scheduled["status"], scheduled["scheduledAt"]) == ("scheduled", iso(local.timestamp()))
 
 
-async def test_template_campaign_in_three_calls(session: Session, state: SandboxState, ledger: Ledger) -> None:
+@each_resolution
+async def test_template_campaign_in_three_calls(
+    session: Session, state: SandboxState, ledger: Ledger, resolution: str
+) -> None:
     """"Send the promo-code template to my VIPs in an hour, code VIP10." -> find it, preview, confirm."""
     templates = await session.call("list_templates")
     promo = next(t for t in templates["data"]["templates"] if t["name"] == "Code promo")
@@ -145,9 +150,13 @@ async def test_template_campaign_in_three_calls(session: Session, state: Sandbox
     camp = state.campaign(committed(ledger, "POST", "/api/v1/campaigns")[0]["object_id"])
     vips = [p for _, p, tags in S.PERSONAL_CONTACTS if "vip" in tags]
     assert (camp["templateId"], camp["recipients"], camp["status"]) == (promo["id"], {"type": "tags", "value": ["vip"]}, "scheduled")
-    assert camp["stats"]["planned"] == len(vips)
+    assert camp["stats"]["planned"] == (len(vips) if resolution == "create" else 0)  # else resolved at its start
+    state.clock.advance(3_600)
+    started = await session.call("get_campaign_stats", {"campaign_id": camp["id"]})
+    assert started["data"]["stats"]["planned"] == len(vips)  # started: resolved under every setting
 
 
+@each_resolution
 async def test_pause_stats_resume_in_four_calls(session: Session, state: SandboxState) -> None:
     """"Pause the summer launch, show me where it stands, then resume it." (the user gave its id)"""
     cid = S.SCHEDULED_CAMPAIGN_ID

@@ -11,7 +11,8 @@ import pytest
 from mcp import Client
 from msgflash_mcp.sandbox.seed import PERSONAL_CONNECTED_INSTANCE_ID, WELCOME_TEMPLATE_ID, contact_id
 
-from tests.conftest import call_ok
+from tests.conftest import call_error, call_ok
+from tests.resolution import each_resolution
 
 pytestmark = pytest.mark.anyio
 
@@ -37,15 +38,21 @@ async def test_template_edit_without_pending_campaigns_is_not_asked(client: Clie
     assert out["status"] == "ok" and len(puts(ledger, f"/api/v1/templates/{WELCOME_TEMPLATE_ID}")) == 1
 
 
-async def test_template_content_edit_under_a_pending_campaign_is_confirmed(client: Client, ledger: Ledger) -> None:
+@each_resolution
+async def test_template_content_edit_under_a_pending_campaign_is_confirmed(
+    client: Client, ledger: Ledger, resolution: str
+) -> None:
     made = await campaign_for(client, template_id=WELCOME_TEMPLATE_ID)
     path = f"/api/v1/templates/{WELCOME_TEMPLATE_ID}"
     args = {"template_id": WELCOME_TEMPLATE_ID, "body": "Cliquez vite sur https://shop.example/x"}
     pending = await call_ok(client, "update_template", args)
     assert pending["status"] == "confirmation_required" and puts(ledger, path) == []
     campaigns = pending["preview"]["campaigns"]
-    assert campaigns == [{"id": made["id"], "name": "Relance", "status": "scheduled", "recipients": 2}]
-    assert any('"Relance" (scheduled, 2 recipients)' in w for w in pending["preview"]["warnings"])
+    # Resolved at creation, the API's count; else the people the selector reaches now, said so.
+    later = {} if resolution == "create" else {"resolved": "people now in the selection; resolved when it starts"}
+    assert campaigns == [{"id": made["id"], "name": "Relance", "status": "scheduled", "recipients": 2, **later}]
+    line = '"Relance" (scheduled, 2 recipients' + (f"; {later['resolved']})" if later else ")")
+    assert any(line in w for w in pending["preview"]["warnings"])
     done = await call_ok(client, "update_template", {**args, "confirm_token": pending["confirm_token"]})
     assert done["status"] == "ok" and len(puts(ledger, path)) == 1
     # renaming changes nothing a campaign sends: not asked
@@ -67,14 +74,20 @@ async def test_confirmed_template_edit_sends_the_planned_put(client: Client, led
     assert template["body"] == args["body"] and template["name"] == "Bienvenue"  # the name was not in the plan
 
 
+@each_resolution
 async def test_template_delete_preview_names_the_pending_campaigns(client: Client) -> None:
     await campaign_for(client, template_id=WELCOME_TEMPLATE_ID)
     pending = await call_ok(client, "delete_template", {"template_id": WELCOME_TEMPLATE_ID})
     assert pending["status"] == "confirmation_required"
     assert [c["name"] for c in pending["preview"]["campaigns"]] == ["Relance"]
-    assert any("fail to render" in w and "2 recipients" in w for w in pending["preview"]["warnings"])
+    assert any("refuses the delete (409 CONFLICT)" in w and "2 recipients" in w for w in pending["preview"]["warnings"])
+    refused = await call_error(client, "delete_template", {"template_id": WELCOME_TEMPLATE_ID,
+                                                           "confirm_token": pending["confirm_token"]})
+    assert "409 CONFLICT" in refused  # what the preview said: the template stays
+    assert (await call_ok(client, "get_template", {"template_id": WELCOME_TEMPLATE_ID}))["data"]["id"]
 
 
+@each_resolution
 async def test_new_phone_of_a_campaign_recipient_is_confirmed(client: Client, ledger: Ledger) -> None:
     await campaign_for(client, type="text", body="Promo")
     pending = await call_ok(client, "update_contact", {"contact_id": AWA, "phone": "+33612340999"})
