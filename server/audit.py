@@ -1,13 +1,16 @@
 """Append-only JSONL record of every mutating call: who/what/where, never message bodies or keys.
 
-Arguments are kept by name; values that are free text (bodies, captions, names) or secrets are
-replaced by a short SHA-256 so an auditor can match a record to a message without the log holding
-personal data.
+Arguments are kept by name; values that are free text (bodies, captions, names), phone numbers or
+secrets are replaced by a short keyed hash, `hmac:` + HMAC-SHA256(audit key, canonical JSON), so an
+auditor holding the install's key (server/install_key.py: `audit_key`) can match a record to a
+message, while the log alone holds no personal data: an unkeyed SHA-256 of a phone number is
+reversed by trying the few billion numbers of a country, in seconds.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import os
@@ -80,19 +83,28 @@ def dumps(value: Any, *, sort_keys: bool = False) -> str:
     return json.dumps(jsonable(value), sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
-def _digest(value: Any) -> str:
+def keyed_digest(value: Any, key: bytes) -> str:
     raw = dumps(value, sort_keys=True).encode()
-    return "sha256:" + hashlib.sha256(raw).hexdigest()[:16]
+    return "hmac:" + hmac.new(key, raw, hashlib.sha256).hexdigest()[:16]
 
 
-def redact_args(args: dict[str, Any]) -> dict[str, Any]:
-    return {name: (value if name in _KEEP else _digest(value)) for name, value in args.items() if value is not None}
+def redact_args(args: dict[str, Any], key: bytes) -> dict[str, Any]:
+    return {
+        name: (value if name in _KEEP else keyed_digest(value, key)) for name, value in args.items() if value is not None
+    }
 
 
 class AuditLog:
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, key: bytes = b"") -> None:
+        if path is not None and not key:
+            raise ValueError("an audit log needs the install's audit key (server/install_key.py)")
         self._path = path
+        self._key = key
         self._lock = anyio.Lock()
+
+    def redact(self, args: dict[str, Any]) -> dict[str, Any]:
+        """`args` as this log records them."""
+        return redact_args(args, self._key)
 
     @property
     def enabled(self) -> bool:
@@ -119,7 +131,7 @@ class AuditLog:
                 "tool": tool,
                 "workspace": workspace,
                 "principal": principal,
-                "args": redact_args(args),
+                "args": self.redact(args),
                 "confirmation": confirmation,
                 "outcome": outcome,
                 "api_id": api_id,

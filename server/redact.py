@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 MASK = "[redacted]"
@@ -56,24 +56,49 @@ class Scrubber:
         return value
 
 
+def _scrub_arg(scrubber: Scrubber, value: Any) -> Any:
+    """One formatting argument scrubbed; a non-string one is kept as it is unless its text holds a secret
+    (then its scrubbed text replaces it: `%s` still formats it, and nothing secret survives)."""
+    if isinstance(value, str):
+        return scrubber.text(value)
+    if isinstance(value, int | float | bool | None):
+        return value
+    text = str(value)
+    scrubbed = scrubber.text(text)
+    return value if scrubbed == text else scrubbed
+
+
 def _scrub_record(scrubber: Scrubber, record: logging.LogRecord) -> None:
-    """Rewrite a record in place: message with its args, exception and stack text, all scrubbed."""
+    """Rewrite a record in place: template, args, exception and stack text, each scrubbed.
+
+    `record.args` keeps its shape (a tuple stays a tuple of as many items, a mapping keeps its keys):
+    third-party formatters read it, e.g. uvicorn's access formatter unpacks five arguments. Only a
+    record whose secret appears whole after formatting alone (split between the template and an
+    argument) is flattened to its scrubbed message, with empty args.
+    """
+    args: Any = record.args
+    if isinstance(args, Mapping):
+        record.args = {key: _scrub_arg(scrubber, item) for key, item in args.items()}  # type: ignore[misc]
+    elif isinstance(args, tuple):
+        record.args = tuple(_scrub_arg(scrubber, item) for item in args)  # type: ignore[misc]
+    if isinstance(record.msg, str):
+        record.msg = scrubber.text(record.msg)
     try:
         message = record.getMessage()
-    except Exception:  # a malformed format/args pair: keep the template, drop the args
-        message = str(record.msg)
+    except Exception:  # a malformed format/args pair: keep the (scrubbed) template, drop the args
+        message, record.args = str(record.msg), ()
+    if scrubber.text(message) != message:
+        record.msg, record.args = scrubber.text(message), ()
     if record.exc_info and record.exc_info[1] is not None:
         import traceback
 
-        message += "\n" + "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
-    elif record.exc_text:
-        message += "\n" + record.exc_text
+        # The formatter appends exc_text when exc_info is gone: the traceback is shown, scrubbed.
+        record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
     record.exc_info = None
-    record.exc_text = None
+    if record.exc_text:
+        record.exc_text = scrubber.text(record.exc_text)
     if record.stack_info:
         record.stack_info = scrubber.text(record.stack_info)
-    record.msg = scrubber.text(message)
-    record.args = None
 
 
 class ScrubbingFilter(logging.Filter):
@@ -109,9 +134,26 @@ def remember_returned_secrets(data: Any) -> None:
     items = data if isinstance(data, list) else [data]
     for item in items:  # pyright: ignore[reportUnknownVariableType]
         if isinstance(item, dict):
-            secret = item.get("secret")  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            secret = item.get(SECRET_FIELD)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
             if isinstance(secret, str):
                 _process_scrubber.add(secret)
+
+
+SECRET_FIELD = "secret"  # where API responses carry a secret shown once (a webhook's signing secret)
+NOT_KEPT = "[shown once in the first result; not kept]"
+
+
+def without_returned_secrets(value: Any) -> Any:
+    """JSON-like data with every `secret` string replaced by a note: what is kept at rest (replay entries
+    in Redis) keeps the outcome, never the secret the first result showed."""
+    if isinstance(value, dict):
+        return {
+            key: NOT_KEPT if key == SECRET_FIELD and isinstance(item, str) else without_returned_secrets(item)
+            for key, item in value.items()  # pyright: ignore[reportUnknownVariableType]
+        }
+    if isinstance(value, list):
+        return [without_returned_secrets(item) for item in value]  # pyright: ignore[reportUnknownVariableType]
+    return value
 
 
 def install_log_scrubbing(scrubber: Scrubber) -> None:

@@ -7,6 +7,7 @@ replicas share them too. The `httpx2.AsyncClient` lives in the server lifespan (
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -33,6 +34,7 @@ from .audit import AuditLog
 from .campaign_record import CampaignRecord, record_for
 from .clock import SYSTEM_CLOCK, Clock
 from .guard import Guard, TokenStore
+from .install_key import audit_key, principal_key
 from .redact import Scrubber
 from .settings import Settings, TeamConfig
 from .workspaces import ActiveStore, MemoryActiveStore, RedisActiveStore, Workspaces
@@ -88,6 +90,11 @@ class Runtime:
         if self.redis is not None:
             await self.redis.aclose()
 
+    @functools.cached_property
+    def principal_key(self) -> bytes:
+        """The install's key naming HTTP principals (server/install_key.py); read, or made, on first need."""
+        return principal_key(self.settings)
+
     @property
     def is_sandbox(self) -> bool:
         return self.sandbox_app is not None
@@ -136,7 +143,7 @@ class Runtime:
             workspaces=workspaces,
             limiter=limiter,
             guard=Guard(settings, token_store, clock=clock.timestamp),
-            audit=AuditLog(settings.audit_log),
+            audit=AuditLog(settings.audit_log, audit_key(settings) if settings.audit_log else b""),
             scrubber=Scrubber(settings.secrets()),
             campaigns=record_for(settings, redis),
             sandbox_app=sandbox_app,

@@ -147,6 +147,8 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = None
     http_token: SecretStr | None = None
     principal_key: SecretStr | None = None  # HMAC key naming HTTP principals (server/call/principal.py)
+    # Open Streamable HTTP sessions one client may hold (server/transport/session_cap.py).
+    max_sessions_per_client: int = Field(32, ge=1, le=10_000)
     allowed_hosts: Annotated[list[str] | None, NoDecode] = None  # public names behind a proxy (Host check)
     audit_log: Path | None = None
     log_level: str = "WARNING"  # the product's own loggers (msgflash_mcp.*)

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from .errors import WorkspaceError
 from .settings import PERSONAL, Settings
+from .untrusted import quote_untrusted
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ class Workspaces:
             return self._by_name[name]
         except KeyError:
             valid = ", ".join(self._by_name) or "none configured"
-            raise WorkspaceError(f"unknown workspace {name!r}; valid workspaces: {valid}") from None
+            # Quoted and cut to a little over the longest valid name: the caller's text, not ours to echo whole.
+            raise WorkspaceError(f"unknown workspace {quote_untrusted(name, 48)}; valid workspaces: {valid}") from None
 
     def require_personal(self) -> Workspace:
         if self.personal is None:

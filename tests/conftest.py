@@ -7,7 +7,9 @@ Nothing here mocks our own code: the server talks HTTP to the sandbox through an
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,6 +37,12 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     # The embedded sandbox keeps a file in the user's data dir by default; tests never touch it.
     monkeypatch.setenv("MSGFLASH_SANDBOX_DB", ":memory:")
     monkeypatch.setenv("MSGFLASH_CAMPAIGN_DB", ":memory:")  # nor the local campaign record's
+    # Nor the install key in the user data dir (server/install_key.py): tests and the servers they spawn
+    # keep theirs in a folder of their own (platformdirs reads XDG_DATA_HOME on Linux).
+    monkeypatch.setenv("XDG_DATA_HOME", TEST_DATA_HOME)
+
+
+TEST_DATA_HOME = str(Path(tempfile.gettempdir()) / "msgflash-mcp-tests-data")
 
 
 # Routes that must never see a team key (REFERENCE §3). Spelled out here independently of the

@@ -515,7 +515,8 @@ async def _message_preview(api: Api, args: dict[str, Any]) -> tuple[Preview, dic
         preview.details["media"] = args["media_url"]
     add_urls(preview, args.get("media_url"))
     add_urls(preview, *(button.link() for button in args.get("buttons") or []))
-    add_urls(preview, *links_in(args.get("text"), args.get("title"), args.get("description"), args.get("footer")))
+    add_urls(preview, *links_in(args.get("text"), args.get("title"), args.get("description"), args.get("footer"),
+                                args.get("location_name"), args.get("location_address")))
     return preview, instance
 
 

@@ -29,7 +29,8 @@ from ..guard.confirm import question_key, round_key
 from ..guard.plan import Plan
 from ..registry import ToolInput, ToolSpec, spec_of
 from .audit_step import audit, audit_call
-from .context import CallContext, bind_call, connection_of, modern_era, principal_of
+from .context import CallContext, bind_call, connection_of, principal_of
+from .era import modern_era
 from .outcome import error_name
 
 

@@ -17,8 +17,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
-from mcp_types.version import is_version_at_least
-
 from ..api import Api
 from ..campaign_record import CampaignRecord
 from ..clock import Clock
@@ -112,12 +110,6 @@ class CallContext:
             requests=(PlannedRequest(route, path=path, json=json),),
             **parts,
         )
-
-
-def modern_era(ctx: Context) -> bool:
-    """The 2026-07-28 protocol era: questions ride the tool call's own rounds (stateless, re-sendable)."""
-    version = ctx.protocol_version
-    return version is not None and is_version_at_least(version, "2026-07-28")
 
 
 def connection_of(ctx: Context) -> Connection:

@@ -27,7 +27,8 @@ from ..results import Reply, ToolOutput, render
 from ..runtime import Runtime
 from .audit_step import audit_call
 from .binding import Bound, build_plan, requested_workspace
-from .context import bind_call, connection_of, modern_era, principal_of
+from .context import bind_call, connection_of, principal_of
+from .era import modern_era
 from .outcome import acted, api_failure, api_id, error_name, log, not_acted, unexpected_failure
 
 # How many times a person is asked again when the plan keeps changing under one call.

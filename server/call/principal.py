@@ -3,13 +3,14 @@
 - **HTTP with a bearer token** (`MSGFLASH_HTTP_TOKEN`, comma-separated for several clients): the
   principal is a keyed hash of the token, `HMAC-SHA256(key, token)`, never its position in the list,
   so reordering, adding or removing tokens keeps every identity (and its active workspace and
-  pending confirmations). The key is `MSGFLASH_PRINCIPAL_KEY` when set, else the fixed
-  domain-separation key below. Either way the principal is a pseudonym: tokens are high-entropy
-  secrets and the hash cannot be reversed; a configured key additionally makes principals of one
-  deployment unlinkable to the same token elsewhere (replicas sharing a Redis must share the key).
+  pending confirmations). The key is the install's (server/install_key.py): `MSGFLASH_PRINCIPAL_KEY`
+  when set, else a random key kept in the user data dir. It is secret, so neither a principal nor a
+  Redis key name derived from it lets anyone confirm a guessed token offline (replicas sharing a
+  Redis must share the key).
 - **HTTP without a token, with a session** (the 2025 era): each MCP session is its own principal,
-  a keyed hash of the session id the server minted (the transport refuses ids it did not mint, and
-  the hash keeps raw session ids out of audit lines and Redis keys).
+  a keyed hash (same key) of the session id the server minted (the transport refuses ids it did not mint, and
+  the hash keeps raw session ids out of audit lines and Redis keys). A 2026-07-28 request is never
+  checked against a session, so its `Mcp-Session-Id` header, if any, is ignored.
 - **HTTP without a token and without a session** (the 2026-07-28 era, stateless): nothing tells one
   client from another. A per-request principal would break what hangs on the principal across
   requests (redeeming a confirmation token, single use of an accepted elicitation round), so these
@@ -27,22 +28,23 @@ from typing import TYPE_CHECKING
 
 from mcp.server.auth.middleware.auth_context import get_access_token
 
+from .era import modern_era
+
 if TYPE_CHECKING:
     from mcp.server.mcpserver import Context
 
     from ..runtime import Connection
 
-# Used when MSGFLASH_PRINCIPAL_KEY is not set: separates this hash from any other use of the token.
-DOMAIN_KEY = b"msgflash-mcp/http-principal/v1"
 HTTP_PREFIX = "http:"
 SESSION_PREFIX = "http-session:"
 ANONYMOUS = "http:anonymous"  # tokenless, sessionless HTTP: see the module docstring
 
-def _mac(value: str, key: bytes | None) -> str:
-    return hmac.new(key or DOMAIN_KEY, value.encode(), hashlib.sha256).hexdigest()[:32]  # 128 bits
+
+def _mac(value: str, key: bytes) -> str:
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]  # 128 bits
 
 
-def token_principal(token: str, key: bytes | None = None) -> str:
+def token_principal(token: str, key: bytes) -> str:
     """The stable, position-independent identity of a bearer token (the verifier's `subject`)."""
     return "tok-" + _mac(token, key)
 
@@ -59,6 +61,10 @@ def principal_of(ctx: Context | None, connection: Connection) -> str:
         return HTTP_PREFIX + (token.subject or token.client_id)
     if is_http(ctx):
         assert ctx is not None
-        session_id = (ctx.headers or {}).get("mcp-session-id")
-        return SESSION_PREFIX + _mac(session_id, None) if session_id else ANONYMOUS
+
+        # Only the handshake era's transport checks a session id (it answers 404 to one it did not mint). A
+        # 2026-07-28 request is never routed to a session, so a session id header on it is just text: the
+        # id of another client's session, replayed, must not make it that client.
+        session_id = None if modern_era(ctx) else (ctx.headers or {}).get("mcp-session-id")
+        return SESSION_PREFIX + _mac(session_id, connection.runtime.principal_key) if session_id else ANONYMOUS
     return connection.connection_id

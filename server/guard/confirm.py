@@ -36,6 +36,7 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 from pydantic_core import to_jsonable_python
 
+from ..redact import without_returned_secrets
 from ..registry import ToolSpec
 from ..settings import ConfirmMode, Settings
 from .plan import Plan, changes
@@ -53,7 +54,9 @@ class StaleToken(ToolError):
 class ConfirmForm(BaseModel):
     """The form a person sees; flat and primitive as elicitation requires."""
 
-    confirm: bool = Field(description="Tick to go ahead; leave unticked to cancel")
+    # Strict: only a JSON `true` is a tick. Lax pydantic would read "yes", "on" or 1 as True, and a client
+    # (or a model filling the form for a person) that sends such a value did not show a ticked box.
+    confirm: bool = Field(strict=True, description="Tick to go ahead; leave unticked to cancel")
 
 
 def normalise(args: dict[str, Any]) -> str:
@@ -325,8 +328,10 @@ class Guard:
         return self._replayed(record) if record is not None else None
 
     async def save_result(self, token_hash: str | None, result: dict[str, Any]) -> None:
+        """Keep the outcome for replays, without the secrets it showed once (a webhook's signing secret):
+        the entry outlives the call by 20 minutes, in Redis when replicas share one."""
         if token_hash:
-            await self.store.save_result(token_hash, result, TOKEN_TTL * 2)
+            await self.store.save_result(token_hash, without_returned_secrets(result), TOKEN_TTL * 2)
 
 
 def question_key(principal: str, tool: str, question: str) -> str:

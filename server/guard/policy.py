@@ -22,6 +22,7 @@ suffix list, plus the reserved names (example, test, ...) that only test setups 
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,15 @@ BROADCAST_TOOLS = frozenset({"publish_status"})
 _RESERVED_TLDS = ("example", "test", "invalid", "localhost", "local", "onion", "internal")
 _WEB_SCHEMES = ("http", "https")
 _TRAILING = ".,;:!?)]}'\"»”’"
+# Written `http:evil.example/x`, `https:/evil.example/x` or `https:\\evil.example`, a special scheme needs
+# no `//`: WHATWG parsers (browsers, Node) supply it and open evil.example.
+_SPECIAL_SCHEMES = ("http", "https", "ws", "wss", "ftp")
+_SLASHLESS = re.compile(r"(?<![A-Za-z0-9+.-])(?:" + "|".join(_SPECIAL_SCHEMES) + r"):(?!//)[/\\]*(?=[^\s/\\])", re.I)
+# Schemes `parse_url` reads as written; anything else without `://` is a bare host, read as http://.
+_SCHEMED = re.compile(r"(?:" + "|".join(_SPECIAL_SCHEMES) + r"|javascript|data|file|blob):", re.I)
+# Dots IDNA maps to '.' in a host (UTS #46): `evil．example` opens evil.example. Finding links reads them
+# as '.', so linkify sees the host a phone opens.
+_WIDE_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 
 
 @dataclass(frozen=True)
@@ -63,7 +73,7 @@ def parse_url(url: str) -> ParsedUrl | None:
         domain = text[7:].split("?", 1)[0].rpartition("@")[2]
         parsed = parse_url("http://" + domain) if domain else None
         return ParsedUrl("mailto", parsed.host) if parsed else None
-    if "://" not in text and not text.lower().startswith(("javascript:", "data:", "file:", "blob:")):
+    if "://" not in text and not _SCHEMED.match(text):
         text = "http://" + text
     try:
         parsed = URL(text)
@@ -100,7 +110,8 @@ def urls_in_text(*texts: str | None) -> list[str]:
     """Every link in free text, as written (trailing punctuation trimmed), in order, once.
 
     Catches what a chat client would make clickable: `https://...`, `www.x.shop`, `evil.example/login`,
-    e-mail addresses, and any `scheme://` token linkify would cut short (a backslash ends its match,
+    e-mail addresses, `http:evil.example` (a special scheme needs no `//`), hosts written with full-width
+    or ideographic dots, and any `scheme://` token linkify would cut short (a backslash ends its match,
     while a browser reads `https://evil.example\\.shop.example` as host evil.example: the whole token
     is kept so the parser sees what a browser sees).
     """
@@ -114,9 +125,12 @@ def urls_in_text(*texts: str | None) -> list[str]:
     for text in texts:
         if not text:
             continue
+        text = text.translate(_WIDE_DOTS)
         for token in text.split():
-            if "://" in token:
+            if "://" in token and token.rstrip(_TRAILING).index("://") + 3 < len(token.rstrip(_TRAILING)):
                 add(token[token.index("://") - _scheme_length(token) :])
+            for slashless in _SLASHLESS.finditer(token):
+                add(token[slashless.start() :])
         linkify = _linkifier()
         if linkify.pretest(text):
             for match in linkify.match(text) or []:

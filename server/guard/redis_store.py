@@ -4,7 +4,8 @@ One hash per token under `msgflash:cfm:<sha256 of the token>` (the raw token is 
 
     record  JSON of the TokenRecord without `used`/`result` (tool, binding, expires_at)
     used    "0" | "1"
-    result  JSON of the first call's result, once it finished (for replays)
+    result  JSON of the first call's result, once it finished (for replays), without the secrets it showed
+            once (Guard.save_result: the entry outlives the call, readable by whoever reads the Redis)
 
 The key carries a real-time TTL so abandoned tokens disappear; the Guard still checks `expires_at`
 against its own (injectable) clock. `claim` is one Lua script, so exactly one claimer wins across

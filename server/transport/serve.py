@@ -15,9 +15,11 @@ from pydantic import AnyHttpUrl
 
 from ..app import build_server
 from ..call.principal import token_principal
+from ..install_key import principal_key, warn_if_replicas_cannot_agree
 from ..logs import third_party_level
 from ..redact import Scrubber, install_log_scrubbing
 from ..settings import ConfirmMode, Settings
+from .session_cap import SessionCap
 
 log = logging.getLogger("msgflash_mcp")
 
@@ -26,7 +28,7 @@ class StaticTokenVerifier(TokenVerifier):
     """MSGFLASH_HTTP_TOKEN as a bearer token. Several comma-separated tokens name several principals,
     each identified by a keyed hash of its token (server/call/principal.py), never by its position."""
 
-    def __init__(self, tokens: str, key: bytes | None = None) -> None:
+    def __init__(self, tokens: str, key: bytes) -> None:
         self._tokens = [t.strip() for t in tokens.split(",") if t.strip()]
         self._key = key
 
@@ -74,7 +76,7 @@ def http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, *
         auth = {
             "token_verifier": StaticTokenVerifier(
                 settings.http_token.get_secret_value(),
-                settings.principal_key.get_secret_value().encode() if settings.principal_key else None,
+                principal_key(settings),
             ),
             "auth": AuthSettings(
                 issuer_url=AnyHttpUrl(f"http://{host}:{port}"),
@@ -84,7 +86,10 @@ def http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, *
         }
     server = build_server(settings, **build, **auth)
     security = transport_security(host, port, settings.allowed_hosts)
-    return server.streamable_http_app(transport_security=security, host=host)
+    app = server.streamable_http_app(transport_security=security, host=host)
+    # Outermost, so a refused opening request costs no session, no auth check and no body read.
+    app.add_middleware(SessionCap, limit=settings.max_sessions_per_client, key=principal_key(settings))
+    return app
 
 
 def announce(settings: Settings, runtime_is_sandbox: bool) -> None:
@@ -99,6 +104,7 @@ def announce(settings: Settings, runtime_is_sandbox: bool) -> None:
 def serve_mcp(settings: Settings, *, transport: str, host: str, port: int) -> None:
     install_log_scrubbing(Scrubber(settings.secrets()))
     announce(settings, settings.use_sandbox)
+    warn_if_replicas_cannot_agree(settings)
     if transport == "stdio":
         server = build_server(settings)
         server.run("stdio")

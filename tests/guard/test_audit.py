@@ -16,6 +16,7 @@ from mcp import Client
 from msgflash_mcp.sandbox.keys import PERSONAL_KEY, TEAM_KEY
 from msgflash_mcp.server.app import build_server
 from msgflash_mcp.server.audit import dumps, redact_args
+from msgflash_mcp.server.install_key import audit_key
 from msgflash_mcp.server.results import Preview
 
 from tests.conftest import call_error, call_ok, make_settings, mutations
@@ -24,6 +25,7 @@ from .conftest import Elicitor, personal_contacts
 
 pytestmark = pytest.mark.anyio
 
+KEY = b"k" * 32  # an audit key, as server/install_key.py derives one
 KEYS = {"time", "tool", "workspace", "principal", "args", "confirmation", "outcome", "api_id"}
 
 
@@ -79,9 +81,10 @@ async def test_every_mutating_call_is_one_line(tmp_path: Path, sandbox_app: Any,
     assert entries[2]["api_id"] == victim["id"]
     assert entries[1]["api_id"] is None
     assert entries[2]["args"] == {"contact_id": victim["id"]}  # ids are kept verbatim
-    assert entries[0]["args"]["name"].startswith("sha256:")
-    assert entries[0]["args"]["phone"].startswith("sha256:")
-    assert entries[0]["args"]["phone"] == redact_args({"phone": secret_phone})["phone"]  # matchable, not readable
+    assert entries[0]["args"]["name"].startswith("hmac:")
+    assert entries[0]["args"]["phone"].startswith("hmac:")
+    key = audit_key(server.runtime.settings)  # type: ignore[attr-defined]
+    assert entries[0]["args"]["phone"] == redact_args({"phone": secret_phone}, key)["phone"]  # matchable, not readable
 
     raw = log.read_text(encoding="utf-8")
     for needle in (
@@ -161,10 +164,10 @@ def test_redaction_keeps_ids_and_hashes_everything_else() -> None:
         "url": "https://x.test/?k=s",
         "count": 3,
     }
-    red = redact_args(args)
+    red = redact_args(args, KEY)
     assert red["contact_id"] == "abc"
     for name in ("text", "phone", "url", "count"):
-        assert red[name].startswith("sha256:") and args[name] != red[name]
+        assert red[name].startswith("hmac:") and args[name] != red[name]
     assert "Bonjour" not in json.dumps(red)
 
 
@@ -324,4 +327,25 @@ def test_any_value_serialises_to_strict_json() -> None:
     assert back["raw"] == "_wA=" and back["nan"] is None and back["model"]["action"] == "x"
     assert isinstance(back["cyclic"], str) and back["3"] == "int key"
     assert back["unprintable"] == "<unprintable _Loop>"
-    assert redact_args({"text": odd})["text"].startswith("sha256:")
+    assert redact_args({"text": odd}, KEY)["text"].startswith("hmac:")
+
+
+async def test_a_phone_hash_cannot_be_reversed_without_the_install_key(tmp_path: Path, sandbox_app: Any) -> None:
+    """An unkeyed SHA-256 of a phone number was reversed in a second by trying the numbers of one country:
+    the audit hash is keyed by the install's secret, so the same search over the log alone finds nothing,
+    and two installs hash one number differently."""
+    import hashlib
+
+    log = tmp_path / "audit.jsonl"
+    phone = "+33698761234"
+    server = build_server(make_settings(audit_log=log), sandbox_app=sandbox_app)
+    async with Client(server) as client:
+        await call_ok(client, "create_contact", {"name": "Zoé", "phone": phone})
+    recorded = read(log)[0]["args"]["phone"]
+    candidates = [f"+3369876{n:04d}" for n in range(10_000)]  # the search that reversed the unkeyed hash
+    unkeyed = {"sha256:" + hashlib.sha256(dumps(c).encode()).hexdigest()[:16] for c in candidates}
+    public_key = {redact_args({"phone": c}, b"msgflash-mcp/http-principal/v1")["phone"] for c in candidates}
+    assert recorded not in unkeyed and recorded not in public_key
+    assert recorded == redact_args({"phone": phone}, audit_key(server.runtime.settings))["phone"]  # type: ignore[attr-defined]
+    other_install = make_settings(audit_log=log, principal_key="another-install-key-0123456789abcdef")
+    assert redact_args({"phone": phone}, audit_key(other_install))["phone"] != recorded

@@ -103,3 +103,18 @@ async def test_write_tools_are_not_asked(mode: str, server: MCPServer[Any]) -> N
         out = await call_ok(client, "create_contact", {"name": "Nouveau Client", "phone": "+33698765432"})
     assert out["status"] == "ok"
     assert elicitor.messages == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("tick", ["yes", 1, "true"])
+async def test_only_a_json_true_is_a_tick(
+    mode: str, tick: Any, server: MCPServer[Any], ledger: Callable[[], list[dict[str, Any]]]
+) -> None:
+    """The form's box is a boolean: a client answering `"yes"`, `1` or `"true"` did not tick it, so nothing acts."""
+    contact = personal_contacts()[4]
+    async with Client(server, mode=mode, elicitation_callback=Elicitor("accept", {"confirm": tick})) as client:
+        result = await client.call_tool("delete_contact", {"contact_id": contact["id"]})
+    assert mutations(ledger()) == []
+    # Refused by the SDK's schema check of the answer (the call layer, issue 18's, may word it as a decline).
+    assert result.is_error
+    assert "does not match the requested schema" in str(result.content)

@@ -84,6 +84,32 @@ def test_backslash_token_is_kept_whole_and_read_as_its_real_host() -> None:
     assert all(not url_allowed(u, SHOP) for u in found)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Suivi: http:evil.example/x merci",  # a special scheme without slashes: browsers add them
+        "Suivi: https:/evil.example/x merci",
+        "Suivi: HTTPS:\\evil.example/x merci",
+        "Suivi: evil\uff0eexample/x merci",  # full-width dot: IDNA maps it to '.'
+        "Suivi: https://evil\uff0eexample/x merci",
+        "Suivi: evil\u3002example/x merci",  # ideographic full stop
+        "Suivi: evil\uff61example/x merci",  # halfwidth ideographic full stop
+    ],
+    ids=["http-colon", "https-one-slash", "https-backslashes", "fullwidth-dot", "fullwidth-dot-scheme",
+         "ideographic-dot", "halfwidth-dot"],
+)
+def test_slashless_schemes_and_wide_dots_are_links_to_their_real_host(text: str) -> None:
+    found = urls_in_text(text)
+    assert found, f"no link found in {text!r}"
+    assert {host for u in found if (parsed := parse_url(u)) and (host := parsed.host)} == {"evil.example"}
+    assert all(not url_allowed(u, SHOP) for u in found)
+
+
+def test_a_word_before_a_colon_is_not_a_link() -> None:
+    assert urls_in_text("Note: http: alone, https:// alone, and 10:30 are no links.") == []
+    assert urls_in_text("shop.example:8080/x") and all(url_allowed(u, SHOP) for u in urls_in_text("shop.example:8080/x"))
+
+
 def test_links_are_listed_once_in_order_with_trailing_punctuation_trimmed() -> None:
     assert urls_in_text("(https://shop.example/a), https://shop.example/a.", None, "") == ["https://shop.example/a"]
 

@@ -235,3 +235,31 @@ async def test_server_with_redis_url_uses_the_shared_store(redis_url: str, sandb
         assert len(mutations(ledger())) == 1
     finally:
         await runtime.redis.aclose()
+
+
+async def test_replay_entries_keep_the_outcome_but_not_the_webhook_secret(
+    redis_url: str, sandbox_app: Any, ledger: Ledger
+) -> None:
+    """A replay entry lives in Redis for up to 20 minutes: it keeps what happened (the webhook, its id),
+    never the signing secret the first result showed once. A replay says the secret is not shown again."""
+    server = build_server(make_settings(redis_url=SecretStr(redis_url)), sandbox_app=sandbox_app)
+    runtime = server.runtime  # type: ignore[attr-defined]
+    args = {"url": "https://hooks.example.org/in", "events": ["message.received"]}
+    try:
+        async with Client(server) as client:
+            pending = await call_ok(client, "create_webhook", args)
+            done = await call_ok(client, "create_webhook", {**args, "confirm_token": pending["confirm_token"]})
+            secret = done["data"]["secret"]
+            assert done["status"] == "ok" and isinstance(secret, str) and len(secret) >= 16
+            stored = b""
+            async for key in runtime.redis.scan_iter(match="msgflash:*"):
+                if await runtime.redis.type(key) == b"hash":
+                    stored += b"".join(await runtime.redis.hvals(key))
+            assert done["data"]["id"].encode() in stored  # the outcome is kept
+            assert secret.encode() not in stored
+            replay = await call_ok(client, "create_webhook", {**args, "confirm_token": pending["confirm_token"]})
+        assert replay["status"] == "replayed" and replay["data"]["id"] == done["data"]["id"]
+        assert secret not in str(replay) and "not kept" in replay["data"]["secret"]
+        assert len(mutations(ledger())) == 1
+    finally:
+        await runtime.redis.aclose()

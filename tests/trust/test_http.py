@@ -77,7 +77,7 @@ async def test_bearer_token_is_required_when_configured(sandbox_app: Any) -> Non
 
 @requirement("proto.http-bearer")
 async def test_several_tokens_name_several_principals() -> None:
-    verifier = serve.StaticTokenVerifier("tok-a, tok-b")
+    verifier = serve.StaticTokenVerifier("tok-a, tok-b", b"install-key")
     a, b = await verifier.verify_token("tok-a"), await verifier.verify_token("tok-b")
     assert a is not None and b is not None and a.subject != b.subject
     assert await verifier.verify_token("tok-c") is None and await verifier.verify_token("") is None
@@ -224,3 +224,72 @@ async def test_allowed_hosts_admit_a_proxied_public_name(monkeypatch: pytest.Mon
     assert good.status_code not in (421, 403)
     assert evil_host.status_code == 421
     assert evil_origin.status_code == 403
+
+
+# ---------------------------------------------------------------- sessions per client (transport/session_cap.py)
+
+
+async def open_session(http: httpx2.AsyncClient, token: str | None) -> httpx2.Response:
+    auth = {"authorization": f"Bearer {token}"} if token else {}
+    return await http.post("/mcp", json=INIT, headers={**MCP_HEADERS, **auth})
+
+
+async def test_one_token_holder_cannot_take_every_session(sandbox_app: Any) -> None:
+    """One token opened 9,493 sessions in 42 s and every client then got 503: now a client holds at most
+    MSGFLASH_MAX_SESSIONS_PER_CLIENT, its next opening gets a 429 that says what to do, others still open
+    theirs, and closing one (DELETE) makes room."""
+    other = "trust-http-other-" + "7" * 16
+    settings = make_settings(http_token=f"{TOKEN},{other}", max_sessions_per_client=3)
+    async with running(http_app(settings, host="127.0.0.1", port=PORT, sandbox_app=sandbox_app)) as http:
+        opened = [await open_session(http, TOKEN) for _ in range(3)]
+        assert [r.status_code for r in opened] == [200] * 3
+        refused = await open_session(http, TOKEN)
+        assert refused.status_code == 429 and "mcp-session-id" not in refused.headers
+        message = refused.json()["error"]["message"]
+        assert "MSGFLASH_MAX_SESSIONS_PER_CLIENT" in message and "DELETE" in message and TOKEN not in message
+        assert (await open_session(http, other)).status_code == 200  # another client is not affected
+        session = opened[0].headers["mcp-session-id"]
+        auth = {"authorization": f"Bearer {TOKEN}", "mcp-session-id": session, "mcp-protocol-version": "2025-11-25"}
+        assert (await http.delete("/mcp", headers=auth)).status_code == 200
+        assert (await open_session(http, TOKEN)).status_code == 200
+        assert (await open_session(http, TOKEN)).status_code == 429
+
+
+async def test_idle_sessions_stop_counting_when_the_transport_reaps_them(sandbox_app: Any) -> None:
+    """Sessions the SDK closes after its idle timeout leave the count (injected clock, no real wait);
+    a session still in use keeps counting."""
+    from msgflash_mcp.server.transport.session_cap import SessionCap
+
+    now = [1000.0]
+    inner = make_app(sandbox_app, token=None)
+    cap = SessionCap(inner, limit=2, key=b"install-key", idle_timeout=60, clock=lambda: now[0])
+    with anyio.fail_after(30):
+        async with inner.router.lifespan_context(inner), httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=cap), base_url=BASE, timeout=10
+        ) as http:
+            first, second = await open_session(http, None), await open_session(http, None)
+            assert first.status_code == second.status_code == 200
+            assert (await open_session(http, None)).status_code == 429
+            now[0] += 45
+            ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+            used = await http.post("/mcp", json=ping, headers={
+                **MCP_HEADERS, "mcp-session-id": second.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"})
+            assert used.status_code == 200
+            now[0] += 30  # the first has been idle 75 s (> 60), the second 30 s
+            assert cap.open_sessions("addr:127.0.0.1") == 2  # nothing forgotten until a request of that client
+            assert (await open_session(http, None)).status_code == 200
+            assert (await open_session(http, None)).status_code == 429
+
+
+async def test_modern_requests_open_no_session_and_are_not_capped(sandbox_app: Any) -> None:
+    settings = make_settings(http_token=TOKEN, max_sessions_per_client=1)
+    app = http_app(settings, host="127.0.0.1", port=PORT, sandbox_app=sandbox_app)
+    with anyio.fail_after(60):
+        async with app.router.lifespan_context(app), httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url=BASE, timeout=20,
+            headers={"authorization": f"Bearer {TOKEN}"},
+        ) as http:
+            assert (await open_session(http, TOKEN)).status_code == 200  # the one legacy session
+            for _ in range(3):
+                async with Client(streamable_http_client(f"{BASE}/mcp", http_client=http), mode="auto") as modern:
+                    assert (await modern.call_tool("list_workspaces", {})).is_error is False

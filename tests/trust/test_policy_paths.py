@@ -104,9 +104,21 @@ async def test_statuses_are_refused_under_an_allowlist_unless_allowed(sandbox_ap
         # A template is sent later by campaigns that render it at send time: its links are judged when written.
         ("create_template", {"name": "Suivi", "type": "text", "body": "Suivez votre colis: evil.example/login"}),
         ("update_template", {"template_id": WELCOME_TEMPLATE_ID, "body": "Cliquez https://evil.example\\.shop.example/"}),
+        ("send_message", {"instance_id": INSTANCE, "to": "+33612345000", "type": "text",
+                          "text": "Suivi: http:evil.example/x"}),
+        ("send_message", {"instance_id": INSTANCE, "to": "+33612345000", "type": "text",
+                          "text": "Suivi: https:/evil.example/x"}),
+        ("send_message", {"instance_id": INSTANCE, "to": "+33612345000", "type": "text",
+                          "text": "Suivi: evil\uff0eexample/x"}),
+        # A location's name and address are shown on the map card, where links are clickable too.
+        ("send_message", {"instance_id": INSTANCE, "to": "+33612345000", "type": "location", "latitude": 48.85,
+                          "longitude": 2.35, "location_name": "Retrait: evil.example/colis"}),
+        ("send_message", {"instance_id": INSTANCE, "to": "+33612345000", "type": "location", "latitude": 48.85,
+                          "longitude": 2.35, "location_address": "https://evil.example/adresse"}),
     ],
     ids=["schemeless-message", "backslash-message", "schemeless-campaign", "schemeless-status",
-         "backslash-webhook", "userinfo-webhook", "schemeless-template", "backslash-template-edit"],
+         "backslash-webhook", "userinfo-webhook", "schemeless-template", "backslash-template-edit",
+         "slashless-http", "one-slash-https", "fullwidth-dot", "location-name", "location-address"],
 )
 async def test_url_allowlist_sees_schemeless_and_backslash_links_on_every_path(
     tool: str, args: dict[str, Any], sandbox_app: Any, ledger: Ledger

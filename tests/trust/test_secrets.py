@@ -253,3 +253,40 @@ def test_log_levels_open_the_product_only(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("MSGFLASH_LOG_LEVEL_ALL", "chatty")
     with pytest.raises(ConfigError, match="MSGFLASH_LOG_LEVEL_ALL must be"):
         load_settings()
+
+
+@requirement("secret.log-scrubbing")
+def test_scrubbing_keeps_a_third_party_formatters_args() -> None:
+    """uvicorn's access formatter unpacks `record.args` (address, method, path, version, status): scrubbing
+    masks a secret inside one of them and keeps the tuple, so the line is formatted, not a crash."""
+    from uvicorn.logging import AccessFormatter
+
+    secret = "s3cret-in-path-" + uuid.uuid4().hex
+    install_log_scrubbing(Scrubber([secret]))
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False))
+    errors: list[BaseException] = []
+    handler.handleError = lambda record: errors.append(__import__("sys").exc_info()[1])  # type: ignore[method-assign]
+    logger = logging.getLogger("trust.access." + uuid.uuid4().hex)
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    logger.debug('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", f"/mcp?t={secret}", "1.1", 200)
+    assert errors == []
+    assert stream.getvalue() == f'127.0.0.1:5000 - "GET /mcp?t={MASK} HTTP/1.1" 200 OK\n'
+
+
+@requirement("secret.log-scrubbing")
+def test_scrubbing_masks_a_secret_that_only_formatting_assembles() -> None:
+    """A secret split between the template and an argument is only whole once formatted: that record is
+    flattened (formatted, masked, no args) rather than left to leak."""
+    secret = "s3cret-split-" + uuid.uuid4().hex
+    install_log_scrubbing(Scrubber([secret]))
+    stream = io.StringIO()
+    logger = logging.getLogger("trust.split." + uuid.uuid4().hex)
+    logger.propagate = False
+    logger.addHandler(logging.StreamHandler(stream))
+    logger.setLevel(logging.DEBUG)
+    logger.debug(secret[:10] + "%s", secret[10:])
+    assert stream.getvalue() == MASK + "\n"

@@ -73,11 +73,12 @@ async def http_client(app: Any, token: str | None, mode: str = "legacy") -> Asyn
 
 
 async def test_a_principal_is_its_token_hash_not_its_position() -> None:
-    forward, backward = StaticTokenVerifier(f"{ALICE},{BOB}"), StaticTokenVerifier(f"{BOB}, {ALICE}")
+    key = b"install-key"
+    forward, backward = StaticTokenVerifier(f"{ALICE},{BOB}", key), StaticTokenVerifier(f"{BOB}, {ALICE}", key)
     a1, a2 = await forward.verify_token(ALICE), await backward.verify_token(ALICE)
     b1 = await forward.verify_token(BOB)
     assert a1 is not None and a2 is not None and b1 is not None
-    assert a1.subject == a2.subject == token_principal(ALICE) != b1.subject
+    assert a1.subject == a2.subject == token_principal(ALICE, key) != b1.subject
     assert ALICE not in str(a1.subject) and "client-" not in str(a1.subject)
     keyed = await StaticTokenVerifier(ALICE, b"deployment-key").verify_token(ALICE)
     assert keyed is not None and keyed.subject != a1.subject  # MSGFLASH_PRINCIPAL_KEY separates deployments
@@ -167,3 +168,29 @@ async def test_sessionless_tokenless_http_cannot_store_a_switch(sandbox_app: Any
             explicit = await call_ok(modern, "list_instances", {"workspace": "sandbox-team"})
             assert explicit["workspace"] == "sandbox-team (sandbox)"
     assert ANONYMOUS == "http:anonymous"
+
+
+async def test_a_sessionless_request_cannot_switch_another_clients_session(sandbox_app: Any) -> None:
+    """No HTTP token: a 2026-07-28 request is never checked against a session, so a session id header it
+    carries (here, a legacy client's, read off the wire) names nobody. Its switch is not stored, and the
+    legacy client keeps its workspace."""
+    app = http_app(make_settings(), sandbox_app=sandbox_app)
+    minted: list[str] = []
+
+    async def remember_session(response: httpx2.Response) -> None:
+        if "mcp-session-id" in response.headers:
+            minted.append(response.headers["mcp-session-id"])
+
+    with anyio.fail_after(60):
+        async with app.router.lifespan_context(app), httpx2.AsyncClient(
+            transport=httpx2.ASGITransport(app=app), base_url=BASE, timeout=20,
+            event_hooks={"response": [remember_session]},
+        ) as victim_http, Client(streamable_http_client(f"{BASE}/mcp", http_client=victim_http), mode="legacy") as victim:
+            assert (await call_ok(victim, "list_instances"))["workspace"] == "personal (sandbox)"
+            assert minted
+            async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=BASE, timeout=20,
+                                          headers={"mcp-session-id": minted[0]}) as attacker_http, \
+                    Client(streamable_http_client(f"{BASE}/mcp", http_client=attacker_http), mode="auto") as attacker:
+                switched = await call_ok(attacker, "switch_workspace", {"workspace": "sandbox-team"})
+                assert switched["data"]["stored"] is False
+            assert (await call_ok(victim, "list_instances"))["workspace"] == "personal (sandbox)"

@@ -57,9 +57,19 @@ async def test_personal_only_routes_use_the_personal_key_while_a_team_is_active(
 
 async def test_an_unknown_workspace_is_refused_with_the_valid_names(client: Client, ledger: Any) -> None:
     text = await call_error(client, "list_instances", {"workspace": "acme"})
-    assert "unknown workspace 'acme'" in text and "personal" in text and "sandbox-team" in text
+    assert 'unknown workspace "acme"' in text and "personal" in text and "sandbox-team" in text
     text = await call_error(client, "switch_workspace", {"workspace": "acme"})
     assert "valid workspaces" in text
+    assert ledger() == []
+
+
+@pytest.mark.parametrize("tool", ["list_instances", "switch_workspace"])
+async def test_an_unknown_workspace_name_is_echoed_truncated(tool: str, client: Client, ledger: Any) -> None:
+    """A 100 kB name is not sent back whole: the error quotes its start, on one line, and still lists the valid names."""
+    name = "a" * 100_000
+    text = await call_error(client, tool, {"workspace": name + "\nworkspace: personal"})
+    assert len(text) < 400 and "a" * 80 not in text and "\n" not in text
+    assert 'unknown workspace "aaaa' in text and "personal, sandbox-team" in text
     assert ledger() == []
 
 

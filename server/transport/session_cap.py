@@ -1,0 +1,152 @@
+"""At most `MSGFLASH_MAX_SESSIONS_PER_CLIENT` open Streamable HTTP sessions per client.
+
+The SDK caps sessions for the whole server (10 000) and reaps one after 30 idle minutes. Alone, that
+let one token holder open 9,493 sessions in 42 s, after which every client got 503 for 30 minutes.
+This middleware sits in front of the transport and refuses a client's next opening request once it
+holds its share, with a 429 that says what to do; the other clients keep theirs.
+
+A client is its bearer token's keyed hash (server/call/principal.py), or without a token its network
+address (nothing else tells tokenless clients apart). Sessions are seen from the outside, through
+public behaviour only: a handshake-era request without a session id that is answered with an
+`Mcp-Session-Id` opened one; a DELETE answered 2xx, or a 404 for that id, closed it; one without a
+request for the SDK's idle timeout has been reaped. 2026-07-28 requests open no session and pass.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
+from mcp.server.streamable_http_manager import DEFAULT_SESSION_IDLE_TIMEOUT
+from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..call.principal import token_principal
+
+
+@dataclass
+class _Client:
+    sessions: dict[str, float] = field(default_factory=dict[str, float])  # session id -> last request (monotonic)
+    opening: int = 0  # opening requests admitted and not answered yet
+
+
+class SessionCap:
+    """ASGI middleware: per-client session accounting in front of the SDK's session manager."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: int,
+        key: bytes,
+        idle_timeout: float = DEFAULT_SESSION_IDLE_TIMEOUT,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.app = app
+        self._limit = limit
+        self._key = key
+        self._idle = idle_timeout
+        self._clock = clock
+        self._clients: dict[str, _Client] = {}
+
+    def open_sessions(self, client: str) -> int:
+        entry = self._clients.get(client)
+        return len(entry.sessions) if entry else 0
+
+    def client_of(self, scope: Scope) -> str:
+        headers = _headers(scope)
+        auth = headers.get("authorization", "")
+        if auth[:7].lower() == "bearer " and auth[7:].strip():
+            return token_principal(auth[7:].strip(), self._key)
+        address = scope.get("client")
+        return "addr:" + (str(address[0]) if address else "unknown")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        version = headers.get(MCP_PROTOCOL_VERSION_HEADER.lower())
+        if version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:
+            await self.app(scope, receive, send)  # the 2026-07-28 era: no session is opened
+            return
+        name = self.client_of(scope)
+        client = self._clients.setdefault(name, _Client())
+        self._forget_idle(client)
+        session_id = headers.get(MCP_SESSION_ID_HEADER.lower())
+        if session_id is not None:
+            await self._in_session(client, session_id, scope, receive, send)
+        elif scope["method"] == "POST":
+            await self._opening(client, scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+        if not client.sessions and not client.opening:
+            self._clients.pop(name, None)
+
+    async def _opening(self, client: _Client, scope: Scope, receive: Receive, send: Send) -> None:
+        if len(client.sessions) + client.opening >= self._limit:
+            await _refuse(send, self._limit, self._idle)
+            return
+        client.opening += 1
+        minted: list[str] = []
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                for key, value in message.get("headers", []):
+                    if key.decode("latin-1").lower() == MCP_SESSION_ID_HEADER.lower():
+                        minted.append(value.decode("latin-1"))
+                        client.sessions[minted[-1]] = self._clock()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            client.opening -= 1
+
+    async def _in_session(self, client: _Client, session_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        if session_id in client.sessions:
+            client.sessions[session_id] = self._clock()
+        status: list[int] = []
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            closed = status and (status[0] == 404 or (scope["method"] == "DELETE" and 200 <= status[0] < 300))
+            if closed:
+                client.sessions.pop(session_id, None)
+            elif session_id in client.sessions:
+                client.sessions[session_id] = self._clock()  # a long stream ending is activity too
+
+    def _forget_idle(self, client: _Client) -> None:
+        horizon = self._clock() - self._idle
+        for session_id in [s for s, seen in client.sessions.items() if seen < horizon]:
+            del client.sessions[session_id]
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope.get("headers", [])}
+
+
+async def _refuse(send: Send, limit: int, idle: float) -> None:
+    message = (
+        f"Too many open MCP sessions for this client ({limit}, MSGFLASH_MAX_SESSIONS_PER_CLIENT): close sessions "
+        f"you no longer use (DELETE /mcp with their Mcp-Session-Id) or wait for idle ones to expire "
+        f"({round(idle / 60)} minutes)"
+    )
+    body = json.dumps({"jsonrpc": "2.0", "id": None, "error": {"code": -32000, "message": message}}).encode()
+    await send({
+        "type": "http.response.start",
+        "status": 429,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", str(int(idle)).encode())],
+    })
+    await send({"type": "http.response.body", "body": body})
