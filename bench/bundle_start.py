@@ -41,11 +41,10 @@ async def start_once(folder: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - started
 
 
-def environment(cache: str | None, schema_cache: Path) -> dict[str, str]:
+def environment(cache: str | None) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items()
             if not k.startswith(("MSGFLASH_", "UV_", "VIRTUAL_ENV")) and k != "PYTHONDONTWRITEBYTECODE"}
-    env = base | {"MSGFLASH_SANDBOX_DB": ":memory:", "MSGFLASH_SCHEMA_CACHE": str(schema_cache),
-                  "UV_PYTHON_DOWNLOADS": "never", "UV_PYTHON": sys.executable}
+    env = base | {"MSGFLASH_SANDBOX_DB": ":memory:", "UV_PYTHON_DOWNLOADS": "never", "UV_PYTHON": sys.executable}
     if cache is None:
         env["UV_OFFLINE"] = "1"
         if "UV_CACHE_DIR" in os.environ:
@@ -72,7 +71,7 @@ async def measure(root: Path, unpacked: Path, cold: bool) -> None:
         folder = root / f"extension-{round_}"
         shutil.copytree(unpacked, folder)
         cache = str(root / f"uv-cache-{round_}") if cold else None
-        env = environment(cache, root / f"schema-{round_}")
+        env = environment(cache)
         firsts.append(await start_once(folder, env))
         seconds.append(await start_once(folder, env))
     where = "empty uv cache (downloads the locked wheels)" if cold else "warm uv cache, offline"

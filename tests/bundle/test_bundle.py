@@ -235,7 +235,7 @@ def uv_cache_dir() -> str:
     return done.stdout.strip()
 
 
-def offline_host_env(unpacked: Path, user_config: dict[str, str], tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+def offline_host_env(unpacked: Path, user_config: dict[str, str]) -> tuple[list[str], dict[str, str]]:
     command, args, env = host_launch(unpacked, {"confirm": "auto", "read_only": "false", **user_config})
     assert command == "uv"  # the host's own uv; here the one uv.lock pins for development
     # A desktop writes bytecode: PYTHONDONTWRITEBYTECODE (set on some CI machines) would hide those writes.
@@ -243,7 +243,6 @@ def offline_host_env(unpacked: Path, user_config: dict[str, str], tmp_path: Path
             if not k.startswith(("MSGFLASH_", "UV_", "VIRTUAL_ENV")) and k != "PYTHONDONTWRITEBYTECODE"}
     return args, base | env | {
         "MSGFLASH_SANDBOX_DB": ":memory:",  # not the person's sandbox file
-        "MSGFLASH_SCHEMA_CACHE": str(tmp_path / "schema-cache"),  # not the user cache dir
         "UV_CACHE_DIR": uv_cache_dir(),
         "UV_OFFLINE": "1",  # what is not in the cache fails: nothing is downloaded
         "UV_PYTHON_DOWNLOADS": "never",
@@ -271,7 +270,7 @@ async def test_unpacked_bundle_starts_offline_from_its_lock(
     folder = tmp_path / "extension"
     shutil.copytree(unpacked, folder)
     before = fingerprint(folder)
-    args, env = offline_host_env(folder, user_config, tmp_path)
+    args, env = offline_host_env(folder, user_config)
     params = StdioServerParameters(command=str(UV), args=args, env=env, cwd=str(tmp_path))
     with (tmp_path / "stderr.txt").open("w", encoding="utf-8") as errlog, anyio.fail_after(200):
         async with Client(stdio_client(params, errlog=errlog)) as client:
@@ -306,7 +305,7 @@ async def test_unpacked_bundle_starts_offline_from_its_lock(
 async def test_a_second_start_reuses_the_environment_the_first_made(unpacked: Path, tmp_path: Path) -> None:
     folder = tmp_path / "extension"
     shutil.copytree(unpacked, folder)
-    args, env = offline_host_env(folder, {}, tmp_path)
+    args, env = offline_host_env(folder, {})
     params = StdioServerParameters(command=str(UV), args=args, env=env, cwd=str(tmp_path))
     environments: list[dict[str, str]] = []
     for _ in range(2):
