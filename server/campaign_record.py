@@ -254,7 +254,7 @@ async def remember_campaign(
     if record is None or workspace is None or not isinstance(created, Mapping) or not created.get("id"):
         return False
     try:
-        await record.add(CampaignEntry.from_created(created, request, workspace, now))  # type: ignore[arg-type]  # created: a Mapping (checked above)
+        await record.add(CampaignEntry.from_created(created, request, workspace, now))
     except Exception:
         log.warning("campaign %s was created but could not be recorded locally", created.get("id"), exc_info=True)
         return False

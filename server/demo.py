@@ -102,12 +102,12 @@ def _args_text(args: dict[str, Any]) -> str:
 
 def _rows(data: Any) -> list[dict[str, Any]]:
     if isinstance(data, list):
-        return [row for row in data if isinstance(row, dict)]  # type: ignore[misc]
+        return [row for row in data if isinstance(row, dict)]
     if isinstance(data, dict):
         for key in ("contacts", "groups", "members", "items"):
-            value = data.get(key)  # type: ignore[misc]
+            value = data.get(key)
             if isinstance(value, list):
-                return [row for row in value if isinstance(row, dict)]  # type: ignore[misc]
+                return [row for row in value if isinstance(row, dict)]
     return []
 
 

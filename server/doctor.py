@@ -130,13 +130,13 @@ def check_raw_teams(report: Report, raw: str) -> bool:
         return False
     fine = True
     seen: set[str] = set()
-    for index, team in enumerate(teams):  # type: ignore[reportUnknownVariableType]
+    for index, team in enumerate(teams):
         where = f"MSGFLASH_TEAMS[{index}]"
         if not isinstance(team, dict):
             report.add("teams", False, f"{where} is not an object", fix_json)
             fine = False
             continue
-        entry: dict[str, Any] = team  # type: ignore[assignment]
+        entry: dict[str, Any] = team
         name = entry.get("name")
         label = f"{where} ({name})" if isinstance(name, str) and WORKSPACE_NAME_RE.fullmatch(name) else where
         missing = [k for k in ("name", "team_id", "key") if not entry.get(k)]
@@ -178,7 +178,7 @@ def raw_secrets(env: dict[str, str]) -> list[str]:
     try:
         teams = json.loads(env.get("MSGFLASH_TEAMS", "") or "[]")
         if isinstance(teams, list):
-            values += [str(t.get("key")) for t in teams if isinstance(t, dict) and t.get("key")]  # type: ignore[union-attr]
+            values += [str(t.get("key")) for t in teams if isinstance(t, dict) and t.get("key")]
     except json.JSONDecodeError:
         pass
     return [v for v in values if v and len(v) >= 6]
@@ -332,11 +332,11 @@ def _used(usage: Any, limit_key: str) -> Any:
         "monthlyApiRequestQuota": ("apiRequestsCount",),
     }[limit_key]
     for key in candidates:
-        value = usage.get(key)  # type: ignore[union-attr]
+        value = usage.get(key)
         if isinstance(value, int | float):
             return value
-        if isinstance(value, dict) and isinstance(value.get("used"), int | float):  # type: ignore[union-attr]
-            return value["used"]  # type: ignore[index]
+        if isinstance(value, dict) and isinstance(value.get("used"), int | float):
+            return value["used"]
     return None
 
 

@@ -50,9 +50,9 @@ class Scrubber:
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
-            return {self.text(str(k)): self.data(v) for k, v in value.items()}  # type: ignore[misc]
+            return {self.text(str(k)): self.data(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
-            return [self.data(v) for v in value]  # type: ignore[misc]
+            return [self.data(v) for v in value]
         return value
 
 
@@ -78,9 +78,9 @@ def _scrub_record(scrubber: Scrubber, record: logging.LogRecord) -> None:
     """
     args: Any = record.args
     if isinstance(args, Mapping):
-        record.args = {key: _scrub_arg(scrubber, item) for key, item in args.items()}  # type: ignore[misc]
+        record.args = {key: _scrub_arg(scrubber, item) for key, item in args.items()}
     elif isinstance(args, tuple):
-        record.args = tuple(_scrub_arg(scrubber, item) for item in args)  # type: ignore[misc]
+        record.args = tuple(_scrub_arg(scrubber, item) for item in args)
     if isinstance(record.msg, str):
         record.msg = scrubber.text(record.msg)
     try:
@@ -132,9 +132,9 @@ def remember_returned_secrets(data: Any) -> None:
     The tool result still shows it to the caller, once: only log records are scrubbed of it.
     """
     items = data if isinstance(data, list) else [data]
-    for item in items:  # pyright: ignore[reportUnknownVariableType]
+    for item in items:
         if isinstance(item, dict):
-            secret = item.get(SECRET_FIELD)  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+            secret = item.get(SECRET_FIELD)
             if isinstance(secret, str):
                 _process_scrubber.add(secret)
 
@@ -149,10 +149,10 @@ def without_returned_secrets(value: Any) -> Any:
     if isinstance(value, dict):
         return {
             key: NOT_KEPT if key == SECRET_FIELD and isinstance(item, str) else without_returned_secrets(item)
-            for key, item in value.items()  # pyright: ignore[reportUnknownVariableType]
+            for key, item in value.items()
         }
     if isinstance(value, list):
-        return [without_returned_secrets(item) for item in value]  # pyright: ignore[reportUnknownVariableType]
+        return [without_returned_secrets(item) for item in value]
     return value
 
 

@@ -135,7 +135,7 @@ class Settings(BaseSettings):
     sandbox_db: str | None = None  # embedded sandbox: None = a file in the user data dir; ":memory:" forgets
     # The embedded sandbox enforces the API's 10 req/s per key like the real one; 0 turns that off
     # (load benchmarks measure the server, not the simulated quota).
-    sandbox_rate_limit: float = Field(10.0, ge=0, le=1000)
+    sandbox_rate_limit: float = Field(default=10.0, ge=0, le=1000)
     # The local record of campaigns created through this server (server/campaign_record.py): a SQLite
     # path or ":memory:"; None = the user data dir (or the sandbox's own). Redis replaces it when set.
     campaign_db: str | None = None
@@ -143,21 +143,21 @@ class Settings(BaseSettings):
     read_only: bool = False
     dry_run: bool = False
     confirm: ConfirmMode = ConfirmMode.AUTO
-    rate_limit: float = Field(10.0, ge=0, le=1000)
+    rate_limit: float = Field(default=10.0, ge=0, le=1000)
     redis_url: SecretStr | None = None
     http_token: SecretStr | None = None
     principal_key: SecretStr | None = None  # HMAC key naming HTTP principals (server/call/principal.py)
     # Open Streamable HTTP sessions one client may hold (server/transport/session_cap.py).
-    max_sessions_per_client: int = Field(32, ge=1, le=10_000)
+    max_sessions_per_client: int = Field(default=32, ge=1, le=10_000)
     allowed_hosts: Annotated[list[str] | None, NoDecode] = None  # public names behind a proxy (Host check)
     audit_log: Path | None = None
     log_level: str = "WARNING"  # the product's own loggers (msgflash_mcp.*)
     log_level_all: str | None = None  # every other logger (mcp, sse_starlette, httpx2, uvicorn); None = WARNING
-    timeout: float = Field(30.0, gt=0, le=300, description="per HTTP attempt")
-    call_deadline: float = Field(60.0, gt=0, le=600, description="whole tool call, retries included")
+    timeout: float = Field(default=30.0, gt=0, le=300, description="per HTTP attempt")
+    call_deadline: float = Field(default=60.0, gt=0, le=600, description="whole tool call, retries included")
     recipient_allowlist: Annotated[list[str] | None, NoDecode] = None
     url_allowlist: Annotated[list[str] | None, NoDecode] = None
-    max_recipients: int | None = Field(None, ge=1)
+    max_recipients: int | None = Field(default=None, ge=1)
     # Statuses reach everyone who has the sending number: refused while a recipient allow-list is set,
     # unless this says so (server/guard/policy.py).
     allow_statuses: bool = False

@@ -53,7 +53,7 @@ async def test_report_progress_reaches_the_client(sandbox_app: Any, mode: str) -
         with anyio.fail_after(10):
             result = await client.call_tool("count_instances_slowly", {}, progress_callback=on_progress)
     assert not result.is_error
-    count = result.structured_content["data"]["count"]  # type: ignore[index]
+    count = result.structured_content["data"]["count"]
     assert count >= 1
     assert seen == [(i, count, f"instance {i}") for i in range(1, count + 1)]
 
@@ -62,4 +62,4 @@ async def test_report_progress_without_a_callback_is_harmless(sandbox_app: Any) 
     async with Client(progress_server(sandbox_app)) as client:
         with anyio.fail_after(10):
             result = await client.call_tool("count_instances_slowly", {})
-    assert not result.is_error and result.structured_content["status"] == "ok"  # type: ignore[index]
+    assert not result.is_error and result.structured_content["status"] == "ok"

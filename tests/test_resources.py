@@ -169,6 +169,6 @@ async def test_logging_set_level_is_accepted_on_legacy(server: Any) -> None:
         assert capabilities.logging is not None and capabilities.completions is not None
         with anyio.fail_after(10), pytest.warns(MCPDeprecationWarning):  # the client warns; the server answers
             for level in ("debug", "warning", "emergency"):
-                result = await client.set_logging_level(level)  # type: ignore[arg-type]
+                result = await client.set_logging_level(level)
                 assert result.model_dump(exclude_none=True, exclude={"result_type"}) == {}
     assert server.runtime.extras["client_log_level"] == "emergency"

@@ -124,7 +124,7 @@ async def get_account(call: CallContext, args: NoArgs) -> Reply:
     name = data.get("fullName") or data.get("displayName") or data.get("name") or data.get("email") or "?"
     plan = data.get("plan")
     if isinstance(plan, dict):
-        plan = plan.get("name") or plan.get("code")  # type: ignore[union-attr]
+        plan = plan.get("name") or plan.get("code")
     teams = data.get("teams")
     parts = [f"Account {name}"]
     if data.get("email") and data.get("email") != name:
@@ -132,7 +132,7 @@ async def get_account(call: CallContext, args: NoArgs) -> Reply:
     if plan:
         parts.append(f"{plan} plan")
     if isinstance(teams, list):
-        parts.append(f"{len(teams)} team(s)")  # type: ignore[arg-type]
+        parts.append(f"{len(teams)} team(s)")
     return Reply(", ".join(parts), data)
 
 

@@ -87,15 +87,15 @@ def _trim_result(data: Any) -> tuple[Any, str]:
     """Cap each result list so one call can't flood the context; say so in the summary."""
     if not isinstance(data, dict) or not isinstance(data.get("result"), dict):
         return data, ""
-    result: dict[str, Any] = dict(data["result"])  # type: ignore[arg-type]
+    result: dict[str, Any] = dict(data["result"])
     trimmed: list[str] = []
     for key, items in result.items():
-        if isinstance(items, list) and len(items) > MAX_SHOWN:  # type: ignore[arg-type]
-            trimmed.append(f"{key}: first {MAX_SHOWN} of {len(items)}")  # type: ignore[arg-type]
+        if isinstance(items, list) and len(items) > MAX_SHOWN:
+            trimmed.append(f"{key}: first {MAX_SHOWN} of {len(items)}")
             result[key] = items[:MAX_SHOWN]
     if not trimmed:
         return data, ""
-    out: dict[str, Any] = {**data, "result": result, "truncated": True}  # type: ignore[dict-item]
+    out: dict[str, Any] = {**data, "result": result, "truncated": True}
     return out, " (result lists truncated: " + ", ".join(trimmed) + "; use import_lookup_contacts to act on all)"
 
 

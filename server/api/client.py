@@ -166,7 +166,7 @@ def error_fields(response: httpx2.Response) -> tuple[str | None, str | None, lis
     return (
         str(code) if code else None,
         str(message) if message else None,
-        details if isinstance(details, list) else [],  # type: ignore[return-value]
+        details if isinstance(details, list) else [],
     )
 
 

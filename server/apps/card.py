@@ -135,7 +135,7 @@ async def intercept(
     key = call_key(ctx, params.name, arguments)
     if shown.take(key):
         return await call_next(ctx)  # the same call again: the form, or the token for the conversation
-    result = await call_next(replace(ctx, session=NoFormSession(ctx.session)))  # pyright: ignore[reportArgumentType]
+    result = await call_next(replace(ctx, session=NoFormSession(ctx.session)))
     card = as_card(result, params.name, arguments, effect=guarded[params.name], form_fallback=form)
     if card is not result:
         shown.add(key)

@@ -14,12 +14,12 @@ from .views import LEGACY_URI_KEY
 
 def _meta_of(item: Any) -> dict[str, Any]:
     meta = item.get("_meta") if isinstance(item, dict) else None
-    return meta if isinstance(meta, dict) else {}  # pyright: ignore[reportUnknownVariableType]
+    return meta if isinstance(meta, dict) else {}
 
 
 def _is_app_only(tool: dict[str, Any]) -> bool:
     ui = _meta_of(tool).get("ui")
-    return isinstance(ui, dict) and ui.get("visibility") == ["app"]  # pyright: ignore[reportUnknownMemberType]
+    return isinstance(ui, dict) and ui.get("visibility") == ["app"]
 
 
 def _plain_tool(tool: dict[str, Any]) -> dict[str, Any]:

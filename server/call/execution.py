@@ -37,7 +37,7 @@ MAX_REASKS = 2
 
 def decision_of(answer: Any) -> Decision:
     if isinstance(answer, AcceptedElicitation):
-        data: Any = answer.data  # type: ignore[reportUnknownMemberType]
+        data: Any = answer.data
         if isinstance(data, Decision):
             return data
         if isinstance(data, ConfirmForm) and data.confirm:

@@ -44,9 +44,9 @@ def canonical(value: Any) -> str:
 
 def _drop_none(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None}  # type: ignore[misc]
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
     if isinstance(value, list | tuple):
-        return [_drop_none(v) for v in value]  # type: ignore[misc]
+        return [_drop_none(v) for v in value]
     return value
 
 
@@ -184,7 +184,7 @@ class Plan:
         if self.recipients is not None:
             lines.append(f"Recipients: {self.recipients}" + (f" ({self.selector})" if self.selector else ""))
         for key, value in self.details.items():
-            shown = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)  # type: ignore[misc]
+            shown = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
             lines.append(f"{key}: {shown}")
         if self.shown.get("sample"):
             lines.append(f"sample for {self.shown.get('sample_for')}: {self.shown['sample']}")

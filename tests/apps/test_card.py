@@ -107,14 +107,14 @@ async def test_a_changed_plan_comes_back_as_a_new_card_and_sends_nothing(
 ) -> None:
     """The guard re-checks the plan when the card's confirmation is redeemed: a grown group is asked again."""
     async with Client(server, extensions=[apps_extension()]) as client:
-        groups = (await client.call_tool("list_groups", {})).structured_content["data"]["groups"]  # type: ignore[index]
+        groups = (await client.call_tool("list_groups", {})).structured_content["data"]["groups"]
         vips = next(g for g in groups if g["name"] == "VIPs")
         args = {"instance_id": await connected_instance(client), "name": "BF", "schedule": "2026-12-01T10:00:00Z",
                 "recipients_type": "group", "group_id": vips["id"], "type": "text", "body": TEXT}
         first = card_confirmation(await client.call_tool("create_campaign", args))
-        members = (await client.call_tool("list_group_members", {"group_id": vips["id"]})).structured_content["data"]  # type: ignore[index]
+        members = (await client.call_tool("list_group_members", {"group_id": vips["id"]})).structured_content["data"]
         inside = {m["id"] for m in members["members"]}
-        contacts = (await client.call_tool("list_contacts", {})).structured_content["data"]["contacts"]  # type: ignore[index]
+        contacts = (await client.call_tool("list_contacts", {})).structured_content["data"]["contacts"]
         await client.call_tool("add_group_members", {"group_id": vips["id"], "contact_ids": [c["id"] for c in contacts if c["id"] not in inside][:3]})
         again = await client.call_tool("app_approve", {"tool": "create_campaign", "arguments": first["arguments"], "confirm_token": first["token"]})
         second = card_confirmation(again)

@@ -34,9 +34,9 @@ def pin_guard(server: MCPServer[Any], clock: FakeClock, store: TokenStore | None
 class Elicitor:
     """An elicitation callback that answers with `action` and remembers every question it saw."""
 
-    def __init__(self, action: str = "accept", content: dict[str, Any] | None = None) -> None:
+    def __init__(self, action: str = "accept", content: dict[str, str | int | float | bool | list[str] | None] | None = None) -> None:
         self.action = action
-        self.content = content if content is not None else {"confirm": True}
+        self.content: dict[str, str | int | float | bool | list[str] | None] = content if content is not None else {"confirm": True}
         self.messages: list[str] = []
         self.schemas: list[dict[str, Any]] = []
 

@@ -45,7 +45,7 @@ def make_app(**kw: Any) -> Any:
 
 
 @asynccontextmanager
-async def client_for(app: Any, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+async def client_for(app: Any, headers: dict[str, str] | None = None):
     # A loopback Host and the control header: what the control surface asks of a local caller.
     sent = {**(headers if headers is not None else PERSONAL), "x-sandbox-control": "1"}
     async with httpx2.AsyncClient(transport=sandbox_transport(app), base_url="http://127.0.0.1", headers=sent) as c:

@@ -147,7 +147,8 @@ async def test_personal_only_tools_take_no_workspace(client: Client) -> None:
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     for name in PERSONAL_ONLY_TOOLS:
         assert "workspace" not in tools[name].input_schema.get("properties", {}), name
-        assert tools[name].annotations is not None and tools[name].annotations.read_only_hint is True
+        annotations = tools[name].annotations
+        assert annotations is not None and annotations.read_only_hint is True
     assert "workspace" in tools["list_plans"].input_schema["properties"]
 
 

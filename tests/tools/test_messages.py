@@ -454,7 +454,7 @@ async def test_schedule_shows_local_time_in_the_given_zone_outside_the_digest(cl
     args = text_message(scheduled_at=when.isoformat())
     plain = await client.call_tool("schedule_message", args)
     zoned = await client.call_tool("schedule_message", {**args, "timezone": "Asia/Tokyo"})
-    plain_preview, zoned_preview = plain.structured_content["preview"], zoned.structured_content["preview"]  # type: ignore[index]
+    plain_preview, zoned_preview = plain.structured_content["preview"], zoned.structured_content["preview"]
     assert zoned_preview["when"]["local"].endswith("17:00 (Asia/Tokyo)")
     assert "local" not in plain_preview["when"]
     assert zoned_preview["digest"] == plain_preview["digest"]  # the shown zone does not change what is sent

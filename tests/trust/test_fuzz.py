@@ -38,8 +38,9 @@ def draw(strategy: st.SearchStrategy[Any], count: int) -> list[Any]:
     """`count` deterministic examples of a strategy (no shrinking needed: failures name their arguments)."""
     found: list[Any] = []
 
+    # hypothesis leaves HealthCheckMeta.__iter__ unannotated, so pyright reads list(HealthCheck) as metaclasses
     @settings(derandomize=True, max_examples=count, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
+              suppress_health_check=list(HealthCheck))  # pyright: ignore[reportArgumentType]
     @given(strategy)
     def collect(value: Any) -> None:
         found.append(value)
@@ -55,26 +56,26 @@ def schema_strategy(schema: Any, defs: dict[str, Any] | None = None) -> st.Searc
     that hypothesis 6.170 removed, so objects are built with `fixed_dictionaries`; every scalar leaf
     (patterns, formats, enums, bounds) still comes from `from_schema`.
     """
-    defs = defs if defs is not None else schema.get("$defs", {})
+    known: dict[str, Any] = defs if defs is not None else schema.get("$defs", {})
     if not isinstance(schema, dict):
         return st.none()
     if "$ref" in schema:
-        return schema_strategy(defs[schema["$ref"].rsplit("/", 1)[-1]], defs)
+        return schema_strategy(known[schema["$ref"].rsplit("/", 1)[-1]], known)
     for key in ("anyOf", "oneOf"):
         if key in schema:
-            return st.one_of([schema_strategy(branch, defs) for branch in schema[key]])
+            return st.one_of([schema_strategy(branch, known) for branch in schema[key]])
     kind = schema.get("type")
     if kind == "object" or "properties" in schema:
         props = schema.get("properties") or {}
         required = set(schema.get("required", []))
         return st.fixed_dictionaries(
-            {k: schema_strategy(v, defs) for k, v in props.items() if k in required},
-            optional={k: schema_strategy(v, defs) for k, v in props.items() if k not in required},
+            {k: schema_strategy(v, known) for k, v in props.items() if k in required},
+            optional={k: schema_strategy(v, known) for k, v in props.items() if k not in required},
         )
     if kind == "array":
         low = schema.get("minItems", 0)
         high = min(schema.get("maxItems", low + 3), low + 3)
-        return st.lists(schema_strategy(schema.get("items", {}), defs), min_size=low, max_size=high,
+        return st.lists(schema_strategy(schema.get("items", {}), known), min_size=low, max_size=high,
                         unique_by=(lambda v: json.dumps(v, sort_keys=True)) if schema.get("uniqueItems") else None)
     leaf = {k: v for k, v in schema.items() if k not in ("description", "title", "default", "examples")}
     return from_schema(leaf) if leaf else st.none()

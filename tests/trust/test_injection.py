@@ -28,7 +28,7 @@ HIDDEN = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2
 
 
 async def surface(client: Client) -> str:
-    tools = (await client.list_tools(cache_mode="refresh")).tools  # type: ignore[call-arg]
+    tools = (await client.list_tools(cache_mode="refresh")).tools
     return json.dumps([t.model_dump(mode="json") for t in tools], sort_keys=True, ensure_ascii=False)
 
 

@@ -16,7 +16,7 @@ import httpx2
 import pytest
 from mcp import Client
 from mcp.server import MCPServer
-from mcp.types import ElicitRequestFormParams, ElicitResult
+from mcp.types import ElicitRequestFormParams, ElicitResult, InputResponses
 from msgflash_mcp.sandbox.inprocess import sandbox_transport
 from msgflash_mcp.sandbox.keys import PERSONAL_KEY
 from msgflash_mcp.sandbox.seed import (
@@ -61,8 +61,8 @@ async def someone_else(sandbox_app: Any, method: str, path: str, body: Any) -> N
 def switch_everyone(server: MCPServer[Any], name: str) -> None:
     """A `switch_workspace` landing mid-call: every principal's active workspace moves to `name`."""
     store = server.runtime.workspaces._store  # type: ignore[attr-defined]
-    for principal in list(store._active):  # pyright: ignore[reportPrivateUsage]
-        store._active[principal] = name  # pyright: ignore[reportPrivateUsage]
+    for principal in list(store._active):
+        store._active[principal] = name
 
 
 class SwitchingElicitor:
@@ -254,7 +254,7 @@ async def test_replayed_final_round_sends_exactly_once(server: MCPServer[Any], l
         first = await client.session.call_tool("send_message", text_message(), allow_input_required=True)
         requests = getattr(first, "input_requests", None)
         assert requests, first
-        answers = {key: ElicitResult(action="accept", content={"confirm": True}) for key in requests}
+        answers: InputResponses = {key: ElicitResult(action="accept", content={"confirm": True}) for key in requests}
         state = first.request_state  # type: ignore[union-attr]
         done = await client.call_tool("send_message", text_message(), input_responses=answers, request_state=state)
         again = await client.call_tool("send_message", text_message(), input_responses=answers, request_state=state)
@@ -275,6 +275,8 @@ async def test_a_new_identical_call_on_the_modern_era_acts_again(server: MCPServ
 
     async with Client(server, mode="auto", elicitation_callback=never) as client:
         questions: list[str] = []
+        answers: InputResponses = {}
+        state = None
         for _ in range(2):
             first = await client.session.call_tool("create_campaign", args, allow_input_required=True)
             requests = getattr(first, "input_requests", None)

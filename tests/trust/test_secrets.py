@@ -164,7 +164,8 @@ def test_settings_repr_and_validation_errors_hide_keys(monkeypatch: pytest.Monke
     # A malformed key next to valid canaries: the error names the rule, never a value.
     bad = CANARY_PERSONAL[:-1] + "Z"
     with pytest.raises(ValidationError) as info:
-        Settings(api_key=bad, teams=canary_teams())
+        # raw values on purpose: pydantic validates them into SecretStr / TeamConfig, and that is what is tested
+        Settings(api_key=bad, teams=canary_teams())  # pyright: ignore[reportArgumentType]
     assert not leaked([str(info.value), repr(info.value)], (*CANARIES, bad, bad[10:]))
     monkeypatch.setenv("MSGFLASH_API_KEY", bad)
     monkeypatch.setenv("MSGFLASH_TEAMS", json.dumps([{"name": "t", "team_id": "not-a-uuid", "key": CANARY_TEAM}]))
@@ -267,7 +268,7 @@ def test_scrubbing_keeps_a_third_party_formatters_args() -> None:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False))
     errors: list[BaseException] = []
-    handler.handleError = lambda record: errors.append(__import__("sys").exc_info()[1])  # type: ignore[method-assign]
+    handler.handleError = lambda record: errors.append(__import__("sys").exc_info()[1])
     logger = logging.getLogger("trust.access." + uuid.uuid4().hex)
     logger.propagate = False
     logger.addHandler(handler)

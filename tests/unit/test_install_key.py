@@ -29,7 +29,7 @@ PUBLIC_KEY = b"msgflash-mcp/http-principal/v1"  # what named every principal bef
 
 
 def fresh(path: Path) -> bytes:
-    return kept_key.__wrapped__(path)  # pyright: ignore[reportFunctionMemberAccess]  # bypass the cache
+    return kept_key.__wrapped__(path)  # bypass the cache
 
 
 def test_a_key_is_made_once_random_and_owner_only(tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ async def http_client(app: Any, token: str | None, mode: str = "legacy") -> Asyn
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url=BASE, headers=headers,
                                   timeout=20) as http, \
-            Client(streamable_http_client(f"{BASE}/mcp", http_client=http), mode=mode) as client:  # type: ignore[arg-type]
+            Client(streamable_http_client(f"{BASE}/mcp", http_client=http), mode=mode) as client:
         yield client
 
 

@@ -105,7 +105,7 @@ async def test_instructions_name_the_workspaces_but_no_key(server: Any) -> None:
     from msgflash_mcp.sandbox.keys import PERSONAL_KEY, TEAM_KEY
 
     async with Client(server) as client:
-        text = client.initialize_result.instructions if hasattr(client, "initialize_result") else None
+        text = getattr(getattr(client, "initialize_result", None), "instructions", None)
     text = text or server.instructions
     assert "personal" in text and "sandbox-team" in text and "SANDBOX" in text
     assert PERSONAL_KEY not in text and TEAM_KEY not in text
