@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -83,7 +83,7 @@ def build_server(
     tools = stamp_views(build_tools(specs), guarded)
 
     @asynccontextmanager
-    async def lifespan(server: MCPServer[Connection]) -> AsyncIterator[Connection]:
+    async def lifespan(server: MCPServer[Connection]) -> AsyncGenerator[Connection, None]:
         async with connect(runtime) as connection:
             yield connection
 

@@ -91,7 +91,7 @@ async def require_prompt_arguments(ctx: ServerRequestContext[Any, Any], call_nex
     if ctx.method == "prompts/get":
         params = ctx.params or {}
         name = str(params.get("name"))
-        given = params.get("arguments") or {}
+        given: dict[str, Any] = params.get("arguments") or {}
         missing = [arg for arg in _REQUIRED.get(name, []) if arg not in given]
         if missing:
             raise MCPError(INVALID_PARAMS, f"prompt {name} needs the argument(s) {', '.join(missing)}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -177,15 +177,18 @@ class Connection:
 
 
 @asynccontextmanager
-async def connect(runtime: Runtime) -> AsyncIterator[Connection]:
+async def connect(runtime: Runtime) -> AsyncGenerator[Connection, None]:
     """One connection's HTTP client (closed when it ends). The last connection to end closes the runtime:
     on stdio and HTTP that is the process's one lifespan; in memory, what the next client opens again."""
     runtime.connections += 1
+
+    async def sleep(seconds: float) -> None:
+        # Read at each retry, not now: tests point the runtime at another clock after it is made.
+        await runtime.clock.sleep(seconds)
+
     try:
         async with runtime.http_client() as http:
-            # Read at each retry, not now: tests point the runtime at another clock after it is made.
-            api = ApiClient(http, policy=RetryPolicy(), deadline=runtime.settings.call_deadline,
-                            sleep=lambda seconds: runtime.clock.sleep(seconds))
+            api = ApiClient(http, policy=RetryPolicy(), deadline=runtime.settings.call_deadline, sleep=sleep)
             yield Connection(runtime, api, "conn-" + secrets.token_hex(8))
     finally:
         runtime.connections -= 1

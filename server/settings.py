@@ -212,7 +212,7 @@ class Settings(BaseSettings):
     def _forgiving(cls, data: Any, handler: ModelWrapValidatorHandler[Settings]) -> Settings:
         notices: list[str] = []
         if isinstance(data, dict):
-            data = dict(data)  # the caller's mapping stays as given
+            data = dict[str, Any](data)  # the caller's mapping stays as given
             notices = _safe_reading(data)
         settings = handler(data)
         settings._notices = tuple(notices)

@@ -77,7 +77,8 @@ def readable_validation_error(tool: str, exc: ValidationError, schema: dict[str,
     problems: dict[str, list[str]] = {}
     for error in exc.errors(include_url=False):
         where = _where(error["loc"])
-        described = (properties.get(where) or {}).get("description")
+        prop: dict[str, Any] = properties.get(where) or {}
+        described: str | None = prop.get("description")
         line = _fix(error, described) + _shown(error)
         if line not in problems.setdefault(where, []):
             problems[where].append(line)
