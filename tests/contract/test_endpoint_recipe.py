@@ -65,13 +65,14 @@ def test_every_endpoint_has_a_tool_declaration() -> None:
 
 def test_every_declared_route_is_in_the_contract_once() -> None:
     documented = {_key(e["method"], e["path"]) for e in ENDPOINTS}
-    routed = [(s.name, _key(s.route.method, s.route.path)) for s in SPECS if s.route and s.name not in READS_OF_OTHERS]
+    routes = [s.route for s in SPECS if s.route and s.name not in READS_OF_OTHERS]
     problems = [
-        f"{name}: {key[0]} {key[1]} is not in api-contract/endpoints.json; add the endpoint there (and to REFERENCE.md)"
-        for name, key in routed
-        if key not in documented
+        f"{r.method} {r.path}: declared by a tool but not in api-contract/endpoints.json; add the endpoint there "
+        "(and to REFERENCE.md)"
+        for r in routes
+        if _key(r.method, r.path) not in documented
     ]
-    keys = [key for _, key in routed]
+    keys = [_key(r.method, r.path) for r in routes]
     problems += [f"{key[0]} {key[1]}: declared by two tools" for key in sorted(set(keys)) if keys.count(key) > 1]
     assert not problems, "\n".join(problems)
 
