@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,6 @@ from mcp import Client
 from msgflash_mcp.server.app import build_server, selected_specs
 from msgflash_mcp.server.registry import DELETE, GET, Effect, ToolInput, Toolset, select
 from msgflash_mcp.tools import ALL_TOOLSETS
-from starlette.routing import Match
 
 from tests.conftest import make_settings
 
@@ -63,22 +61,21 @@ CONTRACT: dict[str, dict[str, Effect]] = {
         "import_lookup_contacts": Effect.WRITE,
     },
 }
-READS_OF_OTHERS = {"list_campaigns"}  # tools whose route is another tool's endpoint, read on the side
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 ALL_SPECS = [spec for toolset in ALL_TOOLSETS for spec in toolset.specs]
 
 
 def test_tool_names_and_effects_match_the_public_contract() -> None:
+    """No public tool disappears, moves toolset or changes effect. A new tool is not listed here: the endpoint
+    recipe (test_endpoint_recipe.py) ties it to the contract and its toolsnap pins its name and hints."""
     declared = {ts.name: {spec.name: spec.effect for spec in ts.specs} for ts in ALL_TOOLSETS}
-    assert declared == CONTRACT
-
-
-def test_every_endpoint_has_exactly_one_tool() -> None:
-    documented = {(e["method"], e["path"]) for e in ENDPOINTS}
-    # list_campaigns reads the server's local record and, for live status, the route get_campaign owns.
-    routed = [(s.route.method, s.route.path) for s in ALL_SPECS if s.route is not None and s.name not in READS_OF_OTHERS]
-    assert len(routed) == len(set(routed)), "two tools declare the same route"
-    assert set(routed) == documented
+    changed = [
+        f"{toolset}.{name}: was Effect.{effect.name}, now {declared.get(toolset, {}).get(name, 'gone')}"
+        for toolset, tools in CONTRACT.items()
+        for name, effect in tools.items()
+        if declared.get(toolset, {}).get(name) is not effect
+    ]
+    assert not changed, "\n".join(changed)
 
 
 def test_personal_only_routes_follow_the_reference() -> None:
@@ -88,17 +85,6 @@ def test_personal_only_routes_follow_the_reference() -> None:
             assert spec.route is not None
             assert spec.route.personal_only == bool(endpoint["personal_key_only"]), spec.name
             assert spec.workspace_scoped == (not endpoint["personal_key_only"]), spec.name
-
-
-def test_every_route_has_a_sandbox_handler(sandbox_app: Any) -> None:
-    for spec in ALL_SPECS:
-        if spec.route is None:
-            continue
-        path = spec.route.path
-        for param in spec.route.params:
-            path = path.replace("{" + param + "}", str(uuid.uuid4()))
-        scope = {"type": "http", "method": spec.route.method, "path": path, "root_path": "", "headers": []}
-        assert any(route.matches(scope)[0] == Match.FULL for route in sandbox_app.routes), spec.route
 
 
 async def test_listed_tools_follow_the_registry_rules(client: Client) -> None:
