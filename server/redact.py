@@ -87,8 +87,9 @@ def _scrub_record(scrubber: Scrubber, record: logging.LogRecord) -> None:
         message = record.getMessage()
     except Exception:  # a malformed format/args pair: keep the (scrubbed) template, drop the args
         message, record.args = str(record.msg), ()
-    if scrubber.text(message) != message:
-        record.msg, record.args = scrubber.text(message), ()
+    scrubbed = scrubber.text(message)
+    if scrubbed != message:
+        record.msg, record.args = scrubbed, ()
     if record.exc_info and record.exc_info[1] is not None:
         import traceback
 
