@@ -4,6 +4,7 @@
 importlib.metadata reads that venv's versions.
 """
 
+import re
 import sys
 import tomllib
 from importlib import metadata
@@ -19,7 +20,7 @@ def main() -> int:
     locked = locked_versions(sys.argv[1])
     drift = []
     for dist in metadata.distributions():
-        name = dist.metadata["Name"].lower().replace("_", "-")
+        name = re.sub(r"[-_.]+", "-", dist.metadata["Name"]).lower()  # PEP 503, as uv.lock writes names
         if name in locked and locked[name] != dist.version:
             drift.append(f"  {name}: locked {locked[name]} -> newest {dist.version}")
     print("\n".join(sorted(drift)) or "  none: uv.lock already holds the newest allowed versions")
