@@ -57,8 +57,7 @@ class SessionCap:
         entry = self._clients.get(client)
         return len(entry.sessions) if entry else 0
 
-    def client_of(self, scope: Scope) -> str:
-        headers = _headers(scope)
+    def _client_of(self, scope: Scope, headers: dict[str, str]) -> str:
         auth = headers.get("authorization", "")
         if auth[:7].lower() == "bearer " and auth[7:].strip():
             return token_principal(auth[7:].strip(), self._key)
@@ -74,7 +73,7 @@ class SessionCap:
         if version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:
             await self.app(scope, receive, send)  # the 2026-07-28 era: no session is opened
             return
-        name = self.client_of(scope)
+        name = self._client_of(scope, headers)
         client = self._clients.setdefault(name, _Client())
         self._forget_idle(client)
         session_id = headers.get(MCP_SESSION_ID_HEADER.lower())
@@ -92,14 +91,12 @@ class SessionCap:
             await _refuse(send, self._limit, self._idle)
             return
         client.opening += 1
-        minted: list[str] = []
 
         async def watch(message: Message) -> None:
             if message["type"] == "http.response.start":
                 for key, value in message.get("headers", []):
                     if key.decode("latin-1").lower() == MCP_SESSION_ID_HEADER.lower():
-                        minted.append(value.decode("latin-1"))
-                        client.sessions[minted[-1]] = self._clock()
+                        client.sessions[value.decode("latin-1")] = self._clock()
             await send(message)
 
         try:
