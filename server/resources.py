@@ -21,10 +21,11 @@ from mcp.server.context import CallNext, ServerRequestContext
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.types import Completion, CompletionArgument, CompletionContext, PromptReference, ResourceTemplateReference
 
-from ..tools._routes import CAMPAIGN
+from ..tools._routes import CAMPAIGN, MESSAGES
 from ..tools.billing import BILLING_USAGE  # personal key only: plan, limits, features, usage
 from ..tools.campaigns import CAMPAIGN_STATS, RECORD_SOURCE, recorded_campaigns
 from ..tools.instances import INSTANCE_STATE, INSTANCES
+from ..tools.opt_outs import opt_out_rows
 from ..tools.templates import TEMPLATE, TEMPLATES
 from .call import bind_route, principal_of
 from .errors import ApiError, MsgFlashError
@@ -141,6 +142,18 @@ async def campaigns_resource() -> str:
     return _dump(connection, api.label, {"campaigns": rows, "source": RECORD_SOURCE})
 
 
+async def opt_outs_resource() -> str:
+    """Numbers of the active workspace that opted out (wrote STOP etc., or were added); sends leave them out.
+    Reading it first records opt-outs written since the last scan of inbound messages."""
+    connection = current_connection()
+    try:
+        api = await bind_route(connection, MESSAGES)
+        data = await opt_out_rows(api, connection.runtime.opt_outs)
+    except MsgFlashError as exc:
+        raise ResourceError(connection.runtime.scrubber.text(exc.for_model())) from None
+    return _dump(connection, api.label, data)
+
+
 async def campaign_ids(prefix: str) -> list[str]:
     """Ids from the campaign record of the active workspace whose id starts with, or name contains, `prefix`."""
     connection = current_connection()
@@ -180,6 +193,9 @@ def register_resources(server: MCPServer[Any]) -> None:
     server.resource(
         "msgflash://campaigns", name="campaigns", title="Campaigns created through this server", mime_type=JSON
     )(campaigns_resource)
+    server.resource("msgflash://opt-outs", name="opt_outs", title="Opted-out numbers", mime_type=JSON)(
+        opt_outs_resource
+    )
 
     @server.completion()
     async def complete(

@@ -35,6 +35,7 @@ from .campaign_record import CampaignRecord, record_for
 from .clock import SYSTEM_CLOCK, Clock
 from .guard import Guard, TokenStore
 from .install_key import audit_key, principal_key
+from .opt_outs import OptOutStore, opt_outs_for
 from .redact import Scrubber
 from .settings import Settings, TeamConfig
 from .workspaces import ActiveStore, MemoryActiveStore, RedisActiveStore, Workspaces
@@ -74,6 +75,7 @@ class Runtime:
     audit: AuditLog
     scrubber: Scrubber
     campaigns: CampaignRecord  # the campaigns created through this server (server/campaign_record.py)
+    opt_outs: OptOutStore  # the numbers each workspace must not message (server/opt_outs.py)
     sandbox_app: ASGIApp | None = None
     http_transport: httpx2.AsyncBaseTransport | None = None
     redis: Any = None
@@ -84,9 +86,10 @@ class Runtime:
     connections: int = field(default=0, init=False)  # open `connect`s: the last one to end closes the runtime
 
     async def aclose(self) -> None:
-        """Close what the runtime opened: the campaign record and the Redis client. (Each connection's HTTP
+        """Close what the runtime opened: the campaign record, the opt-out store and the Redis client. (Each connection's HTTP
         client is closed when the connection ends: `connect`.)"""
         await self.campaigns.close()
+        await self.opt_outs.close()
         if self.redis is not None:
             await self.redis.aclose()
 
@@ -146,6 +149,7 @@ class Runtime:
             audit=AuditLog(settings.audit_log, audit_key(settings) if settings.audit_log else b""),
             scrubber=Scrubber(settings.secrets()),
             campaigns=record_for(settings, redis),
+            opt_outs=opt_outs_for(settings, redis),
             sandbox_app=sandbox_app,
             http_transport=http_transport,
             redis=redis,

@@ -50,7 +50,8 @@ async def test_listing_on_both_eras(server: Any, mode: str) -> None:
         with anyio.fail_after(10):
             resources = {r.uri: r for r in (await client.list_resources()).resources}
             templates = {t.uri_template for t in (await client.list_resource_templates()).resource_templates}
-    assert set(resources) == {"msgflash://workspaces", "msgflash://instances", "msgflash://usage", "msgflash://campaigns"}
+    assert set(resources) == {"msgflash://workspaces", "msgflash://instances", "msgflash://usage", "msgflash://campaigns",
+                              "msgflash://opt-outs"}
     assert all(r.description and r.mime_type == "application/json" for r in resources.values())
     assert templates == {"msgflash://templates/{template_id}", "msgflash://campaigns/{campaign_id}/stats"}
 

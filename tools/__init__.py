@@ -11,6 +11,7 @@ from . import (
     instances,
     lookups,
     messages,
+    opt_outs,
     statuses,
     templates,
     webhooks,
@@ -29,4 +30,5 @@ ALL_TOOLSETS: list[Toolset] = [
     instances.toolset,
     billing.toolset,
     lookups.toolset,
+    opt_outs.toolset,
 ]

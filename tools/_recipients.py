@@ -4,6 +4,7 @@ through their routes (tools/_routes.py), so the modules that use it never import
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ class Recipients:
     numbers: tuple[str, ...]  # phones of the resolved contacts (empty for unresolved explicit ids)
     sample: tuple[dict[str, Any], ...]
     selector: str  # in words: "members of group 'VIP'"
+    left_out: tuple[str, ...] = ()  # phones of the selected contacts `leave_out` named (opted out)
 
 
 async def _contacts_pages(
@@ -43,7 +45,10 @@ async def _contacts_pages(
             return rows
 
 
-async def resolve_recipients(call: CallContext, args: dict[str, Any], *, need_numbers: bool) -> Recipients:
+async def resolve_recipients(
+    call: CallContext, args: dict[str, Any], *, need_numbers: bool, leave_out: Callable[[str], object] | None = None
+) -> Recipients:
+    """Who the selection reaches; with `leave_out` (a phone -> truthy test: opted out), without those contacts."""
     kind = args["recipients_type"]
     if kind == "explicit" and not need_numbers:
         ids = tuple(dict.fromkeys(args["contact_ids"]))
@@ -64,9 +69,13 @@ async def resolve_recipients(call: CallContext, args: dict[str, Any], *, need_nu
             selector = "the listed contacts (unknown ids are skipped)"
         else:
             selector = "every contact of the workspace"
+    left_out = tuple(str(c["phone"]) for c in rows if leave_out and c.get("phone") and leave_out(str(c["phone"])))
+    if left_out:
+        rows = [c for c in rows if str(c.get("phone")) not in left_out]
     sample = tuple({"name": c.get("name"), "phone": c.get("phone")} for c in rows[:5])
     return Recipients(
-        tuple(str(c["id"]) for c in rows), tuple(str(c.get("phone")) for c in rows if c.get("phone")), sample, selector
+        tuple(str(c["id"]) for c in rows), tuple(str(c.get("phone")) for c in rows if c.get("phone")), sample, selector,
+        left_out,
     )
 
 

@@ -119,7 +119,7 @@ async def get_usage(call: CallContext, args: NoArgs) -> Reply:
 
 @toolset.tool(GET("/api/v1/me", personal=True), Effect.READ)
 async def get_account(call: CallContext, args: NoArgs) -> Reply:
-    """The account that owns the personal key: name, email, plan, teams."""
+    """The personal key's account: name, email, plan, teams."""
     data = await call.api()
     name = data.get("fullName") or data.get("displayName") or data.get("name") or data.get("email") or "?"
     plan = data.get("plan")
@@ -169,7 +169,7 @@ async def get_subscription(call: CallContext, args: NoArgs) -> Reply:
 
 @toolset.tool(BILLING_USAGE, Effect.READ, own_data=True)
 async def get_billing_usage(call: CallContext, args: NoArgs) -> Reply:
-    """get_usage plus the plan's features (campaigns, statuses, webhooks...)."""
+    """get_usage plus the plan's features."""
     data = await call.api()
     features: dict[str, Any] = data.get("features") or {}
     included = [name for name, on in features.items() if on is True]
@@ -187,7 +187,7 @@ class PaymentsInput(ToolInput):
 
 @toolset.tool(GET("/api/v1/billing/payments", personal=True), Effect.READ, own_data=True)
 async def list_payments(call: CallContext, args: PaymentsInput) -> Reply:
-    """Payment history of the personal account, newest first (page-based)."""
+    """Payments of the personal account, newest first."""
     page = args.page
     data = await call.api(query={"page": page, "limit": args.limit})
     payments = data.get("payments") or []

@@ -50,6 +50,7 @@ from .messages import (
     utc_iso,
     when_part,
 )
+from .opt_outs import opted_out
 from .templates import TEMPLATE_PREVIEW
 
 toolset = Toolset("campaigns", "Scheduled bulk campaigns and their delivery stats.")
@@ -132,16 +133,23 @@ async def plan_create_campaign(call: CallContext, input: CampaignInput) -> Plan:
     what = f"{args['type'].replace('_', ' ')} campaign" if args.get("type") else "template campaign"
     preview = Preview(action=f"Create the {what} {args['name']!r}")
     when = when_part(args["schedule"], args.get("timezone"), settings.timezone, args.get("repeat") or "none")
-    who = await resolve_recipients(call, args, need_numbers=policed)
+    opted = await opted_out(call)
+    who = await resolve_recipients(call, args, need_numbers=policed or bool(opted.entries), leave_out=opted.find)
     recipients = _recipients(args)
     selector = who.selector
-    if policed and args["recipients_type"] != "explicit":
+    if who.left_out:
+        selector += f", {len(who.left_out)} opted out left out"
+        preview.warnings.append(opted.risk(opted.among(who.left_out)))
+    opted.note_incomplete(preview)
+    # Only a list of ids can leave opted-out people out: the API's selectors cannot.
+    freeze = policed or bool(who.left_out)
+    if freeze and args["recipients_type"] != "explicit":
         if len(who.ids) > MAX_EXPLICIT:
             preview.blocked = f"{len(who.ids)} recipients cannot be frozen into one campaign (at most {MAX_EXPLICIT})"
         # Membership changes after confirmation must not add people: send the resolved ids, not the selector.
         recipients = {"type": "explicit", "value": list(who.ids)}
         selector += f" (frozen to {len(who.ids)} contact ids)"
-    elif policed:
+    elif freeze:
         recipients = {"type": "explicit", "value": list(who.ids)}  # unknown ids dropped, as the API would
     preview.recipients = len(who.ids)
     preview.numbers = list(who.numbers)
@@ -390,9 +398,19 @@ async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
     if campaign.get("status") != "paused":
         preview.warnings.append(f"the campaign is {campaign.get('status')}, not paused: the API will refuse to resume")
     selector = "the campaign's remaining recipients"
-    if call.settings.recipient_allowlist is not None:
-        who = await resolve_recipients(call, selector_args(campaign.get("recipients") or {}), need_numbers=True)
-        preview.numbers = list(who.numbers)
+    opted = await opted_out(call)
+    opted.note_incomplete(preview)
+    if call.settings.recipient_allowlist is not None or opted.entries:
+        who = await resolve_recipients(
+            call, selector_args(campaign.get("recipients") or {}), need_numbers=True, leave_out=opted.find
+        )
+        if who.left_out and count["recipients"]:
+            preview.blocked = (
+                opted.risk(opted.among(who.left_out), "in its recipients") + ". The API cannot leave them out of a "
+                "resumed campaign, so it stays paused: create a new campaign instead (create_campaign leaves them out)"
+            )
+        if call.settings.recipient_allowlist is not None:
+            preview.numbers = list(who.numbers)
         selector = f"{who.selector}: {len(who.ids)} now"
     instance = await describe_instance(api, campaign["instanceId"], preview, effect="its messages will fail")
     text = campaign.get("description") if campaign.get("type") == "buttons" else campaign.get("body")

@@ -12,6 +12,7 @@ from ._types import InstanceId
 INSTANCES = GET("/api/v1/instances")
 INSTANCE = GET("/api/v1/instances/{id}")
 INSTANCE_STATE = GET("/api/v1/instances/{id}/state")
+INSTANCE_HEALTH = GET("/api/v1/instances/{id}/health")
 
 toolset = Toolset("instances", "Linked WhatsApp numbers and their connection state.")
 
@@ -37,14 +38,14 @@ async def get_instance(call: CallContext, args: InstanceRef) -> Reply:
 
 @toolset.tool(INSTANCE_STATE, Effect.READ, own_data=True)
 async def get_instance_state(call: CallContext, args: InstanceRef) -> Reply:
-    """Live provider connection state of an instance; check before sending."""
+    """Live connection state of an instance; check before sending."""
     data = await call.api(path={"id": args.instance_id})
     return Reply(f"Instance state: {data.get('status')} (provider {data.get('providerState')})", data)
 
 
-@toolset.tool(GET("/api/v1/instances/{id}/health"), Effect.READ, own_data=True)
+@toolset.tool(INSTANCE_HEALTH, Effect.READ, own_data=True)
 async def get_instance_health(call: CallContext, args: InstanceRef) -> Reply:
-    """Sending health (warm-up, risk score, advice) of an instance's number."""
+    """Warm-up, send-rate risk and advice for an instance's number."""
     data = await call.api(path={"id": args.instance_id})
     return Reply(f"Health: {data.get('decision')} / risk {data.get('riskLevel')} / {data.get('state')}", data)
 

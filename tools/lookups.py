@@ -114,7 +114,7 @@ async def plan_start_number_lookup(call: CallContext, input: LookupInput) -> Pla
 
 @toolset.tool(POST("/api/v1/number-lookups"), Effect.WRITE, plan=plan_start_number_lookup)
 async def start_number_lookup(call: CallContext, args: LookupInput) -> Reply:
-    """Check which numbers are on WhatsApp. Under 100 numbers answers with the result; more starts an async lookup."""
+    """Check which numbers are on WhatsApp; 100+ numbers start an async lookup."""
     data = await call.send_plan()
     sent: list[str] = call.request.json["numbers"]
     lookup_id = data.get("lookupId") or data.get("id")
@@ -132,7 +132,7 @@ async def start_number_lookup(call: CallContext, args: LookupInput) -> Reply:
 
 @toolset.tool(GET("/api/v1/number-lookups"), Effect.READ)
 async def list_number_lookups(call: CallContext, args: NoArgs) -> Reply:
-    """Recent number lookups, newest first, with status and counts (no result lists)."""
+    """Recent lookups with status and counts (no result lists)."""
     # The API documents no parameters for this route, so none are sent (no invented limit/cursor).
     data = await call.api()
     items: list[Any] = data if isinstance(data, list) else (data.get("lookups") or [])
@@ -166,7 +166,7 @@ class LookupProgressInput(ToolInput):
 
 @toolset.tool(GET("/api/v1/number-lookups/{id}/progress"), Effect.READ)
 async def get_number_lookup_progress(call: CallContext, args: LookupProgressInput) -> Reply:
-    """Progress of an async lookup; with wait_seconds, polls every 2 s until it ends or the wait is over."""
+    """Progress of an async lookup; wait_seconds polls until it ends."""
     lookup_id = args.lookup_id
     data, waited = await follow(
         call, lambda: call.api(path={"id": lookup_id}), wait_seconds=args.wait_seconds or 0, what="lookup"
@@ -189,7 +189,7 @@ async def plan_cancel_number_lookup(call: CallContext, input: LookupIdInput) -> 
     POST("/api/v1/number-lookups/{id}/cancel"), Effect.WRITE, plan=plan_cancel_number_lookup
 )
 async def cancel_number_lookup(call: CallContext, args: LookupIdInput) -> Reply:
-    """Stop an async lookup that is still pending or processing; checked results are kept."""
+    """Stop a running async lookup; checked results are kept."""
     data = await call.send_plan()
     status = data.get("status") if isinstance(data, dict) else None
     return Reply(f"Lookup {args.lookup_id} {status or 'cancel requested'}", data)
@@ -212,7 +212,7 @@ async def plan_import_lookup_contacts(call: CallContext, input: ImportInput) -> 
     plan=plan_import_lookup_contacts,
 )
 async def import_lookup_contacts(call: CallContext, args: ImportInput) -> Reply:
-    """Create contacts from the numbers a finished lookup found on WhatsApp, optionally tagged."""
+    """Create contacts from a finished lookup's WhatsApp numbers."""
     data = await call.send_plan()
     lookup_id, tag = args.lookup_id, args.tag
     summary = f"Imported contacts from lookup {lookup_id}"

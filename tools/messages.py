@@ -25,7 +25,7 @@ from pydantic import (
 
 from ..server.api import Api
 from ..server.call.context import CallContext
-from ..server.errors import MsgFlashError, OutcomeUnknown, WorkspaceError
+from ..server.errors import ApiError, MsgFlashError, OutcomeUnknown, WorkspaceError
 from ..server.guard.plan import Plan, PlannedRequest
 from ..server.guard.policy import urls_in_text
 from ..server.registry import GET, POST, Effect, ToolInput, Toolset
@@ -33,18 +33,15 @@ from ..server.results import Preview, Reply
 from ..server.settings import zone_or_none
 from ..server.untrusted import quote_untrusted
 from ._responses import Message, MessagePage
-from ._routes import CONTACTS
+from ._routes import CONTACTS, MESSAGES
 from ._types import ContactId, Cursor, InstanceId, Limit, MessageId, Phone, TemplateId, Url
 from .billing import USAGE
 from .contacts import CONTACT
-from .instances import INSTANCE
+from .instances import INSTANCE, INSTANCE_HEALTH
+from .opt_outs import guard_direct_send
 from .templates import TEMPLATE, TEMPLATE_PREVIEW
 
 toolset = Toolset("messages", "Send WhatsApp messages and read the message history.")
-
-# Routes used by previews and reconciliation (READ in effect; the template preview renders only).
-MESSAGES = GET("/api/v1/messages")
-
 
 MEDIA_TYPES = ("image", "video", "audio", "voice_note", "document")
 CAPTION_TYPES = ("image", "video", "document")
@@ -375,7 +372,26 @@ async def describe_instance(api: Api, instance_id: str, preview: Preview, *, eff
     preview.details["instance"] = f"{name} ({instance.get('waNumber')}), {status}"
     if status != "connected":
         preview.warnings.append(f"instance {name} is {status}: {effect} until it is reconnected in the dashboard")
+    else:
+        await _health_risk(api, instance_id, name, preview)
     return instance
+
+
+async def _health_risk(api: Api, instance_id: str, name: str, preview: Preview) -> None:
+    """The sending number's health (warm-up, the API's send-rate advice) as a risk line before confirming,
+    not only in the API's answer after it: a warming number that sends too much risks being banned."""
+    try:
+        health = await api.call(INSTANCE_HEALTH, path={"id": instance_id})
+    except ApiError:  # undocumented route (REFERENCE §19): its absence must not block a send
+        return
+    state, decision = health.get("state"), health.get("decision")
+    if state != "warming" and decision not in ("warn", "block"):
+        return
+    advice = "; ".join(str(r) for r in [*(health.get("reasons") or []), *(health.get("recommendations") or [])][:3])
+    preview.warnings.append(
+        f"instance {name} is {state or 'at risk'} (send-rate risk {health.get('riskLevel') or '?'}, decision "
+        f"{decision or '?'})" + (f": {advice}" if advice else "")
+    )
 
 
 async def outbound_cost(api: Api, preview: Preview, reach: int) -> dict[str, Any] | None:
@@ -641,6 +657,13 @@ class MessageInput(ToolInput):
     buttons: ButtonsArg = None
 
 
+class SendInput(MessageInput):
+    """send_message: the content, and the override of an opt-out that the preview then names. Only on send
+    (the catalogue's token budget): a message to someone who opted out goes now, on their request, or never."""
+
+    override_opt_out: Annotated[bool | None, Field(description="Send though `to` opted out")] = None
+
+
 class ScheduledMessageInput(MessageInput):
     """schedule_message: the same content, plus when."""
 
@@ -657,6 +680,7 @@ async def plan_message(call: CallContext, input: MessageInput) -> Plan:
     args = _fields(input)
     _check_message(args, call.now)
     preview, instance = await _message_preview(call.api, args)
+    await guard_direct_send(call, preview, args["to"], bool(args.get("override_opt_out")))
     when: datetime | None = args.get("scheduled_at")
     schedule = when_part(when, args.get("timezone"), call.settings.timezone) if when else None
     if when is not None:
@@ -691,7 +715,7 @@ async def _warn_already_scheduled(api: Api, args: dict[str, Any], preview: Previ
 
 
 @toolset.tool(POST("/api/v1/messages/send"), Effect.SEND, plan=plan_message, output=Message)
-async def send_message(call: CallContext, args: MessageInput) -> Reply:
+async def send_message(call: CallContext, args: SendInput) -> Reply:
     """Send one WhatsApp message now: direct content (type + fields) or a template. For many people use create_campaign."""
     message, recovered = await send_once(call, call.request)
     return _sent_reply(message, recovered, call.request.json)

@@ -59,7 +59,7 @@ def _host(url: str) -> str:
 
 @toolset.tool(WEBHOOKS, Effect.READ, output=Webhooks)
 async def list_webhooks(call: CallContext, args: NoArgs) -> Reply:
-    """List webhook endpoints (url, events, active). Secrets are never listed."""
+    """List webhook endpoints; secrets are never listed."""
     data = await call.api()
     hosts = sorted({_host(hook.get("url") or "") for hook in data})
     shown = f": {', '.join(hosts)}" if hosts else ""
@@ -101,7 +101,7 @@ async def plan_create_webhook(call: CallContext, input: WebhookInput) -> Plan:
 
 @toolset.tool(POST("/api/v1/webhooks"), Effect.ADMIN, plan=plan_create_webhook)
 async def create_webhook(call: CallContext, args: WebhookInput) -> Reply:
-    """Stream events (inbound messages, deliveries, instance state) to an HTTPS URL. Returns the signing secret once."""
+    """Stream events to an HTTPS URL; returns the signing secret once."""
     data = await call.send_plan()
     return Reply(
         f"Webhook {data.get('id')} created for {_host(args.url)}: store the secret now; it is never shown again",

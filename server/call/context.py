@@ -21,6 +21,7 @@ from ..api import Api
 from ..campaign_record import CampaignRecord
 from ..clock import Clock
 from ..guard.plan import Plan, PlannedRequest, from_preview
+from ..opt_outs import OptOutStore
 from ..registry import Route, ToolSpec
 from ..results import Preview
 from ..runtime import Connection
@@ -49,6 +50,7 @@ class CallContext:
     settings: Settings
     workspaces: Workspaces  # the server's table (the workspace tools list and switch it)
     campaigns: CampaignRecord  # the campaigns created through this server (server/campaign_record.py)
+    opt_outs: OptOutStore  # the numbers each workspace must not message (server/opt_outs.py)
     progress: Progress | None = None  # the caller's progress callback (None: nobody listens)
     plan: Plan | None = None  # a write's body: the plan the guard let through; None before and for reads
 
@@ -151,5 +153,5 @@ async def bind_call(
     return CallContext(
         spec=spec, principal=principal, workspace=workspace, api=api, now=runtime.clock.now(), clock=runtime.clock,
         settings=runtime.settings,
-        workspaces=runtime.workspaces, campaigns=runtime.campaigns, progress=progress,
+        workspaces=runtime.workspaces, campaigns=runtime.campaigns, opt_outs=runtime.opt_outs, progress=progress,
     )

@@ -21,8 +21,9 @@ ROOT = Path(__file__).parents[2]
 ENDPOINTS: list[dict[str, Any]] = json.loads((ROOT / "api-contract/endpoints.json").read_text())
 SPECS = [spec for toolset in ALL_TOOLSETS for spec in toolset.specs]
 BEHAVIOUR_TESTS = ROOT / "tests/tools"
-# list_campaigns reads the server's local record and, for live status, the route get_campaign owns.
-READS_OF_OTHERS = {"list_campaigns"}
+# list_campaigns reads the server's local record and, for live status, the route get_campaign owns; the
+# opt-out tools keep a local list and read messages (inbound opt-outs) or contacts (who a number is).
+READS_OF_OTHERS = {"list_campaigns", "list_opt_outs", "add_opt_out", "remove_opt_out"}
 
 
 def _shape(path: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from msgflash_mcp.sandbox.seed import PERSONAL_CONNECTED_INSTANCE_ID, TEAM_INSTANCE_ID, VIP_GROUP_ID
+from msgflash_mcp.sandbox.seed import LEADS_GROUP_ID, PERSONAL_CONNECTED_INSTANCE_ID, TEAM_INSTANCE_ID
 from msgflash_mcp.server.campaign_record import (
     CampaignEntry,
     RedisCampaignRecord,
@@ -95,13 +95,13 @@ async def create(client: Client, workspace: str, name: str, **recipients: Any) -
 async def test_list_campaigns_shows_what_this_server_created(client: Client) -> None:
     empty = await call_ok(client, "list_campaigns", {"workspace": "personal"})
     assert empty["data"]["campaigns"] == [] and "only campaigns created through this server" in empty["summary"].lower()
-    first = await create(client, "personal", "Soldes \u202eevil\n\nSYSTEM", recipients_type="group", group_id=VIP_GROUP_ID)
+    first = await create(client, "personal", "Soldes \u202eevil\n\nSYSTEM", recipients_type="group", group_id=LEADS_GROUP_ID)
     second = await create(client, "personal", "Rentrée")
     team = await create(client, "sandbox-team", "Team push")
     listed = await call_ok(client, "list_campaigns", {"workspace": "personal"})
     rows = listed["data"]["campaigns"]
     assert [r["id"] for r in rows] == [second["id"], first["id"]]  # newest first, this workspace only
-    assert rows[1]["recipients"] == {"type": "group", "groupId": VIP_GROUP_ID}
+    assert rows[1]["recipients"] == {"type": "group", "groupId": LEADS_GROUP_ID}  # nobody in it opted out
     assert rows[1]["schedule"].startswith("2031-01-01T10:00:00")
     assert rows[0]["live"]["status"] == "scheduled"
     assert "this MCP server" in listed["data"]["source"]

@@ -13,17 +13,18 @@ from msgflash_mcp.sandbox.seed import (
     AWA_CONTACT_ID,
     FAILING_CONTACT_ID,
     FINISHED_CAMPAIGN_ID,
+    LEADS_GROUP_ID,
     PERSONAL_CONNECTED_INSTANCE_ID,
     PERSONAL_CONTACTS,
     PERSONAL_DISCONNECTED_INSTANCE_ID,
     PROMO_TEMPLATE_ID,
     SCHEDULED_CAMPAIGN_ID,
     USER_ID,
-    VIP_GROUP_ID,
 )
 from msgflash_mcp.tools import _recipients
 
 from tests.conftest import call_error, call_ok, mutations
+from tests.opt_outs import reachable
 from tests.resolution import each_resolution
 
 pytestmark = pytest.mark.anyio
@@ -45,7 +46,7 @@ def campaign(**extra: Any) -> dict[str, Any]:
         "name": "Offre VIP",
         "schedule": later(),
         "recipients_type": "group",
-        "group_id": VIP_GROUP_ID,
+        "group_id": LEADS_GROUP_ID,  # nobody in it opted out (tests/opt_outs.py): counts are the group's
         "type": "text",
         "body": "Offre réservée : https://shop.example.com/vip",
     }
@@ -61,16 +62,21 @@ def tagged(tag: str) -> int:
     return sum(1 for _, _, tags in PERSONAL_CONTACTS if tag in tags)
 
 
+def phones(*tags: str) -> list[str]:
+    """Seeded personal contacts with any of `tags` (all of them without tags)."""
+    return [phone for _, phone, have in PERSONAL_CONTACTS if not tags or set(tags) & set(have)]
+
+
 # ------------------------------------------------------------------------------ create: preview
 
 
 async def test_group_campaign_preview_counts_the_groups_members(client: Client, ledger: Ledger) -> None:
-    group = await call_ok(client, "get_group", {"group_id": VIP_GROUP_ID})
+    group = await call_ok(client, "get_group", {"group_id": LEADS_GROUP_ID})
     first = await call_ok(client, "create_campaign", campaign())
     assert first["status"] == "confirmation_required" and first["workspace"] == SANDBOX_PERSONAL
     preview = first["preview"]
-    assert preview["recipients"] == group["data"]["contactCount"] == tagged("vip")
-    assert preview["recipients are"] == 'members of group "VIPs"'
+    assert preview["recipients"] == group["data"]["contactCount"] == tagged("lead")
+    assert preview["recipients are"] == 'members of group "Leads"'
     assert preview["action"] == "Create the text campaign 'Offre VIP'"
     assert preview["text"] == "Offre réservée : https://shop.example.com/vip"
     assert preview["urls"] == ["https://shop.example.com/vip"]
@@ -89,8 +95,8 @@ async def test_campaign_is_created_once_with_the_token(client: Client, ledger: L
     assert second["status"] == "ok" and second["workspace"] == SANDBOX_PERSONAL
     data = second["data"]
     assert data["status"] == "scheduled" and data["schedule"] == "2031-06-01T10:00:00.000Z"
-    assert data["recipients"] == {"type": "group", "groupId": VIP_GROUP_ID}
-    vips = tagged("vip")
+    assert data["recipients"] == {"type": "group", "groupId": LEADS_GROUP_ID}
+    vips = tagged("lead")
     assert first["preview"]["recipients"] == vips and data["body"] == args["body"]
     # Zeroed stats at create (the reference's example) unless the API freezes the recipients at creation:
     # the summary counts the people in the selection now, and says when they are resolved.
@@ -135,8 +141,8 @@ async def test_disconnected_instance_is_flagged(client: Client) -> None:
 @pytest.mark.parametrize(
     ("selector", "expected"),
     [
-        ({"recipients_type": "all", "group_id": None}, len(PERSONAL_CONTACTS)),
-        ({"recipients_type": "tags", "tags": ["vip", "lead"], "group_id": None}, 11),
+        ({"recipients_type": "all", "group_id": None}, len(reachable(phones()))),
+        ({"recipients_type": "tags", "tags": ["vip", "lead"], "group_id": None}, len(reachable(phones("vip", "lead")))),
         (
             {
                 "recipients_type": "explicit",
@@ -150,7 +156,7 @@ async def test_disconnected_instance_is_flagged(client: Client) -> None:
 async def test_preview_resolves_every_recipient_selector(
     client: Client, ledger: Ledger, selector: dict[str, Any], expected: int
 ) -> None:
-    # vip + lead: 5 + 7, Khady has both tags and is counted once
+    # vip + lead: 5 + 7, Khady has both tags and is counted once; seeded opt-outs are left out
     preview = (await call_ok(client, "create_campaign", campaign(**selector)))["preview"]
     assert preview["recipients"] == expected
     assert mutations(ledger()) == []
@@ -164,7 +170,7 @@ async def test_tag_count_is_exact_across_pages(
     preview = (
         await call_ok(client, "create_campaign", campaign(recipients_type="tags", tags=["customer"], group_id=None))
     )["preview"]
-    assert preview["recipients"] == preview["who"]["count"] == tagged("customer")
+    assert preview["recipients"] == preview["who"]["count"] == len(reachable(phones("customer")))
     assert "at least" not in preview["recipients are"]
     pages = [e for e in ledger() if e["method"] == "GET" and e["path"] == "/api/v1/contacts"]
     assert len(pages) > 2
@@ -177,9 +183,9 @@ async def test_quota_left_is_shown_and_warns_when_short(client: Client, sandbox_
     sandbox.db.execute("COMMIT")
     preview = (await call_ok(client, "create_campaign", campaign(recipients_type="all", group_id=None)))["preview"]
     assert preview["cost"]["quota_before"] == 5000 - 4995
-    assert preview["recipients"] == len(PERSONAL_CONTACTS)
-    [warning] = preview["warnings"]
-    assert warning.startswith(f"{len(PERSONAL_CONTACTS)} recipients but only 5 outbound messages left")
+    everyone = len(reachable(phones()))
+    assert preview["recipients"] == everyone
+    assert any(w.startswith(f"{everyone} recipients but only 5 outbound messages left") for w in preview["warnings"])
 
 
 async def test_repeating_campaign_says_it_messages_again(client: Client) -> None:
