@@ -73,7 +73,7 @@ async def _run(steps: list[tuple[str, str, str]]) -> None:
             elif kind in ("add", "remove"):
                 await _call(client, f"{kind}_opt_out", {"phone": who})
             elif kind == "send":
-                args = {"instance_id": INSTANCE, "to": who, "type": "text", "text": "Bonjour"}
+                args: dict[str, Any] = {"instance_id": INSTANCE, "to": who, "type": "text", "text": "Bonjour"}
                 if extra:
                     args["override_opt_out"] = True
                 if await _call(client, "send_message", args) is not None and extra:
