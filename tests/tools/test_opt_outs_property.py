@@ -59,7 +59,7 @@ async def _run(steps: list[tuple[str, str, str]]) -> None:
     app = create_app(SandboxConfig(db_path=":memory:", rate_limit=0, now=FakeClock(datetime.now(UTC))))
     sandbox = app.state.sandbox
     server = build_server(make_settings(confirm="token"), sandbox_app=app)
-    server.runtime.clock = SandboxTime(sandbox)  # type: ignore[attr-defined]
+    server.runtime.clock = SandboxTime(sandbox)
     async with Client(server) as client, client_for(app) as control:
         for kind, who, extra in steps:
             listed = await _call(client, "list_opt_outs", {})
