@@ -241,6 +241,8 @@ def _arguments(tool: str, made: dict[str, str], sandbox_app: Any) -> dict[str, A
         "start_number_lookup": {"instance_id": instance, "numbers": ["+33612345000", "+33699000002"]},
         "cancel_number_lookup": {"lookup_id": made.get("lookup_id")},
         "import_lookup_contacts": {"lookup_id": made.get("lookup_id"), "tag": "verified"},
+        "add_opt_out": {"phone": "+33612345001"},
+        "remove_opt_out": {"phone": "+33612345006"},  # the seeded opt-out (tests/opt_outs.py)
     }
     return table[tool]
 
