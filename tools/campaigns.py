@@ -9,11 +9,12 @@ import anyio
 from pydantic import AwareDatetime, Field
 
 from ..server.api import Api
+from ..server.apps.views import CAMPAIGN_STATS as STATS_VIEW
 from ..server.call.context import CallContext
 from ..server.campaign_record import LIST_LIMIT, LIVE_MAX, CampaignEntry, CampaignRecord, remember_campaign
 from ..server.errors import ApiError, MsgFlashError, OutcomeUnknown
 from ..server.guard.plan import Plan
-from ..server.registry import GET, POST, Effect, ToolInput, Toolset
+from ..server.registry import GET, POST, Effect, Example, Later, Seed, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
 from ._recipients import (
@@ -214,7 +215,11 @@ async def _rendered_sample(api: Api, args: dict[str, Any], who: Recipients) -> d
     return {"sample": rendered.get("rendered"), "sample_for": one_line(name or who.ids[0], 60)}
 
 
-@toolset.tool(POST("/api/v1/campaigns"), Effect.SEND, plan=plan_create_campaign)
+@toolset.tool(
+    POST("/api/v1/campaigns"), Effect.SEND, plan=plan_create_campaign,
+    example=Example({"instance_id": Seed("PERSONAL_CONNECTED_INSTANCE_ID"), "name": "Rentrée", "schedule": Later(days=2),
+                     "recipients_type": "all", "type": "text", "body": "Bonjour"}),
+)
 async def create_campaign(call: CallContext, args: CampaignInput) -> Reply:
     """Schedule one message to many contacts (all, tags, listed ids, or a group). For one person use send_message."""
     request = call.request
@@ -335,14 +340,17 @@ class CampaignRef(ToolInput):
     campaign_id: CampaignId
 
 
-@toolset.tool(CAMPAIGN, Effect.READ)
+@toolset.tool(CAMPAIGN, Effect.READ, example=Example({"campaign_id": Seed("FINISHED_CAMPAIGN_ID")}))
 async def get_campaign(call: CallContext, args: CampaignRef) -> Reply:
     """One campaign: content, recipients selector, schedule, status and stats."""
     data = await call.api(path={"id": args.campaign_id})
     return Reply(f"Campaign {data.get('name')!r} is {data.get('status')}: {_stats_line(data.get('stats') or {})}", data)
 
 
-@toolset.tool(CAMPAIGN_STATS, Effect.READ, output=CampaignStats)
+@toolset.tool(
+    CAMPAIGN_STATS, Effect.READ, output=CampaignStats, view=STATS_VIEW,
+    example=Example({"campaign_id": Seed("FINISHED_CAMPAIGN_ID")}),
+)
 async def get_campaign_stats(call: CallContext, args: CampaignRef) -> Reply:
     """Delivery counters of a campaign (planned, queued, sent, delivered, read, failed, cancelled)."""
     data = await call.api(path={"id": args.campaign_id})
@@ -358,7 +366,10 @@ async def plan_pause_campaign(call: CallContext, input: PauseInput) -> Plan:
     return call.plan_from(Preview(action=f"Pause campaign {input.campaign_id}"), path={"id": input.campaign_id})
 
 
-@toolset.tool(POST("/api/v1/campaigns/{id}/pause"), Effect.WRITE, plan=plan_pause_campaign)
+@toolset.tool(
+    POST("/api/v1/campaigns/{id}/pause"), Effect.WRITE, plan=plan_pause_campaign,
+    example=Example({"campaign_id": Seed("SCHEDULED_CAMPAIGN_ID")}),
+)
 async def pause_campaign(call: CallContext, args: PauseInput) -> Reply:
     """Pause a scheduled or running campaign; resume_campaign continues it."""
     data = await call.send_plan()
@@ -433,7 +444,11 @@ async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
     )
 
 
-@toolset.tool(POST("/api/v1/campaigns/{id}/resume"), Effect.SEND, plan=plan_resume_campaign)
+@toolset.tool(
+    POST("/api/v1/campaigns/{id}/resume"), Effect.SEND, plan=plan_resume_campaign,
+    example=Example({"campaign_id": Seed("SCHEDULED_CAMPAIGN_ID")},
+                     first=("pause_campaign", {"campaign_id": Seed("SCHEDULED_CAMPAIGN_ID")})),
+)
 async def resume_campaign(call: CallContext, args: ResumeInput) -> Reply:
     """Resume a paused campaign: its remaining recipients get the message."""
     data = await call.send_plan()

@@ -28,7 +28,7 @@ from ..server.call.context import CallContext
 from ..server.errors import MsgFlashError, OutcomeUnknown, WorkspaceError
 from ..server.guard.plan import Plan, PlannedRequest
 from ..server.guard.policy import urls_in_text
-from ..server.registry import GET, POST, Effect, ToolInput, Toolset
+from ..server.registry import GET, POST, Effect, Example, Later, Seed, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.settings import zone_or_none
 from ..server.untrusted import quote_untrusted
@@ -690,7 +690,10 @@ async def _warn_already_scheduled(api: Api, args: dict[str, Any], preview: Previ
             return
 
 
-@toolset.tool(POST("/api/v1/messages/send"), Effect.SEND, plan=plan_message, output=Message)
+@toolset.tool(
+    POST("/api/v1/messages/send"), Effect.SEND, plan=plan_message, output=Message,
+    example=Example({"instance_id": Seed("PERSONAL_CONNECTED_INSTANCE_ID"), "to": "+33612345000", "type": "text", "text": "Bonjour"}),
+)
 async def send_message(call: CallContext, args: MessageInput) -> Reply:
     """Send one WhatsApp message now: direct content (type + fields) or a template. For many people use create_campaign."""
     message, recovered = await send_once(call, call.request)
@@ -698,7 +701,9 @@ async def send_message(call: CallContext, args: MessageInput) -> Reply:
 
 
 @toolset.tool(
-    POST("/api/v1/messages/schedule"), Effect.SEND, plan=plan_message, output=Message
+    POST("/api/v1/messages/schedule"), Effect.SEND, plan=plan_message, output=Message,
+    example=Example({"instance_id": Seed("PERSONAL_CONNECTED_INSTANCE_ID"), "to": "+33612345000", "type": "text", "text": "Bonjour",
+                     "scheduled_at": Later(days=2)}),
 )
 async def schedule_message(call: CallContext, args: ScheduledMessageInput) -> Reply:
     """Schedule one WhatsApp message for later; same content fields as send_message."""
@@ -727,7 +732,10 @@ class MessageRef(ToolInput):
     message_id: MessageId
 
 
-@toolset.tool(GET("/api/v1/messages/{id}"), Effect.READ, output=Message)
+@toolset.tool(
+    GET("/api/v1/messages/{id}"), Effect.READ, output=Message,
+    example=Example({"message_id": Seed("PROMPT_INJECTION_MESSAGE_ID")}),
+)
 async def get_message(call: CallContext, args: MessageRef) -> Reply:
     """One message by id, with delivery status, error and safety details."""
     data = await call.api(path={"id": args.message_id})

@@ -11,7 +11,7 @@ from ..server.api import given
 from ..server.call.context import CallContext
 from ..server.errors import OutcomeUnknown
 from ..server.guard.plan import Plan
-from ..server.registry import POST, Effect, ToolInput, Toolset
+from ..server.registry import POST, Effect, Example, Seed, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from .messages import InstanceId, add_urls, describe_instance, instance_part, links_in, outbound_cost, refuse
 
@@ -83,7 +83,10 @@ async def plan_publish_status(call: CallContext, input: StatusInput) -> Plan:
     )
 
 
-@toolset.tool(POST("/api/v1/statuses"), Effect.SEND, plan=plan_publish_status)
+@toolset.tool(
+    POST("/api/v1/statuses"), Effect.SEND, plan=plan_publish_status, broadcast=True,
+    example=Example({"instance_id": Seed("PERSONAL_CONNECTED_INSTANCE_ID"), "type": "text", "content": "Ouvert dimanche"}),
+)
 async def publish_status(call: CallContext, args: StatusInput) -> Reply:
     """Publish a WhatsApp status (story) visible to everyone who sees this number's statuses; uses outbound quota."""
     try:

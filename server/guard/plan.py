@@ -24,30 +24,17 @@ API for other modules:
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic_core import to_jsonable_python
-
 from ..api.route import Route
+from ..canonical import canonical_json as canonical
 from ..results import Preview
 
 SHORT = 16  # hex characters of the digest shown to people
 
 
-def canonical(value: Any) -> str:
-    """Canonical JSON: sorted keys, no spaces, None kept out of dicts; the bytes a digest covers."""
-    return json.dumps(_drop_none(to_jsonable_python(value)), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _drop_none(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list | tuple):
-        return [_drop_none(v) for v in value]
-    return value
 
 
 @dataclass(frozen=True)
@@ -94,6 +81,7 @@ class Plan:
     confirm_reason: str | None = None  # a `confirmable` tool's call that needs a confirmation, and why
     details: Mapping[str, Any] = field(default_factory=dict[str, Any])  # other informational lines
     shown: Mapping[str, Any] = field(default_factory=dict[str, Any])  # informational `what` keys: sample, sample_for
+    broadcast: bool = False  # its tool reaches everyone who has the number (ToolSpec.broadcast): no recipient list
     digest: str = field(init=False)
 
     def __post_init__(self) -> None:
