@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("msgflash_mcp.campaign_record")
 
 # Statuses after which a campaign sends nothing more: inferred(campaign-completed-status) (REFERENCE §19.2).
-FINISHED = frozenset({"completed", "cancelled", "failed"})
+# A campaign's lifecycle, not a job's: it ends `completed` (tools/_polling.JOB_FINISHED: a job ends `done`), and
+# a repeating one can be `completed` between runs (still_pending).
+CAMPAIGN_FINISHED = frozenset({"completed", "cancelled", "failed"})
 REPEATING = frozenset({"daily", "weekly"})
 
 
@@ -42,7 +44,7 @@ def still_pending(status: str, repeat: str | None) -> bool:
     even if the API calls it `completed` between runs (inferred(campaign-repeat-status))."""
     if repeat in REPEATING:
         return status not in ("cancelled", "failed")
-    return status not in FINISHED
+    return status not in CAMPAIGN_FINISHED
 LIST_LIMIT = 200  # newest entries returned at most by one list
 LIVE_MAX = 10  # newest entries whose live status one read fetches (list_campaigns, edit previews: one GET each)
 

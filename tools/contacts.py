@@ -18,7 +18,7 @@ from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
 from ._impact import campaigns_line, pending_campaigns
 from ._people import SAMPLE, people
-from ._polling import FINISHED, MAX_WAIT, follow
+from ._polling import JOB_FINISHED, MAX_WAIT, follow
 from ._responses import BulkJob, Contact, ContactPage
 from ._routes import CONTACT_GROUPS, CONTACTS
 from ._types import ContactId, Cursor, JobId, Limit, Phone, phone_search
@@ -445,7 +445,7 @@ async def list_bulk_jobs(call: CallContext, args: ListJobsInput) -> Reply:
     """List bulk contact jobs (bulk delete, group add/remove), newest first."""
     data = await call.api(query={"limit": args.limit, "cursor": args.cursor})
     jobs = data.get("jobs") or []
-    running = sum(1 for job in jobs if job.get("status") not in FINISHED)
+    running = sum(1 for job in jobs if job.get("status") not in JOB_FINISHED)
     return Reply(f"{len(jobs)} bulk job(s), {running} running{_more(data)}", data, next_cursor=data.get("nextCursor"))
 
 
@@ -475,7 +475,7 @@ async def get_bulk_job_progress(call: CallContext, args: JobProgressInput) -> Re
         call, lambda: call.api(path={"jobId": job_id}), wait_seconds=args.wait_seconds, what="bulk job"
     )
     line = job_line(data)
-    if data.get("status") not in FINISHED:
+    if data.get("status") not in JOB_FINISHED:
         line += f"; still running after waiting {waited:g} s: call again to keep following"
     return Reply(line, data)
 

@@ -15,7 +15,7 @@ from ..server.call.context import CallContext
 from ..server.guard.plan import Plan
 from ..server.registry import GET, POST, Effect, Example, Made, NoArgs, Seed, ToolInput, Toolset
 from ..server.results import Preview, Reply
-from ._polling import FINISHED, MAX_WAIT, follow
+from ._polling import JOB_FINISHED, MAX_WAIT, follow
 from ._types import InstanceId, LookupId, _e164
 
 toolset = Toolset("lookups", "Check which numbers are on WhatsApp; import the hits as contacts.")
@@ -182,7 +182,7 @@ async def get_number_lookup_progress(call: CallContext, args: LookupProgressInpu
     status = data.get("status")
     checked, total = data.get("checkedCount", 0), data.get("normalizedCount") or data.get("requestedCount", 0)
     summary = f"Lookup {lookup_id} {status}: {data.get('progress', 0)}% ({checked}/{total} checked; {_counts(data)})"
-    if status not in FINISHED:
+    if status not in JOB_FINISHED:
         summary += f"; still running{f' after {waited:g} s' if waited else ''}, poll again"
     elif status == "failed" and data.get("error"):
         summary += f"; error: {data['error']}"
