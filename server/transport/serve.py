@@ -6,7 +6,7 @@ import hmac
 import ipaddress
 import logging
 import sys
-from typing import Any
+from typing import Any, cast
 
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
@@ -18,6 +18,7 @@ from ..call.principal import token_principal
 from ..install_key import principal_key, warn_if_replicas_cannot_agree
 from ..logs import third_party_level
 from ..redact import Scrubber, install_log_scrubbing
+from ..runtime import Runtime
 from ..settings import ConfirmMode, Settings
 from .session_cap import SessionCap
 
@@ -88,7 +89,14 @@ def http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, *
     security = transport_security(host, port, settings.allowed_hosts)
     app = server.streamable_http_app(transport_security=security, host=host)
     # Outermost, so a refused opening request costs no session, no auth check and no body read.
-    app.add_middleware(SessionCap, limit=settings.max_sessions_per_client, key=principal_key(settings))
+    runtime = cast(Runtime, server.runtime)  # type: ignore[attr-defined]
+
+    def monotonic() -> float:
+        # The runtime's clock, read at each request: a test that points the runtime at another clock moves this too.
+        return runtime.clock.monotonic()
+
+    app.add_middleware(SessionCap, limit=settings.max_sessions_per_client, key=principal_key(settings),
+                       clock=monotonic)
     return app
 
 
