@@ -6,7 +6,7 @@ import hmac
 import ipaddress
 import logging
 import sys
-from typing import Any, cast
+from typing import Any
 
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
@@ -18,7 +18,6 @@ from ..call.principal import token_principal
 from ..install_key import principal_key, warn_if_replicas_cannot_agree
 from ..logs import third_party_level
 from ..redact import Scrubber, install_log_scrubbing
-from ..runtime import Runtime
 from ..settings import ConfirmMode, Settings
 from .session_cap import SessionCap
 
@@ -89,7 +88,7 @@ def http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, *
     security = transport_security(host, port, settings.allowed_hosts)
     app = server.streamable_http_app(transport_security=security, host=host)
     # Outermost, so a refused opening request costs no session, no auth check and no body read.
-    runtime = cast(Runtime, server.runtime)  # type: ignore[attr-defined]
+    runtime = server.runtime
 
     def monotonic() -> float:
         # The runtime's clock, read at each request: a test that points the runtime at another clock moves this too.
