@@ -71,6 +71,7 @@ class WriteLocks:
         self._prefix = prefix
         self._local: dict[str, anyio.Lock] = {}
         self._generations: dict[str, int] = {}
+        self._polling: dict[str, int] = {}  # calls of this process waiting for the Redis lock, per workspace
 
     async def generation(self, workspace: str | None) -> int:
         """How many writes this server finished in `workspace`: note it before planning."""
@@ -80,9 +81,11 @@ class WriteLocks:
         return int(await self._redis.get(self._prefix + "gen:" + key) or 0)
 
     def waiting(self, workspace: str | None) -> int:
-        """How many calls of this process wait for `workspace`'s lock now (diagnostics; the race tests)."""
-        local = self._local.get(workspace or SERVER_ONLY)
-        return local.statistics().tasks_waiting if local is not None else 0
+        """How many calls of this process wait for `workspace`'s lock now, here or in Redis (diagnostics; the
+        race tests)."""
+        key = workspace or SERVER_ONLY
+        local = self._local.get(key)
+        return (local.statistics().tasks_waiting if local is not None else 0) + self._polling.get(key, 0)
 
     @asynccontextmanager
     async def hold(self, workspace: str | None, *, seen: int | None = None) -> AsyncIterator[Held]:
@@ -119,7 +122,12 @@ class WriteLocks:
         # One Lock object per hold, its token kept on the object (not thread-local: tasks share a thread).
         lock = Lock(self._redis, self._prefix + key, timeout=self._lease, sleep=0.02, blocking_timeout=max(wait, 0.01),
                     thread_local=False, raise_on_release_error=False)
-        if not await lock.acquire():
+        self._polling[key] = self._polling.get(key, 0) + 1
+        try:
+            acquired = await lock.acquire()
+        finally:
+            self._polling[key] -= 1
+        if not acquired:
             raise self._busy(workspace)
         counter = self._prefix + "gen:" + key
         held: Held | None = None

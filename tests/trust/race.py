@@ -37,6 +37,9 @@ class RaceWindow(httpx2.AsyncBaseTransport):
         self._landed = landed
         self.opened = anyio.Event()
 
+    def disarm(self) -> None:
+        self._reads_left = None
+
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         response = await self._inner.handle_async_request(request)
         if request.method != "GET":
