@@ -80,7 +80,7 @@ class Runtime:
     redis: Any = None
     # One writer at a time per workspace, across replicas when `redis` is shared (guard/write_lock.py).
     write_locks: WriteLocks = field(default_factory=WriteLocks)
-    extras: dict[str, Any] = field(default_factory=dict[str, Any])
+    client_log_level: str | None = None  # what a legacy client asked with logging/setLevel (server/extras.py)
     # The server's one clock (server/clock.py). Tests point it at the sandbox's time so simulated time moves
     # both sides; the limiter and guard made by `create` are given it there.
     clock: Clock = SYSTEM_CLOCK
