@@ -21,7 +21,7 @@ before it.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -88,7 +88,7 @@ class WriteLocks:
         return (local.statistics().tasks_waiting if local is not None else 0) + self._polling.get(key, 0)
 
     @asynccontextmanager
-    async def hold(self, workspace: str | None, *, seen: int | None = None) -> AsyncIterator[Held]:
+    async def hold(self, workspace: str | None, *, seen: int | None = None) -> AsyncGenerator[Held]:
         """Hold `workspace`'s write lock around a recheck and a write; the generation moves on exit."""
         key = workspace or SERVER_ONLY
         local = self._local.setdefault(key, anyio.Lock())
@@ -116,7 +116,7 @@ class WriteLocks:
             local.release()
 
     @asynccontextmanager
-    async def _shared(self, key: str, workspace: str | None, wait: float, seen: int | None) -> AsyncIterator[Held]:
+    async def _shared(self, key: str, workspace: str | None, wait: float, seen: int | None) -> AsyncGenerator[Held]:
         from redis.asyncio.lock import Lock
 
         # One Lock object per hold, its token kept on the object (not thread-local: tasks share a thread).
