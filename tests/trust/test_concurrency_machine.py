@@ -210,7 +210,7 @@ class ConcurrencyMachine(RuleBasedStateMachine):
         results: list[Any] = [None, None]
         done = anyio.Event()
         if timing is None:  # exactly in the window: after the last read of the plan the write goes with
-            locks = [s.runtime.write_locks for s in (self.server, self.replica) if s is not None]  # type: ignore[attr-defined]
+            locks = [s.runtime.write_locks for s in (self.server, self.replica) if s is not None]
             reads = self.reads[action] * (1 if path == "token" else 2)
             self.window.arm(reads, lambda: done.is_set() or any(lock.waiting("personal") for lock in locks))
 
@@ -255,7 +255,7 @@ class ConcurrencyMachine(RuleBasedStateMachine):
     def nothing_waits_for_a_lock(self) -> None:
         for server in (self.server, self.replica):
             if server is not None:
-                assert server.runtime.write_locks.waiting("personal") == 0  # type: ignore[attr-defined]
+                assert server.runtime.write_locks.waiting("personal") == 0
 
 
 ConcurrencyMachine.TestCase.settings = settings(

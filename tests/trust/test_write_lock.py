@@ -141,7 +141,7 @@ async def test_a_replica_that_died_holding_the_lock_frees_it_when_its_lease_ends
 
 async def test_a_write_waiting_too_long_for_its_workspace_sends_nothing(sandbox_app: Any, ledger: Ledger) -> None:
     server = build_server(make_settings(), sandbox_app=sandbox_app)
-    runtime = server.runtime  # type: ignore[attr-defined]
+    runtime = server.runtime
     runtime.write_locks = WriteLocks(wait=0)
     async with Client(server) as client:
         async with held_elsewhere(runtime.write_locks, "personal"):  # another write of this workspace, still running
