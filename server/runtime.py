@@ -34,6 +34,7 @@ from .audit import AuditLog
 from .campaign_record import CampaignRecord, record_for
 from .clock import SYSTEM_CLOCK, Clock
 from .guard import Guard, TokenStore
+from .guard.write_lock import WriteLocks
 from .install_key import audit_key, principal_key
 from .redact import Scrubber
 from .settings import Settings, TeamConfig
@@ -77,6 +78,8 @@ class Runtime:
     sandbox_app: ASGIApp | None = None
     http_transport: httpx2.AsyncBaseTransport | None = None
     redis: Any = None
+    # One writer at a time per workspace, across replicas when `redis` is shared (guard/write_lock.py).
+    write_locks: WriteLocks = field(default_factory=WriteLocks)
     client_log_level: str | None = None  # what a legacy client asked with logging/setLevel (server/extras.py)
     # The server's one clock (server/clock.py). Tests point it at the sandbox's time so simulated time moves
     # both sides; the limiter and guard made by `create` are given it there.
@@ -149,6 +152,7 @@ class Runtime:
             sandbox_app=sandbox_app,
             http_transport=http_transport,
             redis=redis,
+            write_locks=WriteLocks(redis),
             clock=clock,
         )
 

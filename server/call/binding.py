@@ -44,6 +44,9 @@ class Bound:
     input: ToolInput  # the validated arguments the planner read
     plan: Plan | None  # None only when `replay` is set
     replay: Decision | None = None  # a token already used by this caller for these arguments: its result
+    # The workspace's write count when planning began (guard/write_lock.py): the write rebuilds its plan
+    # under the lock only if another write finished since. None: always rebuild.
+    generation: int | None = None
 
 
 def own_args(spec: ToolSpec, args: ToolInput) -> dict[str, Any]:
@@ -103,6 +106,7 @@ async def bind(ctx: Context, args: ToolInput) -> Bound:
             replay = await runtime.guard.round_replay(key)
             if replay is not None:
                 return Bound(call=call, args=own, requested=requested, input=args, plan=None, replay=replay)
+        generation = await runtime.write_locks.generation(call.workspace_name)
         plan = await build_plan(call, args, runtime.scrubber.text)
     except (MsgFlashError, ToolError) as exc:
         # A call refused here never reaches the tool body: audit it now (every mutating call is one line).
@@ -113,7 +117,7 @@ async def bind(ctx: Context, args: ToolInput) -> Bound:
         if isinstance(exc, MsgFlashError):
             raise ToolError(runtime.scrubber.text(exc.for_model())) from None
         raise
-    return Bound(call=call, args=own, requested=requested, input=args, plan=plan)
+    return Bound(call=call, args=own, requested=requested, input=args, plan=plan, generation=generation)
 
 
 async def confirm(ctx: Context, args: ToolInput, bound: Annotated[Bound, Resolve(bind)]) -> Decision | Elicit[ConfirmForm]:

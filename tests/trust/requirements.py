@@ -59,6 +59,7 @@ REQUIREMENTS: dict[str, str] = {
     "plan.workspace-race": "a switch_workspace landing during the token path, the legacy form or the modern form: the write carries the confirmed workspace's key, or nothing is sent and the new plan is asked for",
     "plan.group-growth": "members added to a group after the preview: nothing sent, asked again with 'recipients 5 → 7'; under a cap or allow-list the confirmed ids are frozen into the request",
     "plan.content-swap": "a template edited after the preview: nothing sent, asked again with 'template text changed'",
+    "plan.write-race": "a confirmed write and another write of the same workspace in one parallel batch (one process, two replicas sharing Redis; token and legacy form): people receive only what was confirmed, or nothing and the new plan is asked for",
     "plan.modern-replay": "a 2026-07-28 client re-sending the accepted final round verbatim gets the first result; one send. A new call asking the same question afresh acts again",
     "policy.every-path": "the recipient allow-list and cap hold on campaigns (every selector) and resume_campaign; statuses are refused under an allow-list unless MSGFLASH_ALLOW_STATUSES",
     "policy.whatwg-urls": "links are judged by the host a browser opens (backslash, userinfo) and links without a scheme are found, in messages, campaigns, statuses and webhooks",
