@@ -72,6 +72,12 @@ def shared_request_state(settings: Settings) -> RequestStateSecurity | None:
     return RequestStateSecurity(keys=[key]) if key is not None else None
 
 
+class MsgflashServer(MCPServer[Connection]):
+    """The MCP server, keeping the Runtime it was built with: tests and resources reach shared state here."""
+
+    runtime: Runtime
+
+
 def build_server(
     settings: Settings,
     *,
@@ -81,7 +87,7 @@ def build_server(
     token_store: TokenStore | None = None,
     token_verifier: Any = None,
     auth: Any = None,
-) -> MCPServer[Connection]:
+) -> MsgflashServer:
     """The MCP server for one configuration. Raises UnknownToolset / ConfigError on a bad configuration."""
     runtime = Runtime.create(
         settings, sandbox_app=sandbox_app, http_transport=http_transport, limiter=limiter, token_store=token_store
@@ -97,7 +103,7 @@ def build_server(
         async with connect(runtime) as connection:
             yield connection
 
-    server: MCPServer[Connection] = MCPServer(
+    server = MsgflashServer(
         SERVER_NAME,
         title="MsgFlash",
         version=VERSION,
@@ -107,14 +113,14 @@ def build_server(
         lifespan=lifespan,
         # What the SDK's own logging.basicConfig uses when nobody configured logging (embedding):
         # the third-party level, so MSGFLASH_LOG_LEVEL=DEBUG never opens the SDK's loggers (server/logs.py).
-        log_level=third_party_level(runtime.settings),  # type: ignore[arg-type]
+        log_level=third_party_level(runtime.settings),
         token_verifier=token_verifier,
         auth=auth,
         extensions=[MsgflashApps(confirmable)],
         request_state_security=shared_request_state(runtime.settings),
         middleware=[hide_from_plain_clients, require_prompt_arguments],
     )
-    server.runtime = runtime  # type: ignore[attr-defined]  # tests and resources reach shared state here
+    server.runtime = runtime
     from .extras import register_extras
 
     register_extras(server, runtime)
