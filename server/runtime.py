@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import httpx2
@@ -178,6 +178,10 @@ class Connection:
     runtime: Runtime
     api: ApiClient
     connection_id: str
+    # How a person confirms on this request: "model" (a form when the client shows one, else a token the
+    # model relays) or "card" (the MCP Apps review card: a token only the card holds). The card sets it on a
+    # copy for the requests it steers (server/apps/card.py); the guard reads it (server/call/binding.py).
+    channel: Literal["model", "card"] = "model"
 
 
 @asynccontextmanager

@@ -1,6 +1,7 @@
 """The review card as a confirmation channel, between the guard's two others (form and token).
 
-For a client that renders MCP Apps, a guarded call the model makes returns `confirmation_required` with
+For a client that renders MCP Apps, a call the model makes that needs a confirmation (a guarded send,
+delete or admin change, and a confirmable edit whose plan asks: server/registry.py) returns `confirmation_required` with
 the plan, rendered by `ui://msgflash/review`; its single-use token travels only in the result's `_meta`
 (which hosts hand to the view, not to the model), so only a person's click on Approve can redeem it.
 Approve calls the app-only tool `app_approve`, which repeats the exact call with the token through the
@@ -34,20 +35,10 @@ CONFIRM_META = "io.msgflash/confirm"  # result `_meta` key of the card's confirm
 SHOWN_LIMIT = 512  # cards remembered for the form fallback (per server process, oldest forgotten first)
 
 
-class NoFormSession:
-    """The request's session as the guard should see it for a card: without the elicitation capability,
-    so the guard takes its token path (the card) instead of asking in a form. Everything else delegates."""
-
-    def __init__(self, session: Any) -> None:
-        self._session = session
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._session, name)
-
-    @property
-    def client_capabilities(self) -> Any:
-        capabilities = self._session.client_capabilities
-        return capabilities.model_copy(update={"elicitation": None}) if capabilities is not None else None
+def on_card(ctx: ServerRequestContext[Any, Any]) -> ServerRequestContext[Any, Any]:
+    """`ctx` with its connection telling the guard it confirms through the card (`Connection.channel`): the
+    guard then takes its token path (the card) instead of asking in a form, whatever the client can show."""
+    return replace(ctx, lifespan_context=replace(ctx.lifespan_context, channel="card"))
 
 
 def can_show_form(ctx: ServerRequestContext[Any, Any]) -> bool:
@@ -133,7 +124,7 @@ async def intercept(
     key = call_key(ctx, params.name, arguments)
     if shown.take(key):
         return await call_next(ctx)  # the same call again: the form, or the token for the conversation
-    result = await call_next(replace(ctx, session=NoFormSession(ctx.session)))
+    result = await call_next(on_card(ctx))
     card = as_card(result, params.name, arguments, effect=guarded[params.name], form_fallback=form)
     if card is not result:
         shown.add(key)

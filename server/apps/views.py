@@ -35,9 +35,10 @@ def view_meta(uri: str) -> dict[str, Any]:
 
 
 def view_of(spec: ToolSpec) -> str | None:
-    """The view a tool's result opens in: the review card for every guarded tool, else the report its
-    declaration names (`view=`: a read whose result has a visual report), else none."""
-    return REVIEW if spec.guarded else spec.view
+    """The view a tool's result opens in: the review card for every tool a person may have to confirm
+    (guarded tools and the edits whose plan may ask: `takes_token`; on an Apps host no token reaches the
+    model first), else the report its declaration names (`view=`: a read with a visual report), else none."""
+    return REVIEW if spec.takes_token else spec.view
 
 # The views fetch nothing: no connect, resource, frame or base-uri origins at all (the strictest CSP a host
 # can apply). The HTML also carries its own hash-based CSP for hosts that do not apply this one.
