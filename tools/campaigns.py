@@ -17,8 +17,8 @@ from ..server.registry import GET, POST, Effect, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
 from ._recipients import (
-    RESOLVED_AT_START,
     Recipients,
+    frozen,
     recipients_now,
     resolve_recipients,
     selector_args,
@@ -81,17 +81,6 @@ def _check_create(args: dict[str, Any]) -> None:
     refuse(problems)
 
 
-def _recipients(args: dict[str, Any]) -> dict[str, Any]:
-    kind = args["recipients_type"]
-    if kind == "tags":
-        return {"type": "tags", "value": list(args["tags"])}
-    if kind == "explicit":
-        return {"type": "explicit", "value": list(dict.fromkeys(args["contact_ids"]))}
-    if kind == "group":
-        return {"type": "group", "groupId": args["group_id"]}
-    return {"type": "all"}
-
-
 class CampaignInput(ToolInput):
     """create_campaign's arguments, typed and frozen: what its plan is built from."""
 
@@ -123,26 +112,18 @@ UNFROZEN_TEMPLATE = "the campaign renders its template at send time: later templ
 
 
 async def plan_create_campaign(call: CallContext, input: CampaignInput) -> Plan:
-    """Recipients resolved exactly (and frozen into explicit ids when a cap or allow-list applies), the
-    content rendered, the instance and quota read: the one request create_campaign will send."""
+    """Recipients resolved exactly and frozen into explicit ids (see _recipients.frozen), the content
+    rendered, the instance and quota read: the one request create_campaign will send."""
     args = {name: getattr(input, name) for name in type(input).model_fields}
     _check_create(args)
     api, settings = call.api, call.settings
-    policed = settings.max_recipients is not None or settings.recipient_allowlist is not None
     what = f"{args['type'].replace('_', ' ')} campaign" if args.get("type") else "template campaign"
     preview = Preview(action=f"Create the {what} {args['name']!r}")
     when = when_part(args["schedule"], args.get("timezone"), settings.timezone, args.get("repeat") or "none")
-    who = await resolve_recipients(call, args, need_numbers=policed)
-    recipients = _recipients(args)
-    selector = who.selector
-    if policed and args["recipients_type"] != "explicit":
-        if len(who.ids) > MAX_EXPLICIT:
-            preview.blocked = f"{len(who.ids)} recipients cannot be frozen into one campaign (at most {MAX_EXPLICIT})"
-        # Membership changes after confirmation must not add people: send the resolved ids, not the selector.
-        recipients = {"type": "explicit", "value": list(who.ids)}
-        selector += f" (frozen to {len(who.ids)} contact ids)"
-    elif policed:
-        recipients = {"type": "explicit", "value": list(who.ids)}  # unknown ids dropped, as the API would
+    who = await resolve_recipients(call, args, need_numbers=True)
+    recipients, selector = frozen(who, args["recipients_type"])
+    if len(who.ids) > MAX_EXPLICIT:
+        preview.blocked = f"{len(who.ids)} recipients cannot be frozen into one campaign (at most {MAX_EXPLICIT})"
     preview.recipients = len(who.ids)
     preview.numbers = list(who.numbers)
     preview.details["recipients are"] = selector
@@ -227,15 +208,24 @@ async def create_campaign(call: CallContext, args: CampaignInput) -> Reply:
             "there is no API to list campaigns: ask the user to check the Campaigns page of the MsgFlash "
             "dashboard for this name before creating it again",
         ) from None
-    await remember_campaign(call.campaigns, call.workspace_name, data, request.json, call.now.timestamp())
-    planned = (data.get("stats") or {}).get("planned")
-    # inferred(campaign-resolution-time): zeroed stats at create mean the API resolves them when it starts.
-    count = f"{planned} recipient(s)" if planned else f"{call.planned.recipients or 0} {RESOLVED_AT_START}"
+    recorded = await remember_campaign(call.campaigns, call.workspace_name, data, request.json, call.now.timestamp())
+    # The confirmed contact ids (explicit recipients): the API's count when it resolved them at create,
+    # else (zeroed stats: inferred(campaign-resolution-time)) the plan's.
+    planned = (data.get("stats") or {}).get("planned") or call.planned.recipients or 0
+    count = f"{planned} recipient(s)"
     return Reply(
         f"Campaign {data.get('name')!r} {data.get('status')} for {data.get('schedule')} (UTC), "
-        f"{count}, id {data.get('id')}{_safety_note(data)}",
+        f"{count}, id {data.get('id')}{_safety_note(data)}" + ("" if recorded else NOT_RECORDED),
         data,
     )
+
+
+# What create_campaign's outcome adds when its local record entry could not be written (server/campaign_record.py).
+NOT_RECORDED = (
+    ". Done, but the campaign could not be recorded locally: edits under it (its template, its recipients' "
+    "phones and names) are not guarded, and list_campaigns does not show it, until it is recorded (this "
+    "server retries on its next use of the record; other server processes do not see it until then)"
+)
 
 
 

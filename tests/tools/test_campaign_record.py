@@ -101,7 +101,7 @@ async def test_list_campaigns_shows_what_this_server_created(client: Client) -> 
     listed = await call_ok(client, "list_campaigns", {"workspace": "personal"})
     rows = listed["data"]["campaigns"]
     assert [r["id"] for r in rows] == [second["id"], first["id"]]  # newest first, this workspace only
-    assert rows[1]["recipients"] == {"type": "group", "groupId": VIP_GROUP_ID}
+    assert rows[1]["recipients"]["type"] == "explicit"  # the group's members, frozen when confirmed
     assert rows[1]["schedule"].startswith("2031-01-01T10:00:00")
     assert rows[0]["live"]["status"] == "scheduled"
     assert "this MCP server" in listed["data"]["source"]
