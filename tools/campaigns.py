@@ -112,7 +112,7 @@ UNFROZEN_TEMPLATE = "the campaign renders its template at send time: later templ
 
 
 async def plan_create_campaign(call: CallContext, input: CampaignInput) -> Plan:
-    """Recipients resolved exactly and frozen into explicit ids (see _recipients.frozen), the content
+    """Recipients resolved exactly and frozen into explicit ids (docs/frozen-or-guarded.md), the content
     rendered, the instance and quota read: the one request create_campaign will send."""
     args = {name: getattr(input, name) for name in type(input).model_fields}
     _check_create(args)

@@ -288,7 +288,7 @@ class UpdateContactInput(ToolInput):
 async def plan_update_contact(call: CallContext, input: UpdateContactInput) -> Plan:
     """The one PUT. An edit that changes what a pending campaign (this server's record) sends is a plan
     like a send: a recipient's new phone, or a new name or metadata its template renders, is confirmed and
-    meets the policies (docs/INFERENCES.md, "What a confirmed campaign reads later"). Other edits go
+    meets the policies (docs/frozen-or-guarded.md). Other edits go
     through unasked, with no read."""
     change = given({"name": input.name, "phone": input.phone, "tags": input.tags, "meta": input.meta})
     if not change:
