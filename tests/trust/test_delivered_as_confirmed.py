@@ -15,11 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import pytest
 from mcp import Client
-from msgflash_mcp.sandbox.inprocess import sandbox_transport
-from msgflash_mcp.sandbox.keys import PERSONAL_KEY
 from msgflash_mcp.sandbox.seed import (
     PERSONAL_CONNECTED_INSTANCE_ID,
     PERSONAL_CONTACTS,
@@ -34,6 +31,7 @@ from tests.conftest import call_error, call_ok, make_settings
 from tests.delivery import delivered, mismatches, run_until_delivered
 from tests.resolution import each_resolution
 from tests.trust.requirements import requirement
+from tests.trust.test_plan_integrity import someone_else
 
 pytestmark = pytest.mark.anyio
 
@@ -60,13 +58,6 @@ async def confirmed(client: Client, tool: str, args: dict[str, Any]) -> tuple[di
 
 def puts(ledger: Ledger, path: str) -> list[dict[str, Any]]:
     return [e for e in ledger() if e["method"] == "PUT" and e["path"] == path and e.get("committed")]
-
-
-async def someone_else(sandbox_app: Any, method: str, path: str, body: Any) -> None:
-    """Another actor (the dashboard, a teammate) changes the account, through the API."""
-    async with httpx2.AsyncClient(transport=sandbox_transport(sandbox_app), base_url="http://sandbox.invalid") as http:
-        response = await http.request(method, path, json=body, headers={"x-api-key": PERSONAL_KEY})
-        assert response.status_code < 300, response.text
 
 
 def received_by(sandbox_app: Any, campaign_id: str) -> set[str]:
