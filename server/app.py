@@ -86,7 +86,7 @@ def build_server(
     specs = selected_specs(runtime.settings)
     guarded = {spec.name: spec.effect.value for spec in specs if spec.guarded}  # the card styles a delete as one
     # MCP Apps views; clients without Apps never see them (server/apps)
-    tools = stamp_views(build_tools(specs), guarded)
+    tools = stamp_views(build_tools(specs), specs)
 
     @asynccontextmanager
     async def lifespan(server: MCPServer[Connection]) -> AsyncGenerator[Connection, None]:
@@ -106,7 +106,7 @@ def build_server(
         log_level=third_party_level(runtime.settings),
         token_verifier=token_verifier,
         auth=auth,
-        extensions=[MsgflashApps(guarded)],
+        extensions=[MsgflashApps(guarded, {spec.name: spec.audit_kept for spec in specs if spec.guarded})],
         middleware=[hide_from_plain_clients, require_prompt_arguments],
     )
     server.runtime = runtime

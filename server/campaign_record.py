@@ -39,7 +39,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("msgflash_mcp.campaign_record")
 
 # Statuses after which a campaign sends nothing more: inferred(campaign-completed-status) (REFERENCE §19.2).
-FINISHED = frozenset({"completed", "cancelled", "failed"})
+# A campaign's lifecycle, not a job's: it ends `completed` (tools/_polling.JOB_FINISHED: a job ends `done`), and
+# a repeating one can be `completed` between runs (still_pending).
+CAMPAIGN_FINISHED = frozenset({"completed", "cancelled", "failed"})
 REPEATING = frozenset({"daily", "weekly"})
 
 
@@ -48,7 +50,7 @@ def still_pending(status: str, repeat: str | None) -> bool:
     even if the API calls it `completed` between runs (inferred(campaign-repeat-status))."""
     if repeat in REPEATING:
         return status not in ("cancelled", "failed")
-    return status not in FINISHED
+    return status not in CAMPAIGN_FINISHED
 LIST_LIMIT = 200  # newest entries returned at most by one list
 # How long a SQLite write waits for another process's lock before it counts as failed (reported, retried).
 BUSY_TIMEOUT = 5.0

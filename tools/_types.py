@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 
+from ..server.audit import KEPT
+
 
 def _canonical_uuid(value: str) -> str:
     try:
@@ -22,6 +24,7 @@ def _canonical_uuid(value: str) -> str:
 
 def _id(what: str) -> Any:
     """Metadata of an id argument: a UUID kept as its canonical string, described for the model.
+    Ids carry no personal data: the audit keeps their values (`KEPT`).
 
     No `format: uuid` in the schema: "<what> id" already says where it comes from, the validator
     answers a wrong value with that hint, and the keyword cost ~200 tokens across the catalogue.
@@ -30,15 +33,15 @@ def _id(what: str) -> Any:
 
 
 # Ids: validated UUIDs kept as canonical strings (path parameters can never smuggle '../' or '/').
-InstanceId = Annotated[str, AfterValidator(_canonical_uuid), _id("Instance")]
-MessageId = Annotated[str, AfterValidator(_canonical_uuid), _id("Message")]
-CampaignId = Annotated[str, AfterValidator(_canonical_uuid), _id("Campaign")]
-TemplateId = Annotated[str, AfterValidator(_canonical_uuid), _id("Template")]
-ContactId = Annotated[str, AfterValidator(_canonical_uuid), _id("Contact")]
-GroupId = Annotated[str, AfterValidator(_canonical_uuid), _id("Group")]
-JobId = Annotated[str, AfterValidator(_canonical_uuid), _id("Bulk job")]
-WebhookId = Annotated[str, AfterValidator(_canonical_uuid), _id("Webhook")]
-LookupId = Annotated[str, AfterValidator(_canonical_uuid), _id("Lookup")]
+InstanceId = Annotated[str, AfterValidator(_canonical_uuid), _id("Instance"), KEPT]
+MessageId = Annotated[str, AfterValidator(_canonical_uuid), _id("Message"), KEPT]
+CampaignId = Annotated[str, AfterValidator(_canonical_uuid), _id("Campaign"), KEPT]
+TemplateId = Annotated[str, AfterValidator(_canonical_uuid), _id("Template"), KEPT]
+ContactId = Annotated[str, AfterValidator(_canonical_uuid), _id("Contact"), KEPT]
+GroupId = Annotated[str, AfterValidator(_canonical_uuid), _id("Group"), KEPT]
+JobId = Annotated[str, AfterValidator(_canonical_uuid), _id("Bulk job"), KEPT]
+WebhookId = Annotated[str, AfterValidator(_canonical_uuid), _id("Webhook"), KEPT]
+LookupId = Annotated[str, AfterValidator(_canonical_uuid), _id("Lookup"), KEPT]
 
 
 def _e164(value: str) -> str:
@@ -85,7 +88,7 @@ Phone = Annotated[
     WithJsonSchema({"type": "string", "description": "E.164 number, e.g. +33612345678"}),
 ]
 
-Limit = Annotated[int, Field(ge=1, le=100, description="Page size")]
+Limit = Annotated[int, Field(ge=1, le=100, description="Page size"), KEPT]
 Cursor = Annotated[
     str, StringConstraints(max_length=512), WithJsonSchema({"type": "string", "description": "next_cursor of the last page"})
 ]

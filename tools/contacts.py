@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -13,17 +14,24 @@ from ..server.call.context import CallContext
 from ..server.errors import ApiError
 from ..server.guard.plan import Plan
 from ..server.guard.policy import urls_in_text
-from ..server.registry import DELETE, GET, POST, PUT, Effect, ToolInput, Toolset
+from ..server.registry import DELETE, GET, POST, PUT, Effect, Example, Made, Seed, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
 from ._impact import campaigns_line, pending_campaigns
 from ._people import SAMPLE, people
-from ._polling import FINISHED, MAX_WAIT, follow
+from ._polling import JOB_FINISHED, MAX_WAIT, follow
 from ._responses import BulkJob, Contact, ContactPage
 from ._routes import CONTACT_GROUPS, CONTACTS
 from ._types import ContactId, Cursor, JobId, Limit, Phone, phone_search
 
 toolset = Toolset("contacts", "Contacts of the workspace and bulk contact jobs.")
+
+# A job that is still running when its example call reads or cancels it: a bulk delete of 500 ids is
+# answered with a job (the ids need not exist).
+A_RUNNING_JOB = Example(
+    {"job_id": Made("jobId")},
+    first=("bulk_delete_contacts", {"contact_ids": [str(uuid.UUID(int=0x10000 + i)) for i in range(500)]}),
+)
 
 
 # The API turns 100 or more ids (bulk delete, group members) into an asynchronous job (202 + job).
@@ -219,7 +227,7 @@ class ListContactsInput(ToolInput):
     tags: TagSelector | None = None
 
 
-@toolset.tool(CONTACTS, Effect.READ, output=ContactPage)
+@toolset.tool(CONTACTS, Effect.READ, output=ContactPage, example=Example({"search": "+33 6 12 34 50 00"}))
 async def list_contacts(call: CallContext, args: ListContactsInput) -> Reply:
     """List or search contacts (name/phone); tags filters over all pages. For group members use list_group_members."""
     limit, cursor, search, sort, tags = args.limit, args.cursor, args.search, args.sort, args.tags
@@ -250,7 +258,7 @@ class ContactRef(ToolInput):
     contact_id: ContactId
 
 
-@toolset.tool(CONTACT, Effect.READ, output=Contact)
+@toolset.tool(CONTACT, Effect.READ, output=Contact, example=Example({"contact_id": Seed("AWA_CONTACT_ID")}))
 async def get_contact(call: CallContext, args: ContactRef) -> Reply:
     """One contact by id, with tags and metadata."""
     data = await call.api(path={"id": args.contact_id})
@@ -270,7 +278,10 @@ async def plan_create_contact(call: CallContext, input: CreateContactInput) -> P
     return call.plan_from(Preview(action=f"Create contact {_who(body)}"), json=body)
 
 
-@toolset.tool(POST("/api/v1/contacts"), Effect.WRITE, output=Contact, plan=plan_create_contact)
+@toolset.tool(
+    POST("/api/v1/contacts"), Effect.WRITE, output=Contact, plan=plan_create_contact,
+    example=Example({"name": "Zoé Kane", "phone": "+33612345999", "tags": ["new"]}),
+)
 async def create_contact(call: CallContext, args: CreateContactInput) -> Reply:
     """Create a contact. A phone already in use fails with CONFLICT: find it with list_contacts."""
     data = await call.send_plan()
@@ -348,7 +359,8 @@ def _rendered_changes(contact: dict[str, Any], input: UpdateContactInput) -> lis
 
 
 @toolset.tool(
-    PUT("/api/v1/contacts/{id}"), Effect.WRITE, plan=plan_update_contact, confirmable=True
+    PUT("/api/v1/contacts/{id}"), Effect.WRITE, plan=plan_update_contact, confirmable=True,
+    example=Example({"contact_id": Seed("AWA_CONTACT_ID"), "name": "Awa D."}),
 )
 async def update_contact(call: CallContext, args: UpdateContactInput) -> Reply:
     """Change a contact; omitted fields keep their value."""
@@ -367,7 +379,10 @@ async def plan_delete_contact(call: CallContext, input: ContactRef) -> Plan:
     )
 
 
-@toolset.tool(DELETE("/api/v1/contacts/{id}"), Effect.DELETE, plan=plan_delete_contact)
+@toolset.tool(
+    DELETE("/api/v1/contacts/{id}"), Effect.DELETE, plan=plan_delete_contact,
+    example=Example({"contact_id": Made("id")}, first=("create_contact", {"name": "Old Lead", "phone": "+33698761235"})),
+)
 async def delete_contact(call: CallContext, args: ContactRef) -> Reply:
     """Delete one contact for good."""
     request = call.request
@@ -425,7 +440,8 @@ async def plan_bulk_delete_contacts(call: CallContext, input: BulkDeleteInput) -
 
 
 @toolset.tool(
-    POST("/api/v1/contacts/bulk-delete"), Effect.DELETE, plan=plan_bulk_delete_contacts
+    POST("/api/v1/contacts/bulk-delete"), Effect.DELETE, plan=plan_bulk_delete_contacts,
+    example=Example({"contact_ids": [Seed("AWA_CONTACT_ID")]}),
 )
 async def bulk_delete_contacts(call: CallContext, args: BulkDeleteInput) -> Reply:
     """Delete many contacts at once, by ids or by tags; 100+ contacts return a bulk job."""
@@ -438,7 +454,7 @@ async def bulk_delete_contacts(call: CallContext, args: BulkDeleteInput) -> Repl
     return Reply(f"Deleted {data.get('deleted')} of {data.get('requested')} contact(s); {len(missing)} not found", data)
 
 
-@toolset.tool(CONTACT_GROUPS, Effect.READ)
+@toolset.tool(CONTACT_GROUPS, Effect.READ, example=Example({"contact_id": Seed("AWA_CONTACT_ID")}))
 async def get_contact_groups(call: CallContext, args: ContactRef) -> Reply:
     """The groups a contact belongs to."""
     data = await call.api(path={"id": args.contact_id})
@@ -460,7 +476,7 @@ async def list_bulk_jobs(call: CallContext, args: ListJobsInput) -> Reply:
     """List bulk contact jobs (bulk delete, group add/remove), newest first."""
     data = await call.api(query={"limit": args.limit, "cursor": args.cursor})
     jobs = data.get("jobs") or []
-    running = sum(1 for job in jobs if job.get("status") not in FINISHED)
+    running = sum(1 for job in jobs if job.get("status") not in JOB_FINISHED)
     return Reply(f"{len(jobs)} bulk job(s), {running} running{_more(data)}", data, next_cursor=data.get("nextCursor"))
 
 
@@ -468,7 +484,7 @@ class JobRef(ToolInput):
     job_id: JobId
 
 
-@toolset.tool(GET("/api/v1/contacts/bulk-jobs/{jobId}"), Effect.READ)
+@toolset.tool(GET("/api/v1/contacts/bulk-jobs/{jobId}"), Effect.READ, example=A_RUNNING_JOB)
 async def get_bulk_job(call: CallContext, args: JobRef) -> Reply:
     """One bulk job with its result summary or error."""
     data = await call.api(path={"jobId": args.job_id})
@@ -482,7 +498,7 @@ class JobProgressInput(ToolInput):
     ] = 0
 
 
-@toolset.tool(GET("/api/v1/contacts/bulk-jobs/{jobId}/progress"), Effect.READ, output=BulkJob)
+@toolset.tool(GET("/api/v1/contacts/bulk-jobs/{jobId}/progress"), Effect.READ, output=BulkJob, example=A_RUNNING_JOB)
 async def get_bulk_job_progress(call: CallContext, args: JobProgressInput) -> Reply:
     """Progress of a bulk job; optionally wait for it to finish."""
     job_id = args.job_id
@@ -490,7 +506,7 @@ async def get_bulk_job_progress(call: CallContext, args: JobProgressInput) -> Re
         call, lambda: call.api(path={"jobId": job_id}), wait_seconds=args.wait_seconds, what="bulk job"
     )
     line = job_line(data)
-    if data.get("status") not in FINISHED:
+    if data.get("status") not in JOB_FINISHED:
         line += f"; still running after waiting {waited:g} s: call again to keep following"
     return Reply(line, data)
 
@@ -501,7 +517,8 @@ async def plan_cancel_bulk_job(call: CallContext, input: JobRef) -> Plan:
 
 
 @toolset.tool(
-    POST("/api/v1/contacts/bulk-jobs/{jobId}/cancel"), Effect.WRITE, plan=plan_cancel_bulk_job
+    POST("/api/v1/contacts/bulk-jobs/{jobId}/cancel"), Effect.WRITE, plan=plan_cancel_bulk_job,
+    example=A_RUNNING_JOB,
 )
 async def cancel_bulk_job(call: CallContext, args: JobRef) -> Reply:
     """Stop a pending or processing bulk job; work already done is kept."""

@@ -13,7 +13,7 @@ from ..server.api import given
 from ..server.call.context import CallContext
 from ..server.guard.plan import Plan
 from ..server.guard.policy import urls_in_text
-from ..server.registry import DELETE, GET, POST, PUT, Effect, ToolInput, Toolset
+from ..server.registry import DELETE, GET, POST, PUT, Effect, Example, Made, Seed, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
 from ._impact import campaigns_line, pending_campaigns
@@ -161,7 +161,7 @@ class TemplateRef(ToolInput):
     template_id: TemplateId
 
 
-@toolset.tool(TEMPLATE, Effect.READ, output=Template)
+@toolset.tool(TEMPLATE, Effect.READ, output=Template, example=Example({"template_id": Seed("WELCOME_TEMPLATE_ID")}))
 async def get_template(call: CallContext, args: TemplateRef) -> Reply:
     """One template by id, with its body and variables."""
     data = await call.api(path={"id": args.template_id})
@@ -210,7 +210,10 @@ async def plan_create_template(call: CallContext, input: CreateTemplateInput) ->
     return call.plan_from(preview, json=_template_body(input.name, input.type, input.body, input.media_url))
 
 
-@toolset.tool(POST("/api/v1/templates"), Effect.WRITE, plan=plan_create_template)
+@toolset.tool(
+    POST("/api/v1/templates"), Effect.WRITE, plan=plan_create_template,
+    example=Example({"name": "Relance", "type": "text", "body": "Hello {{contact.name}}"}),
+)
 @_document_placeholders
 async def create_template(call: CallContext, args: CreateTemplateInput) -> Reply:
     """Create a template. Placeholders: {placeholders}."""
@@ -248,7 +251,10 @@ async def plan_update_template(call: CallContext, input: UpdateTemplateInput) ->
     return call.plan_from(preview, path={"id": input.template_id}, json=change)
 
 
-@toolset.tool(PUT("/api/v1/templates/{id}"), Effect.WRITE, plan=plan_update_template, confirmable=True)
+@toolset.tool(
+    PUT("/api/v1/templates/{id}"), Effect.WRITE, plan=plan_update_template, confirmable=True,
+    example=Example({"template_id": Seed("WELCOME_TEMPLATE_ID"), "name": "Welcome 2"}),
+)
 async def update_template(call: CallContext, args: UpdateTemplateInput) -> Reply:
     """Change a template's name, type, body or media_url; omitted fields unchanged. Placeholders: create_template."""
     data = await call.send_plan()
@@ -280,7 +286,11 @@ async def _campaign_impact(call: CallContext, template_id: str, preview: Preview
                                 + campaigns_line(pending))
 
 
-@toolset.tool(DELETE("/api/v1/templates/{id}"), Effect.DELETE, plan=plan_delete_template)
+@toolset.tool(
+    DELETE("/api/v1/templates/{id}"), Effect.DELETE, plan=plan_delete_template,
+    example=Example({"template_id": Made("id")},
+                     first=("create_template", {"name": "Old", "type": "text", "body": "Hello"})),
+)
 async def delete_template(call: CallContext, args: TemplateRef) -> Reply:
     """Delete a template for good."""
     data = await call.send_plan()
@@ -311,7 +321,10 @@ class PreviewTemplateInput(ToolInput):
     variables: Variables | None = None
 
 
-@toolset.tool(TEMPLATE_PREVIEW, Effect.READ)
+@toolset.tool(
+    TEMPLATE_PREVIEW, Effect.READ,
+    example=Example({"template_id": Seed("WELCOME_TEMPLATE_ID"), "contact_id": Seed("AWA_CONTACT_ID")}),
+)
 async def preview_template(call: CallContext, args: PreviewTemplateInput) -> Reply:
     """Render a template without sending: text, variables and which are still missing."""
     body: dict[str, Any] = {"contactId": args.contact_id, "instanceId": args.instance_id}

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from ..server.call.context import CallContext
 from ..server.call.principal import ANONYMOUS
-from ..server.registry import Effect, NoArgs, ToolInput, Toolset
+from ..server.registry import Effect, Example, NoArgs, ToolInput, Toolset
 from ..server.results import Reply
 
 toolset = Toolset("workspace", "Personal and team workspaces.", always_on=True)
@@ -39,7 +39,10 @@ class SwitchInput(ToolInput):
     workspace: Annotated[str, Field(description="'personal' or a team name from list_workspaces")]
 
 
-@toolset.tool(None, Effect.READ, title="Switch workspace", session_state=True)
+@toolset.tool(
+    None, Effect.READ, title="Switch workspace", session_state=True,
+    example=Example({"workspace": "personal"}),
+)
 async def switch_workspace(call: CallContext, args: SwitchInput) -> Reply:
     """Make a workspace active for the following calls of this connection."""
     workspace, workspaces = args.workspace, call.workspaces

@@ -18,7 +18,6 @@ Clients without Apps never reach this module: their tools and results are those 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import replace
@@ -27,8 +26,8 @@ from typing import Any
 from mcp.server.apps import client_supports_apps
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.types import CallToolRequestParams, CallToolResult
-from pydantic_core import to_jsonable_python
 
+from ..canonical import canonical_json
 from ..results import ToolOutput, render
 
 CONFIRM_META = "io.msgflash/confirm"  # result `_meta` key of the card's confirmation (token, tool, arguments)
@@ -59,8 +58,7 @@ def can_show_form(ctx: ServerRequestContext[Any, Any]) -> bool:
 def call_key(ctx: ServerRequestContext[Any, Any], tool: str, arguments: dict[str, Any]) -> str:
     """One guarded call of one connection: the tool and its canonical arguments."""
     connection = getattr(ctx.lifespan_context, "connection_id", None) or str(id(ctx.session))
-    canonical = json.dumps(to_jsonable_python(arguments), sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256("\x1f".join([connection, tool, canonical]).encode()).hexdigest()
+    return hashlib.sha256("\x1f".join([connection, tool, canonical_json(arguments)]).encode()).hexdigest()
 
 
 class ShownCards:

@@ -21,10 +21,11 @@ from pydantic import Field
 
 from ..call import principal_of
 from ..guard import StaleToken
+from ..registry import ToolSpec
 from ..results import ToolOutput, render
 from ..runtime import Connection
 from .card import NoFormSession, ShownCards, as_card, call_key, intercept
-from .views import LEGACY_URI_KEY, REPORTS, REVIEW, VIEWS, view_meta, view_resource
+from .views import LEGACY_URI_KEY, REVIEW, VIEWS, view_meta, view_of, view_resource
 
 ToolName = Annotated[str, Field(description="The guarded tool the card shows")]
 Arguments = Annotated[dict[str, Any], Field(description="Its arguments, exactly as previewed")]
@@ -33,13 +34,14 @@ Token = Annotated[str, Field(description="The card's confirmation")]
 APP_ONLY: list[Visibility] = ["app"]  # `_meta.ui.visibility`: hosts never offer these tools to the model
 
 
-def stamp_views(tools: Iterable[Tool], guarded: Mapping[str, str]) -> list[Tool]:
-    """The tools with the view's URI in `_meta` (both keys, `view_meta`) on those that have a view: every
-    guarded tool (the card) and the reports. Stamped on copies: built tools are shared by every server of
-    the process."""
+def stamp_views(tools: Iterable[Tool], specs: Iterable[ToolSpec]) -> list[Tool]:
+    """The tools with the view's URI in `_meta` (both keys, `view_meta`) on those that have a view (`view_of`
+    their spec): every guarded tool (the card) and the reports. Stamped on copies: built tools are shared by
+    every server of the process."""
+    views = {spec.name: view_of(spec) for spec in specs}
     stamped: list[Tool] = []
     for tool in tools:
-        uri = REVIEW if tool.name in guarded else REPORTS.get(tool.name)
+        uri = views.get(tool.name)
         if uri is not None:
             tool = tool.model_copy(update={"meta": {**(tool.meta or {}), **view_meta(uri)}})
         stamped.append(tool)
@@ -47,10 +49,12 @@ def stamp_views(tools: Iterable[Tool], guarded: Mapping[str, str]) -> list[Tool]
 
 
 class MsgflashApps(Apps):
-    def __init__(self, guarded: Mapping[str, str]) -> None:
-        """`guarded`: each tool that needs a confirmation, and its effect (send, delete, admin)."""
+    def __init__(self, guarded: Mapping[str, str], kept: Mapping[str, frozenset[str]] | None = None) -> None:
+        """`guarded`: each tool that needs a confirmation, and its effect (send, delete, admin); `kept`: the
+        arguments of each whose values the audit keeps verbatim (ToolSpec.audit_kept)."""
         super().__init__()
         self.guarded = guarded
+        self.kept = kept or {}
         self.shown = ShownCards()
         for view in VIEWS:
             self.add_resource(view_resource(view))
@@ -123,8 +127,9 @@ class MsgflashApps(Apps):
             self.check(ctx, tool)
             connection = cast(Connection, ctx.request_context.lifespan_context)
             # The token is left to expire unused: only this card ever held it, and the card is closed now.
-            await connection.runtime.audit.record(tool=tool, workspace=None, args=arguments, confirmation="card",
-                                                  outcome="declined", principal=principal_of(ctx, connection))
+            await connection.runtime.audit.record(tool=tool, workspace=None, args=arguments, keep=self.kept.get(tool, ()),
+                                                  confirmation="card", outcome="declined",
+                                                  principal=principal_of(ctx, connection))
             return render(ToolOutput(status="declined", summary="Not done: the user cancelled in the review card. "
                                      "Nothing was sent or changed.", note="Do not retry unless the user asks again."))
 

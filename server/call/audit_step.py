@@ -32,7 +32,8 @@ async def audit(
         await runtime.audit.record(
             tool=spec.name,
             workspace=workspace,
-            args=dict(args),
+            args=args,
+            keep=spec.audit_kept,
             confirmation=confirmation,
             outcome=outcome,
             api_id=api_id,

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 import time
 from collections.abc import Callable
@@ -34,8 +33,8 @@ from mcp.server.mcpserver import Context, Elicit
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
-from pydantic_core import to_jsonable_python
 
+from ..canonical import canonical_json
 from ..redact import without_returned_secrets
 from ..registry import ToolSpec
 from ..settings import ConfirmMode, Settings
@@ -61,8 +60,7 @@ class ConfirmForm(BaseModel):
 
 def normalise(args: dict[str, Any]) -> str:
     """Canonical JSON of the validated arguments (the token field excluded): what a token is bound to."""
-    clean = {k: v for k, v in args.items() if k != "confirm_token" and v is not None}
-    return json.dumps(to_jsonable_python(clean), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return canonical_json({k: v for k, v in args.items() if k != "confirm_token"})
 
 
 def digest(tool: str, args: dict[str, Any], workspace: str, principal: str) -> str:
@@ -191,7 +189,8 @@ class Guard:
         The policies live in one place, `policy.py`, evaluated on the plan's resolved recipients and URLs."""
         if plan.blocked:
             return plan.blocked
-        return policy_problem(plan.numbers, plan.recipients, plan.urls, tool=plan.tool, settings=self.settings)
+        return policy_problem(plan.numbers, plan.recipients, plan.urls, tool=plan.tool, broadcast=plan.broadcast,
+                              settings=self.settings)
 
     def refuse_by_policy(self, plan: Plan) -> None:
         problem = self.policy_problem(plan)

@@ -32,9 +32,6 @@ if TYPE_CHECKING:
 
     from ..settings import Settings
 
-# Tools whose reach is everyone who has the sending number, not a list of recipients.
-BROADCAST_TOOLS = frozenset({"publish_status"})
-
 # RFC 2606 / 6761 special-use names: not in the public suffix list, but links to them are still links.
 _RESERVED_TLDS = ("example", "test", "invalid", "localhost", "local", "onion", "internal")
 _WEB_SCHEMES = ("http", "https")
@@ -181,16 +178,18 @@ def _shown(url: str) -> str:
 
 
 def policy_problem(
-    numbers: Iterable[str], count: int | None, urls: Iterable[str], *, tool: str, settings: Settings
+    numbers: Iterable[str], count: int | None, urls: Iterable[str], *, tool: str, settings: Settings,
+    broadcast: bool = False,
 ) -> str | None:
     """Why the configured policies refuse this call outright, or None.
 
     `numbers`: every recipient number the call reaches, as resolved; `count`: how many recipients
-    in total (None when the call has no recipients, e.g. a webhook); `urls`: every link it carries.
+    in total (None when the call has no recipients, e.g. a webhook); `urls`: every link it carries;
+    `broadcast`: the tool reaches everyone who has the sending number (declared on the tool, ToolSpec.broadcast).
     """
     numbers = list(numbers)
     reach = count if count is not None else (len({_digits(n) for n in numbers}) or None)
-    if tool in BROADCAST_TOOLS and settings.recipient_allowlist is not None and not settings.allow_statuses:
+    if broadcast and settings.recipient_allowlist is not None and not settings.allow_statuses:
         return (
             f"{tool} broadcasts to everyone who has the sending number, and MSGFLASH_RECIPIENT_ALLOWLIST is set; "
             "set MSGFLASH_ALLOW_STATUSES=1 in the server's environment to allow statuses anyway"
@@ -200,7 +199,7 @@ def policy_problem(
             f"this would reach {reach} recipients; the configured cap per confirmation is "
             f"{settings.max_recipients} (MSGFLASH_MAX_RECIPIENTS). Narrow the recipients."
         )
-    if settings.recipient_allowlist is not None and tool not in BROADCAST_TOOLS:
+    if settings.recipient_allowlist is not None and not broadcast:
         allowed = {_digits(n) for n in settings.recipient_allowlist}
         outside = sorted({n for n in numbers if _digits(n) not in allowed})
         if outside:
@@ -219,7 +218,7 @@ def policy_problem(
     return None
 
 
-def view_policy_problem(view: Mapping[str, Any], settings: Settings) -> str | None:
+def view_policy_problem(view: Mapping[str, Any], settings: Settings, *, broadcast: bool = False) -> str | None:
     """`policy_problem` over a plan's JSON view (PLAN_SHAPE.md): who.numbers / who.count, and every URL
     in what.links, what.media, what.buttons[].target and a top-level `urls` list (webhooks)."""
     who: Mapping[str, Any] = view.get("who") or {}
@@ -229,4 +228,5 @@ def view_policy_problem(view: Mapping[str, Any], settings: Settings) -> str | No
         urls.append(str(what["media"]))
     urls += [str(b.get("target")) for b in what.get("buttons") or [] if b.get("type") == "url" and b.get("target")]
     urls += [str(u) for u in view.get("urls") or []]
-    return policy_problem(who.get("numbers") or [], who.get("count"), urls, tool=str(view.get("tool")), settings=settings)
+    return policy_problem(who.get("numbers") or [], who.get("count"), urls, tool=str(view.get("tool")), settings=settings,
+                          broadcast=broadcast)

@@ -156,12 +156,16 @@ def test_cap_uses_the_exact_count() -> None:
 
 
 def test_statuses_are_refused_under_a_recipient_allowlist_unless_allowed() -> None:
+    from msgflash_mcp.tools import ALL_TOOLSETS
+
+    # Which tools broadcast is declared on the tool: statuses, and no tool that names its recipients.
+    assert [s.name for t in ALL_TOOLSETS for s in t.specs if s.broadcast] == ["publish_status"]
     locked = make_settings(recipient_allowlist="+33612345001")
-    problem = policy_problem([], None, [], tool="publish_status", settings=locked)
+    problem = policy_problem([], None, [], tool="publish_status", broadcast=True, settings=locked)
     assert problem is not None and "MSGFLASH_ALLOW_STATUSES" in problem
     allowed = make_settings(recipient_allowlist="+33612345001", allow_statuses=True)
-    assert policy_problem([], None, [], tool="publish_status", settings=allowed) is None
-    assert policy_problem([], None, [], tool="publish_status", settings=make_settings()) is None
+    assert policy_problem([], None, [], tool="publish_status", broadcast=True, settings=allowed) is None
+    assert policy_problem([], None, [], tool="publish_status", broadcast=True, settings=make_settings()) is None
 
 
 def test_plan_view_policies_read_every_url_place() -> None:
