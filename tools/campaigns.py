@@ -41,8 +41,8 @@ from ._preview import (
     when_part,
 )
 from ._recipients import (
-    RESOLVED_AT_START,
     Recipients,
+    frozen,
     recipients_now,
     resolve_recipients,
     selector_args,
@@ -81,16 +81,6 @@ def _recipient_problems(input: CampaignInput) -> list[str]:
     return problems
 
 
-def _recipients(input: CampaignInput) -> dict[str, Any]:
-    if input.recipients_type == "tags":
-        return {"type": "tags", "value": list(input.tags or ())}
-    if input.recipients_type == "explicit":
-        return {"type": "explicit", "value": list(dict.fromkeys(input.contact_ids or ()))}
-    if input.recipients_type == "group":
-        return {"type": "group", "groupId": input.group_id}
-    return {"type": "all"}
-
-
 class CampaignInput(ToolInput):
     """create_campaign's arguments, typed and frozen: what its plan is built from."""
 
@@ -122,12 +112,11 @@ UNFROZEN_TEMPLATE = "the campaign renders its template at send time: later templ
 
 
 async def plan_create_campaign(call: CallContext, input: CampaignInput) -> Plan:
-    """Recipients resolved exactly (and frozen into explicit ids when a cap or allow-list applies), the
-    content rendered, the instance and quota read: the one request create_campaign will send."""
+    """Recipients resolved exactly and frozen into explicit ids (docs/frozen-or-guarded.md), the content
+    rendered, the instance and quota read: the one request create_campaign will send."""
     content = Content.model_validate(input, from_attributes=True)
     refuse(content.problems(text_name="body", allow_contact_context=False) + _recipient_problems(input))
     api, settings = call.api, call.settings
-    policed = settings.max_recipients is not None or settings.recipient_allowlist is not None
     what = f"{content.type.replace('_', ' ')} campaign" if content.type else "template campaign"
     preview = Preview(action=f"Create the {what} {input.name!r}")
     repeat = input.repeat or "none"
@@ -138,17 +127,10 @@ async def plan_create_campaign(call: CallContext, input: CampaignInput) -> Plan:
         "contact_ids": input.contact_ids,
         "group_id": input.group_id,
     }
-    who = await resolve_recipients(call, selection, need_numbers=policed)
-    recipients = _recipients(input)
-    selector = who.selector
-    if policed and input.recipients_type != "explicit":
-        if len(who.ids) > MAX_EXPLICIT:
-            preview.blocked = f"{len(who.ids)} recipients cannot be frozen into one campaign (at most {MAX_EXPLICIT})"
-        # Membership changes after confirmation must not add people: send the resolved ids, not the selector.
-        recipients = {"type": "explicit", "value": list(who.ids)}
-        selector += f" (frozen to {len(who.ids)} contact ids)"
-    elif policed:
-        recipients = {"type": "explicit", "value": list(who.ids)}  # unknown ids dropped, as the API would
+    who = await resolve_recipients(call, selection, need_numbers=True)
+    recipients, selector = frozen(who, input.recipients_type)
+    if len(who.ids) > MAX_EXPLICIT:
+        preview.blocked = f"{len(who.ids)} recipients cannot be frozen into one campaign (at most {MAX_EXPLICIT})"
     preview.recipients = len(who.ids)
     preview.numbers = list(who.numbers)
     preview.details["recipients are"] = selector
@@ -218,15 +200,24 @@ async def create_campaign(call: CallContext, args: CampaignInput) -> Reply:
             "there is no API to list campaigns: ask the user to check the Campaigns page of the MsgFlash "
             "dashboard for this name before creating it again",
         ) from None
-    await remember_campaign(call.campaigns, call.workspace_name, data, request.json, call.now.timestamp())
-    planned = (data.get("stats") or {}).get("planned")
-    # inferred(campaign-resolution-time): zeroed stats at create mean the API resolves them when it starts.
-    count = f"{planned} recipient(s)" if planned else f"{call.planned.recipients or 0} {RESOLVED_AT_START}"
+    recorded = await remember_campaign(call.campaigns, call.workspace_name, data, request.json, call.now.timestamp())
+    # The confirmed contact ids (explicit recipients): the API's count when it resolved them at create,
+    # else (zeroed stats: inferred(campaign-resolution-time)) the plan's.
+    planned = (data.get("stats") or {}).get("planned") or call.planned.recipients or 0
+    count = f"{planned} recipient(s)"
     return Reply(
         f"Campaign {data.get('name')!r} {data.get('status')} for {data.get('schedule')} (UTC), "
-        f"{count}, id {data.get('id')}{_safety_note(data)}",
+        f"{count}, id {data.get('id')}{_safety_note(data)}" + ("" if recorded else NOT_RECORDED),
         data,
     )
+
+
+# What create_campaign's outcome adds when its local record entry could not be written (server/campaign_record.py).
+NOT_RECORDED = (
+    ". Done, but the campaign could not be recorded locally: edits under it (its template, its recipients' "
+    "phones and names) are not guarded, and list_campaigns does not show it, until it is recorded (this "
+    "server retries on its next use of the record; other server processes do not see it until then)"
+)
 
 
 

@@ -13,6 +13,7 @@ from ..server.api import Api, given
 from ..server.call.context import CallContext
 from ..server.errors import ApiError
 from ..server.guard.plan import Plan
+from ..server.guard.policy import urls_in_text
 from ..server.registry import DELETE, GET, POST, PUT, Effect, Example, Made, Seed, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
@@ -296,35 +297,65 @@ class UpdateContactInput(ToolInput):
 
 
 async def plan_update_contact(call: CallContext, input: UpdateContactInput) -> Plan:
-    """The one PUT. A new phone for a recipient of a pending campaign (this server's record) is confirmed:
-    the campaign would message the new number. Other edits go through unasked, with no read."""
+    """The one PUT. An edit that changes what a pending campaign (this server's record) sends is a plan
+    like a send: a recipient's new phone, or a new name or metadata its template renders, is confirmed and
+    meets the policies (docs/frozen-or-guarded.md). Other edits go
+    through unasked, with no read."""
     change = given({"name": input.name, "phone": input.phone, "tags": input.tags, "meta": input.meta})
     if not change:
         raise ToolError("nothing to update: give at least one of name, phone, tags, meta")
     preview = Preview(action=f"Update contact {input.contact_id} ({', '.join(change)})",
                       details={"id": input.contact_id, "fields": list(change)})
-    if input.phone is not None:
-        await _confirm_phone_change(call, input.contact_id, input.phone, preview)
+    if {"phone", "name", "meta"} & set(change):
+        await _guard_recipient_edit(call, input, preview)
     return call.plan_from(preview, path={"id": input.contact_id}, json=change)
 
 
-async def _confirm_phone_change(call: CallContext, contact_id: str, phone: str, preview: Preview) -> None:
-    """Ask for a confirmation (in `preview`) when the contact's new phone would change whom pending
-    campaigns message. Reads nothing when this server's record holds no campaign of the workspace."""
-    api = call.api
-    if not await call.campaigns.list(call.workspace_name, 1):
+async def _guard_recipient_edit(call: CallContext, input: UpdateContactInput, preview: Preview) -> None:
+    """Ask for a confirmation (in `preview`) when the edit changes what pending campaigns send to this
+    contact, and put what they would then send under the policies: the new phone under the recipient
+    allow-list, links in a new name or metadata value (rendered by templated campaigns) under the URL
+    allow-list. Reads nothing when this server's record holds no campaign of the workspace."""
+    if call.workspace_name is None:
         return
-    contact = await api.call(CONTACT, path={"id": contact_id})
-    if contact.get("phone") == phone:
+    entries = await call.campaigns.unfinished(call.workspace_name)
+    if not entries:
+        return
+    contact = await call.api.call(CONTACT, path={"id": input.contact_id})
+    new_phone = input.phone if input.phone is not None and input.phone != contact.get("phone") else None
+    rendered = _rendered_changes(contact, input)
+    if new_phone is None and not rendered:
         return
     pending = await pending_campaigns(call, contact=contact)
-    if pending:
-        preview.action = f"Change the phone of {_who(contact)} to {one_line(phone, 32)}"
-        preview.details["campaigns"] = pending
+    templated = {entry.id for entry in entries if entry.template_id}
+    rendering = [c for c in pending if c["id"] in templated] if rendered else []
+    if new_phone is not None and pending:
+        preview.action = f"Change the phone of {_who(contact)} to {one_line(new_phone, 32)}"
+        preview.numbers = [new_phone]
         preview.warnings.append(f"{_who(contact)} is a recipient of {len(pending)} pending campaign(s), which would "
                                 f"message the new number: {campaigns_line(pending)}")
         preview.confirm_reason = "the new phone changes who pending campaigns message"
-        preview.affects = [str(campaign["id"]) for campaign in pending]
+    if rendering:
+        preview.urls = urls_in_text(*rendered)
+        preview.warnings.append(f"{len(rendering)} pending campaign(s) render {_who(contact)}'s "
+                                f"{' and '.join(f for f in ('name', 'meta') if f in preview.details['fields'])} "
+                                f"in what they send: {campaigns_line(rendering)}")
+        preview.confirm_reason = preview.confirm_reason or "the new values change what pending campaigns send"
+    asked = pending if new_phone is not None and pending else rendering
+    if asked:
+        preview.details["campaigns"] = asked
+        preview.affects = [str(campaign["id"]) for campaign in asked]
+
+
+def _rendered_changes(contact: dict[str, Any], input: UpdateContactInput) -> list[str]:
+    """The new values a template can render ({{contact.name}}, {{contact.<meta key>}}) that differ from now."""
+    values: list[str] = []
+    if input.name is not None and input.name != contact.get("name"):
+        values.append(input.name)
+    if input.meta is not None:
+        old = contact.get("meta") or {}
+        values += [str(v) for k, v in input.meta.items() if isinstance(v, str | int | float) and old.get(k) != v]
+    return values
 
 
 @toolset.tool(

@@ -45,6 +45,12 @@ _SCHEMED = re.compile(r"(?:" + "|".join(_SPECIAL_SCHEMES) + r"|javascript|data|f
 # Dots IDNA maps to '.' in a host (UTS #46): `evil．example` opens evil.example. Finding links reads them
 # as '.', so linkify sees the host a phone opens.
 _WIDE_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+# A template placeholder is filled when the message renders: `{{contact.name}}`, `{{custom.link}}` and
+# `{{user.email}}` are not hosts (.name, .link, .email are top-level domains). Each is read as one opaque
+# label, so a link built around one (`https://{{custom.host}}/pay`) is still found, with a host no
+# allow-list names: refused, since nobody can say where it will point.
+_PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
+PLACEHOLDER_LABEL = "placeholder"
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,7 @@ def urls_in_text(*texts: str | None) -> list[str]:
     """Every link in free text, as written (trailing punctuation trimmed), in order, once.
 
     Catches what a chat client would make clickable: `https://...`, `www.x.shop`, `evil.example/login`,
-    e-mail addresses, `http:evil.example` (a special scheme needs no `//`), hosts written with full-width
+    e-mail addresses (never a template placeholder such as `{{contact.name}}`: see _PLACEHOLDER), `http:evil.example` (a special scheme needs no `//`), hosts written with full-width
     or ideographic dots, and any `scheme://` token linkify would cut short (a backslash ends its match,
     while a browser reads `https://evil.example\\.shop.example` as host evil.example: the whole token
     is kept so the parser sees what a browser sees).
@@ -122,7 +128,7 @@ def urls_in_text(*texts: str | None) -> list[str]:
     for text in texts:
         if not text:
             continue
-        text = text.translate(_WIDE_DOTS)
+        text = _PLACEHOLDER.sub(PLACEHOLDER_LABEL, text.translate(_WIDE_DOTS))
         for token in text.split():
             if "://" in token and token.rstrip(_TRAILING).index("://") + 3 < len(token.rstrip(_TRAILING)):
                 add(token[token.index("://") - _scheme_length(token) :])

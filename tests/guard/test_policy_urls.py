@@ -110,6 +110,20 @@ def test_a_word_before_a_colon_is_not_a_link() -> None:
     assert urls_in_text("shop.example:8080/x") and all(url_allowed(u, SHOP) for u in urls_in_text("shop.example:8080/x"))
 
 
+def test_template_placeholders_are_not_hosts() -> None:
+    """.name, .link and .email are top-level domains, yet `{{contact.name}}` is filled when the message renders."""
+    text = "Bonjour {{contact.name}}, votre lien {{custom.link}} ({{ user.email }}) {{contact.fullName}}"
+    assert urls_in_text(text) == []
+    assert policy_problem([], None, urls_in_text(text), tool="create_template", settings=make_settings(url_allowlist=SHOP)) is None
+
+
+def test_a_link_built_around_a_placeholder_is_still_a_link_no_allowlist_names() -> None:
+    found = urls_in_text("Payez sur https://{{custom.host}}/pay ou shop.example/{{custom.path}}")
+    assert found == ["https://placeholder/pay", "shop.example/placeholder"]
+    problem = policy_problem([], None, found, tool="create_template", settings=make_settings(url_allowlist=SHOP))
+    assert problem is not None and "https://placeholder/pay" in problem and "shop.example/placeholder" not in problem
+
+
 def test_links_are_listed_once_in_order_with_trailing_punctuation_trimmed() -> None:
     assert urls_in_text("(https://shop.example/a), https://shop.example/a.", None, "") == ["https://shop.example/a"]
 

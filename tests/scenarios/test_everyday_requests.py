@@ -149,7 +149,8 @@ async def test_template_campaign_in_three_calls(
     assert "VIP10" in str(preview["preview"])  # a rendered sample, not the raw template
     camp = state.campaign(committed(ledger, "POST", "/api/v1/campaigns")[0]["object_id"])
     vips = [p for _, p, tags in S.PERSONAL_CONTACTS if "vip" in tags]
-    assert (camp["templateId"], camp["recipients"], camp["status"]) == (promo["id"], {"type": "tags", "value": ["vip"]}, "scheduled")
+    assert (camp["templateId"], camp["recipients"]["type"], camp["status"]) == (promo["id"], "explicit", "scheduled")
+    assert set(camp["recipients"]["value"]) == {S.contact_id(p) for p in vips}  # the tag resolved in the plan
     assert camp["stats"]["planned"] == (len(vips) if resolution == "create" else 0)  # else resolved at its start
     state.clock.advance(3_600)
     started = await session.call("get_campaign_stats", {"campaign_id": camp["id"]})

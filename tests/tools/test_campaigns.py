@@ -70,7 +70,10 @@ async def test_group_campaign_preview_counts_the_groups_members(client: Client, 
     assert first["status"] == "confirmation_required" and first["workspace"] == SANDBOX_PERSONAL
     preview = first["preview"]
     assert preview["who"]["count"] == group["data"]["contactCount"] == tagged("vip")
-    assert preview["recipients are"] == 'members of group "VIPs"'
+    # The group is resolved in the plan and its members' ids are sent: the preview says so.
+    assert preview["recipients are"] == (
+        'members of group "VIPs", frozen to these 5 contacts (people added later are not messaged)'
+    )
     assert preview["action"] == "Create the text campaign 'Offre VIP'"
     assert preview["what"]["text"] == "Offre réservée : https://shop.example.com/vip"
     assert link_urls(preview) == ["https://shop.example.com/vip"]
@@ -89,13 +92,14 @@ async def test_campaign_is_created_once_with_the_token(client: Client, ledger: L
     assert second["status"] == "ok" and second["workspace"] == SANDBOX_PERSONAL
     data = second["data"]
     assert data["status"] == "scheduled" and data["schedule"] == "2031-06-01T10:00:00.000Z"
-    assert data["recipients"] == {"type": "group", "groupId": VIP_GROUP_ID}
     vips = tagged("vip")
+    # The group's members as explicit ids (frozen at the confirmation), never the selector
+    assert data["recipients"]["type"] == "explicit" and len(data["recipients"]["value"]) == vips
     assert first["preview"]["who"]["count"] == vips and data["body"] == args["body"]
-    # Zeroed stats at create (the reference's example) unless the API freezes the recipients at creation:
-    # the summary counts the people in the selection now, and says when they are resolved.
+    # Zeroed stats at create (the reference's example) unless the API resolves at creation: either way the
+    # summary counts the confirmed contacts.
     assert data["stats"]["planned"] == (vips if resolution == "create" else 0)
-    count = f"{vips} recipient(s)" if resolution == "create" else f"{vips} people now in the selection; resolved when it starts"
+    count = f"{vips} recipient(s)"
     assert second["summary"] == (
         f"Campaign 'Offre VIP' scheduled for 2031-06-01T10:00:00.000Z (UTC), {count}, id {data['id']}; "
         "safety allow (low risk)"
