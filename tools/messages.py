@@ -31,7 +31,7 @@ from ..server.guard.policy import urls_in_text
 from ..server.registry import GET, POST, Effect, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.settings import zone_or_none
-from ..server.untrusted import quote_untrusted
+from ..server.untrusted import one_line, quote_untrusted
 from ._responses import Message, MessagePage
 from ._routes import CONTACTS
 from ._types import ContactId, Cursor, InstanceId, Limit, MessageId, Phone, TemplateId, Url
@@ -438,7 +438,7 @@ async def render_template(
     if variables:
         body["variables"] = variables
     rendered = await api.call(TEMPLATE_PREVIEW, path={"id": template_id}, json=body)
-    preview.details["template"] = f"{template.get('name')} ({template.get('type')})"
+    preview.details["template"] = f"{quote_untrusted(template.get('name') or '?', 60)} ({template.get('type')})"
     preview.details["text"] = rendered.get("rendered")
     add_urls(preview, template.get("mediaUrl"))
     add_urls(preview, *links_in(rendered.get("rendered")))
@@ -510,7 +510,7 @@ async def _message_preview(api: Api, args: dict[str, Any]) -> tuple[Preview, dic
         preview.details["location"] = f"{args['latitude']}, {args['longitude']}" + (f" ({place})" if place else "")
     if mtype == "contact":
         card = await api.call(CONTACT, path={"id": args["contact_id"]})
-        preview.details["shares contact card"] = f"{card.get('name')} ({card.get('phone')})"
+        preview.details["shares contact card"] = f"{quote_untrusted(card.get('name') or '?', 60)} ({one_line(card.get('phone') or '?', 32)})"
     if args.get("media_url"):
         preview.details["media"] = args["media_url"]
     add_urls(preview, args.get("media_url"))
