@@ -41,7 +41,8 @@ class SwitchInput(ToolInput):
 
 @toolset.tool(None, Effect.READ, title="Switch workspace", session_state=True)
 async def switch_workspace(call: CallContext, args: SwitchInput) -> Reply:
-    """Make a workspace active for the following calls of this connection."""
+    """Make a workspace active for the following calls of this connection. For one call in another
+    workspace, pass that tool's `workspace` argument instead."""
     workspace, workspaces = args.workspace, call.workspaces
     if call.principal == ANONYMOUS:
         # Tokenless, sessionless HTTP: every such client is this one principal, so a stored choice would
@@ -53,6 +54,11 @@ async def switch_workspace(call: CallContext, args: SwitchInput) -> Reply:
             "(or the operator sets MSGFLASH_HTTP_TOKEN)",
             {"active": None, "requested": chosen.name, "stored": False},
         )
+    if workspaces.get(workspace).name == await workspaces.active_name(call.principal):
+        label = workspaces.label(workspaces.get(workspace))
+        return Reply(f"Workspace {label} is already active: nothing changed",
+                     {"active": workspace, "kind": workspaces.get(workspace).kind, "stored": True, "changed": False})
     chosen = await workspaces.switch(workspace, call.principal)
     label = workspaces.label(chosen)
-    return Reply(f"Active workspace is now {label}", {"active": chosen.name, "kind": chosen.kind, "stored": True})
+    return Reply(f"Active workspace is now {label}. For a one-off call elsewhere, pass `workspace` on that call instead",
+                 {"active": chosen.name, "kind": chosen.kind, "stored": True, "changed": True})

@@ -116,7 +116,7 @@ async def test_template_preview_renders_with_the_recipients_contact(client: Clie
     first = await call_ok(client, "send_message", args)
     preview = first["preview"]
     assert preview["action"] == f"Send a template message to {AWA}"
-    assert preview["template"] == "Bienvenue (text)"
+    assert preview["template"] == '"Bienvenue" (text)'
     assert preview["text"] == "Bonjour Awa, bienvenue chez boutique-principale !"
     assert "warnings" not in preview
     # The template preview route is a POST but a read in effect: nothing was committed.
@@ -168,7 +168,7 @@ async def test_media_and_contact_card_previews(client: Client) -> None:
 
     card = {"instance_id": INSTANCE, "to": "+33612345001", "type": "contact", "contact_id": AWA_CONTACT_ID}
     preview = (await call_ok(client, "send_message", card))["preview"]
-    assert preview["shares contact card"] == f"Awa Diop ({AWA})"
+    assert preview["shares contact card"] == f'"Awa Diop" ({AWA})'
 
 
 @pytest.mark.parametrize(
