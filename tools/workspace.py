@@ -54,11 +54,12 @@ async def switch_workspace(call: CallContext, args: SwitchInput) -> Reply:
             "(or the operator sets MSGFLASH_HTTP_TOKEN)",
             {"active": None, "requested": chosen.name, "stored": False},
         )
-    if workspaces.get(workspace).name == await workspaces.active_name(call.principal):
-        label = workspaces.label(workspaces.get(workspace))
-        return Reply(f"Workspace {label} is already active: nothing changed",
-                     {"active": workspace, "kind": workspaces.get(workspace).kind, "stored": True, "changed": False})
+    was = await workspaces.active_name(call.principal)
+    # Stored even when already active: an active default becomes this connection's explicit choice.
     chosen = await workspaces.switch(workspace, call.principal)
     label = workspaces.label(chosen)
+    if chosen.name == was:
+        return Reply(f"Workspace {label} is already active: nothing changed",
+                     {"active": chosen.name, "kind": chosen.kind, "stored": True, "changed": False})
     return Reply(f"Active workspace is now {label}. For a one-off call elsewhere, pass `workspace` on that call instead",
                  {"active": chosen.name, "kind": chosen.kind, "stored": True, "changed": True})
