@@ -68,7 +68,8 @@ class PlannedRequest:
 class Plan:
     """What a mutating call will do. Built once per call round; never mutated.
 
-    Decisive (in the digest): tool, workspace, requests, recipients/numbers/contact_ids, content,
+    Decisive (in the digest): tool, workspace, requests, recipients/numbers/contact_ids, content (every
+    field recipients get: text, media, each button's target, the place, a shared card's name and number),
     urls, schedule utc/repeat, instance id, blocked. Informational (shown only): action, label, selector,
     sample, shown, schedule local, cost, risk, unfrozen, details.
     """
@@ -127,12 +128,9 @@ class Plan:
     # ------------------------------------------------------------------------------ views
 
     def view(self, changes: list[str] | None = None) -> dict[str, Any]:
-        """The JSON shape shared with the review card and previews (keys absent when not applicable),
-        through `readable`: no bidi or invisible characters, and line breaks only inside message text.
-
-        The flat keys of the former preview (recipients, text, urls, warnings, details...) stay next to
-        the structured ones while clients move over.
-        """
+        """The JSON shape shared with the review card and previews (keys absent when not applicable):
+        who/what/when/cost/instance/risk, plus the informational `details` lines that none of them holds;
+        through `readable`: no bidi or invisible characters, and line breaks only inside message text."""
         out: dict[str, Any] = {"tool": self.tool, "action": self.action}
         if self.label or self.workspace:
             out["workspace"] = self.label or self.workspace
@@ -165,15 +163,8 @@ class Plan:
             out["changes"] = changes
         if self.unfrozen:
             out["unfrozen"] = self.unfrozen
-        # Former flat preview keys.
-        if self.recipients is not None:
-            out["recipients"] = self.recipients
         for key, value in self.details.items():
             out.setdefault(key, value)
-        if self.urls:
-            out["urls"] = list(self.urls)
-        if self.risk:
-            out["warnings"] = list(self.risk)
         if self.blocked:
             out["blocked"] = self.blocked
         return readable(out, MESSAGE_TEXT)
@@ -190,6 +181,7 @@ class Plan:
         if self.recipients is not None:
             named = f": {names_line(self.sample, self.recipients)}" if self.sample else ""
             lines.append(f"Recipients: {self.recipients}" + (f" ({self.selector})" if self.selector else "") + named)
+        lines.extend(content_lines(self.content or {}))
         for key, value in self.details.items():
             lines.append(f"{key}: {_form_value(key, value)}")
         if self.shown.get("sample"):
@@ -223,6 +215,34 @@ def _form_value(key: str, value: Any) -> str:
     return shown(value, FORM_LINE - 100)
 
 
+def content_lines(content: Mapping[str, Any]) -> list[str]:
+    """Every decisive field of a plan's `what`, one line each, as a person reads it in a form: the text,
+    the media, what each button does (number called, code copied, link opened, Pix key), the place,
+    the contact card shared. Third-party values are kept on one line each."""
+    lines: list[str] = []
+    if content.get("template"):
+        lines.append(f"template: {quote_untrusted(content['template'], 120)}")
+    elif content.get("type"):
+        lines.append(f"type: {content['type']}")
+    for key, limit in (("title", 200), ("text", None), ("footer", 200), ("media", 300)):
+        value = content.get(key)
+        if value:  # the message text is shown whole, quoted, its line breaks marked: it is what people will read
+            lines.append(f"{key}: {_form_value(key, value) if limit is None else one_line(value, limit)}")
+    for button in content.get("buttons") or ():
+        lines.append(f"button {one_line(button.get('label'), 60)!r}: {one_line(button.get('target'), 300)}")
+    place = content.get("location")
+    if place:
+        named = ", ".join(one_line(p, 120) for p in (place.get("name"), place.get("address")) if p)
+        lines.append(f"location: {place.get('latitude')}, {place.get('longitude')}" + (f" ({named})" if named else ""))
+    card = content.get("card")
+    if card:
+        lines.append(f"shares contact card: {quote_untrusted(card.get('name') or '?', 60)} ({one_line(card.get('phone'), 32)})")
+    if content.get("variables"):
+        pairs = ", ".join(f"{k}={one_line(v, 60)}" for k, v in content["variables"].items())
+        lines.append(f"variables: {pairs}")
+    return lines
+
+
 def _host(url: str) -> str:
     """The host a browser would open (WHATWG, policy.parse_url): what a person judging a link must see."""
     from .policy import parse_url
@@ -241,13 +261,10 @@ def from_preview(
     **parts: Any,
 ) -> Plan:
     """A plan whose informational lines come from a `Preview` filled by the preview helpers."""
-    details = dict(preview.details)
     if preview.contact_ids and "contact_ids" not in parts:
         parts["contact_ids"] = tuple(preview.contact_ids)
     if preview.affects and "affects" not in parts:
         parts["affects"] = tuple(preview.affects)
-    if parts.get("instance"):
-        details.pop("instance", None)  # shown once, from the structured part
     return Plan(
         tool=tool,
         action=preview.action,
@@ -260,7 +277,7 @@ def from_preview(
         risk=tuple(preview.warnings),
         blocked=preview.blocked,
         confirm_reason=preview.confirm_reason,
-        details=details,
+        details=dict(preview.details),
         **parts,
     )
 
