@@ -348,9 +348,29 @@ async def plan_pause_campaign(call: CallContext, input: PauseInput) -> Plan:
     example=Example({"campaign_id": Seed("SCHEDULED_CAMPAIGN_ID")}),
 )
 async def pause_campaign(call: CallContext, args: PauseInput) -> Reply:
-    """Pause a scheduled or running campaign; resume_campaign continues it."""
+    """Pause a scheduled or running campaign: the only stop, as the API cannot cancel or reschedule one;
+    resume_campaign continues it."""
     data = await call.send_plan()
-    return Reply(f"Campaign {data.get('name')!r} paused ({_stats_line(data.get('stats') or {})})", data)
+    return Reply(
+        f"Campaign {quote_untrusted(data.get('name') or '?', 80)} paused ({_stats_line(data.get('stats') or {})}). "
+        f"The API cannot cancel or reschedule a campaign: it stays paused until resume_campaign, which {_resume_would(data)}, "
+        "with its original instance and content (asking for confirmation first)",
+        data,
+    )
+
+
+def _resume_would(campaign: dict[str, Any]) -> str:
+    """What resuming a paused campaign does: back on its schedule when nothing went out yet (the API
+    resolves recipients at start), else the recipients still queued."""
+    stats = campaign.get("stats") or {}
+    started = sum(int(stats.get(key) or 0) for key in ("planned", "queued", "sent", "failed"))
+    if not started:
+        return (f"would put it back on its schedule ({campaign.get('schedule')} UTC, at once if that has passed) "
+                "to message all its recipients")
+    queued = stats.get("queued")
+    left = queued if isinstance(queued, int) else max(int(stats.get("planned") or 0) - int(stats.get("sent") or 0)
+                                                       - int(stats.get("failed") or 0), 0)
+    return f"would send the message to the recipients still queued ({left} now)"
 
 
 class ResumeInput(ToolInput):

@@ -11,7 +11,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from ..server.api import Api, given
 from ..server.call.context import CallContext
-from ..server.errors import ApiError
+from ..server.errors import ApiError, MsgFlashError
 from ..server.guard.plan import Plan
 from ..server.guard.policy import urls_in_text
 from ..server.registry import DELETE, GET, POST, PUT, Effect, Example, Made, Seed, ToolInput, Toolset
@@ -283,9 +283,39 @@ async def plan_create_contact(call: CallContext, input: CreateContactInput) -> P
     example=Example({"name": "Zoé Kane", "phone": "+33612345999", "tags": ["new"]}),
 )
 async def create_contact(call: CallContext, args: CreateContactInput) -> Reply:
-    """Create a contact. A phone already in use fails with CONFLICT: find it with list_contacts."""
-    data = await call.send_plan()
+    """Create a contact. A phone already in use fails with CONFLICT naming the existing contact's id."""
+    try:
+        data = await call.send_plan()
+    except ApiError as exc:
+        if exc.code != "CONFLICT":
+            raise
+        existing = await _contact_with_phone(call.api, args.phone)
+        raise ExistingContact(exc, existing) if existing else exc from None
     return Reply(f"Created contact {_who(data)}, id {data.get('id')}", data)
+
+
+class ExistingContact(ApiError):
+    """create_contact's 409 CONFLICT with the contact that already has the number: the API's answer does
+    not name it, so "add her unless she exists" would cost the model a search; it is looked up here."""
+
+    def __init__(self, conflict: ApiError, contact: dict[str, Any]) -> None:
+        self.contact_id = str(contact.get("id"))
+        super().__init__(conflict.status, conflict.code,
+                         f"{conflict.message}: {_who(contact)}, id {self.contact_id}", conflict.details)
+
+    def advice(self) -> str:
+        return (f"nothing was created; use contact_id {self.contact_id} for that person (add_group_members "
+                "contact_ids, send_message, update_contact to change the name or tags)")
+
+
+async def _contact_with_phone(api: Api, phone: str) -> dict[str, Any] | None:
+    """The contact stored under exactly this E.164 number, or None (the lookup is a courtesy: it never
+    hides the API's own error)."""
+    try:
+        page = await api.call(CONTACTS, query={"search": phone_search(phone) or phone, "limit": 10})
+    except MsgFlashError:
+        return None
+    return next((c for c in page.get("contacts") or [] if c.get("phone") == phone), None)
 
 
 class UpdateContactInput(ToolInput):

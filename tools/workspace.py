@@ -44,7 +44,8 @@ class SwitchInput(ToolInput):
     example=Example({"workspace": "personal"}),
 )
 async def switch_workspace(call: CallContext, args: SwitchInput) -> Reply:
-    """Make a workspace active for the following calls of this connection."""
+    """Make a workspace active for the following calls of this connection. For one call in another
+    workspace, pass that tool's `workspace` argument instead."""
     workspace, workspaces = args.workspace, call.workspaces
     if call.principal == ANONYMOUS:
         # Tokenless, sessionless HTTP: every such client is this one principal, so a stored choice would
@@ -56,6 +57,12 @@ async def switch_workspace(call: CallContext, args: SwitchInput) -> Reply:
             "(or the operator sets MSGFLASH_HTTP_TOKEN)",
             {"active": None, "requested": chosen.name, "stored": False},
         )
+    was = await workspaces.active_name(call.principal)
+    # Stored even when already active: an active default becomes this connection's explicit choice.
     chosen = await workspaces.switch(workspace, call.principal)
     label = workspaces.label(chosen)
-    return Reply(f"Active workspace is now {label}", {"active": chosen.name, "kind": chosen.kind, "stored": True})
+    if chosen.name == was:
+        return Reply(f"Workspace {label} is already active: nothing changed",
+                     {"active": chosen.name, "kind": chosen.kind, "stored": True, "changed": False})
+    return Reply(f"Active workspace is now {label}. For a one-off call elsewhere, pass `workspace` on that call instead",
+                 {"active": chosen.name, "kind": chosen.kind, "stored": True, "changed": True})

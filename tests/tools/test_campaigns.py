@@ -277,7 +277,15 @@ async def test_pause_is_not_guarded_and_resume_previews_the_remaining_recipients
     sandbox = sandbox_app.state.sandbox
     paused = await call_ok(client, "pause_campaign", {"campaign_id": SCHEDULED_CAMPAIGN_ID})
     assert paused["status"] == "ok" and paused["data"]["status"] == "paused"
-    assert paused["summary"].startswith("Campaign 'Lancement été' paused")
+    assert paused["summary"].startswith('Campaign "Lancement été" paused')
+    # The API has no cancel nor reschedule: the result says pausing is the stop, and what resuming would do.
+    stats = paused["data"]["stats"]
+    resume = (  # resolved at start (nothing counted yet) or at creation (all still queued)
+        f"would send the message to the recipients still queued ({stats['queued']} now)" if stats["planned"]
+        else "would put it back on its schedule ("
+    )
+    assert f"The API cannot cancel or reschedule a campaign: it stays paused until resume_campaign, which {resume}" \
+        in paused["summary"]
 
     first = await call_ok(client, "resume_campaign", {"campaign_id": SCHEDULED_CAMPAIGN_ID})
     assert first["status"] == "confirmation_required"
@@ -311,7 +319,9 @@ async def test_resume_preview_subtracts_what_was_already_sent(client: Client, sa
     cid = created["data"]["id"]
     # running: a few recipients enqueued (1 s past the start whatever real time the calls took)
     clock.advance((start - clock.now()).total_seconds() + 1.0)
-    await call_ok(client, "pause_campaign", {"campaign_id": cid})
+    paused = await call_ok(client, "pause_campaign", {"campaign_id": cid})
+    queued = paused["data"]["stats"]["queued"]
+    assert f"resume_campaign, which would send the message to the recipients still queued ({queued} now)" in paused["summary"]
     clock.advance(120)  # what was enqueued is sent by now
     stats = (await call_ok(client, "get_campaign_stats", {"campaign_id": cid}))["data"]["stats"]
     assert 0 < stats["sent"] + stats["failed"] < stats["planned"]

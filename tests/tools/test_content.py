@@ -57,7 +57,8 @@ async def test_a_contact_card_phone_changed_after_the_preview_refuses_the_old_to
     await someone_else(sandbox_app, "PUT", f"/api/v1/contacts/{AWA_CONTACT_ID}", {"phone": "+33699999999"})
     again = await call_ok(client, "send_message", {**args, "confirm_token": first["confirm_token"]})
     assert again["status"] == "confirmation_required" and sends(ledger()) == []
-    assert "card changed" in again["preview"]["changes"]
+    [note] = [line for line in again["preview"]["changes"] if line.startswith("card ")]
+    assert "phone: +33612345000 → " in note and note.endswith("phone: +33699999999")  # before → after
     assert again["preview"]["what"]["card"]["phone"] == "+33699999999"
     assert again["preview"]["digest"] != first["preview"]["digest"]
 
@@ -94,7 +95,7 @@ async def test_the_form_lists_every_button_target(server: MCPServer[Any], ledger
     first, second = elicitor.messages
     assert "button 'Appeler': call +33612345678" in first
     assert "button \"Copier l'IBAN\": copy FR7630006000011234567890189" in first
-    assert "title: Paiement" in first and "text: Comment payer ?" in first
+    assert "title: Paiement" in first and 'text: "Comment payer ?"' in first
     assert "button 'Voir': https://shop.example.com/soldes" in second
     assert "button 'Loja Awa': pay by Pix to cpf key 12345678909 (BRL, no amount)" in second
     assert "footer: Merci" in second
@@ -110,7 +111,7 @@ async def test_the_form_shows_the_contact_card_and_the_place(server: MCPServer[A
         await client.call_tool("send_message", place)
         await client.call_tool("send_message", card)
     assert "location: 48.85, 2.35 (Boutique, 1 rue de Rivoli)" in elicitor.messages[0]
-    assert f"shares contact card: Awa Diop ({AWA})" in elicitor.messages[1]
+    assert f'shares contact card: "Awa Diop" ({AWA})' in elicitor.messages[1]
 
 
 async def test_a_template_is_read_once_per_preview(client: Client, ledger: Ledger) -> None:

@@ -238,7 +238,9 @@ async def test_template_edited_after_the_preview_sends_nothing(client: Client, s
     again = await call_ok(client, "send_message", {**args, "confirm_token": first["confirm_token"]})
     assert writes(ledger, SEND) == []
     assert again["status"] == "confirmation_required"
-    assert "template text changed" in again["preview"]["changes"]
+    assert ('template text changed: "Bonjour Awa, bienvenue chez boutique-principale !" → '
+            '"Votre compte est bloqué : https://evil.example/login"') in again["preview"]["changes"]
+    assert "links 0 → 1 (added https://evil.example/login)" in again["preview"]["changes"]
     assert "evil.example" in again["preview"]["what"]["text"]
 
 
