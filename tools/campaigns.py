@@ -26,6 +26,7 @@ from ._recipients import (
 from ._responses import CampaignStats
 from ._routes import CAMPAIGN
 from ._types import CampaignId, ContactId, GroupId
+from .inbound import inbound_risks
 from .messages import (
     ButtonsArg,
     DescriptionArg,
@@ -172,6 +173,7 @@ async def plan_create_campaign(call: CallContext, input: CampaignInput) -> Plan:
         add_urls(preview, args.get("media_url"))
         add_urls(preview, *(button.link() for button in args.get("buttons") or []))
         add_urls(preview, *links_in(args.get("body"), args.get("title"), args.get("description"), args.get("footer")))
+    preview.warnings += await inbound_risks(call, [preview.details.get("text")], preview.urls)
     cost = await outbound_cost(api, preview, len(who.ids))
     if args.get("repeat") in ("daily", "weekly"):
         preview.details["repeats"] = f"{args['repeat']}: every run messages the recipients again"
