@@ -168,17 +168,17 @@ async def test_the_page_bound_is_said_and_resumable(
 ) -> None:
     monkeypatch.setattr(inbound, "MAX_PAGES", 2)
     monkeypatch.setattr(inbound, "PAGE_SIZE", 3)
-    progress: list[tuple[float, float | None]] = []
+    reported: list[tuple[float, float | None]] = []
 
-    async def on_progress(done: float, total: float | None, message: str | None) -> None:
-        progress.append((done, total))
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        reported.append((progress, total))
 
     result = await client.call_tool("list_messages", {"since": "2000-01-01T00:00:00Z"}, progress_callback=on_progress)
     out = result.structured_content
     assert out is not None and not result.is_error
     assert "6 read" in out["summary"] and "stopped after 2 pages (bound): pass cursor" in out["summary"]
     assert out["next_cursor"] and len(out["data"]["messages"]) == 6
-    assert progress == [(1.0, 2.0), (2.0, 2.0)]
+    assert reported == [(1.0, 2.0), (2.0, 2.0)]
     reads = [e for e in ledger() if e["path"] == "/api/v1/messages" and e["method"] == "GET"]
     assert len(reads) == 2  # the bound holds
     rest = await call_ok(client, "list_messages", {"since": "2000-01-01T00:00:00Z", "cursor": out["next_cursor"]})
