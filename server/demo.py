@@ -16,12 +16,14 @@ from typing import Any
 
 import anyio
 from mcp import Client, StdioServerParameters
+from mcp.types import TextContent
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from ..sandbox.seed import AWA_CONTACT_ID, FINISHED_CAMPAIGN_ID, PERSONAL_CONNECTED_INSTANCE_ID, PROMO_TEMPLATE_ID
+from .wire import json_list, json_object
 
 SESSION_TIMEOUT = 120.0  # the whole scripted session, start-up included
 CALL_TIMEOUT = 30.0  # one tool call
@@ -69,8 +71,8 @@ class Session:
         except Exception as exc:  # a protocol error must not end the tour
             return self._fail(tool, f"{type(exc).__name__}: {exc}")
         if result.is_error or result.structured_content is None:
-            text = result.content[0].text if result.content else "error"  # type: ignore[union-attr]
-            return self._fail(tool, text)
+            first = result.content[0] if result.content else None
+            return self._fail(tool, first.text if isinstance(first, TextContent) else "error")
         out: dict[str, Any] = result.structured_content
         if not quiet:
             self.show(out)
@@ -101,14 +103,12 @@ def _args_text(args: dict[str, Any]) -> str:
 
 
 def _rows(data: Any) -> list[dict[str, Any]]:
-    if isinstance(data, list):
-        return [row for row in data if isinstance(row, dict)]
-    if isinstance(data, dict):
-        for key in ("contacts", "groups", "members", "items"):
-            value = data.get(key)
-            if isinstance(value, list):
-                return [row for row in value if isinstance(row, dict)]
-    return []
+    rows = json_list(data)
+    page = json_object(data) or {}
+    for key in ("contacts", "groups", "members", "items"):
+        if rows is None:
+            rows = json_list(page.get(key))
+    return [row for item in rows or [] if (row := json_object(item)) is not None]
 
 
 def _rows_table(data: Any, limit: int = 5) -> Table | None:
@@ -219,7 +219,7 @@ def run_demo(console: Console | None = None) -> int:
         console.print(f"[red]Could not run the demo session: {type(exc).__name__}: {exc}[/red]")
         return 1
     console.print()
-    notes = []
+    notes: list[str] = []
     if session.skipped:
         notes.append(f"{len(session.skipped)} step(s) skipped (tools not in this build): {', '.join(session.skipped)}")
     if session.failed:

@@ -38,6 +38,7 @@ from .settings import (
     Settings,
     load_settings,
 )
+from .wire import json_list, json_object
 
 
 @dataclass
@@ -125,18 +126,19 @@ def check_raw_teams(report: Report, raw: str) -> bool:
     except json.JSONDecodeError as exc:
         report.add("teams", False, f"MSGFLASH_TEAMS is not valid JSON (line {exc.lineno}, column {exc.colno})", fix_json)
         return False
-    if not isinstance(teams, list):
+    teams = json_list(teams)
+    if teams is None:
         report.add("teams", False, "MSGFLASH_TEAMS is JSON but not a list", fix_json)
         return False
     fine = True
     seen: set[str] = set()
     for index, team in enumerate(teams):
         where = f"MSGFLASH_TEAMS[{index}]"
-        if not isinstance(team, dict):
+        entry = json_object(team)
+        if entry is None:
             report.add("teams", False, f"{where} is not an object", fix_json)
             fine = False
             continue
-        entry: dict[str, Any] = team
         name = entry.get("name")
         label = f"{where} ({name})" if isinstance(name, str) and WORKSPACE_NAME_RE.fullmatch(name) else where
         missing = [k for k in ("name", "team_id", "key") if not entry.get(k)]
@@ -176,9 +178,8 @@ def raw_secrets(env: dict[str, str]) -> list[str]:
     values += [token.strip() for token in env.get("MSGFLASH_HTTP_TOKEN", "").split(",")]  # each one alone too
     values += re.findall(r"msgf_[A-Za-z0-9_]+", env.get("MSGFLASH_TEAMS", ""))
     try:
-        teams = json.loads(env.get("MSGFLASH_TEAMS", "") or "[]")
-        if isinstance(teams, list):
-            values += [str(t.get("key")) for t in teams if isinstance(t, dict) and t.get("key")]
+        teams = json_list(json.loads(env.get("MSGFLASH_TEAMS", "") or "[]")) or []
+        values += [str(entry["key"]) for team in teams if (entry := json_object(team)) and entry.get("key")]
     except json.JSONDecodeError:
         pass
     return [v for v in values if v and len(v) >= 6]
@@ -305,17 +306,18 @@ async def usage_row(report: Report, connection: Any, row: WorkspaceReport, scrub
 
     try:
         api = await bind_route(connection, BILLING_USAGE)
-        usage: dict[str, Any] = await api() or {}
+        usage = json_object(await api()) or {}
     except MsgFlashError as exc:
         report.add("usage", False, scrub(str(exc)), scrub(exc.advice()) or "see the message")
         return
-    plan = usage.get("plan") or {}
-    row.plan = str(plan.get("name") or plan.get("code") or "-") if isinstance(plan, dict) else str(plan)
-    limits = usage.get("limits") or {}
-    used = usage.get("usage") or {}
+    plan: object = usage.get("plan") or {}
+    named = json_object(plan)
+    row.plan = str(named.get("name") or named.get("code") or "-") if named is not None else str(plan)
+    limits = json_object(usage.get("limits")) or {}
+    used = usage.get("usage")
     parts: list[str] = []
     for key, label in (("monthlyOutboundQuota", "messages"), ("monthlyApiRequestQuota", "API requests")):
-        if isinstance(limits, dict) and key in limits:
+        if key in limits:
             spent = _used(used, key)
             parts.append(f"{label} {spent if spent is not None else '?'}/{limits[key]}")
             if spent is not None and isinstance(limits[key], int | float) and limits[key] and spent >= limits[key]:
@@ -324,19 +326,20 @@ async def usage_row(report: Report, connection: Any, row: WorkspaceReport, scrub
     row.limits = ", ".join(parts) or "-"
 
 
-def _used(usage: Any, limit_key: str) -> Any:
-    if not isinstance(usage, dict):
+def _used(usage: object, limit_key: str) -> int | float | None:
+    counters = json_object(usage)
+    if counters is None:
         return None
     candidates = {
         "monthlyOutboundQuota": ("effectiveOutboundUsage", "messagesCount"),
         "monthlyApiRequestQuota": ("apiRequestsCount",),
     }[limit_key]
     for key in candidates:
-        value = usage.get(key)
+        value = counters.get(key)
+        if (nested := json_object(value)) is not None:  # {"used": n, ...}
+            value = nested.get("used")
         if isinstance(value, int | float):
             return value
-        if isinstance(value, dict) and isinstance(value.get("used"), int | float):
-            return value["used"]
     return None
 
 

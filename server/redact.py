@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
+
+from .wire import json_list, json_object
 
 MASK = "[redacted]"
 _KEY_SHAPE = re.compile(r"msgf_(?:live|team)_[0-9A-Za-z]{8,}")
@@ -49,10 +51,10 @@ class Scrubber:
         """Scrub every string inside JSON-like data."""
         if isinstance(value, str):
             return self.text(value)
-        if isinstance(value, dict):
-            return {self.text(str(k)): self.data(v) for k, v in value.items()}
+        if (mapping := json_object(value)) is not None:
+            return {self.text(str(k)): self.data(v) for k, v in mapping.items()}
         if isinstance(value, list | tuple):
-            return [self.data(v) for v in value]
+            return [self.data(v) for v in cast("Sequence[object]", value)]
         return value
 
 
@@ -76,7 +78,7 @@ def _scrub_record(scrubber: Scrubber, record: logging.LogRecord) -> None:
     record whose secret appears whole after formatting alone (split between the template and an
     argument) is flattened to its scrubbed message, with empty args.
     """
-    args: Any = record.args
+    args = record.args
     if isinstance(args, Mapping):
         record.args = {key: _scrub_arg(scrubber, item) for key, item in args.items()}
     elif isinstance(args, tuple):
@@ -132,12 +134,10 @@ def remember_returned_secrets(data: Any) -> None:
 
     The tool result still shows it to the caller, once: only log records are scrubbed of it.
     """
-    items = data if isinstance(data, list) else [data]
-    for item in items:
-        if isinstance(item, dict):
-            secret = item.get(SECRET_FIELD)
-            if isinstance(secret, str):
-                _process_scrubber.add(secret)
+    for item in json_list(data) or [data]:
+        secret = (json_object(item) or {}).get(SECRET_FIELD)
+        if isinstance(secret, str):
+            _process_scrubber.add(secret)
 
 
 SECRET_FIELD = "secret"  # where API responses carry a secret shown once (a webhook's signing secret)
@@ -147,13 +147,13 @@ NOT_KEPT = "[shown once in the first result; not kept]"
 def without_returned_secrets(value: Any) -> Any:
     """JSON-like data with every `secret` string replaced by a note: what is kept at rest (replay entries
     in Redis) keeps the outcome, never the secret the first result showed."""
-    if isinstance(value, dict):
+    if (mapping := json_object(value)) is not None:
         return {
             key: NOT_KEPT if key == SECRET_FIELD and isinstance(item, str) else without_returned_secrets(item)
-            for key, item in value.items()
+            for key, item in mapping.items()
         }
-    if isinstance(value, list):
-        return [without_returned_secrets(item) for item in value]
+    if (items := json_list(value)) is not None:
+        return [without_returned_secrets(item) for item in items]
     return value
 
 

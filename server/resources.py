@@ -32,6 +32,7 @@ from .registry import Route
 from .results import UNTRUSTED_NOTE
 from .runtime import Connection
 from .untrusted import sanitize
+from .wire import json_list, json_object
 
 log = logging.getLogger("msgflash_mcp.resources")
 
@@ -157,7 +158,8 @@ async def template_ids(prefix: str) -> list[str]:
     connection = current_connection()
     api = await bind_route(connection, TEMPLATES)
     page = await api(query={"page": 1, "limit": 100})
-    rows: list[dict[str, Any]] = page.get("templates", []) if isinstance(page, dict) else list(page or [])
+    listed = json_list((json_object(page) or {}).get("templates")) or json_list(page) or []
+    rows = [row for item in listed if (row := json_object(item)) is not None]
     needle = prefix.lower()
     by_id = [str(t["id"]) for t in rows if str(t.get("id", "")).lower().startswith(needle)]
     by_name = [str(t["id"]) for t in rows if needle and needle in str(t.get("name", "")).lower()]

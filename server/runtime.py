@@ -77,7 +77,7 @@ class Runtime:
     sandbox_app: ASGIApp | None = None
     http_transport: httpx2.AsyncBaseTransport | None = None
     redis: Any = None
-    extras: dict[str, Any] = field(default_factory=dict[str, Any])
+    client_log_level: str | None = None  # what a legacy client asked with logging/setLevel (server/extras.py)
     # The server's one clock (server/clock.py). Tests point it at the sandbox's time so simulated time moves
     # both sides; the limiter and guard made by `create` are given it there.
     clock: Clock = SYSTEM_CLOCK

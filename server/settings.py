@@ -12,7 +12,7 @@ import tomllib
 import uuid
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -212,7 +212,7 @@ class Settings(BaseSettings):
     def _forgiving(cls, data: Any, handler: ModelWrapValidatorHandler[Settings]) -> Settings:
         notices: list[str] = []
         if isinstance(data, dict):
-            data = dict[str, Any](data)  # the caller's mapping stays as given
+            data = dict(cast("dict[str, Any]", data))  # the caller's mapping stays as given
             notices = _safe_reading(data)
         settings = handler(data)
         settings._notices = tuple(notices)

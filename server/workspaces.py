@@ -9,7 +9,7 @@ from tool arguments or client headers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import anyio
 from pydantic import SecretStr
@@ -39,6 +39,27 @@ class Workspace:
         return f"Workspace(name={self.name!r}, kind={self.kind!r})"
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """The keys one call may present, bound once: its resolved workspace, and the personal key that
+    personal-only routes always carry (None when no personal key is configured)."""
+
+    workspace: Workspace | None  # None only for the server's own tools (workspace switching)
+    personal: Workspace | None
+    label: str  # how results name the workspace ("personal (sandbox)"), "-" without one
+
+    def require_personal(self) -> Workspace:
+        if self.personal is None:
+            raise WorkspaceError(NO_PERSONAL_KEY)
+        return self.personal
+
+
+NO_PERSONAL_KEY = (
+    "this tool reads account-level data that MsgFlash only serves to the personal key, "
+    "and none is configured; set MSGFLASH_API_KEY (msgf_live_...) in the server's environment"
+)
+
+
 class ActiveStore(Protocol):
     async def get(self, principal: str) -> str | None: ...
     async def set(self, principal: str, name: str) -> None: ...
@@ -58,16 +79,18 @@ class MemoryActiveStore:
 class RedisActiveStore:
     """Shared by every replica, so a principal's active workspace follows it across processes."""
 
-    def __init__(self, redis: object, prefix: str = "msgflash:ws:") -> None:
+    def __init__(self, redis: Any, prefix: str = "msgflash:ws:") -> None:  # a redis.asyncio.Redis
         self._redis = redis
         self._prefix = prefix
 
     async def get(self, principal: str) -> str | None:
-        value = await self._redis.get(self._prefix + principal)  # type: ignore[attr-defined]
-        return value.decode() if isinstance(value, bytes) else value
+        value: object = await self._redis.get(self._prefix + principal)
+        if value is None:
+            return None
+        return value.decode() if isinstance(value, bytes) else str(value)
 
     async def set(self, principal: str, name: str) -> None:
-        await self._redis.set(self._prefix + principal, name, ex=30 * 24 * 3600)  # type: ignore[attr-defined]
+        await self._redis.set(self._prefix + principal, name, ex=30 * 24 * 3600)
 
 
 class Workspaces:
@@ -106,11 +129,12 @@ class Workspaces:
 
     def require_personal(self) -> Workspace:
         if self.personal is None:
-            raise WorkspaceError(
-                "this tool reads account-level data that MsgFlash only serves to the personal key, "
-                "and none is configured; set MSGFLASH_API_KEY (msgf_live_...) in the server's environment"
-            )
+            raise WorkspaceError(NO_PERSONAL_KEY)
         return self.personal
+
+    def credentials(self, workspace: Workspace | None) -> Credentials:
+        """What a call bound to `workspace` carries to the API client: no table, no principal."""
+        return Credentials(workspace, self.personal, self.label(workspace) if workspace else "-")
 
     async def active_name(self, principal: str) -> str | None:
         name = await self._store.get(principal)

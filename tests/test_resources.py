@@ -171,4 +171,4 @@ async def test_logging_set_level_is_accepted_on_legacy(server: Any) -> None:
             for level in ("debug", "warning", "emergency"):
                 result = await client.set_logging_level(level)
                 assert result.model_dump(exclude_none=True, exclude={"result_type"}) == {}
-    assert server.runtime.extras["client_log_level"] == "emergency"
+    assert server.runtime.client_log_level == "emergency"

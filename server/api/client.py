@@ -20,7 +20,8 @@ import httpx2
 
 from ..errors import ApiError, NotSent, OutcomeUnknown, RateLimited
 from ..redact import remember_returned_secrets
-from ..workspaces import Workspace, Workspaces
+from ..wire import json_list, json_object
+from ..workspaces import Credentials, Workspace
 from .retry import NEVER_SENT, RetryClass, RetryPolicy, Verdict, parse_retry_after
 from .route import Route
 
@@ -149,7 +150,8 @@ def _data(response: httpx2.Response, route: Route) -> Any:
                 _CHECK,
             ) from None
         raise ApiError(502, "BAD_RESPONSE", "MsgFlash answered with something that is not JSON") from None
-    return body.get("data", body) if isinstance(body, dict) else body
+    envelope = json_object(body)
+    return envelope.get("data", envelope) if envelope is not None else body
 
 
 def error_fields(response: httpx2.Response) -> tuple[str | None, str | None, list[object]]:
@@ -159,15 +161,11 @@ def error_fields(response: httpx2.Response) -> tuple[str | None, str | None, lis
         body = response.json()
     except ValueError:
         return None, None, []
-    err = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(err, dict):
+    err = json_object((json_object(body) or {}).get("error"))
+    if err is None:
         return None, None, []
-    code, message, details = err.get("code"), err.get("message"), err.get("details")
-    return (
-        str(code) if code else None,
-        str(message) if message else None,
-        details if isinstance(details, list) else [],
-    )
+    code, message = err.get("code"), err.get("message")
+    return str(code) if code else None, str(message) if message else None, json_list(err.get("details")) or []
 
 
 def _error(response: httpx2.Response) -> ApiError:
@@ -181,31 +179,26 @@ def _error(response: httpx2.Response) -> ApiError:
 
 
 class Api:
-    """What a tool function receives: its own route, bound to the workspace the call resolved to."""
+    """What a tool function receives: its own route, bound to the credentials the call resolved to."""
 
-    def __init__(
-        self,
-        client: ApiClient,
-        route: Route | None,
-        workspace: Workspace | None,
-        workspaces: Workspaces,
-        *,
-        principal: str = "local",
-    ) -> None:
+    def __init__(self, client: ApiClient, route: Route | None, credentials: Credentials) -> None:
         self._client = client
         self.route = route
-        self.workspace = workspace  # None only for the server's own tools (workspace switching)
-        self.workspaces = workspaces
-        self.principal = principal
+        self._credentials = credentials
+
+    @property
+    def workspace(self) -> Workspace | None:
+        """None only for the server's own tools (workspace switching)."""
+        return self._credentials.workspace
 
     @property
     def label(self) -> str:
-        return self.workspaces.label(self.workspace) if self.workspace else "-"
+        return self._credentials.label
 
     def credential_for(self, route: Route) -> Workspace:
         """Personal-only routes always carry the personal key, whatever the active workspace."""
         if route.personal_only:
-            return self.workspaces.require_personal()
+            return self._credentials.require_personal()
         if self.workspace is None:
             raise RuntimeError(f"{route} needs a workspace")
         return self.workspace

@@ -37,9 +37,9 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 import anyio
 import anyio.lowlevel
@@ -109,7 +109,8 @@ A strict upstream measures arrival gaps, so without it a perfectly paced client 
 and each one pauses the key for a whole second. At 10 req/s it costs 2% of the rate."""
 
 
-def _interval(rate: float, burst: int, headroom: float = 0.0) -> float:
+def _interval(rate: float, burst: object, headroom: float = 0.0) -> float:
+    # `burst` is checked as a runtime value: callers outside the type checker pass floats and bools too.
     if not (math.isfinite(rate) and rate > 0):
         raise ValueError(f"rate must be a positive number of requests per second, got {rate!r}")
     if isinstance(burst, bool) or not isinstance(burst, int) or burst < 1:
@@ -295,16 +296,17 @@ class RedisRateLimiter:
         return REDIS_KEY_PREFIX + key_fingerprint(key)
 
     async def _run(self, key: str, op: str, arg: int | None) -> int:
-        args = [
+        args: list[int | float | str] = [
             op, self._interval_us, self._tolerance_us, "" if arg is None else arg,
             round(ADAPT_STEP * 1e6), ADAPT_CAP, round(ADAPT_DECAY * 1e6),
         ]  # fmt: skip
         # redis-py leaves AsyncScript.__call__ unannotated, and what pyright infers for it changes
         # between releases (8.2 infers an Awaitable): check the reply's shape here instead.
         result: object = await self._script(keys=[self.redis_key(key)], args=args)
-        if not isinstance(result, list | tuple) or not result:
-            raise TypeError(f"rate limit script answered {type(result).__name__}, expected a list")
-        return int(result[0])
+        first: object = cast("Sequence[object]", result)[0] if isinstance(result, list | tuple) and result else None
+        if not isinstance(first, int):
+            raise TypeError(f"rate limit script answered {result!r:.80}, expected a list starting with an integer")
+        return first
 
     async def acquire(self, key: str) -> None:
         # Try to claim a slot at Redis's "now"; if it is not yet time, sleep locally and try again.
@@ -385,7 +387,7 @@ def build_rate_limiter(rate: float, redis_url: str | None) -> RateLimiter:
     if not (math.isfinite(rate) and rate > 0):
         raise ValueError(f"rate limit must be 0 (off) or a positive number of requests per second, got {rate!r}")
     if redis_url:
-        from redis.asyncio import Redis  # deferred: only the Redis deployment pays for the import
+        from redis.asyncio import from_url  # deferred: only the Redis deployment pays for the import
 
-        return RedisRateLimiter(Redis.from_url(redis_url), rate, owns_client=True, headroom=DEFAULT_HEADROOM)
+        return RedisRateLimiter(from_url(redis_url), rate, owns_client=True, headroom=DEFAULT_HEADROOM)
     return MemoryRateLimiter(rate, headroom=DEFAULT_HEADROOM)

@@ -9,17 +9,16 @@ from mcp.server.apps import client_supports_apps
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.types import CallToolResult, TextContent
 
+from ..wire import json_object
 from .views import LEGACY_URI_KEY
 
 
-def _meta_of(item: Any) -> dict[str, Any]:
-    meta = item.get("_meta") if isinstance(item, dict) else None
-    return meta if isinstance(meta, dict) else {}
+def _meta_of(item: object) -> dict[str, Any]:
+    return json_object((json_object(item) or {}).get("_meta")) or {}
 
 
 def _is_app_only(tool: dict[str, Any]) -> bool:
-    ui = _meta_of(tool).get("ui")
-    return isinstance(ui, dict) and ui.get("visibility") == ["app"]
+    return (json_object(_meta_of(tool).get("ui")) or {}).get("visibility") == ["app"]
 
 
 def _plain_tool(tool: dict[str, Any]) -> dict[str, Any]:

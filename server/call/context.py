@@ -134,7 +134,7 @@ async def bind_route(
     others the requested or active workspace. Resources, completions and doctor bind here."""
     principal = principal or principal_of(None, connection)
     workspace = await resolve_workspace(connection, route, requested, principal)
-    return Api(connection.api, route, workspace, connection.runtime.workspaces, principal=principal)
+    return Api(connection.api, route, connection.runtime.workspaces.credentials(workspace))
 
 
 async def bind_call(
@@ -147,7 +147,7 @@ async def bind_call(
     """The call's one binding. Raises WorkspaceError for an unknown/ambiguous workspace."""
     runtime = connection.runtime
     workspace = await resolve_workspace(connection, spec.route, requested, principal)
-    api = Api(connection.api, spec.route, workspace, runtime.workspaces, principal=principal)
+    api = Api(connection.api, spec.route, runtime.workspaces.credentials(workspace))
     return CallContext(
         spec=spec, principal=principal, workspace=workspace, api=api, now=runtime.clock.now(), clock=runtime.clock,
         settings=runtime.settings,
