@@ -35,7 +35,7 @@ from .contacts import CONTACT
 
 PAGE_SIZE = 100  # the API's largest message page (inferred(message-list-limit))
 MAX_PAGES = 10  # a bound on one call's reading: 1,000 messages
-MAX_SENDER_LOOKUPS = 25  # contact lookups per call; senders beyond it are shown without a name
+MAX_SENDER_LOOKUPS = 25  # contact searches per call; senders beyond it are shown without a name
 RISK_PAGE = 100  # recent inbound messages a send preview compares its content with (one request)
 
 # ------------------------------------------------------------------------------------------ flags
@@ -101,12 +101,12 @@ def is_opt_out(text: str | None) -> bool:
 
 def content_flags(body: str | None, media_url: str | None, domains: Sequence[str]) -> list[str]:
     """What to warn about in one message's own content, in a fixed order: `code` or `code: detail`."""
-    raw = body or ""
+    raw = unicodedata.normalize("NFC", body or "")  # composed accents are not hidden characters
     text = clean_text(raw)
     flags: list[str] = []
     if _INSTRUCTIONS.search(text):
         flags.append(INSTRUCTIONS)
-    if text != raw and not text.endswith("chars]"):  # characters a person cannot see were removed
+    if clean_text(raw, len(raw)) != raw:  # characters a person cannot see were removed
         flags.append(f"{HIDDEN}: invisible or direction-changing characters removed")
     flags += [f"{LINK_MISMATCH}: shows {m.shown}, opens {m.opens}" for m in mismatched_links(text)]
     for url in urls_in_text(text, media_url):
@@ -227,21 +227,27 @@ async def select(call: CallContext, sel: Selection) -> Scan:
 
 @dataclass
 class Senders:
-    """Contact names by number, looked up once per distinct sender (at most MAX_SENDER_LOOKUPS)."""
+    """Contact names by number: one contact page read when several senders are named (small accounts
+    answer everything at once), then one search per sender still unknown, at most MAX_SENDER_LOOKUPS."""
 
     names: dict[str, str | None] = field(default_factory=dict[str, str | None])  # None: not a contact
     skipped: int = 0
 
     async def look_up(self, api: Api, numbers: Iterable[str]) -> None:
-        for number in dict.fromkeys(numbers):
-            if number in self.names:
-                continue
-            if len(self.names) >= MAX_SENDER_LOOKUPS:
-                self.skipped += 1
-                continue
-            page = await api.call(CONTACTS, query={"search": number, "limit": 10})
-            match = next((c for c in page.get("contacts") or [] if c.get("phone") == number), None)
+        wanted = [n for n in dict.fromkeys(numbers) if n not in self.names]
+        if len(wanted) > 2:
+            page = await api.call(CONTACTS, query={"limit": PAGE_SIZE})
+            listed = {str(c.get("phone")): str(c.get("name") or "") for c in page.get("contacts") or []}
+            complete = not page.get("nextCursor")  # every contact was listed: the rest are not contacts
+            for number in wanted:
+                if number in listed or complete:
+                    self.names[number] = listed.get(number)
+            wanted = [n for n in wanted if n not in self.names]
+        for number in wanted[:MAX_SENDER_LOOKUPS]:
+            found = await api.call(CONTACTS, query={"search": number, "limit": 10})
+            match = next((c for c in found.get("contacts") or [] if c.get("phone") == number), None)
             self.names[number] = str(match.get("name") or "") if match else None
+        self.skipped += max(0, len(wanted) - MAX_SENDER_LOOKUPS)
 
 
 def inbound_view(

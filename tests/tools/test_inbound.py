@@ -118,6 +118,7 @@ def test_each_rule_flags_its_case(text: str, flag: str) -> None:
     "Rendez-vous sur https://msgflash.com/dashboard ou https://app.msgflash.com",
     "[notre site](https://example.com/shop) et la facture facture.pdf",
     "Merci pour la commande, à samedi !",
+    "Bien rec\u0327u, merci",  # decomposed accents (as some phones send them) hide nothing
 ])
 def test_ordinary_text_carries_no_flag(text: str) -> None:
     assert content_flags(text, None, OWN) == []
@@ -229,3 +230,12 @@ async def test_an_ordinary_send_carries_no_inbound_risk(client: Client) -> None:
             "text": "Votre commande part demain, suivi sur https://msgflash.com/t/123"}
     preview = (await call_ok(client, "send_message", args))["preview"]
     assert not [w for w in preview.get("warnings", []) if "inbound" in w]
+
+
+async def test_sender_names_cost_one_contact_page_for_a_small_account(client: Client, ledger: Ledger) -> None:
+    result = await call_ok(client, "list_messages", {"status": "received", "limit": 100})
+    senders = {m["from"] for m in result["data"]["messages"]}
+    assert len(senders) > 5
+    contact_reads = [e for e in ledger() if e["path"] == "/api/v1/contacts"]
+    assert len(contact_reads) == 1  # the account's contacts fit one page: no search per sender
+    assert {m["from"]: m["senderName"] for m in result["data"]["messages"]}[S.UNKNOWN_SENDER] is None
