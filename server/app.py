@@ -63,6 +63,12 @@ def selected_specs(settings: Settings) -> list[ToolSpec]:
     return select(ALL_TOOLSETS, enabled=settings.toolsets, read_only=settings.read_only)
 
 
+class MsgflashServer(MCPServer[Connection]):
+    """The MCP server, keeping the Runtime it was built with: tests and resources reach shared state here."""
+
+    runtime: Runtime
+
+
 def build_server(
     settings: Settings,
     *,
@@ -72,7 +78,7 @@ def build_server(
     token_store: TokenStore | None = None,
     token_verifier: Any = None,
     auth: Any = None,
-) -> MCPServer[Connection]:
+) -> MsgflashServer:
     """The MCP server for one configuration. Raises UnknownToolset / ConfigError on a bad configuration."""
     runtime = Runtime.create(
         settings, sandbox_app=sandbox_app, http_transport=http_transport, limiter=limiter, token_store=token_store
@@ -87,7 +93,7 @@ def build_server(
         async with connect(runtime) as connection:
             yield connection
 
-    server: MCPServer[Connection] = MCPServer(
+    server = MsgflashServer(
         SERVER_NAME,
         title="MsgFlash",
         version=VERSION,
@@ -97,13 +103,13 @@ def build_server(
         lifespan=lifespan,
         # What the SDK's own logging.basicConfig uses when nobody configured logging (embedding):
         # the third-party level, so MSGFLASH_LOG_LEVEL=DEBUG never opens the SDK's loggers (server/logs.py).
-        log_level=third_party_level(runtime.settings),  # type: ignore[arg-type]
+        log_level=third_party_level(runtime.settings),
         token_verifier=token_verifier,
         auth=auth,
         extensions=[MsgflashApps(guarded)],
         middleware=[hide_from_plain_clients, require_prompt_arguments],
     )
-    server.runtime = runtime  # type: ignore[attr-defined]  # tests and resources reach shared state here
+    server.runtime = runtime
     from .extras import register_extras
 
     register_extras(server, runtime)

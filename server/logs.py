@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Literal
 
 from .redact import Scrubber, ScrubbingFilter, install_log_scrubbing, log_scrubber
 from .settings import Settings
@@ -22,9 +23,10 @@ PRODUCT_LOGGER = "msgflash_mcp"
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def third_party_level(settings: Settings) -> str:
-    """The level of every logger that is not ours (uvicorn's included)."""
-    return settings.log_level_all or "WARNING"
+def third_party_level(settings: Settings) -> Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]:
+    """The level of every logger that is not ours (uvicorn's included); settings validated the name."""
+    level = settings.log_level_all or "WARNING"
+    return level if level in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL") else "WARNING"
 
 
 def configure_logging(settings: Settings) -> None:

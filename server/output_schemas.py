@@ -23,6 +23,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .wire import json_list, json_object
+
 _DROPPED = frozenset({"title", "default", "$defs"})
 
 
@@ -44,20 +46,21 @@ def data_schema(model: type[BaseModel]) -> dict[str, Any]:
     return _lean(schema, schema.get("$defs", {}))
 
 
-def _lean(schema: Any, defs: dict[str, Any]) -> Any:
-    if isinstance(schema, list):
-        return [_lean(item, defs) for item in schema]  # type: ignore[misc]
-    if not isinstance(schema, dict):
+def _lean(schema: object, defs: dict[str, Any]) -> Any:
+    if (items := json_list(schema)) is not None:
+        return [_lean(item, defs) for item in items]
+    node = json_object(schema)
+    if node is None:
         return schema
-    ref = schema.get("$ref")  # type: ignore[misc]
+    ref = node.get("$ref")
     if isinstance(ref, str):
         return _lean(defs[ref.rsplit("/", 1)[-1]], defs)
     out: dict[str, Any] = {}
-    for key, value in schema.items():  # type: ignore[misc]
+    for key, value in node.items():
         if key in _DROPPED or (key == "additionalProperties" and value is True):
             continue
         if key == "properties":
-            out[key] = {name: _lean(prop, defs) for name, prop in value.items()}  # type: ignore[misc]
+            out[key] = {name: _lean(prop, defs) for name, prop in (json_object(value) or {}).items()}
         else:
             out[key] = _lean(value, defs)
     return out

@@ -83,7 +83,7 @@ async def test_every_mutating_call_is_one_line(tmp_path: Path, sandbox_app: Any,
     assert entries[2]["args"] == {"contact_id": victim["id"]}  # ids are kept verbatim
     assert entries[0]["args"]["name"].startswith("hmac:")
     assert entries[0]["args"]["phone"].startswith("hmac:")
-    key = audit_key(server.runtime.settings)  # type: ignore[attr-defined]
+    key = audit_key(server.runtime.settings)
     assert entries[0]["args"]["phone"] == redact_args({"phone": secret_phone}, key)["phone"]  # matchable, not readable
 
     raw = log.read_text(encoding="utf-8")
@@ -346,6 +346,6 @@ async def test_a_phone_hash_cannot_be_reversed_without_the_install_key(tmp_path:
     unkeyed = {"sha256:" + hashlib.sha256(dumps(c).encode()).hexdigest()[:16] for c in candidates}
     public_key = {redact_args({"phone": c}, b"msgflash-mcp/http-principal/v1")["phone"] for c in candidates}
     assert recorded not in unkeyed and recorded not in public_key
-    assert recorded == redact_args({"phone": phone}, audit_key(server.runtime.settings))["phone"]  # type: ignore[attr-defined]
+    assert recorded == redact_args({"phone": phone}, audit_key(server.runtime.settings))["phone"]
     other_install = make_settings(audit_log=log, principal_key="another-install-key-0123456789abcdef")
     assert redact_args({"phone": phone}, audit_key(other_install))["phone"] != recorded

@@ -210,7 +210,7 @@ async def test_a_token_minted_on_one_replica_works_once_on_another(redis_url: st
 
 async def test_server_with_redis_url_uses_the_shared_store(redis_url: str, sandbox_app: Any, ledger: Ledger) -> None:
     server = build_server(make_settings(redis_url=SecretStr(redis_url)), sandbox_app=sandbox_app)
-    runtime = server.runtime  # type: ignore[attr-defined]
+    runtime = server.runtime
     assert isinstance(runtime.guard.store, RedisTokenStore)
     contact = personal_contacts()[1]
     try:
@@ -243,7 +243,7 @@ async def test_replay_entries_keep_the_outcome_but_not_the_webhook_secret(
     """A replay entry lives in Redis for up to 20 minutes: it keeps what happened (the webhook, its id),
     never the signing secret the first result showed once. A replay says the secret is not shown again."""
     server = build_server(make_settings(redis_url=SecretStr(redis_url)), sandbox_app=sandbox_app)
-    runtime = server.runtime  # type: ignore[attr-defined]
+    runtime = server.runtime
     args = {"url": "https://hooks.example.org/in", "events": ["message.received"]}
     try:
         async with Client(server) as client:

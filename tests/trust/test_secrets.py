@@ -129,7 +129,7 @@ async def test_canary_keys_never_appear_in_results_errors_logs_or_reprs(
     log_texts += [str(r.exc_text or "") + str(r.stack_info or "") for r in records]
     assert not leaked(log_texts), leaked(log_texts)[:3]
 
-    runtime = server.runtime  # type: ignore[attr-defined]
+    runtime = server.runtime
     reprs = [repr(settings), str(settings), repr(runtime), repr(runtime.workspaces), repr(runtime.scrubber),
              repr(server), str(settings.model_dump()), settings.model_dump_json()]
     reprs += [repr(ws) for ws in getattr(runtime.workspaces, "all", lambda: [])()] if callable(
