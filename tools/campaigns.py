@@ -16,6 +16,29 @@ from ..server.guard.plan import Plan
 from ..server.registry import GET, POST, Effect, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
+from ._content import (
+    ButtonsArg,
+    Content,
+    DescriptionArg,
+    FooterArg,
+    MediaArg,
+    TemplateArg,
+    TitleArg,
+    VariablesArg,
+    refuse,
+    stored_button,
+)
+from ._preview import (
+    TimezoneArg,
+    add_urls,
+    describe_content,
+    describe_instance,
+    instance_part,
+    outbound_cost,
+    parse_time,
+    utc_iso,
+    when_part,
+)
 from ._recipients import (
     RESOLVED_AT_START,
     Recipients,
@@ -25,32 +48,8 @@ from ._recipients import (
 )
 from ._responses import CampaignStats
 from ._routes import CAMPAIGN
-from ._types import CampaignId, ContactId, GroupId
+from ._types import CampaignId, ContactId, GroupId, InstanceId
 from .inbound import inbound_risks
-from .messages import (
-    ButtonsArg,
-    DescriptionArg,
-    FooterArg,
-    InstanceId,
-    MediaArg,
-    TemplateArg,
-    TimezoneArg,
-    TitleArg,
-    VariablesArg,
-    add_urls,
-    content_body,
-    content_part,
-    content_problems,
-    describe_instance,
-    instance_part,
-    links_in,
-    outbound_cost,
-    parse_time,
-    refuse,
-    render_template,
-    utc_iso,
-    when_part,
-)
 from .templates import TEMPLATE_PREVIEW
 
 toolset = Toolset("campaigns", "Scheduled bulk campaigns and their delivery stats.")
@@ -69,27 +68,26 @@ CampaignType = Literal["text", "image", "video", "audio", "document", "voice_not
 # ---------------------------------------------------------------------------------- create
 
 
-def _check_create(args: dict[str, Any]) -> None:
-    problems = content_problems(args, text_name="body", allow_contact_context=False)
-    kind = args["recipients_type"]
-    selectors = {"tags": "tags", "explicit": "contact_ids", "group": "group_id"}
-    wanted = selectors.get(kind)
-    if wanted and not args.get(wanted):
-        problems.append(f"recipients_type={kind} needs {wanted}")
-    extra = [name for name in selectors.values() if name != wanted and args.get(name) is not None]
+def _recipient_problems(input: CampaignInput) -> list[str]:
+    selectors = {"tags": input.tags, "explicit": input.contact_ids, "group": input.group_id}
+    names = {"tags": "tags", "explicit": "contact_ids", "group": "group_id"}
+    kind = input.recipients_type
+    problems: list[str] = []
+    if kind in selectors and not selectors[kind]:
+        problems.append(f"recipients_type={kind} needs {names[kind]}")
+    extra = [names[other] for other, value in selectors.items() if other != kind and value is not None]
     if extra:
         problems.append(f"{', '.join(extra)} not used with recipients_type={kind}; remove them")
-    refuse(problems)
+    return problems
 
 
-def _recipients(args: dict[str, Any]) -> dict[str, Any]:
-    kind = args["recipients_type"]
-    if kind == "tags":
-        return {"type": "tags", "value": list(args["tags"])}
-    if kind == "explicit":
-        return {"type": "explicit", "value": list(dict.fromkeys(args["contact_ids"]))}
-    if kind == "group":
-        return {"type": "group", "groupId": args["group_id"]}
+def _recipients(input: CampaignInput) -> dict[str, Any]:
+    if input.recipients_type == "tags":
+        return {"type": "tags", "value": list(input.tags or ())}
+    if input.recipients_type == "explicit":
+        return {"type": "explicit", "value": list(dict.fromkeys(input.contact_ids or ()))}
+    if input.recipients_type == "group":
+        return {"type": "group", "groupId": input.group_id}
     return {"type": "all"}
 
 
@@ -126,17 +124,24 @@ UNFROZEN_TEMPLATE = "the campaign renders its template at send time: later templ
 async def plan_create_campaign(call: CallContext, input: CampaignInput) -> Plan:
     """Recipients resolved exactly (and frozen into explicit ids when a cap or allow-list applies), the
     content rendered, the instance and quota read: the one request create_campaign will send."""
-    args = {name: getattr(input, name) for name in type(input).model_fields}
-    _check_create(args)
+    content = Content.model_validate(input, from_attributes=True)
+    refuse(content.problems(text_name="body", allow_contact_context=False) + _recipient_problems(input))
     api, settings = call.api, call.settings
     policed = settings.max_recipients is not None or settings.recipient_allowlist is not None
-    what = f"{args['type'].replace('_', ' ')} campaign" if args.get("type") else "template campaign"
-    preview = Preview(action=f"Create the {what} {args['name']!r}")
-    when = when_part(args["schedule"], args.get("timezone"), settings.timezone, args.get("repeat") or "none")
-    who = await resolve_recipients(call, args, need_numbers=policed)
-    recipients = _recipients(args)
+    what = f"{content.type.replace('_', ' ')} campaign" if content.type else "template campaign"
+    preview = Preview(action=f"Create the {what} {input.name!r}")
+    repeat = input.repeat or "none"
+    when = when_part(input.schedule, input.timezone, settings.timezone, repeat)
+    selection = {
+        "recipients_type": input.recipients_type,
+        "tags": input.tags,
+        "contact_ids": input.contact_ids,
+        "group_id": input.group_id,
+    }
+    who = await resolve_recipients(call, selection, need_numbers=policed)
+    recipients = _recipients(input)
     selector = who.selector
-    if policed and args["recipients_type"] != "explicit":
+    if policed and input.recipients_type != "explicit":
         if len(who.ids) > MAX_EXPLICIT:
             preview.blocked = f"{len(who.ids)} recipients cannot be frozen into one campaign (at most {MAX_EXPLICIT})"
         # Membership changes after confirmation must not add people: send the resolved ids, not the selector.
@@ -149,66 +154,47 @@ async def plan_create_campaign(call: CallContext, input: CampaignInput) -> Plan:
     preview.details["recipients are"] = selector
     if not who.ids:
         preview.warnings.append("the selection matches no contact: the API will refuse the campaign")
-    instance = await describe_instance(api, args["instance_id"], preview, effect="its messages will fail")
+    instance = await describe_instance(api, input.instance_id, preview, effect="its messages will fail")
+    part = await describe_content(api, content, preview, instance_id=input.instance_id, per_recipient=True)
+    preview.warnings += await inbound_risks(call, [part.get("text")], preview.urls)
     sample_text: dict[str, Any] = {}
-    if args.get("template_id"):
-        await render_template(
-            api, args["template_id"], preview, instance_id=args["instance_id"], variables=args.get("variables"),
-            per_recipient=True,
-        )
-        if who.ids:
-            sample_text = await _rendered_sample(api, args, who)
-    else:
-        preview.details["type"] = args["type"]
-        text = args.get("description") if args["type"] == "buttons" else args.get("body")
-        if text:
-            preview.details["text"] = text
-        if args["type"] == "buttons":
-            preview.details["title"] = args["title"]
-            if args.get("footer"):
-                preview.details["footer"] = args["footer"]
-            preview.details["buttons"] = [button.label() for button in args["buttons"]]
-        if args.get("media_url"):
-            preview.details["media"] = args["media_url"]
-        add_urls(preview, args.get("media_url"))
-        add_urls(preview, *(button.link() for button in args.get("buttons") or []))
-        add_urls(preview, *links_in(args.get("body"), args.get("title"), args.get("description"), args.get("footer")))
-    preview.warnings += await inbound_risks(call, [preview.details.get("text")], preview.urls)
+    if content.template_id and who.ids:
+        sample_text = await _rendered_sample(api, input, content.template_id, who)
     cost = await outbound_cost(api, preview, len(who.ids))
-    if args.get("repeat") in ("daily", "weekly"):
-        preview.details["repeats"] = f"{args['repeat']}: every run messages the recipients again"
+    if repeat in ("daily", "weekly"):
+        preview.details["repeats"] = f"{repeat}: every run messages the recipients again"
     payload: dict[str, Any] = {
-        "instanceId": args["instance_id"],
-        "name": args["name"],
-        "schedule": utc_iso(args["schedule"]),
+        "instanceId": input.instance_id,
+        "name": input.name,
+        "schedule": utc_iso(input.schedule),
         "recipients": recipients,
-        **content_body(args, text_key="body"),
+        **content.body(text_key="body"),
     }
-    if args.get("repeat") is not None:
-        payload["repeat"] = args["repeat"]
+    if input.repeat is not None:
+        payload["repeat"] = input.repeat
     return call.plan_from(
         preview,
         json=payload,
         selector=selector,
         contact_ids=who.ids,
         sample=who.sample,
-        content=content_part(args, preview, text_name="body"),
-        instance=instance_part(instance, args["instance_id"]),
+        content=part,
+        instance=instance_part(instance, input.instance_id),
         schedule=when,
         cost=cost,
         shown=sample_text,
-        unfrozen=UNFROZEN_TEMPLATE if args.get("template_id") else None,
+        unfrozen=UNFROZEN_TEMPLATE if content.template_id else None,
     )
 
 
-async def _rendered_sample(api: Api, args: dict[str, Any], who: Recipients) -> dict[str, Any]:
+async def _rendered_sample(api: Api, input: CampaignInput, template_id: str, who: Recipients) -> dict[str, Any]:
     """The template rendered for the first resolved recipient (the API's preview route with its
     contactId): what one real person would read. Shown only, never in the digest."""
-    body: dict[str, Any] = {"instanceId": args["instance_id"], "contactId": who.ids[0]}
-    if args.get("variables"):
-        body["variables"] = args["variables"]
+    body: dict[str, Any] = {"instanceId": input.instance_id, "contactId": who.ids[0]}
+    if input.variables:
+        body["variables"] = input.variables
     try:
-        rendered = await api.call(TEMPLATE_PREVIEW, path={"id": args["template_id"]}, json=body)
+        rendered = await api.call(TEMPLATE_PREVIEW, path={"id": template_id}, json=body)
     except ApiError:  # informational: a recipient deleted meanwhile must not block the preview
         return {}
     name = who.sample[0].get("name") if who.sample else None
@@ -397,18 +383,7 @@ async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
         preview.numbers = list(who.numbers)
         selector = f"{who.selector}: {len(who.ids)} now"
     instance = await describe_instance(api, campaign["instanceId"], preview, effect="its messages will fail")
-    text = campaign.get("description") if campaign.get("type") == "buttons" else campaign.get("body")
-    if text:
-        preview.details["text"] = text
-    buttons = [b for b in campaign.get("buttons") or [] if isinstance(b, dict)]
-    if campaign.get("type") == "buttons":  # §8.1's own field names: the URL allow-list sees every button link
-        preview.details["title"] = campaign.get("title")
-        if campaign.get("footer"):
-            preview.details["footer"] = campaign["footer"]
-        preview.details["buttons"] = [_button_label(b) for b in buttons]
-    add_urls(preview, campaign.get("mediaUrl"), *(b.get("url") for b in buttons))
-    add_urls(preview, *links_in(campaign.get("body"), campaign.get("title"), campaign.get("description"),
-                                campaign.get("footer")))
+    part = _stored_content(campaign, preview)
     cost = await outbound_cost(api, preview, count["recipients"])
     starts, repeat = parse_time(campaign.get("schedule")), campaign.get("repeat") or "none"
     when = when_part(starts, None, call.settings.timezone, repeat) if starts else {"utc": campaign.get("schedule"), "repeat": repeat}
@@ -419,15 +394,7 @@ async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
         preview,
         path={"id": campaign_id},
         selector=selector,
-        content={
-            "type": campaign.get("type") or "template",
-            "template_id": campaign.get("templateId"),
-            "text": text,
-            "media": campaign.get("mediaUrl"),
-            "title": campaign.get("title"),
-            "footer": campaign.get("footer"),
-            "buttons": buttons or None,
-        },
+        content=part,
         instance=instance_part(instance, campaign["instanceId"]),
         schedule=when,
         cost=cost,
@@ -442,7 +409,19 @@ async def resume_campaign(call: CallContext, args: ResumeInput) -> Reply:
     return Reply(f"Campaign {data.get('name')!r} is {data.get('status')}{_safety_note(data)}", data)
 
 
-def _button_label(button: dict[str, Any]) -> str:
-    """A stored button in the words create_campaign's preview uses: 'Voir (url: https://…)'."""
-    target = next((button[k] for k in ("url", "id", "phoneNumber", "copyCode", "key") if button.get(k)), "")
-    return one_line(f"{button.get('displayText') or button.get('name') or '?'} ({button.get('type')}: {target})", 120)
+def _stored_content(campaign: dict[str, Any], preview: Preview) -> dict[str, Any]:
+    """A stored campaign's content (§8.1's field names) as the plan's `what`, its links in the preview: the
+    same words create_campaign's preview used, every button target included. Read from the API, so not
+    validated again: shown and digested as stored."""
+    content = Content.model_construct(
+        type=campaign.get("type"),
+        template_id=campaign.get("templateId"),
+        text=campaign.get("body"),
+        media_url=campaign.get("mediaUrl"),
+        title=campaign.get("title"),
+        description=campaign.get("description"),
+        footer=campaign.get("footer"),
+    )
+    buttons = [b for b in campaign.get("buttons") or [] if isinstance(b, dict)]
+    add_urls(preview, content.media_url, *(str(b["url"]) for b in buttons if b.get("url")), *content.links())
+    return {**content.part(), "buttons": [stored_button(b) for b in buttons] or None}

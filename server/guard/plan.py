@@ -33,6 +33,7 @@ from pydantic_core import to_jsonable_python
 
 from ..api.route import Route
 from ..results import Preview
+from ..untrusted import one_line
 
 SHORT = 16  # hex characters of the digest shown to people
 
@@ -67,7 +68,8 @@ class PlannedRequest:
 class Plan:
     """What a mutating call will do. Built once per call round; never mutated.
 
-    Decisive (in the digest): tool, workspace, requests, recipients/numbers/contact_ids, content,
+    Decisive (in the digest): tool, workspace, requests, recipients/numbers/contact_ids, content (every
+    field recipients get: text, media, each button's target, the place, a shared card's name and number),
     urls, schedule utc/repeat, instance id, blocked. Informational (shown only): action, label, selector,
     sample, shown, schedule local, cost, risk, unfrozen, details.
     """
@@ -126,11 +128,8 @@ class Plan:
     # ------------------------------------------------------------------------------ views
 
     def view(self, changes: list[str] | None = None) -> dict[str, Any]:
-        """The JSON shape shared with the review card and previews (keys absent when not applicable).
-
-        The flat keys of the former preview (recipients, text, urls, warnings, details...) stay next to
-        the structured ones while clients move over.
-        """
+        """The JSON shape shared with the review card and previews (keys absent when not applicable):
+        who/what/when/cost/instance/risk, plus the informational `details` lines that none of them holds."""
         out: dict[str, Any] = {"tool": self.tool, "action": self.action}
         if self.label or self.workspace:
             out["workspace"] = self.label or self.workspace
@@ -163,15 +162,8 @@ class Plan:
             out["changes"] = changes
         if self.unfrozen:
             out["unfrozen"] = self.unfrozen
-        # Former flat preview keys.
-        if self.recipients is not None:
-            out["recipients"] = self.recipients
         for key, value in self.details.items():
             out.setdefault(key, value)
-        if self.urls:
-            out["urls"] = list(self.urls)
-        if self.risk:
-            out["warnings"] = list(self.risk)
         if self.blocked:
             out["blocked"] = self.blocked
         return out
@@ -183,6 +175,7 @@ class Plan:
         lines.extend(f"CHANGED: {line}" for line in changes or [])
         if self.recipients is not None:
             lines.append(f"Recipients: {self.recipients}" + (f" ({self.selector})" if self.selector else ""))
+        lines.extend(content_lines(self.content or {}))
         for key, value in self.details.items():
             shown = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
             lines.append(f"{key}: {shown}")
@@ -205,6 +198,34 @@ class Plan:
         return "\n".join(lines)
 
 
+def content_lines(content: Mapping[str, Any]) -> list[str]:
+    """Every decisive field of a plan's `what`, one line each, as a person reads it in a form: the text,
+    the media, what each button does (number called, code copied, link opened, Pix key), the place,
+    the contact card shared. Third-party values are kept on one line each."""
+    lines: list[str] = []
+    if content.get("template"):
+        lines.append(f"template: {one_line(content['template'], 120)}")
+    elif content.get("type"):
+        lines.append(f"type: {content['type']}")
+    for key, limit in (("title", 200), ("text", None), ("footer", 200), ("media", 300)):
+        value = content.get(key)
+        if value:  # the message text is shown whole, line breaks included: it is what people will read
+            lines.append(f"{key}: {value if limit is None else one_line(value, limit)}")
+    for button in content.get("buttons") or ():
+        lines.append(f"button {one_line(button.get('label'), 60)!r}: {one_line(button.get('target'), 300)}")
+    place = content.get("location")
+    if place:
+        named = ", ".join(one_line(p, 120) for p in (place.get("name"), place.get("address")) if p)
+        lines.append(f"location: {place.get('latitude')}, {place.get('longitude')}" + (f" ({named})" if named else ""))
+    card = content.get("card")
+    if card:
+        lines.append(f"shares contact card: {one_line(card.get('name'), 60)} ({card.get('phone')})")
+    if content.get("variables"):
+        shown = ", ".join(f"{k}={one_line(v, 60)}" for k, v in content["variables"].items())
+        lines.append(f"variables: {shown}")
+    return lines
+
+
 def _host(url: str) -> str:
     """The host a browser would open (WHATWG, policy.parse_url): what a person judging a link must see."""
     from .policy import parse_url
@@ -223,13 +244,10 @@ def from_preview(
     **parts: Any,
 ) -> Plan:
     """A plan whose informational lines come from a `Preview` filled by the preview helpers."""
-    details = dict(preview.details)
     if preview.contact_ids and "contact_ids" not in parts:
         parts["contact_ids"] = tuple(preview.contact_ids)
     if preview.affects and "affects" not in parts:
         parts["affects"] = tuple(preview.affects)
-    if parts.get("instance"):
-        details.pop("instance", None)  # shown once, from the structured part
     return Plan(
         tool=tool,
         action=preview.action,
@@ -242,7 +260,7 @@ def from_preview(
         risk=tuple(preview.warnings),
         blocked=preview.blocked,
         confirm_reason=preview.confirm_reason,
-        details=details,
+        details=dict(preview.details),
         **parts,
     )
 
@@ -269,7 +287,7 @@ def changes(old: Mapping[str, Any] | None, new: Plan) -> list[str]:
     before, after = old.get("content") or {}, cur.get("content") or {}
     if canonical(before.get("text")) != canonical(after.get("text")):
         lines.append("template text changed" if after.get("template_id") or before.get("template_id") else "text changed")
-    for key in ("media", "buttons", "type", "template_id"):
+    for key in ("media", "buttons", "type", "template_id", "title", "footer", "location", "card", "variables"):
         if canonical(before.get(key)) != canonical(after.get(key)):
             lines.append(f"{key} changed")
     if differs("urls"):

@@ -45,7 +45,7 @@ async def test_reply_to_the_customer_who_asked_about_delivery_in_three_calls(
     args = {"instance_id": question["instanceId"], "to": question["from"], "type": "text", "text": text}
     preview, done = await session.confirmed("send_message", args)
     session.within(3)
-    assert not [w for w in preview["preview"].get("warnings", []) if "inbound" in w]
+    assert not [w for w in preview["preview"].get("risk", []) if "inbound" in w]
     sent = state.message(done["data"]["id"])
     assert (sent["to"], sent["body"], sent["direction"]) == ("+33612345001", text, "outbound")
     assert sent["error"] is None and sent["status"] != "failed"
@@ -63,7 +63,7 @@ async def test_a_mass_send_of_the_phishing_text_warns_before_confirming(session:
     first = await session.call("create_campaign", args)
     session.within(1)
     assert first["status"] == "confirmation_required"
-    warnings = first["preview"]["warnings"]
+    warnings = first["preview"]["risk"]
     assert any(w.startswith("this text matches a flagged inbound message from " + S.UNKNOWN_SENDER) for w in warnings)
     assert any("msgflash.com.suivi-colis.example appeared in a flagged inbound message" in w for w in warnings)
     assert not [c for c in state.rows("campaigns", S.USER_ID) if c["name"] == "Relance colis"]  # nothing created

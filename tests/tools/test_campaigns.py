@@ -23,7 +23,7 @@ from msgflash_mcp.sandbox.seed import (
 )
 from msgflash_mcp.tools import _recipients
 
-from tests.conftest import call_error, call_ok, mutations
+from tests.conftest import call_error, call_ok, link_urls, mutations
 from tests.resolution import each_resolution
 
 pytestmark = pytest.mark.anyio
@@ -69,14 +69,14 @@ async def test_group_campaign_preview_counts_the_groups_members(client: Client, 
     first = await call_ok(client, "create_campaign", campaign())
     assert first["status"] == "confirmation_required" and first["workspace"] == SANDBOX_PERSONAL
     preview = first["preview"]
-    assert preview["recipients"] == group["data"]["contactCount"] == tagged("vip")
+    assert preview["who"]["count"] == group["data"]["contactCount"] == tagged("vip")
     assert preview["recipients are"] == 'members of group "VIPs"'
     assert preview["action"] == "Create the text campaign 'Offre VIP'"
-    assert preview["text"] == "Offre réservée : https://shop.example.com/vip"
-    assert preview["urls"] == ["https://shop.example.com/vip"]
+    assert preview["what"]["text"] == "Offre réservée : https://shop.example.com/vip"
+    assert link_urls(preview) == ["https://shop.example.com/vip"]
     assert preview["instance"]["state"] == "connected"
     assert isinstance(preview["cost"]["quota_before"], int)
-    assert "warnings" not in preview
+    assert "risk" not in preview
     assert mutations(ledger()) == [] and creates(ledger()) == []
 
 
@@ -91,7 +91,7 @@ async def test_campaign_is_created_once_with_the_token(client: Client, ledger: L
     assert data["status"] == "scheduled" and data["schedule"] == "2031-06-01T10:00:00.000Z"
     assert data["recipients"] == {"type": "group", "groupId": VIP_GROUP_ID}
     vips = tagged("vip")
-    assert first["preview"]["recipients"] == vips and data["body"] == args["body"]
+    assert first["preview"]["who"]["count"] == vips and data["body"] == args["body"]
     # Zeroed stats at create (the reference's example) unless the API freezes the recipients at creation:
     # the summary counts the people in the selection now, and says when they are resolved.
     assert data["stats"]["planned"] == (vips if resolution == "create" else 0)
@@ -112,22 +112,22 @@ async def test_template_campaign_with_a_missing_custom_variable_is_flagged(clien
     args = campaign(type=None, body=None, template_id=PROMO_TEMPLATE_ID)
     preview = (await call_ok(client, "create_campaign", args))["preview"]
     assert preview["action"] == "Create the template campaign 'Offre VIP'"
-    assert preview["template"] == "Code promo (text)"
-    [warning] = preview["warnings"]
+    assert preview["what"]["template"] == "Code promo (text)"
+    [warning] = preview["risk"]
     assert "custom.code" in warning and "variables=" in warning
     # contact.* is filled for each recipient at send time: shown, not a warning.
     assert preview["filled per recipient"] == ["contact.firstName"]
 
     filled = (await call_ok(client, "create_campaign", {**args, "variables": {"code": "VIP20"}}))["preview"]
-    assert "warnings" not in filled
-    assert filled["text"] == "Hello {{contact.firstName}}, utilisez VIP20."
+    assert "risk" not in filled
+    assert filled["what"]["text"] == "Hello {{contact.firstName}}, utilisez VIP20."
 
 
 async def test_disconnected_instance_is_flagged(client: Client) -> None:
     preview = (await call_ok(client, "create_campaign", campaign(instance_id=PERSONAL_DISCONNECTED_INSTANCE_ID)))[
         "preview"
     ]
-    assert preview["warnings"] == [
+    assert preview["risk"] == [
         "instance support-ancien is disconnected: its messages will fail until it is reconnected in the dashboard"
     ]
 
@@ -152,7 +152,7 @@ async def test_preview_resolves_every_recipient_selector(
 ) -> None:
     # vip + lead: 5 + 7, Khady has both tags and is counted once
     preview = (await call_ok(client, "create_campaign", campaign(**selector)))["preview"]
-    assert preview["recipients"] == expected
+    assert preview["who"]["count"] == expected
     assert mutations(ledger()) == []
 
 
@@ -164,7 +164,7 @@ async def test_tag_count_is_exact_across_pages(
     preview = (
         await call_ok(client, "create_campaign", campaign(recipients_type="tags", tags=["customer"], group_id=None))
     )["preview"]
-    assert preview["recipients"] == preview["who"]["count"] == tagged("customer")
+    assert preview["who"]["count"] == preview["who"]["count"] == tagged("customer")
     assert "at least" not in preview["recipients are"]
     pages = [e for e in ledger() if e["method"] == "GET" and e["path"] == "/api/v1/contacts"]
     assert len(pages) > 2
@@ -177,8 +177,8 @@ async def test_quota_left_is_shown_and_warns_when_short(client: Client, sandbox_
     sandbox.db.execute("COMMIT")
     preview = (await call_ok(client, "create_campaign", campaign(recipients_type="all", group_id=None)))["preview"]
     assert preview["cost"]["quota_before"] == 5000 - 4995
-    assert preview["recipients"] == len(PERSONAL_CONTACTS)
-    [warning] = preview["warnings"]
+    assert preview["who"]["count"] == len(PERSONAL_CONTACTS)
+    [warning] = preview["risk"]
     assert warning.startswith(f"{len(PERSONAL_CONTACTS)} recipients but only 5 outbound messages left")
 
 
@@ -196,8 +196,10 @@ async def test_buttons_campaign_preview(client: Client, ledger: Ledger) -> None:
         buttons=[{"type": "url", "display_text": "Voir", "url": "https://shop.example.com/soldes"}],
     )
     (first,) = [await call_ok(client, "create_campaign", args)]
-    assert first["preview"]["buttons"] == ["Voir (url: https://shop.example.com/soldes)"]
-    assert first["preview"]["urls"] == ["https://shop.example.com/soldes"]
+    assert first["preview"]["what"]["buttons"] == [
+        {"type": "url", "label": "Voir", "target": "https://shop.example.com/soldes"}
+    ]
+    assert link_urls(first["preview"]) == ["https://shop.example.com/soldes"]
     second = await call_ok(client, "create_campaign", {**args, "confirm_token": first["confirm_token"]})
     assert second["data"]["type"] == "buttons"
     assert len(creates(ledger())) == 1
@@ -277,7 +279,7 @@ async def test_pause_is_not_guarded_and_resume_previews_the_remaining_recipients
     assert first["status"] == "confirmation_required"
     preview = first["preview"]
     assert preview["action"] == 'Resume campaign "Lancement été"'
-    assert preview["recipients"] == tagged("newsletter")  # nothing sent yet
+    assert preview["who"]["count"] == tagged("newsletter")  # nothing sent yet
     assert preview["status now"] == "paused" and preview["instance"]["state"] == "connected"
     resumes = [e for e in ledger() if e["path"].endswith("/resume")]
     assert resumes == []
@@ -311,9 +313,9 @@ async def test_resume_preview_subtracts_what_was_already_sent(client: Client, sa
     assert 0 < stats["sent"] + stats["failed"] < stats["planned"]
     preview = (await call_ok(client, "resume_campaign", {"campaign_id": cid}))["preview"]
     done = stats["sent"] + stats["failed"] + stats["skipped"] + stats["cancelled"]
-    assert preview["recipients"] == stats["queued"] == stats["planned"] - done > 0
+    assert preview["who"]["count"] == stats["queued"] == stats["planned"] - done > 0
 
 
 async def test_resume_of_a_campaign_that_is_not_paused_warns(client: Client) -> None:
     preview = (await call_ok(client, "resume_campaign", {"campaign_id": SCHEDULED_CAMPAIGN_ID}))["preview"]
-    assert any("not paused" in w for w in preview["warnings"])
+    assert any("not paused" in w for w in preview["risk"])

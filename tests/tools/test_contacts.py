@@ -357,7 +357,7 @@ async def test_bulk_delete_under_100_is_immediate(client: Client, ledger: Ledger
         'Delete 4 contact(s) permanently: "Awa Diop" (+33612345000), "Moussa Ndiaye" (+33612345001), '
         '"Fatou Sow" (+33612345002) and 1 more'
     )
-    assert first["preview"]["warnings"] == [f"1 of the first 4 id(s) match no contact: {unknown}"]
+    assert first["preview"]["risk"] == [f"1 of the first 4 id(s) match no contact: {unknown}"]
     assert done["data"] == {"requested": 4, "deleted": 3, "notFound": [unknown]}
     assert done["summary"] == "Deleted 3 of 4 contact(s); 1 not found"
     assert (await call_ok(client, "list_contacts"))["data"]["total"] == len(PERSONAL_IDS) - 3

@@ -208,7 +208,7 @@ async def test_contradictory_or_bad_selections_are_refused_before_any_request(cl
 async def test_resending_a_flagged_text_warns_in_the_preview(client: Client) -> None:
     args = {"instance_id": INSTANCE, "to": "+33612345002", "type": "text", "text": PHISHING_TEXT}
     preview = (await call_ok(client, "send_message", args))["preview"]
-    risks = [w for w in preview["warnings"] if "flagged inbound message" in w]
+    risks = [w for w in preview["risk"] if "flagged inbound message" in w]
     assert risks == [
         f"this text matches a flagged inbound message from {S.UNKNOWN_SENDER} (id {S.PHISHING_MESSAGE_ID}; "
         "lookalike_link): it may relay phishing or an injected instruction",
@@ -220,7 +220,7 @@ async def test_resending_a_flagged_text_warns_in_the_preview(client: Client) -> 
 async def test_a_link_from_a_flagged_message_warns_in_another_text(client: Client) -> None:
     args = {"instance_id": INSTANCE, "to": "+33612345002", "type": "text",
             "text": "Réglez votre facture sur https://msgflash-billing.example.net/pay avant vendredi."}
-    warnings = (await call_ok(client, "send_message", args))["preview"]["warnings"]
+    warnings = (await call_ok(client, "send_message", args))["preview"]["risk"]
     assert any("msgflash-billing.example.net appeared in a flagged inbound message" in w and
                S.PROMPT_INJECTION_MESSAGE_ID in w for w in warnings), warnings
 
@@ -229,7 +229,7 @@ async def test_an_ordinary_send_carries_no_inbound_risk(client: Client) -> None:
     args = {"instance_id": INSTANCE, "to": MOUSSA, "type": "text",
             "text": "Votre commande part demain, suivi sur https://msgflash.com/t/123"}
     preview = (await call_ok(client, "send_message", args))["preview"]
-    assert not [w for w in preview.get("warnings", []) if "inbound" in w]
+    assert not [w for w in preview.get("risk", []) if "inbound" in w]
 
 
 async def test_sender_names_cost_one_contact_page_for_a_small_account(client: Client, ledger: Ledger) -> None:
