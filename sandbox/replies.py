@@ -80,8 +80,10 @@ def inbound_message(
         "mediaUrl": None,
         "status": INBOUND_STATUS,
         "error": None,
-        # Evolution-style provider key; inReplyTo names the outbound message answered (our choice).
-        "meta": {"providerResult": {"key": {"id": pmid, "fromMe": False}}, "inReplyTo": in_reply_to},
+        # inferred(inbound-reply-to): the outbound message this answers, top-level so list items (whose
+        # meta is empty, §7.3) carry it too; null when the person wrote without quoting one.
+        "replyTo": in_reply_to,
+        "meta": {"providerResult": {"key": {"id": pmid, "fromMe": False}}},  # Evolution-style provider key
         "providerMessageId": pmid,
         "scheduledAt": None,
         "createdAt": iso(at),
@@ -111,6 +113,7 @@ def received_payload(msg: dict[str, Any]) -> dict[str, Any]:
         "type": msg["type"],
         "body": msg["body"],
         "mediaUrl": msg["mediaUrl"],
+        "replyTo": msg["replyTo"],
         "status": msg["status"],
         "campaignId": msg["campaignId"],
         "error": None,

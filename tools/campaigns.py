@@ -50,6 +50,7 @@ from ._recipients import (
 from ._responses import CampaignStats
 from ._routes import CAMPAIGN
 from ._types import CampaignId, ContactId, GroupId, InstanceId
+from .inbound import inbound_risks
 from .templates import TEMPLATE_PREVIEW
 
 toolset = Toolset("campaigns", "Scheduled bulk campaigns and their delivery stats.")
@@ -138,6 +139,7 @@ async def plan_create_campaign(call: CallContext, input: CampaignInput) -> Plan:
         preview.warnings.append("the selection matches no contact: the API will refuse the campaign")
     instance = await describe_instance(api, input.instance_id, preview, effect="its messages will fail")
     part = await describe_content(api, content, preview, instance_id=input.instance_id, per_recipient=True)
+    preview.warnings += await inbound_risks(call, [part.get("text")], preview.urls)
     sample_text: dict[str, Any] = {}
     if content.template_id and who.ids:
         sample_text = await _rendered_sample(api, input, content.template_id, who)

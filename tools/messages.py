@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AfterValidator, AwareDatetime, Field, TypeAdapter, WithJsonSchema
 
 from ..server.api import Api
 from ..server.call.context import CallContext
 from ..server.errors import MsgFlashError, OutcomeUnknown
 from ..server.guard.plan import Plan, PlannedRequest
-from ..server.registry import GET, POST, Effect, Example, Later, Seed, ToolInput, Toolset
+from ..server.registry import POST, Effect, Example, Later, Seed, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import quote_untrusted
 from ._content import (
@@ -48,13 +48,13 @@ from ._preview import (
     when_part,
 )
 from ._responses import Message, MessagePage
-from ._routes import CONTACTS
-from ._types import Cursor, InstanceId, Limit, MessageId, Phone
+from ._routes import CONTACTS, MESSAGE, MESSAGES
+from ._types import ContactId, Cursor, InstanceId, Limit, MessageId, Phone
+from .inbound import Selection, flagged_line, inbound_risks, select, show, show_one
 
 toolset = Toolset("messages", "Send WhatsApp messages and read the message history.")
 
 # Routes used by previews and reconciliation (READ in effect).
-MESSAGES = GET("/api/v1/messages")
 
 # `received` is the status of inbound messages (REFERENCE §19.1): the API's only way to list what people wrote.
 MessageStatus = Literal["scheduled", "queued", "sent", "delivered", "read", "failed", "cancelled", "received"]
@@ -206,6 +206,7 @@ async def plan_message(call: CallContext, input: MessageInput) -> Plan:
     owner = await _recipient_contact(api, to)
     preview.details["contact"] = quote_untrusted(owner.get("name") or "?", 60) if owner else "no contact has this number"
     part = await describe_content(api, content, preview, instance_id=input.instance_id, owner=owner)
+    preview.warnings += await inbound_risks(call, [part.get("text")], preview.urls)
     body = {"instanceId": input.instance_id, "to": to, **content.body()}
     if when is not None:
         body["scheduledAt"] = utc_iso(when)
@@ -259,21 +260,58 @@ async def schedule_message(call: CallContext, args: ScheduledMessageInput) -> Re
     return _sent_reply(message, recovered, call.request.json)
 
 
+def _phone_or_contact(value: str) -> str:
+    """A sender is a number (E.164) or a contact's id; each keeps its own validation message."""
+    value = value.strip()
+    return _PHONE.validate_python(value) if value.startswith("+") else _CONTACT_ID.validate_python(value)
+
+
+_PHONE: TypeAdapter[str] = TypeAdapter(Phone)
+_CONTACT_ID: TypeAdapter[str] = TypeAdapter(ContactId)
+# One string in the schema (a oneOf of number and id cost ~20 tokens more); validated as either.
+SenderArg = Annotated[
+    str, AfterValidator(_phone_or_contact), WithJsonSchema({"type": "string", "description": "Phone or contact id"})
+]
+
+
 class ListMessagesInput(ToolInput):
     instance_id: OptionalInstance = None
-    status: Annotated[MessageStatus | None, Field(description="Only this status")] = None
+    status: Annotated[MessageStatus | None, Field(description="received = inbound")] = None
+    sender: SenderArg | None = None
+    since: Annotated[AwareDatetime | None, Field(description="From")] = None
+    until: Annotated[AwareDatetime | None, Field(description="Before")] = None
+    unanswered: Annotated[bool | None, Field(description="Unanswered")] = None
     limit: Limit | None = None
     cursor: Cursor | None = None
 
 
 @toolset.tool(MESSAGES, Effect.READ, output=MessagePage)
 async def list_messages(call: CallContext, args: ListMessagesInput) -> Reply:
-    """Message history, newest first (inbound and outbound). Check here before resending after an unknown outcome."""
-    query = {"instanceId": args.instance_id, "status": args.status, "limit": args.limit, "cursor": args.cursor}
-    data = await call.api(query=query)
-    messages = data.get("messages") or []
-    more = " (more available)" if data.get("nextCursor") else ""
-    return Reply(f"{len(messages)} message(s){more}", data, next_cursor=data.get("nextCursor"))
+    """Message history, newest first; inbound ones with sender, replyTo, safety flags."""
+    if args.sender is None and args.since is None and args.until is None and not args.unanswered:
+        query = {"instanceId": args.instance_id, "status": args.status, "limit": args.limit, "cursor": args.cursor}
+        data = await call.api(query=query)
+        rows: list[dict[str, Any]] = data.get("messages") or []
+        answers = {str(m.get("id")): m for m in rows if m.get("direction") != "inbound"}
+        shown, _ = await show(call, rows, answers)
+        more = " (more available)" if data.get("nextCursor") else ""
+        summary = f"{len(shown)} message(s){more}{flagged_line(shown)}"
+        return Reply(summary, {**data, "messages": shown}, next_cursor=data.get("nextCursor"))
+    sel = Selection(args.instance_id, args.status, args.sender, args.since, args.until, bool(args.unanswered),
+                    args.limit or 50, args.cursor)
+    scan = await select(call, sel)
+    shown, senders = await show(call, scan.messages, scan.outbound)
+    inbound = [m for m in shown if m.get("direction") == "inbound"]
+    people = len({m["from"] for m in inbound})
+    summary = f"{len(shown)} message(s), {len(inbound)} inbound from {people} sender(s), {scan.read} read"
+    if scan.full:
+        summary += f"; limit reached: pass until={shown[-1].get('createdAt')} for older ones"
+    if scan.cursor:
+        summary += f"; stopped after {scan.pages} pages (bound): pass cursor for older messages"
+    if senders.skipped:
+        summary += f"; {senders.skipped} sender(s) not looked up (bound)"
+    data = {"messages": shown, "nextCursor": scan.cursor}
+    return Reply(summary + flagged_line(shown), data, next_cursor=scan.cursor)
 
 
 class MessageRef(ToolInput):
@@ -281,14 +319,17 @@ class MessageRef(ToolInput):
 
 
 @toolset.tool(
-    GET("/api/v1/messages/{id}"), Effect.READ, output=Message,
+    MESSAGE, Effect.READ, output=Message,
     example=Example({"message_id": Seed("PROMPT_INJECTION_MESSAGE_ID")}),
 )
 async def get_message(call: CallContext, args: MessageRef) -> Reply:
-    """One message by id, with delivery status, error and safety details."""
+    """One message by id; inbound: sender, replyTo, flags."""
     data = await call.api(path={"id": args.message_id})
     error = data.get("error")
     reason = f" ({error.get('message') or error.get('code')})" if isinstance(error, dict) else ""
+    if data.get("direction") != "inbound":
+        return Reply(f"Message {data.get('id')} to {data.get('to')}: {data.get('status')}{reason}", data)
     # An inbound message's `to` is the business's own number: name who wrote it instead.
-    who = f"from {data.get('from')}" if data.get("direction") == "inbound" else f"to {data.get('to')}"
-    return Reply(f"Message {data.get('id')} {who}: {data.get('status')}{reason}", data)
+    view = await show_one(call, data)
+    flags = f"; flags: {', '.join(view['flags'])}" if view["flags"] else "; no flags"
+    return Reply(f"Message {data.get('id')} from {data.get('from')}: {data.get('status')}{flags}", view)
