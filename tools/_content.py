@@ -220,10 +220,10 @@ def _buttons_schema() -> dict[str, Any]:
     """
 
     def fields(model: type[_Button]) -> str:
-        names = [name for name in model.model_fields if name != "type"]
+        names = [name for name in model.model_fields if name not in ("type", "display_text")]
         if model is PixButton:
             names = [f"key_type ({'|'.join(get_args(PixKeyType))})" if n == "key_type" else n for n in names]
-            return ", ".join(names) + " (no amount)"
+            return ", ".join(names) + "; no display_text, no amount"
         return ", ".join(names)
 
     kinds = " | ".join(f"{model.kind()}: {fields(model)}" for model in BUTTON_KINDS)
@@ -231,22 +231,22 @@ def _buttons_schema() -> dict[str, Any]:
         "type": "array",
         "minItems": 1,
         "maxItems": 2,
-        "description": f"type=buttons. Each: {kinds}",
+        "description": f"type=buttons. Each: type, display_text, and {kinds}",
         "items": {"type": "object", "required": ["type"], "additionalProperties": {"type": "string"}},
     }
 
 
 # ------------------------------------------------------------------- argument types (shared)
 
-TypeArg = Annotated[MessageType | None, Field(description="Direct content type; or use template_id")]
-TemplateArg = Annotated[TemplateId | None, Field(description="Template to render instead of type")]
+TypeArg = Annotated[MessageType | None, Field(description="Content type, or use template_id")]
+TemplateArg = Annotated[TemplateId | None, Field(description="Template instead of type")]
 TextArg = Annotated[str | None, Field(min_length=1, max_length=4096, description="Text (type=text) or caption")]
-MediaArg = Annotated[Url | None, Field(description="Public media URL (media types)")]
+MediaArg = Annotated[Url | None, Field(description="Media URL (media types)")]
 LatArg = Annotated[float | None, Field(ge=-90, le=90, description="type=location")]
 LonArg = Annotated[float | None, Field(ge=-180, le=180, description="type=location")]
 PlaceNameArg = Annotated[PlaceName | None, Field(description="type=location")]
 PlaceAddressArg = Annotated[PlaceAddress | None, Field(description="type=location")]
-ContactArg = Annotated[ContactId | None, Field(description="Card to share (type=contact) or template context")]
+ContactArg = Annotated[ContactId | None, Field(description="Shared card (type=contact) or template context")]
 # Numbers too, as the API and preview_template take them ({"amount": 49.9}); strict, so `true` is refused
 # rather than sent as 1. The schema says "string or number" in the fewest tokens.
 Variables = dict[str, str | StrictInt | StrictFloat]
@@ -259,7 +259,7 @@ VariablesArg = Annotated[
     }),
 ]
 TitleArg = Annotated[Title | None, Field(description="type=buttons")]
-DescriptionArg = Annotated[Description | None, Field(description="Text of type=buttons")]
+DescriptionArg = Annotated[Description | None, Field(description="type=buttons")]
 FooterArg = Annotated[Footer | None, Field(description="type=buttons")]
 ButtonsArg = Annotated[list[Button] | None, Field(min_length=1, max_length=2), WithJsonSchema(_buttons_schema())]
 

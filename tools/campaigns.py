@@ -99,7 +99,7 @@ class CampaignInput(ToolInput):
     group_id: Annotated[GroupId | None, Field(description="recipients_type=group")] = None
     repeat: Annotated[Literal["none", "daily", "weekly"] | None, Field(description="Default none")] = None
     template_id: TemplateArg = None
-    type: Annotated[CampaignType | None, Field(description="Direct content type; or use template_id")] = None
+    type: Annotated[CampaignType | None, Field(description="Content type, or use template_id")] = None
     body: Annotated[str | None, Field(min_length=1, max_length=4096, description="Text (type=text) or caption")] = None
     media_url: MediaArg = None
     title: TitleArg = None

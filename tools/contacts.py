@@ -283,7 +283,7 @@ async def plan_create_contact(call: CallContext, input: CreateContactInput) -> P
     example=Example({"name": "Zoé Kane", "phone": "+33612345999", "tags": ["new"]}),
 )
 async def create_contact(call: CallContext, args: CreateContactInput) -> Reply:
-    """Create a contact. A phone already in use fails with CONFLICT naming the existing contact's id."""
+    """Create a contact. A phone in use fails with CONFLICT naming its contact id."""
     try:
         data = await call.send_plan()
     except ApiError as exc:

@@ -287,7 +287,7 @@ class ListMessagesInput(ToolInput):
 
 @toolset.tool(MESSAGES, Effect.READ, output=MessagePage)
 async def list_messages(call: CallContext, args: ListMessagesInput) -> Reply:
-    """Message history, newest first; inbound ones with sender, replyTo, safety flags."""
+    """Message history, newest first; inbound ones with sender, replyTo, flags."""
     if args.sender is None and args.since is None and args.until is None and not args.unanswered:
         query = {"instanceId": args.instance_id, "status": args.status, "limit": args.limit, "cursor": args.cursor}
         data = await call.api(query=query)

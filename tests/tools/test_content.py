@@ -141,7 +141,7 @@ async def test_a_pix_key_type_outside_the_enum_is_refused_before_any_request(cli
 async def test_the_pix_description_says_it_carries_no_amount(client: Client) -> None:
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     described = tools["send_message"].input_schema["properties"]["buttons"]["description"]
-    assert "key_type (phone|email|cpf|cnpj|random), key (no amount)" in described
+    assert "key_type (phone|email|cpf|cnpj|random), key; no display_text, no amount" in described
 
 
 # ------------------------------------------------------------------------------ length limits
