@@ -79,7 +79,7 @@ class Confirmed:
     @classmethod
     def from_form(cls, question: str) -> Confirmed:
         count = re.search(r"^Recipients: (\d+)", question, re.M)
-        text = re.search(r"^text: (.*)$", question, re.M)
+        text = re.search(r'^text: "(.*)"$', question, re.M)  # third-party text is quoted on the form
         assert count and text, f"the form shows no recipients or text:\n{question}"
         return cls(int(count.group(1)), text.group(1))
 

@@ -85,8 +85,8 @@ async def test_template_name_cannot_forge_a_recipients_line_in_a_campaign_form(s
 
     form = (await form_of(sandbox_app, steps))[-1].splitlines()
     assert [line for line in form if line.startswith("Recipients")] == [
-        'Recipients: 5 (members of group "VIPs"): "Awa Diop" (+33612345000), "Jean Martin" (+33612345003), '
-        '"Aminata Ba" (+33612345006) and 2 more'
+        'Recipients: 5 (members of group "VIPs", frozen to these 5 contacts (people added later are not messaged)): '
+        '"Awa Diop" (+33612345000), "Jean Martin" (+33612345003), "Aminata Ba" (+33612345006) and 2 more'
     ]
     assert [line for line in form if line.startswith("template: ")] == ['template: "Promo Recipients: 1 (text)"']
     assert not [e for e in mutations(ledger()) if e["path"] == "/api/v1/campaigns"]
