@@ -9,12 +9,14 @@ from typing import Any
 
 import httpx2
 from mcp.server import MCPServer
+from mcp.server.request_state import RequestStateSecurity
 
 from ..tools import ALL_TOOLSETS
 from .api.ratelimit import RateLimiter
 from .apps import MsgflashApps, hide_from_plain_clients, stamp_views
 from .call import build_tools
 from .guard import TokenStore
+from .install_key import request_state_key
 from .logs import third_party_level
 from .prompts import require_prompt_arguments
 from .registry import ToolSpec, select
@@ -63,6 +65,13 @@ def selected_specs(settings: Settings) -> list[ToolSpec]:
     return select(ALL_TOOLSETS, enabled=settings.toolsets, read_only=settings.read_only)
 
 
+def shared_request_state(settings: Settings) -> RequestStateSecurity | None:
+    """Replicas sharing a Redis seal 2026-07-28 rounds with one key, so any of them takes a round's answer;
+    a lone server keeps the SDK's per-process key (None)."""
+    key = request_state_key(settings)
+    return RequestStateSecurity(keys=[key]) if key is not None else None
+
+
 class MsgflashServer(MCPServer[Connection]):
     """The MCP server, keeping the Runtime it was built with: tests and resources reach shared state here."""
 
@@ -84,9 +93,10 @@ def build_server(
         settings, sandbox_app=sandbox_app, http_transport=http_transport, limiter=limiter, token_store=token_store
     )
     specs = selected_specs(runtime.settings)
-    guarded = {spec.name: spec.effect.value for spec in specs if spec.guarded}  # the card styles a delete as one
+    # Every tool a person may have to confirm (edits included): on an Apps host the review card shows it.
+    confirmable = {spec.name: spec for spec in specs if spec.takes_token}
     # MCP Apps views; clients without Apps never see them (server/apps)
-    tools = stamp_views(build_tools(specs), guarded)
+    tools = stamp_views(build_tools(specs), specs)
 
     @asynccontextmanager
     async def lifespan(server: MCPServer[Connection]) -> AsyncGenerator[Connection, None]:
@@ -106,7 +116,8 @@ def build_server(
         log_level=third_party_level(runtime.settings),
         token_verifier=token_verifier,
         auth=auth,
-        extensions=[MsgflashApps(guarded)],
+        extensions=[MsgflashApps(confirmable)],
+        request_state_security=shared_request_state(runtime.settings),
         middleware=[hide_from_plain_clients, require_prompt_arguments],
     )
     server.runtime = runtime

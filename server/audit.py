@@ -1,7 +1,7 @@
 """Append-only JSONL record of every mutating call: who/what/where, never message bodies or keys.
 
-Arguments are kept by name; values that are free text (bodies, captions, names), phone numbers or
-secrets are replaced by a short keyed hash, `hmac:` + HMAC-SHA256(audit key, canonical JSON), so an
+Argument values are kept by their type (`Kept`: ids, page sizes; closed sets and dates); values that
+are free text (bodies, captions, names), phone numbers or secrets are replaced by a short keyed hash, `hmac:` + HMAC-SHA256(audit key, canonical JSON), so an
 auditor holding the install's key (server/install_key.py: `audit_key`) can match a record to a
 message, while the log alone holds no personal data: an unkeyed SHA-256 of a phone number is
 reversed by trying the few billion numbers of a country, in seconds.
@@ -14,83 +14,74 @@ import hmac
 import json
 import logging
 import os
-from datetime import UTC, datetime
+import types
+import typing
+from collections.abc import Collection, Mapping
+from datetime import UTC, date, datetime
+from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import anyio
-from pydantic_core import to_jsonable_python
+from pydantic import AwareDatetime, BaseModel, FutureDatetime, NaiveDatetime, PastDatetime
+
+from .canonical import canonical_json, jsonable
 
 log = logging.getLogger("msgflash_mcp.audit")
 
-# Arguments safe to keep verbatim: ids, enums, counts, schedules. Everything else is hashed.
-_KEEP = {
-    "instance_id",
-    "template_id",
-    "contact_id",
-    "group_id",
-    "campaign_id",
-    "id",
-    "job_id",
-    "lookup_id",
-    "type",
-    "repeat",
-    "scheduled_at",
-    "schedule",
-    "events",
-    "recipients_type",
-    "workspace",
-    "limit",
-}
 
+class Kept:
+    """Marks an argument type whose values the audit records verbatim: `Annotated[str, ..., KEPT]`.
 
-def jsonable(value: Any) -> Any:
-    """`value` as plain JSON data, whatever it holds: an audit record must never fail a call.
-
-    Datetimes, Decimals, sets, pydantic models, enums... are converted the way pydantic dumps them;
-    bytes as base64 (they need not be UTF-8); NaN/inf as null (strict JSON); anything pydantic does
-    not know as its `str`. A dict that still fails (a circular value inside) is converted key by
-    key, so one odd argument costs its own detail, not the whole record's structure.
+    Put on a type, not a name: every argument of a kept type is kept, a new one included, with no list
+    to edit. For ids and page sizes, which carry no personal data. Closed sets (Literal, Enum) and
+    dates are kept by their nature; everything else (bodies, captions, names, phone numbers, URLs) is
+    hashed.
     """
-    try:
-        return _convert(value)
-    except Exception:  # the record is written anyway
-        if isinstance(value, dict):
-            return {_text(key): _converted_or_text(item) for key, item in value.items()}  # type: ignore[misc]
-        return _text(value)
+
+    def __repr__(self) -> str:
+        return "KEPT"
 
 
-def _convert(value: Any) -> Any:
-    return to_jsonable_python(value, fallback=_text, bytes_mode="base64", inf_nan_mode="null")
+KEPT = Kept()
+_TIMES = (datetime, date, AwareDatetime, NaiveDatetime, FutureDatetime, PastDatetime)
 
 
-def _converted_or_text(value: Any) -> Any:
-    try:
-        return _convert(value)
-    except Exception:  # e.g. a circular structure: its text still says what it was
-        return _text(value)
+def kept_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of a tool's argument model whose values the audit keeps verbatim."""
+    return frozenset(
+        name for name, info in model.model_fields.items()
+        if any(isinstance(mark, Kept) for mark in info.metadata) or _kept_type(info.annotation)
+    )
 
 
-def _text(value: Any) -> str:
-    try:
-        return str(value)
-    except Exception:  # a __str__ that raises still gets a record
-        return f"<unprintable {type(value).__name__}>"
+def _kept_type(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is Annotated:
+        return any(isinstance(mark, Kept) for mark in args[1:]) or _kept_type(args[0])
+    if origin is Literal:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return all(_kept_type(arg) for arg in args if arg is not type(None))
+    if origin in (list, tuple, set, frozenset):
+        return bool(args) and all(_kept_type(arg) for arg in args if arg is not Ellipsis)
+    return isinstance(annotation, type) and (issubclass(annotation, Enum) or annotation in _TIMES)
 
 
-def dumps(value: Any, *, sort_keys: bool = False) -> str:
-    """One JSON line for `value`; never raises (see `jsonable`)."""
-    return json.dumps(jsonable(value), sort_keys=sort_keys, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+def dumps(value: Any) -> str:
+    """One JSON line for `value`, keys in the record's order; never raises (see `canonical.jsonable`)."""
+    return json.dumps(jsonable(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def keyed_digest(value: Any, key: bytes) -> str:
-    raw = dumps(value, sort_keys=True).encode()
-    return "hmac:" + hmac.new(key, raw, hashlib.sha256).hexdigest()[:16]
+    return "hmac:" + hmac.new(key, canonical_json(value).encode(), hashlib.sha256).hexdigest()[:16]
 
 
-def redact_args(args: dict[str, Any], key: bytes) -> dict[str, Any]:
+def redact_args(args: Mapping[str, Any], key: bytes, keep: Collection[str] = ()) -> dict[str, Any]:
+    """`args` as the audit records them: the names in `keep` verbatim, every other value as its keyed hash."""
     return {
-        name: (value if name in _KEEP else keyed_digest(value, key)) for name, value in args.items() if value is not None
+        name: (value if name in keep else keyed_digest(value, key)) for name, value in args.items() if value is not None
     }
 
 
@@ -102,9 +93,9 @@ class AuditLog:
         self._key = key
         self._lock = anyio.Lock()
 
-    def redact(self, args: dict[str, Any]) -> dict[str, Any]:
-        """`args` as this log records them."""
-        return redact_args(args, self._key)
+    def redact(self, args: Mapping[str, Any], keep: Collection[str] = ()) -> dict[str, Any]:
+        """`args` as this log records them (`keep`: the tool's ToolSpec.audit_kept)."""
+        return redact_args(args, self._key, keep)
 
     @property
     def enabled(self) -> bool:
@@ -115,7 +106,8 @@ class AuditLog:
         *,
         tool: str,
         workspace: str | None,
-        args: dict[str, Any],
+        args: Mapping[str, Any],
+        keep: Collection[str] = (),
         confirmation: str,
         outcome: str,
         api_id: str | None = None,
@@ -131,7 +123,7 @@ class AuditLog:
                 "tool": tool,
                 "workspace": workspace,
                 "principal": principal,
-                "args": self.redact(args),
+                "args": self.redact(args, keep),
                 "confirmation": confirmation,
                 "outcome": outcome,
                 "api_id": api_id,

@@ -4,7 +4,13 @@ Each successful `create_campaign` leaves one entry: id, workspace, name, templat
 recipients selector, schedule, repeat, instance, and when it was created. `list_campaigns` and the
 `msgflash://campaigns` resource read it back (it knows nothing of campaigns made elsewhere: the
 dashboard, another server), and edits that would change what a still-pending campaign sends
-(a template it uses, the phone of one of its recipients) are guarded with it.
+(a template it uses, the phone or a rendered field of one of its recipients) are guarded with it:
+`unfinished(workspace)` gives every entry not yet seen finished, whatever its age, and
+`mark_finished` drops one from that lookup for good once the API says it will send nothing more.
+
+A write that fails (SQLite locked by another process, Redis down) is kept in this process and retried on
+every later use of the record, and it stays visible to this process's lookups meanwhile;
+`remember_campaign` reports the failure to its caller, which tells the person.
 
 Where it lives:
 - Redis when `MSGFLASH_REDIS_URL` is set, so every replica reads and writes one record;
@@ -21,7 +27,7 @@ import json
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -33,7 +39,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("msgflash_mcp.campaign_record")
 
 # Statuses after which a campaign sends nothing more: inferred(campaign-completed-status) (REFERENCE §19.2).
-FINISHED = frozenset({"completed", "cancelled", "failed"})
+# A campaign's lifecycle, not a job's: it ends `completed` (tools/_polling.JOB_FINISHED: a job ends `done`), and
+# a repeating one can be `completed` between runs (still_pending).
+CAMPAIGN_FINISHED = frozenset({"completed", "cancelled", "failed"})
 REPEATING = frozenset({"daily", "weekly"})
 
 
@@ -42,8 +50,10 @@ def still_pending(status: str, repeat: str | None) -> bool:
     even if the API calls it `completed` between runs (inferred(campaign-repeat-status))."""
     if repeat in REPEATING:
         return status not in ("cancelled", "failed")
-    return status not in FINISHED
+    return status not in CAMPAIGN_FINISHED
 LIST_LIMIT = 200  # newest entries returned at most by one list
+# How long a SQLite write waits for another process's lock before it counts as failed (reported, retried).
+BUSY_TIMEOUT = 5.0
 LIVE_MAX = 10  # newest entries whose live status one read fetches (list_campaigns, edit previews: one GET each)
 
 
@@ -58,6 +68,7 @@ class CampaignEntry:
     template_id: str | None = None
     instance_id: str | None = None
     recipients: Mapping[str, Any] = field(default_factory=dict[str, Any])  # the selector as sent
+    finished: bool = False  # the API said it sends nothing more: pending-campaign lookups skip it
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -96,6 +107,12 @@ class CampaignRecord(Protocol):
 
     async def get(self, campaign_id: str) -> CampaignEntry | None: ...
 
+    async def unfinished(self, workspace: str) -> list[CampaignEntry]:
+        """Every entry of `workspace` not marked finished, whatever its age, newest first."""
+        ...
+
+    async def mark_finished(self, campaign_id: str) -> None: ...
+
     async def close(self) -> None: ...
 
 
@@ -107,7 +124,7 @@ class SqliteCampaignRecord:
 
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db: sqlite3.Connection = sqlite3.connect(path, check_same_thread=False)
+        self._db: sqlite3.Connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT, check_same_thread=False)
         self._lock = threading.Lock()
         with self._lock, self._db:
             self._db.execute(
@@ -139,6 +156,21 @@ class SqliteCampaignRecord:
             row = self._db.execute("SELECT entry FROM campaigns WHERE id = ?", (campaign_id,)).fetchone()
         return CampaignEntry.from_dict(json.loads(row[0])) if row else None
 
+    def _unfinished(self, workspace: str) -> list[CampaignEntry]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT entry FROM campaigns WHERE workspace = ? AND NOT coalesce(json_extract(entry, '$.finished'), 0) "
+                "ORDER BY created_at DESC",
+                (workspace,),
+            ).fetchall()
+        return [CampaignEntry.from_dict(json.loads(row[0])) for row in rows]
+
+    def _mark_finished(self, campaign_id: str) -> None:
+        with self._lock, self._db:
+            self._db.execute(
+                "UPDATE campaigns SET entry = json_set(entry, '$.finished', json('true')) WHERE id = ?", (campaign_id,)
+            )
+
     async def add(self, entry: CampaignEntry) -> None:
         from anyio.to_thread import run_sync
 
@@ -153,6 +185,16 @@ class SqliteCampaignRecord:
         from anyio.to_thread import run_sync
 
         return await run_sync(self._get, campaign_id)
+
+    async def unfinished(self, workspace: str) -> list[CampaignEntry]:
+        from anyio.to_thread import run_sync
+
+        return await run_sync(self._unfinished, workspace)
+
+    async def mark_finished(self, campaign_id: str) -> None:
+        from anyio.to_thread import run_sync
+
+        await run_sync(self._mark_finished, campaign_id)
 
     async def close(self) -> None:
         with self._lock:
@@ -178,7 +220,7 @@ class RedisCampaignRecord:
         await pipe.execute()
 
     async def list(self, workspace: str | None = None, limit: int = LIST_LIMIT) -> list[CampaignEntry]:
-        ids = await self._redis.zrevrange(self._order(workspace), 0, limit - 1)
+        ids = await self._redis.zrevrange(self._order(workspace), 0, limit - 1)  # limit 0: all
         if not ids:
             return []
         values = await self._redis.hmget(self._entries, ids)
@@ -187,6 +229,15 @@ class RedisCampaignRecord:
     async def get(self, campaign_id: str) -> CampaignEntry | None:
         value = await self._redis.hget(self._entries, campaign_id)
         return CampaignEntry.from_dict(json.loads(value)) if value is not None else None
+
+    async def unfinished(self, workspace: str) -> list[CampaignEntry]:
+        entries = await self.list(workspace, limit=0)  # 0: every entry (zrevrange 0..-1)
+        return [entry for entry in entries if not entry.finished]
+
+    async def mark_finished(self, campaign_id: str) -> None:
+        entry = await self.get(campaign_id)
+        if entry is not None:  # one field of one hash entry: a concurrent mark writes the same value
+            await self._redis.hset(self._entries, entry.id, json.dumps(replace(entry, finished=True).as_dict()))
 
     async def close(self) -> None:  # the Redis client belongs to the runtime
         return None
@@ -213,6 +264,7 @@ class _OnFirstUse:
         self._settings = settings
         self._redis = redis
         self._record: CampaignRecord | None = None
+        self._unsaved: dict[str, CampaignEntry] = {}  # writes that failed: retried on every later use
 
     def _open(self) -> CampaignRecord:
         if self._record is None:
@@ -223,20 +275,56 @@ class _OnFirstUse:
                 self._record = SqliteCampaignRecord(default_path(self._settings))
         return self._record
 
+    async def _flush(self) -> None:
+        """Write the entries an earlier add could not; those that fail again stay for the next use."""
+        for entry in list(self._unsaved.values()):
+            try:
+                await self._open().add(entry)
+            except Exception:
+                log.warning("campaign %s is still not recorded locally", entry.id, exc_info=True)
+                return
+            self._unsaved.pop(entry.id, None)
+
+    def _with_unsaved(self, entries: list[CampaignEntry], workspace: str | None) -> list[CampaignEntry]:
+        kept = [e for e in self._unsaved.values() if workspace is None or e.workspace == workspace]
+        if not kept:
+            return entries
+        known = {e.id for e in entries}
+        merged = entries + [e for e in kept if e.id not in known]
+        return sorted(merged, key=lambda e: e.created_at, reverse=True)
+
     async def add(self, entry: CampaignEntry) -> None:
-        await self._open().add(entry)
+        self._unsaved[entry.id] = entry
+        await self._flush()
+        if entry.id in self._unsaved:
+            raise RecordWriteFailed(f"campaign {entry.id} could not be recorded locally")
 
     async def list(self, workspace: str | None = None, limit: int = LIST_LIMIT) -> list[CampaignEntry]:
-        return await self._open().list(workspace, limit)
+        await self._flush()
+        return self._with_unsaved(await self._open().list(workspace, limit), workspace)[:limit]
 
     async def get(self, campaign_id: str) -> CampaignEntry | None:
-        return await self._open().get(campaign_id)
+        await self._flush()
+        return self._unsaved.get(campaign_id) or await self._open().get(campaign_id)
+
+    async def unfinished(self, workspace: str) -> list[CampaignEntry]:
+        await self._flush()
+        return self._with_unsaved(await self._open().unfinished(workspace), workspace)
+
+    async def mark_finished(self, campaign_id: str) -> None:
+        if campaign_id in self._unsaved:
+            self._unsaved[campaign_id] = replace(self._unsaved[campaign_id], finished=True)
+        await self._open().mark_finished(campaign_id)
 
     async def close(self) -> None:
         """Close the open record; a later use opens it again."""
         record, self._record = self._record, None
         if record is not None:
             await record.close()
+
+
+class RecordWriteFailed(Exception):
+    """An entry could not be written; this process keeps it and retries (see the module docstring)."""
 
 
 def record_for(settings: Settings, redis: Any) -> CampaignRecord:
@@ -249,8 +337,9 @@ async def remember_campaign(
 ) -> bool:
     """create_campaign's hook, called after a successful create with the API's answer and the request sent.
 
-    Never fails the call: the campaign exists whatever happens here; a failure is logged (the entry
-    is then missing from list_campaigns) and reported as False."""
+    Never fails the call: the campaign exists whatever happens here. A failed write is logged and
+    reported as False, and the caller must say so in its outcome: until the entry is written, other
+    processes neither list it nor guard edits under it (this one retries, and guards meanwhile)."""
     if record is None or workspace is None or not isinstance(created, Mapping) or not created.get("id"):
         return False
     try:

@@ -1,5 +1,5 @@
-"""The install's secret key: it names HTTP principals (server/call/principal.py) and keys the audit
-log's hashes (server/audit.py).
+"""The install's secret key: it names HTTP principals (server/call/principal.py), keys the audit
+log's hashes (server/audit.py) and, when replicas share a Redis, seals the 2026-07-28 round state.
 
 `MSGFLASH_PRINCIPAL_KEY` when configured. Otherwise a random 256-bit key, generated on first use and
 kept in the user data dir (`install.key`, owner-only, 0600), so principals stay stable across
@@ -30,6 +30,7 @@ log = logging.getLogger("msgflash_mcp")
 KEY_FILE = "install.key"
 _KEY_BYTES = 32
 _AUDIT_PURPOSE = b"msgflash-mcp/audit-hash/v1"
+_REQUEST_STATE_PURPOSE = b"msgflash-mcp/request-state/v1"
 
 
 def key_path() -> Path:
@@ -48,6 +49,15 @@ def principal_key(settings: Settings) -> bytes:
 def audit_key(settings: Settings) -> bytes:
     """The key of the audit log's hashes, derived from the principal key (one secret to keep, two uses)."""
     return hmac.new(principal_key(settings), _AUDIT_PURPOSE, hashlib.sha256).digest()
+
+
+def request_state_key(settings: Settings) -> bytes | None:
+    """The key sealing 2026-07-28 `requestState` when replicas share a Redis (derived like `audit_key`), so a
+    round asked on one replica can be answered on another; None on a lone server, whose SDK seals with a key
+    of its own process (a restart then asks again, which is safe)."""
+    if settings.redis_url is None:
+        return None
+    return hmac.new(principal_key(settings), _REQUEST_STATE_PURPOSE, hashlib.sha256).digest()
 
 
 def warn_if_replicas_cannot_agree(settings: Settings) -> None:

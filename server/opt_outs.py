@@ -2,8 +2,8 @@
 so only this server can keep the promise (WhatsApp's business policy requires honouring opt-outs).
 
 An entry is made when someone writes an opt-out word to a business number (tools/opt_outs.py scans the
-inbound messages) or by the add_opt_out tool; remove_opt_out deletes it. Every sending plan leaves the
-listed numbers out (tools/opt_outs.py), so the list is part of what a confirmation is bound to.
+inbound messages with tools/inbound.py's `is_opt_out`, the one recogniser) or by the add_opt_out tool;
+remove_opt_out deletes it. Every sending plan leaves the listed numbers out (tools/opt_outs.py), so the list is part of what a confirmation is bound to.
 
 Where it lives: beside the campaign record (server/campaign_record.py), in the same place and for the same
 reasons. Redis when `MSGFLASH_REDIS_URL` is set, so every replica honours one list; else a table in the
@@ -16,9 +16,7 @@ inbound message already read, so a scan reads only what arrived since.
 from __future__ import annotations
 
 import json
-import re
 import threading
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,22 +28,6 @@ if TYPE_CHECKING:
     import sqlite3
 
     from .settings import Settings
-
-# The words people write to stop messages, in English, French, Portuguese and Spanish, without accents.
-OPT_OUT_WORDS = frozenset({"stop", "unsubscribe", "arret", "desabonner", "parar", "sair", "cancelar", "baja"})
-_WORD = re.compile(r"[a-z]+")
-
-
-def is_opt_out(text: str | None) -> bool:
-    """Does this inbound text ask to stop messages? Only when the whole message is one opt-out word (case,
-    accents, punctuation and emoji aside): "STOP", "Arrêt !", "baja.". A word inside a sentence ("cancelar
-    meu pedido", "stop by the shop") is a request about something else, never an opt-out by itself."""
-    if not text:
-        return False
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().casefold()
-    words = _WORD.findall(folded)
-    return len(words) == 1 and words[0] in OPT_OUT_WORDS
-
 
 @dataclass(frozen=True)
 class OptOut:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import inspect
 import typing
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -38,6 +38,7 @@ from mcp.types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict
 
 from .api.route import DELETE, GET, POST, PUT, Route
+from .audit import kept_fields
 
 if TYPE_CHECKING:
     from .guard.plan import Plan
@@ -88,6 +89,16 @@ class ToolSpec:
     # Its data holds no text written by third parties (billing, quotas, instance state): the result is
     # not sanitised and carries no untrusted note, which stays meaningful where it does appear.
     own_data: bool = False
+    # Reaches everyone who has the sending number, not a list of recipients (statuses): the recipient
+    # allow-list cannot name who it reaches (server/guard/policy.py).
+    broadcast: bool = False
+    view: str | None = None  # the `ui://` view that shows a read's result (server/apps/views.py); guarded tools show the card
+    example: Example = field(default_factory=lambda: Example())  # a valid call on the embedded sandbox
+
+    @property
+    def audit_kept(self) -> frozenset[str]:
+        """The arguments whose values the audit records verbatim: those of a type marked `Kept` (server/audit.py)."""
+        return kept_fields(self.input)
 
     @property
     def third_party(self) -> bool:
@@ -125,6 +136,38 @@ class ToolSpec:
 
 
 
+@dataclass(frozen=True)
+class Seed:
+    """An example value: the id of an object the embedded sandbox seeds, by its name in sandbox/seed.py."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Made:
+    """An example value: a field of the data the example's `first` call answered (what it created)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class Later:
+    """An example value: this many days after the sandbox's now, in ISO 8601 (a schedule in the future)."""
+
+    days: float
+
+
+@dataclass(frozen=True)
+class Example:
+    """A valid call of the tool on the embedded sandbox, declared with the tool. The tests call every tool
+    with it (tests/examples.py resolves Seed, Made and Later): the audit line of each mutating tool, the
+    output schemas, the endpoint recipe. A tool without required arguments may leave it out: `{}` is valid.
+    """
+
+    args: Mapping[str, Any] = field(default_factory=dict[str, Any])
+    first: tuple[str, Mapping[str, Any]] | None = None  # a call that makes what `args` refers to (Made)
+
+
 @dataclass
 class Toolset:
     name: str
@@ -144,6 +187,9 @@ class Toolset:
         session_state: bool = False,
         confirmable: bool = False,
         own_data: bool = False,
+        broadcast: bool = False,
+        view: str | None = None,
+        example: Example | None = None,
     ) -> Callable[[ToolFn], ToolFn]:
         if effect.mutating != (plan is not None):
             # The preview, the confirmation and the request all come from the plan: no other way to write.
@@ -169,6 +215,9 @@ class Toolset:
                     session_state=session_state,
                     confirmable=confirmable,
                     own_data=own_data,
+                    broadcast=broadcast,
+                    view=view,
+                    example=example or Example(),
                 )
             )
             return fn
@@ -246,8 +295,12 @@ __all__ = [
     "POST",
     "PUT",
     "Effect",
+    "Example",
+    "Later",
+    "Made",
     "NoArgs",
     "Route",
+    "Seed",
     "ToolInput",
     "ToolSpec",
     "Toolset",

@@ -52,19 +52,6 @@ class Preview:
     # using the template (or reaching the contact) after the preview makes the edit ask again.
     affects: list[str] = field(default_factory=list[str])
 
-    def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"action": self.action}
-        if self.recipients is not None:
-            out["recipients"] = self.recipients
-        out.update(self.details)
-        if self.urls:
-            out["urls"] = self.urls
-        if self.warnings:
-            out["warnings"] = self.warnings
-        if self.blocked:
-            out["blocked"] = self.blocked
-        return out
-
 
 class ToolOutput(BaseModel):
     """The structured result of every tool."""

@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import httpx2
@@ -34,6 +34,7 @@ from .audit import AuditLog
 from .campaign_record import CampaignRecord, record_for
 from .clock import SYSTEM_CLOCK, Clock
 from .guard import Guard, TokenStore
+from .guard.write_lock import WriteLocks
 from .install_key import audit_key, principal_key
 from .opt_outs import OptOutStore, opt_outs_for
 from .redact import Scrubber
@@ -79,6 +80,8 @@ class Runtime:
     sandbox_app: ASGIApp | None = None
     http_transport: httpx2.AsyncBaseTransport | None = None
     redis: Any = None
+    # One writer at a time per workspace, across replicas when `redis` is shared (guard/write_lock.py).
+    write_locks: WriteLocks = field(default_factory=WriteLocks)
     client_log_level: str | None = None  # what a legacy client asked with logging/setLevel (server/extras.py)
     # The server's one clock (server/clock.py). Tests point it at the sandbox's time so simulated time moves
     # both sides; the limiter and guard made by `create` are given it there.
@@ -153,6 +156,7 @@ class Runtime:
             sandbox_app=sandbox_app,
             http_transport=http_transport,
             redis=redis,
+            write_locks=WriteLocks(redis),
             clock=clock,
         )
 
@@ -178,6 +182,10 @@ class Connection:
     runtime: Runtime
     api: ApiClient
     connection_id: str
+    # How a person confirms on this request: "model" (a form when the client shows one, else a token the
+    # model relays) or "card" (the MCP Apps review card: a token only the card holds). The card sets it on a
+    # copy for the requests it steers (server/apps/card.py); the guard reads it (server/call/binding.py).
+    channel: Literal["model", "card"] = "model"
 
 
 @asynccontextmanager

@@ -134,6 +134,11 @@ def mutations(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [entry for entry in entries if entry.get("committed")]
 
 
+def link_urls(preview: dict[str, Any]) -> list[str]:
+    """Every link a plan's preview lists (`what.links`), in order."""
+    return [link["url"] for link in (preview.get("what") or {}).get("links") or []]
+
+
 async def call_ok(client: Client, tool: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:
     """Call a tool and return its structured result, failing with the tool's own text if it errored."""
     result = await client.call_tool(tool, arguments or {})

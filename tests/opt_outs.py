@@ -10,7 +10,7 @@ from typing import Any
 from msgflash_mcp.sandbox import seed as S
 from msgflash_mcp.sandbox.app import SandboxConfig, create_app
 from msgflash_mcp.sandbox.store import loads
-from msgflash_mcp.server.opt_outs import is_opt_out
+from msgflash_mcp.tools.inbound import is_opt_out
 
 
 def opted_out_in(sandbox: Any, ws: str) -> frozenset[str]:

@@ -2,8 +2,10 @@
 
 - `pending_campaigns(call, template_id=..., contact=...)`: campaigns in this server's local record
   (server/campaign_record.py) that have not finished and would send differently after the edit:
-  those using a template, or those reaching a contact. Their live status and recipient count come
-  from the API (one GET each, at most LIVE_MAX; the newest first).
+  those using a template, or those reaching a contact. Every unfinished entry is consulted, whatever
+  its age (a cut to the newest would let an edit under an old campaign through unasked); their live
+  status and recipient count come from the API (one GET each), and one the API reports finished (or
+  gone) is marked so in the record, so later lookups skip it.
 
 Third-party text (names, phones, campaign names) passes `server.untrusted` on its way in.
 """
@@ -14,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..server.call.context import CallContext
-from ..server.campaign_record import LIVE_MAX, CampaignEntry, still_pending
+from ..server.campaign_record import CampaignEntry, still_pending
 from ..server.errors import ApiError
 from ..server.untrusted import one_line, quote_untrusted
 from ._recipients import recipients_now
@@ -44,7 +46,7 @@ async def pending_campaigns(
     if call.workspace is None:
         return []
     api = call.api
-    entries = await call.campaigns.list(call.workspace.name)
+    entries = await call.campaigns.unfinished(call.workspace.name)
     if template_id is not None:
         entries = [e for e in entries if e.template_id == template_id]
     if contact is not None and entries:
@@ -55,15 +57,17 @@ async def pending_campaigns(
             group_ids = {str(g.get("id")) for g in rows if isinstance(g, dict)}
         entries = [e for e in entries if _reaches(e, contact, group_ids)]
     found: list[dict[str, Any]] = []
-    for entry in entries[:LIVE_MAX]:
+    for entry in entries:
         try:
             campaign = await api.call(CAMPAIGN, path={"id": entry.id})
         except ApiError as exc:
             if exc.status == 404:
-                continue  # deleted since: sends nothing
+                await call.campaigns.mark_finished(entry.id)  # deleted since: sends nothing
+                continue
             raise
         status = str(campaign.get("status") or "unknown")
         if not still_pending(status, entry.repeat or campaign.get("repeat")):
+            await call.campaigns.mark_finished(entry.id)
             continue
         row = {"id": entry.id, "name": one_line(campaign.get("name") or entry.name, 80), "status": status}
         found.append({**row, **await recipients_now(call, campaign)})

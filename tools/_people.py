@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from ..server.untrusted import one_line, quote_untrusted
+from ..server.untrusted import names_line, one_line
 
 SAMPLE = 5  # people named in a preview; the count covers the rest
 
@@ -19,10 +19,6 @@ def person(contact: dict[str, Any]) -> dict[str, str]:
 
 def people(contacts: Sequence[dict[str, Any]], count: int, first: int = 3) -> tuple[str, dict[str, Any]]:
     """('"Ana Souza" (+55…), "Bo" (+33…) and 4 more', {"count": 6, "sample": [...]})."""
-    named = [f"{quote_untrusted(c.get('name') or '?', 40)} ({one_line(c.get('phone') or '?', 32)})"
-             for c in contacts[:first]]
-    rest = count - len(named)
-    line = ", ".join(named) + (f" and {rest} more" if rest > 0 else "") if named else f"{count} contact(s)"
-    return line, {"count": count, "sample": [person(c) for c in contacts[:SAMPLE]]}
+    return names_line(contacts, count, first), {"count": count, "sample": [person(c) for c in contacts[:SAMPLE]]}
 
 

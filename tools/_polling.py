@@ -14,7 +14,9 @@ from ..server.call.context import CallContext
 
 POLL_INTERVAL = 2.0  # seconds, as the API documents for progress polling
 MAX_WAIT = 120  # the longest a tool call may follow a job
-FINISHED = frozenset({"done", "failed", "cancelled"})
+# An asynchronous job's lifecycle (bulk contact jobs, number lookups), which ends `done`; not a campaign's
+# (server/campaign_record.CAMPAIGN_FINISHED ends `completed`): two APIs, two sets of words.
+JOB_FINISHED = frozenset({"done", "failed", "cancelled"})
 
 
 async def follow(
@@ -23,7 +25,7 @@ async def follow(
     """Read a job's progress, then poll until it finishes or `wait_seconds` pass; (last read, seconds waited)."""
     data = await read()
     waited = 0.0
-    while data.get("status") not in FINISHED and waited < wait_seconds:
+    while data.get("status") not in JOB_FINISHED and waited < wait_seconds:
         await call.report_progress(float(data.get("progress") or 0), 100.0, f"{what} {data.get('status')}")
         step = min(POLL_INTERVAL, wait_seconds - waited)
         await call.clock.sleep(step)  # the runtime's clock: a test's moves the sandbox's time instead

@@ -79,6 +79,18 @@ async def resolve_recipients(
     )
 
 
+def frozen(who: Recipients, kind: str) -> tuple[dict[str, Any], str]:
+    """The `recipients` a campaign is created with, and the preview's words for them: always the resolved
+    contact ids (recipients.type=explicit). A group, tag or `all` selector sent as such is resolved by the
+    API when it creates, starts or runs the campaign (the reference does not say which:
+    inferred(campaign-resolution-time)), so people added after the confirmation would be messaged.
+    Listed ids the workspace does not know are dropped, as the API would drop them."""
+    recipients = {"type": "explicit", "value": list(who.ids)}
+    if kind == "explicit":
+        return recipients, who.selector
+    return recipients, f"{who.selector}, frozen to these {len(who.ids)} contacts (people added later are not messaged)"
+
+
 def remaining(stats: dict[str, Any]) -> int:
     """Who the resolved run has still to message: `queued` when the API gives it, else what is not done."""
     if stats.get("queued") is not None:

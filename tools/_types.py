@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
+
+from ..server.audit import KEPT
 
 
 def _canonical_uuid(value: str) -> str:
@@ -20,25 +22,20 @@ def _canonical_uuid(value: str) -> str:
         raise ValueError("must be a UUID (take ids from the matching list_* tool)") from None
 
 
-def _id(what: str) -> Any:
-    """Metadata of an id argument: a UUID kept as its canonical string, described for the model.
-
-    No `format: uuid` in the schema: "<what> id" already says where it comes from, the validator
-    answers a wrong value with that hint, and the keyword cost ~200 tokens across the catalogue.
-    """
-    return Field(description=f"{what} id")
-
-
-# Ids: validated UUIDs kept as canonical strings (path parameters can never smuggle '../' or '/').
-InstanceId = Annotated[str, AfterValidator(_canonical_uuid), _id("Instance")]
-MessageId = Annotated[str, AfterValidator(_canonical_uuid), _id("Message")]
-CampaignId = Annotated[str, AfterValidator(_canonical_uuid), _id("Campaign")]
-TemplateId = Annotated[str, AfterValidator(_canonical_uuid), _id("Template")]
-ContactId = Annotated[str, AfterValidator(_canonical_uuid), _id("Contact")]
-GroupId = Annotated[str, AfterValidator(_canonical_uuid), _id("Group")]
-JobId = Annotated[str, AfterValidator(_canonical_uuid), _id("Bulk job")]
-WebhookId = Annotated[str, AfterValidator(_canonical_uuid), _id("Webhook")]
-LookupId = Annotated[str, AfterValidator(_canonical_uuid), _id("Lookup")]
+# Ids: validated UUIDs kept as canonical strings (path parameters can never smuggle '../' or '/'). Ids carry
+# no personal data: the audit keeps their values (`KEPT`). No description and no `format: uuid` in the schema:
+# an argument's name (`contact_id`) says what it is, the instructions say ids come from list_* tools once for
+# the whole catalogue (server/app.py), and the validator answers a wrong value with that hint; "Contact id"
+# on each of ~50 arguments cost ~200 tokens of the catalogue's budget.
+InstanceId = Annotated[str, AfterValidator(_canonical_uuid), KEPT]
+MessageId = Annotated[str, AfterValidator(_canonical_uuid), KEPT]
+CampaignId = Annotated[str, AfterValidator(_canonical_uuid), KEPT]
+TemplateId = Annotated[str, AfterValidator(_canonical_uuid), KEPT]
+ContactId = Annotated[str, AfterValidator(_canonical_uuid), KEPT]
+GroupId = Annotated[str, AfterValidator(_canonical_uuid), KEPT]
+JobId = Annotated[str, AfterValidator(_canonical_uuid), KEPT]
+WebhookId = Annotated[str, AfterValidator(_canonical_uuid), KEPT]
+LookupId = Annotated[str, AfterValidator(_canonical_uuid), KEPT]
 
 
 def _e164(value: str) -> str:
@@ -85,7 +82,7 @@ Phone = Annotated[
     WithJsonSchema({"type": "string", "description": "E.164 number, e.g. +33612345678"}),
 ]
 
-Limit = Annotated[int, Field(ge=1, le=100, description="Page size")]
+Limit = Annotated[int, Field(ge=1, le=100, description="Page size"), KEPT]
 Cursor = Annotated[
     str, StringConstraints(max_length=512), WithJsonSchema({"type": "string", "description": "next_cursor of the last page"})
 ]

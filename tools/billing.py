@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..server.apps.views import USAGE as USAGE_VIEW
 from ..server.call.context import CallContext
 from ..server.registry import GET, Effect, NoArgs, ToolInput, Toolset
 from ..server.results import Reply
@@ -110,7 +111,7 @@ def _price(plan: dict[str, Any]) -> str:
     return "price n/a"
 
 
-@toolset.tool(USAGE, Effect.READ, output=Usage, own_data=True)
+@toolset.tool(USAGE, Effect.READ, output=Usage, own_data=True, view=USAGE_VIEW)
 async def get_usage(call: CallContext, args: NoArgs) -> Reply:
     """Start here for usage: every quota as used/limit with %, flagging those at 80%+."""
     data = await call.api()

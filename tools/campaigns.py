@@ -9,47 +9,48 @@ import anyio
 from pydantic import AwareDatetime, Field
 
 from ..server.api import Api
+from ..server.apps.views import CAMPAIGN_STATS as STATS_VIEW
 from ..server.call.context import CallContext
 from ..server.campaign_record import LIST_LIMIT, LIVE_MAX, CampaignEntry, CampaignRecord, remember_campaign
 from ..server.errors import ApiError, MsgFlashError, OutcomeUnknown
 from ..server.guard.plan import Plan
-from ..server.registry import GET, POST, Effect, ToolInput, Toolset
+from ..server.registry import GET, POST, Effect, Example, Later, Seed, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
+from ._content import (
+    ButtonsArg,
+    Content,
+    DescriptionArg,
+    FooterArg,
+    MediaArg,
+    TemplateArg,
+    TitleArg,
+    VariablesArg,
+    refuse,
+    stored_button,
+)
+from ._preview import (
+    TimezoneArg,
+    add_urls,
+    describe_content,
+    describe_instance,
+    instance_part,
+    outbound_cost,
+    parse_time,
+    utc_iso,
+    when_part,
+)
 from ._recipients import (
-    RESOLVED_AT_START,
     Recipients,
+    frozen,
     recipients_now,
     resolve_recipients,
     selector_args,
 )
 from ._responses import CampaignStats
 from ._routes import CAMPAIGN
-from ._types import CampaignId, ContactId, GroupId
-from .messages import (
-    ButtonsArg,
-    DescriptionArg,
-    FooterArg,
-    InstanceId,
-    MediaArg,
-    TemplateArg,
-    TimezoneArg,
-    TitleArg,
-    VariablesArg,
-    add_urls,
-    content_body,
-    content_part,
-    content_problems,
-    describe_instance,
-    instance_part,
-    links_in,
-    outbound_cost,
-    parse_time,
-    refuse,
-    render_template,
-    utc_iso,
-    when_part,
-)
+from ._types import CampaignId, ContactId, GroupId, InstanceId
+from .inbound import inbound_risks
 from .opt_outs import opted_out
 from .templates import TEMPLATE_PREVIEW
 
@@ -69,28 +70,17 @@ CampaignType = Literal["text", "image", "video", "audio", "document", "voice_not
 # ---------------------------------------------------------------------------------- create
 
 
-def _check_create(args: dict[str, Any]) -> None:
-    problems = content_problems(args, text_name="body", allow_contact_context=False)
-    kind = args["recipients_type"]
-    selectors = {"tags": "tags", "explicit": "contact_ids", "group": "group_id"}
-    wanted = selectors.get(kind)
-    if wanted and not args.get(wanted):
-        problems.append(f"recipients_type={kind} needs {wanted}")
-    extra = [name for name in selectors.values() if name != wanted and args.get(name) is not None]
+def _recipient_problems(input: CampaignInput) -> list[str]:
+    selectors = {"tags": input.tags, "explicit": input.contact_ids, "group": input.group_id}
+    names = {"tags": "tags", "explicit": "contact_ids", "group": "group_id"}
+    kind = input.recipients_type
+    problems: list[str] = []
+    if kind in selectors and not selectors[kind]:
+        problems.append(f"recipients_type={kind} needs {names[kind]}")
+    extra = [names[other] for other, value in selectors.items() if other != kind and value is not None]
     if extra:
         problems.append(f"{', '.join(extra)} not used with recipients_type={kind}; remove them")
-    refuse(problems)
-
-
-def _recipients(args: dict[str, Any]) -> dict[str, Any]:
-    kind = args["recipients_type"]
-    if kind == "tags":
-        return {"type": "tags", "value": list(args["tags"])}
-    if kind == "explicit":
-        return {"type": "explicit", "value": list(dict.fromkeys(args["contact_ids"]))}
-    if kind == "group":
-        return {"type": "group", "groupId": args["group_id"]}
-    return {"type": "all"}
+    return problems
 
 
 class CampaignInput(ToolInput):
@@ -110,7 +100,7 @@ class CampaignInput(ToolInput):
     group_id: Annotated[GroupId | None, Field(description="recipients_type=group")] = None
     repeat: Annotated[Literal["none", "daily", "weekly"] | None, Field(description="Default none")] = None
     template_id: TemplateArg = None
-    type: Annotated[CampaignType | None, Field(description="Direct content type; or use template_id")] = None
+    type: Annotated[CampaignType | None, Field(description="Content type, or use template_id")] = None
     body: Annotated[str | None, Field(min_length=1, max_length=4096, description="Text (type=text) or caption")] = None
     media_url: MediaArg = None
     title: TitleArg = None
@@ -124,97 +114,76 @@ UNFROZEN_TEMPLATE = "the campaign renders its template at send time: later templ
 
 
 async def plan_create_campaign(call: CallContext, input: CampaignInput) -> Plan:
-    """Recipients resolved exactly (and frozen into explicit ids when a cap or allow-list applies), the
-    content rendered, the instance and quota read: the one request create_campaign will send."""
-    args = {name: getattr(input, name) for name in type(input).model_fields}
-    _check_create(args)
+    """Recipients resolved exactly and frozen into explicit ids (docs/frozen-or-guarded.md), the content
+    rendered, the instance and quota read: the one request create_campaign will send."""
+    content = Content.model_validate(input, from_attributes=True)
+    refuse(content.problems(text_name="body", allow_contact_context=False) + _recipient_problems(input))
     api, settings = call.api, call.settings
-    policed = settings.max_recipients is not None or settings.recipient_allowlist is not None
-    what = f"{args['type'].replace('_', ' ')} campaign" if args.get("type") else "template campaign"
-    preview = Preview(action=f"Create the {what} {args['name']!r}")
-    when = when_part(args["schedule"], args.get("timezone"), settings.timezone, args.get("repeat") or "none")
+    what = f"{content.type.replace('_', ' ')} campaign" if content.type else "template campaign"
+    preview = Preview(action=f"Create the {what} {input.name!r}")
+    repeat = input.repeat or "none"
+    when = when_part(input.schedule, input.timezone, settings.timezone, repeat)
+    selection = {
+        "recipients_type": input.recipients_type,
+        "tags": input.tags,
+        "contact_ids": input.contact_ids,
+        "group_id": input.group_id,
+    }
     opted = await opted_out(call)
-    who = await resolve_recipients(call, args, need_numbers=policed or bool(opted.entries), leave_out=opted.find)
-    recipients = _recipients(args)
-    selector = who.selector
-    if who.left_out:
+    who = await resolve_recipients(call, selection, need_numbers=True, leave_out=opted.find)
+    recipients, selector = frozen(who, input.recipients_type)
+    if who.left_out:  # the frozen ids already leave them out: the API's selectors could not
         selector += f", {len(who.left_out)} opted out left out"
         preview.warnings.append(opted.risk(opted.among(who.left_out)))
     opted.note_incomplete(preview)
-    # Only a list of ids can leave opted-out people out: the API's selectors cannot.
-    freeze = policed or bool(who.left_out)
-    if freeze and args["recipients_type"] != "explicit":
-        if len(who.ids) > MAX_EXPLICIT:
-            preview.blocked = f"{len(who.ids)} recipients cannot be frozen into one campaign (at most {MAX_EXPLICIT})"
-        # Membership changes after confirmation must not add people: send the resolved ids, not the selector.
-        recipients = {"type": "explicit", "value": list(who.ids)}
-        selector += f" (frozen to {len(who.ids)} contact ids)"
-    elif freeze:
-        recipients = {"type": "explicit", "value": list(who.ids)}  # unknown ids dropped, as the API would
+    if len(who.ids) > MAX_EXPLICIT:
+        preview.blocked = f"{len(who.ids)} recipients cannot be frozen into one campaign (at most {MAX_EXPLICIT})"
     preview.recipients = len(who.ids)
     preview.numbers = list(who.numbers)
     preview.details["recipients are"] = selector
     if not who.ids:
         preview.warnings.append("the selection matches no contact: the API will refuse the campaign")
-    instance = await describe_instance(api, args["instance_id"], preview, effect="its messages will fail")
+    instance = await describe_instance(api, input.instance_id, preview, effect="its messages will fail")
+    part = await describe_content(api, content, preview, instance_id=input.instance_id, per_recipient=True)
+    preview.warnings += await inbound_risks(call, [part.get("text")], preview.urls)
     sample_text: dict[str, Any] = {}
-    if args.get("template_id"):
-        await render_template(
-            api, args["template_id"], preview, instance_id=args["instance_id"], variables=args.get("variables"),
-            per_recipient=True,
-        )
-        if who.ids:
-            sample_text = await _rendered_sample(api, args, who)
-    else:
-        preview.details["type"] = args["type"]
-        text = args.get("description") if args["type"] == "buttons" else args.get("body")
-        if text:
-            preview.details["text"] = text
-        if args["type"] == "buttons":
-            preview.details["title"] = args["title"]
-            if args.get("footer"):
-                preview.details["footer"] = args["footer"]
-            preview.details["buttons"] = [button.label() for button in args["buttons"]]
-        if args.get("media_url"):
-            preview.details["media"] = args["media_url"]
-        add_urls(preview, args.get("media_url"))
-        add_urls(preview, *(button.link() for button in args.get("buttons") or []))
-        add_urls(preview, *links_in(args.get("body"), args.get("title"), args.get("description"), args.get("footer")))
+    if content.template_id and who.ids:
+        sample_text = await _rendered_sample(api, input, content.template_id, who)
     cost = await outbound_cost(api, preview, len(who.ids))
-    if args.get("repeat") in ("daily", "weekly"):
-        preview.details["repeats"] = f"{args['repeat']}: every run messages the recipients again"
+    if repeat in ("daily", "weekly"):
+        preview.details["repeats"] = f"{repeat}: every run messages the recipients again"
     payload: dict[str, Any] = {
-        "instanceId": args["instance_id"],
-        "name": args["name"],
-        "schedule": utc_iso(args["schedule"]),
+        "instanceId": input.instance_id,
+        "name": input.name,
+        "schedule": utc_iso(input.schedule),
         "recipients": recipients,
-        **content_body(args, text_key="body"),
+        **content.body(text_key="body"),
     }
-    if args.get("repeat") is not None:
-        payload["repeat"] = args["repeat"]
+    if input.repeat is not None:
+        payload["repeat"] = input.repeat
     return call.plan_from(
         preview,
         json=payload,
         selector=selector,
         contact_ids=who.ids,
         sample=who.sample,
-        content=content_part(args, preview, text_name="body"),
-        instance=instance_part(instance, args["instance_id"]),
+        content=part,
+        instance=instance_part(instance, input.instance_id),
         schedule=when,
         cost=cost,
         shown=sample_text,
-        unfrozen=UNFROZEN_TEMPLATE if args.get("template_id") else None,
+        unfrozen=UNFROZEN_TEMPLATE if content.template_id else None,
     )
 
 
-async def _rendered_sample(api: Api, args: dict[str, Any], who: Recipients) -> dict[str, Any]:
+async def _rendered_sample(api: Api, input: CampaignInput, template_id: str, who: Recipients) -> dict[str, Any]:
     """The template rendered for the first resolved recipient (the API's preview route with its
     contactId): what one real person would read. Shown only, never in the digest."""
-    body: dict[str, Any] = {"instanceId": args["instance_id"], "contactId": who.ids[0]}
-    if args.get("variables"):
-        body["variables"] = args["variables"]
+    body: dict[str, Any] = {"instanceId": input.instance_id, "contactId": who.ids[0]}
+    if input.variables:
+        body["variables"] = input.variables
     try:
-        rendered = await api.call(TEMPLATE_PREVIEW, path={"id": args["template_id"]}, json=body)
+        rendered = await api.call(TEMPLATE_PREVIEW, path={"id": template_id}, json=body)
     except ApiError:  # informational: a recipient deleted meanwhile must not block the preview
         return {}
     name = who.sample[0].get("name") if who.sample else None
@@ -222,9 +191,13 @@ async def _rendered_sample(api: Api, args: dict[str, Any], who: Recipients) -> d
     return {"sample": rendered.get("rendered"), "sample_for": one_line(name or who.ids[0], 60)}
 
 
-@toolset.tool(POST("/api/v1/campaigns"), Effect.SEND, plan=plan_create_campaign)
+@toolset.tool(
+    POST("/api/v1/campaigns"), Effect.SEND, plan=plan_create_campaign,
+    example=Example({"instance_id": Seed("PERSONAL_CONNECTED_INSTANCE_ID"), "name": "Rentrée", "schedule": Later(days=2),
+                     "recipients_type": "all", "type": "text", "body": "Bonjour"}),
+)
 async def create_campaign(call: CallContext, args: CampaignInput) -> Reply:
-    """Schedule one message to many contacts (all, tags, listed ids, or a group). For one person use send_message."""
+    """Schedule one message to many contacts (all, tags, ids or a group). One person: send_message."""
     request = call.request
     try:
         data = await call.send(request)
@@ -235,15 +208,24 @@ async def create_campaign(call: CallContext, args: CampaignInput) -> Reply:
             "there is no API to list campaigns: ask the user to check the Campaigns page of the MsgFlash "
             "dashboard for this name before creating it again",
         ) from None
-    await remember_campaign(call.campaigns, call.workspace_name, data, request.json, call.now.timestamp())
-    planned = (data.get("stats") or {}).get("planned")
-    # inferred(campaign-resolution-time): zeroed stats at create mean the API resolves them when it starts.
-    count = f"{planned} recipient(s)" if planned else f"{call.planned.recipients or 0} {RESOLVED_AT_START}"
+    recorded = await remember_campaign(call.campaigns, call.workspace_name, data, request.json, call.now.timestamp())
+    # The confirmed contact ids (explicit recipients): the API's count when it resolved them at create,
+    # else (zeroed stats: inferred(campaign-resolution-time)) the plan's.
+    planned = (data.get("stats") or {}).get("planned") or call.planned.recipients or 0
+    count = f"{planned} recipient(s)"
     return Reply(
         f"Campaign {data.get('name')!r} {data.get('status')} for {data.get('schedule')} (UTC), "
-        f"{count}, id {data.get('id')}{_safety_note(data)}",
+        f"{count}, id {data.get('id')}{_safety_note(data)}" + ("" if recorded else NOT_RECORDED),
         data,
     )
+
+
+# What create_campaign's outcome adds when its local record entry could not be written (server/campaign_record.py).
+NOT_RECORDED = (
+    ". Done, but the campaign could not be recorded locally: edits under it (its template, its recipients' "
+    "phones and names) are not guarded, and list_campaigns does not show it, until it is recorded (this "
+    "server retries on its next use of the record; other server processes do not see it until then)"
+)
 
 
 
@@ -278,7 +260,7 @@ class ListCampaignsInput(ToolInput):
 
 @toolset.tool(CAMPAIGN, Effect.READ)
 async def list_campaigns(call: CallContext, args: ListCampaignsInput) -> Reply:
-    """Campaigns created through THIS server (its local record; the API cannot list campaigns): ids, names, schedules."""
+    """Campaigns made through THIS server (the API cannot list them): ids, names, schedules."""
     api = call.api
     rows = await recorded_campaigns(call.campaigns, api, args.limit, live=args.live)
     shown = "; ".join(
@@ -343,14 +325,17 @@ class CampaignRef(ToolInput):
     campaign_id: CampaignId
 
 
-@toolset.tool(CAMPAIGN, Effect.READ)
+@toolset.tool(CAMPAIGN, Effect.READ, example=Example({"campaign_id": Seed("FINISHED_CAMPAIGN_ID")}))
 async def get_campaign(call: CallContext, args: CampaignRef) -> Reply:
     """One campaign: content, recipients selector, schedule, status and stats."""
     data = await call.api(path={"id": args.campaign_id})
     return Reply(f"Campaign {data.get('name')!r} is {data.get('status')}: {_stats_line(data.get('stats') or {})}", data)
 
 
-@toolset.tool(CAMPAIGN_STATS, Effect.READ, output=CampaignStats)
+@toolset.tool(
+    CAMPAIGN_STATS, Effect.READ, output=CampaignStats, view=STATS_VIEW,
+    example=Example({"campaign_id": Seed("FINISHED_CAMPAIGN_ID")}),
+)
 async def get_campaign_stats(call: CallContext, args: CampaignRef) -> Reply:
     """Delivery counters of a campaign (planned, queued, sent, delivered, read, failed, cancelled)."""
     data = await call.api(path={"id": args.campaign_id})
@@ -366,11 +351,34 @@ async def plan_pause_campaign(call: CallContext, input: PauseInput) -> Plan:
     return call.plan_from(Preview(action=f"Pause campaign {input.campaign_id}"), path={"id": input.campaign_id})
 
 
-@toolset.tool(POST("/api/v1/campaigns/{id}/pause"), Effect.WRITE, plan=plan_pause_campaign)
+@toolset.tool(
+    POST("/api/v1/campaigns/{id}/pause"), Effect.WRITE, plan=plan_pause_campaign,
+    example=Example({"campaign_id": Seed("SCHEDULED_CAMPAIGN_ID")}),
+)
 async def pause_campaign(call: CallContext, args: PauseInput) -> Reply:
-    """Pause a scheduled or running campaign; resume_campaign continues it."""
+    """Pause a scheduled or running campaign: the only stop, as the API cannot cancel or reschedule one;
+    resume_campaign continues it."""
     data = await call.send_plan()
-    return Reply(f"Campaign {data.get('name')!r} paused ({_stats_line(data.get('stats') or {})})", data)
+    return Reply(
+        f"Campaign {quote_untrusted(data.get('name') or '?', 80)} paused ({_stats_line(data.get('stats') or {})}). "
+        f"The API cannot cancel or reschedule a campaign: it stays paused until resume_campaign, which {_resume_would(data)}, "
+        "with its original instance and content (asking for confirmation first)",
+        data,
+    )
+
+
+def _resume_would(campaign: dict[str, Any]) -> str:
+    """What resuming a paused campaign does: back on its schedule when nothing went out yet (the API
+    resolves recipients at start), else the recipients still queued."""
+    stats = campaign.get("stats") or {}
+    started = sum(int(stats.get(key) or 0) for key in ("planned", "queued", "sent", "failed"))
+    if not started:
+        return (f"would put it back on its schedule ({campaign.get('schedule')} UTC, at once if that has passed) "
+                "to message all its recipients")
+    queued = stats.get("queued")
+    left = queued if isinstance(queued, int) else max(int(stats.get("planned") or 0) - int(stats.get("sent") or 0)
+                                                       - int(stats.get("failed") or 0), 0)
+    return f"would send the message to the recipients still queued ({left} now)"
 
 
 class ResumeInput(ToolInput):
@@ -413,18 +421,7 @@ async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
             preview.numbers = list(who.numbers)
         selector = f"{who.selector}: {len(who.ids)} now"
     instance = await describe_instance(api, campaign["instanceId"], preview, effect="its messages will fail")
-    text = campaign.get("description") if campaign.get("type") == "buttons" else campaign.get("body")
-    if text:
-        preview.details["text"] = text
-    buttons = [b for b in campaign.get("buttons") or [] if isinstance(b, dict)]
-    if campaign.get("type") == "buttons":  # §8.1's own field names: the URL allow-list sees every button link
-        preview.details["title"] = campaign.get("title")
-        if campaign.get("footer"):
-            preview.details["footer"] = campaign["footer"]
-        preview.details["buttons"] = [_button_label(b) for b in buttons]
-    add_urls(preview, campaign.get("mediaUrl"), *(b.get("url") for b in buttons))
-    add_urls(preview, *links_in(campaign.get("body"), campaign.get("title"), campaign.get("description"),
-                                campaign.get("footer")))
+    part = _stored_content(campaign, preview)
     cost = await outbound_cost(api, preview, count["recipients"])
     starts, repeat = parse_time(campaign.get("schedule")), campaign.get("repeat") or "none"
     when = when_part(starts, None, call.settings.timezone, repeat) if starts else {"utc": campaign.get("schedule"), "repeat": repeat}
@@ -435,15 +432,7 @@ async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
         preview,
         path={"id": campaign_id},
         selector=selector,
-        content={
-            "type": campaign.get("type") or "template",
-            "template_id": campaign.get("templateId"),
-            "text": text,
-            "media": campaign.get("mediaUrl"),
-            "title": campaign.get("title"),
-            "footer": campaign.get("footer"),
-            "buttons": buttons or None,
-        },
+        content=part,
         instance=instance_part(instance, campaign["instanceId"]),
         schedule=when,
         cost=cost,
@@ -451,14 +440,30 @@ async def plan_resume_campaign(call: CallContext, input: ResumeInput) -> Plan:
     )
 
 
-@toolset.tool(POST("/api/v1/campaigns/{id}/resume"), Effect.SEND, plan=plan_resume_campaign)
+@toolset.tool(
+    POST("/api/v1/campaigns/{id}/resume"), Effect.SEND, plan=plan_resume_campaign,
+    example=Example({"campaign_id": Seed("SCHEDULED_CAMPAIGN_ID")},
+                     first=("pause_campaign", {"campaign_id": Seed("SCHEDULED_CAMPAIGN_ID")})),
+)
 async def resume_campaign(call: CallContext, args: ResumeInput) -> Reply:
     """Resume a paused campaign: its remaining recipients get the message."""
     data = await call.send_plan()
     return Reply(f"Campaign {data.get('name')!r} is {data.get('status')}{_safety_note(data)}", data)
 
 
-def _button_label(button: dict[str, Any]) -> str:
-    """A stored button in the words create_campaign's preview uses: 'Voir (url: https://…)'."""
-    target = next((button[k] for k in ("url", "id", "phoneNumber", "copyCode", "key") if button.get(k)), "")
-    return one_line(f"{button.get('displayText') or button.get('name') or '?'} ({button.get('type')}: {target})", 120)
+def _stored_content(campaign: dict[str, Any], preview: Preview) -> dict[str, Any]:
+    """A stored campaign's content (§8.1's field names) as the plan's `what`, its links in the preview: the
+    same words create_campaign's preview used, every button target included. Read from the API, so not
+    validated again: shown and digested as stored."""
+    content = Content.model_construct(
+        type=campaign.get("type"),
+        template_id=campaign.get("templateId"),
+        text=campaign.get("body"),
+        media_url=campaign.get("mediaUrl"),
+        title=campaign.get("title"),
+        description=campaign.get("description"),
+        footer=campaign.get("footer"),
+    )
+    buttons = [b for b in campaign.get("buttons") or [] if isinstance(b, dict)]
+    add_urls(preview, content.media_url, *(str(b["url"]) for b in buttons if b.get("url")), *content.links())
+    return {**content.part(), "buttons": [stored_button(b) for b in buttons] or None}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -10,19 +11,27 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from ..server.api import Api, given
 from ..server.call.context import CallContext
-from ..server.errors import ApiError
+from ..server.errors import ApiError, MsgFlashError
 from ..server.guard.plan import Plan
-from ..server.registry import DELETE, GET, POST, PUT, Effect, ToolInput, Toolset
+from ..server.guard.policy import urls_in_text
+from ..server.registry import DELETE, GET, POST, PUT, Effect, Example, Made, Seed, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
 from ._impact import campaigns_line, pending_campaigns
 from ._people import SAMPLE, people
-from ._polling import FINISHED, MAX_WAIT, follow
+from ._polling import JOB_FINISHED, MAX_WAIT, follow
 from ._responses import BulkJob, Contact, ContactPage
 from ._routes import CONTACT_GROUPS, CONTACTS
 from ._types import ContactId, Cursor, JobId, Limit, Phone, phone_search
 
 toolset = Toolset("contacts", "Contacts of the workspace and bulk contact jobs.")
+
+# A job that is still running when its example call reads or cancels it: a bulk delete of 500 ids is
+# answered with a job (the ids need not exist).
+A_RUNNING_JOB = Example(
+    {"job_id": Made("jobId")},
+    first=("bulk_delete_contacts", {"contact_ids": [str(uuid.UUID(int=0x10000 + i)) for i in range(500)]}),
+)
 
 
 # The API turns 100 or more ids (bulk delete, group members) into an asynchronous job (202 + job).
@@ -218,7 +227,7 @@ class ListContactsInput(ToolInput):
     tags: TagSelector | None = None
 
 
-@toolset.tool(CONTACTS, Effect.READ, output=ContactPage)
+@toolset.tool(CONTACTS, Effect.READ, output=ContactPage, example=Example({"search": "+33 6 12 34 50 00"}))
 async def list_contacts(call: CallContext, args: ListContactsInput) -> Reply:
     """List or search contacts (name/phone); tags filters over all pages. For group members use list_group_members."""
     limit, cursor, search, sort, tags = args.limit, args.cursor, args.search, args.sort, args.tags
@@ -249,7 +258,7 @@ class ContactRef(ToolInput):
     contact_id: ContactId
 
 
-@toolset.tool(CONTACT, Effect.READ, output=Contact)
+@toolset.tool(CONTACT, Effect.READ, output=Contact, example=Example({"contact_id": Seed("AWA_CONTACT_ID")}))
 async def get_contact(call: CallContext, args: ContactRef) -> Reply:
     """One contact by id, with tags and metadata."""
     data = await call.api(path={"id": args.contact_id})
@@ -269,11 +278,44 @@ async def plan_create_contact(call: CallContext, input: CreateContactInput) -> P
     return call.plan_from(Preview(action=f"Create contact {_who(body)}"), json=body)
 
 
-@toolset.tool(POST("/api/v1/contacts"), Effect.WRITE, output=Contact, plan=plan_create_contact)
+@toolset.tool(
+    POST("/api/v1/contacts"), Effect.WRITE, output=Contact, plan=plan_create_contact,
+    example=Example({"name": "Zoé Kane", "phone": "+33612345999", "tags": ["new"]}),
+)
 async def create_contact(call: CallContext, args: CreateContactInput) -> Reply:
-    """Create a contact. A phone already in use fails with CONFLICT: find it with list_contacts."""
-    data = await call.send_plan()
+    """Create a contact. A phone in use fails with CONFLICT naming its contact id."""
+    try:
+        data = await call.send_plan()
+    except ApiError as exc:
+        if exc.code != "CONFLICT":
+            raise
+        existing = await _contact_with_phone(call.api, args.phone)
+        raise ExistingContact(exc, existing) if existing else exc from None
     return Reply(f"Created contact {_who(data)}, id {data.get('id')}", data)
+
+
+class ExistingContact(ApiError):
+    """create_contact's 409 CONFLICT with the contact that already has the number: the API's answer does
+    not name it, so "add her unless she exists" would cost the model a search; it is looked up here."""
+
+    def __init__(self, conflict: ApiError, contact: dict[str, Any]) -> None:
+        self.contact_id = str(contact.get("id"))
+        super().__init__(conflict.status, conflict.code,
+                         f"{conflict.message}: {_who(contact)}, id {self.contact_id}", conflict.details)
+
+    def advice(self) -> str:
+        return (f"nothing was created; use contact_id {self.contact_id} for that person (add_group_members "
+                "contact_ids, send_message, update_contact to change the name or tags)")
+
+
+async def _contact_with_phone(api: Api, phone: str) -> dict[str, Any] | None:
+    """The contact stored under exactly this E.164 number, or None (the lookup is a courtesy: it never
+    hides the API's own error)."""
+    try:
+        page = await api.call(CONTACTS, query={"search": phone_search(phone) or phone, "limit": 10})
+    except MsgFlashError:
+        return None
+    return next((c for c in page.get("contacts") or [] if c.get("phone") == phone), None)
 
 
 class UpdateContactInput(ToolInput):
@@ -285,39 +327,70 @@ class UpdateContactInput(ToolInput):
 
 
 async def plan_update_contact(call: CallContext, input: UpdateContactInput) -> Plan:
-    """The one PUT. A new phone for a recipient of a pending campaign (this server's record) is confirmed:
-    the campaign would message the new number. Other edits go through unasked, with no read."""
+    """The one PUT. An edit that changes what a pending campaign (this server's record) sends is a plan
+    like a send: a recipient's new phone, or a new name or metadata its template renders, is confirmed and
+    meets the policies (docs/frozen-or-guarded.md). Other edits go
+    through unasked, with no read."""
     change = given({"name": input.name, "phone": input.phone, "tags": input.tags, "meta": input.meta})
     if not change:
         raise ToolError("nothing to update: give at least one of name, phone, tags, meta")
     preview = Preview(action=f"Update contact {input.contact_id} ({', '.join(change)})",
                       details={"id": input.contact_id, "fields": list(change)})
-    if input.phone is not None:
-        await _confirm_phone_change(call, input.contact_id, input.phone, preview)
+    if {"phone", "name", "meta"} & set(change):
+        await _guard_recipient_edit(call, input, preview)
     return call.plan_from(preview, path={"id": input.contact_id}, json=change)
 
 
-async def _confirm_phone_change(call: CallContext, contact_id: str, phone: str, preview: Preview) -> None:
-    """Ask for a confirmation (in `preview`) when the contact's new phone would change whom pending
-    campaigns message. Reads nothing when this server's record holds no campaign of the workspace."""
-    api = call.api
-    if not await call.campaigns.list(call.workspace_name, 1):
+async def _guard_recipient_edit(call: CallContext, input: UpdateContactInput, preview: Preview) -> None:
+    """Ask for a confirmation (in `preview`) when the edit changes what pending campaigns send to this
+    contact, and put what they would then send under the policies: the new phone under the recipient
+    allow-list, links in a new name or metadata value (rendered by templated campaigns) under the URL
+    allow-list. Reads nothing when this server's record holds no campaign of the workspace."""
+    if call.workspace_name is None:
         return
-    contact = await api.call(CONTACT, path={"id": contact_id})
-    if contact.get("phone") == phone:
+    entries = await call.campaigns.unfinished(call.workspace_name)
+    if not entries:
+        return
+    contact = await call.api.call(CONTACT, path={"id": input.contact_id})
+    new_phone = input.phone if input.phone is not None and input.phone != contact.get("phone") else None
+    rendered = _rendered_changes(contact, input)
+    if new_phone is None and not rendered:
         return
     pending = await pending_campaigns(call, contact=contact)
-    if pending:
-        preview.action = f"Change the phone of {_who(contact)} to {one_line(phone, 32)}"
-        preview.details["campaigns"] = pending
+    templated = {entry.id for entry in entries if entry.template_id}
+    rendering = [c for c in pending if c["id"] in templated] if rendered else []
+    if new_phone is not None and pending:
+        preview.action = f"Change the phone of {_who(contact)} to {one_line(new_phone, 32)}"
+        preview.numbers = [new_phone]
         preview.warnings.append(f"{_who(contact)} is a recipient of {len(pending)} pending campaign(s), which would "
                                 f"message the new number: {campaigns_line(pending)}")
         preview.confirm_reason = "the new phone changes who pending campaigns message"
-        preview.affects = [str(campaign["id"]) for campaign in pending]
+    if rendering:
+        preview.urls = urls_in_text(*rendered)
+        preview.warnings.append(f"{len(rendering)} pending campaign(s) render {_who(contact)}'s "
+                                f"{' and '.join(f for f in ('name', 'meta') if f in preview.details['fields'])} "
+                                f"in what they send: {campaigns_line(rendering)}")
+        preview.confirm_reason = preview.confirm_reason or "the new values change what pending campaigns send"
+    asked = pending if new_phone is not None and pending else rendering
+    if asked:
+        preview.details["campaigns"] = asked
+        preview.affects = [str(campaign["id"]) for campaign in asked]
+
+
+def _rendered_changes(contact: dict[str, Any], input: UpdateContactInput) -> list[str]:
+    """The new values a template can render ({{contact.name}}, {{contact.<meta key>}}) that differ from now."""
+    values: list[str] = []
+    if input.name is not None and input.name != contact.get("name"):
+        values.append(input.name)
+    if input.meta is not None:
+        old = contact.get("meta") or {}
+        values += [str(v) for k, v in input.meta.items() if isinstance(v, str | int | float) and old.get(k) != v]
+    return values
 
 
 @toolset.tool(
-    PUT("/api/v1/contacts/{id}"), Effect.WRITE, plan=plan_update_contact, confirmable=True
+    PUT("/api/v1/contacts/{id}"), Effect.WRITE, plan=plan_update_contact, confirmable=True,
+    example=Example({"contact_id": Seed("AWA_CONTACT_ID"), "name": "Awa D."}),
 )
 async def update_contact(call: CallContext, args: UpdateContactInput) -> Reply:
     """Change a contact; omitted fields keep their value."""
@@ -336,7 +409,10 @@ async def plan_delete_contact(call: CallContext, input: ContactRef) -> Plan:
     )
 
 
-@toolset.tool(DELETE("/api/v1/contacts/{id}"), Effect.DELETE, plan=plan_delete_contact)
+@toolset.tool(
+    DELETE("/api/v1/contacts/{id}"), Effect.DELETE, plan=plan_delete_contact,
+    example=Example({"contact_id": Made("id")}, first=("create_contact", {"name": "Old Lead", "phone": "+33698761235"})),
+)
 async def delete_contact(call: CallContext, args: ContactRef) -> Reply:
     """Delete one contact for good."""
     request = call.request
@@ -394,7 +470,8 @@ async def plan_bulk_delete_contacts(call: CallContext, input: BulkDeleteInput) -
 
 
 @toolset.tool(
-    POST("/api/v1/contacts/bulk-delete"), Effect.DELETE, plan=plan_bulk_delete_contacts
+    POST("/api/v1/contacts/bulk-delete"), Effect.DELETE, plan=plan_bulk_delete_contacts,
+    example=Example({"contact_ids": [Seed("AWA_CONTACT_ID")]}),
 )
 async def bulk_delete_contacts(call: CallContext, args: BulkDeleteInput) -> Reply:
     """Delete many contacts at once, by ids or by tags; 100+ contacts return a bulk job."""
@@ -407,7 +484,7 @@ async def bulk_delete_contacts(call: CallContext, args: BulkDeleteInput) -> Repl
     return Reply(f"Deleted {data.get('deleted')} of {data.get('requested')} contact(s); {len(missing)} not found", data)
 
 
-@toolset.tool(CONTACT_GROUPS, Effect.READ)
+@toolset.tool(CONTACT_GROUPS, Effect.READ, example=Example({"contact_id": Seed("AWA_CONTACT_ID")}))
 async def get_contact_groups(call: CallContext, args: ContactRef) -> Reply:
     """The groups a contact belongs to."""
     data = await call.api(path={"id": args.contact_id})
@@ -429,7 +506,7 @@ async def list_bulk_jobs(call: CallContext, args: ListJobsInput) -> Reply:
     """List bulk contact jobs (bulk delete, group add/remove), newest first."""
     data = await call.api(query={"limit": args.limit, "cursor": args.cursor})
     jobs = data.get("jobs") or []
-    running = sum(1 for job in jobs if job.get("status") not in FINISHED)
+    running = sum(1 for job in jobs if job.get("status") not in JOB_FINISHED)
     return Reply(f"{len(jobs)} bulk job(s), {running} running{_more(data)}", data, next_cursor=data.get("nextCursor"))
 
 
@@ -437,7 +514,7 @@ class JobRef(ToolInput):
     job_id: JobId
 
 
-@toolset.tool(GET("/api/v1/contacts/bulk-jobs/{jobId}"), Effect.READ)
+@toolset.tool(GET("/api/v1/contacts/bulk-jobs/{jobId}"), Effect.READ, example=A_RUNNING_JOB)
 async def get_bulk_job(call: CallContext, args: JobRef) -> Reply:
     """One bulk job with its result summary or error."""
     data = await call.api(path={"jobId": args.job_id})
@@ -451,7 +528,7 @@ class JobProgressInput(ToolInput):
     ] = 0
 
 
-@toolset.tool(GET("/api/v1/contacts/bulk-jobs/{jobId}/progress"), Effect.READ, output=BulkJob)
+@toolset.tool(GET("/api/v1/contacts/bulk-jobs/{jobId}/progress"), Effect.READ, output=BulkJob, example=A_RUNNING_JOB)
 async def get_bulk_job_progress(call: CallContext, args: JobProgressInput) -> Reply:
     """Progress of a bulk job; optionally wait for it to finish."""
     job_id = args.job_id
@@ -459,7 +536,7 @@ async def get_bulk_job_progress(call: CallContext, args: JobProgressInput) -> Re
         call, lambda: call.api(path={"jobId": job_id}), wait_seconds=args.wait_seconds, what="bulk job"
     )
     line = job_line(data)
-    if data.get("status") not in FINISHED:
+    if data.get("status") not in JOB_FINISHED:
         line += f"; still running after waiting {waited:g} s: call again to keep following"
     return Reply(line, data)
 
@@ -470,7 +547,8 @@ async def plan_cancel_bulk_job(call: CallContext, input: JobRef) -> Plan:
 
 
 @toolset.tool(
-    POST("/api/v1/contacts/bulk-jobs/{jobId}/cancel"), Effect.WRITE, plan=plan_cancel_bulk_job
+    POST("/api/v1/contacts/bulk-jobs/{jobId}/cancel"), Effect.WRITE, plan=plan_cancel_bulk_job,
+    example=A_RUNNING_JOB,
 )
 async def cancel_bulk_job(call: CallContext, args: JobRef) -> Reply:
     """Stop a pending or processing bulk job; work already done is kept."""

@@ -12,7 +12,7 @@ from pydantic import Field, StringConstraints
 from ..server.api import given
 from ..server.call.context import CallContext
 from ..server.guard.plan import Plan
-from ..server.registry import DELETE, GET, POST, PUT, Effect, ToolInput, Toolset
+from ..server.registry import DELETE, GET, POST, PUT, Effect, Example, Seed, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
 from ._people import SAMPLE, people
@@ -70,7 +70,7 @@ class GroupRef(ToolInput):
     group_id: GroupId
 
 
-@toolset.tool(GROUP, Effect.READ, output=Group)
+@toolset.tool(GROUP, Effect.READ, output=Group, example=Example({"group_id": Seed("VIP_GROUP_ID")}))
 async def get_group(call: CallContext, args: GroupRef) -> Reply:
     """One contact group by id."""
     data = await call.api(path={"groupId": args.group_id})
@@ -89,7 +89,10 @@ async def plan_create_group(call: CallContext, input: CreateGroupInput) -> Plan:
     return call.plan_from(preview, json=_group_body(input.name, input.description, input.color))
 
 
-@toolset.tool(POST("/api/v1/contacts/groups"), Effect.WRITE, plan=plan_create_group)
+@toolset.tool(
+    POST("/api/v1/contacts/groups"), Effect.WRITE, plan=plan_create_group,
+    example=Example({"name": "Clients VIP 2"}),
+)
 async def create_group(call: CallContext, args: CreateGroupInput) -> Reply:
     """Create an empty contact group; then add_group_members."""
     data = await call.send_plan()
@@ -112,7 +115,10 @@ async def plan_update_group(call: CallContext, input: UpdateGroupInput) -> Plan:
     return call.plan_from(preview, path={"groupId": input.group_id}, json=change)
 
 
-@toolset.tool(PUT("/api/v1/contacts/groups/{groupId}"), Effect.WRITE, plan=plan_update_group)
+@toolset.tool(
+    PUT("/api/v1/contacts/groups/{groupId}"), Effect.WRITE, plan=plan_update_group,
+    example=Example({"group_id": Seed("VIP_GROUP_ID"), "name": "VIP 2"}),
+)
 async def update_group(call: CallContext, args: UpdateGroupInput) -> Reply:
     """Rename a group or change its description or colour; omitted fields keep their value."""
     data = await call.send_plan()
@@ -138,7 +144,10 @@ async def plan_delete_group(call: CallContext, input: GroupInput) -> Plan:
     return call.plan_from(preview, path={"groupId": group_id})
 
 
-@toolset.tool(DELETE("/api/v1/contacts/groups/{groupId}"), Effect.DELETE, plan=plan_delete_group)
+@toolset.tool(
+    DELETE("/api/v1/contacts/groups/{groupId}"), Effect.DELETE, plan=plan_delete_group,
+    example=Example({"group_id": Seed("LEADS_GROUP_ID")}),
+)
 async def delete_group(call: CallContext, args: GroupInput) -> Reply:
     """Delete a group (its contacts are kept)."""
     data = await call.send_plan()
@@ -174,7 +183,8 @@ async def plan_add_group_members(call: CallContext, input: AddMembersInput) -> P
 
 
 @toolset.tool(
-    POST("/api/v1/contacts/groups/{groupId}/members"), Effect.WRITE, plan=plan_add_group_members
+    POST("/api/v1/contacts/groups/{groupId}/members"), Effect.WRITE, plan=plan_add_group_members,
+    example=Example({"group_id": Seed("VIP_GROUP_ID"), "contact_ids": [Seed("AWA_CONTACT_ID")]}),
 )
 async def add_group_members(call: CallContext, args: AddMembersInput) -> Reply:
     """Add contacts to a group, by ids or by tags; 100+ contacts return a bulk job."""
@@ -217,6 +227,7 @@ async def plan_remove_group_members(call: CallContext, input: RemoveMembersInput
 
 @toolset.tool(
     DELETE("/api/v1/contacts/groups/{groupId}/members"), Effect.WRITE, destructive=True, plan=plan_remove_group_members,
+    example=Example({"group_id": Seed("VIP_GROUP_ID"), "contact_ids": [Seed("AWA_CONTACT_ID")]}),
 )
 async def remove_group_members(call: CallContext, args: RemoveMembersInput) -> Reply:
     """Remove contacts from a group (contacts are kept); 100+ ids return a bulk job."""
@@ -233,7 +244,7 @@ class ListMembersInput(ToolInput):
     cursor: Cursor | None = None
 
 
-@toolset.tool(GROUP_MEMBERS, Effect.READ, output=MemberPage)
+@toolset.tool(GROUP_MEMBERS, Effect.READ, output=MemberPage, example=Example({"group_id": Seed("VIP_GROUP_ID")}))
 async def list_group_members(call: CallContext, args: ListMembersInput) -> Reply:
     """List the contacts in a group."""
     data = await call.api(path={"groupId": args.group_id}, query={"limit": args.limit, "cursor": args.cursor})

@@ -13,12 +13,17 @@ from pydantic import Field, StringConstraints
 
 from ..server.call.context import CallContext
 from ..server.guard.plan import Plan
-from ..server.registry import GET, POST, Effect, NoArgs, ToolInput, Toolset
+from ..server.registry import GET, POST, Effect, Example, Made, NoArgs, Seed, ToolInput, Toolset
 from ..server.results import Preview, Reply
-from ._polling import FINISHED, MAX_WAIT, follow
+from ._polling import JOB_FINISHED, MAX_WAIT, follow
 from ._types import InstanceId, LookupId, _e164
 
 toolset = Toolset("lookups", "Check which numbers are on WhatsApp; import the hits as contacts.")
+
+# A lookup of 150 numbers is still running when its example call reads or cancels it.
+A_RUNNING_LOOKUP = Example({"lookup_id": Made("lookupId")},
+                           first=("start_number_lookup", {"instance_id": Seed("PERSONAL_CONNECTED_INSTANCE_ID"),
+                                                          "numbers": [f"+336990{i:05d}" for i in range(150)]}))
 
 
 MAX_NUMBERS = 10_000
@@ -112,7 +117,10 @@ async def plan_start_number_lookup(call: CallContext, input: LookupInput) -> Pla
     return call.plan_from(preview, json={"instanceId": input.instance_id, "numbers": sent})
 
 
-@toolset.tool(POST("/api/v1/number-lookups"), Effect.WRITE, plan=plan_start_number_lookup)
+@toolset.tool(
+    POST("/api/v1/number-lookups"), Effect.WRITE, plan=plan_start_number_lookup,
+    example=Example({"instance_id": Seed("PERSONAL_CONNECTED_INSTANCE_ID"), "numbers": ["+33612345000", "+33699000002"]}),
+)
 async def start_number_lookup(call: CallContext, args: LookupInput) -> Reply:
     """Check which numbers are on WhatsApp; 100+ numbers start an async lookup."""
     data = await call.send_plan()
@@ -150,7 +158,7 @@ class LookupIdInput(ToolInput):
     lookup_id: LookupId
 
 
-@toolset.tool(GET("/api/v1/number-lookups/{id}"), Effect.READ)
+@toolset.tool(GET("/api/v1/number-lookups/{id}"), Effect.READ, example=A_RUNNING_LOOKUP)
 async def get_number_lookup(call: CallContext, args: LookupIdInput) -> Reply:
     """One lookup with its result lists (onWhatsApp, notOnWhatsApp, invalid)."""
     lookup_id = args.lookup_id
@@ -164,7 +172,7 @@ class LookupProgressInput(ToolInput):
     wait_seconds: WaitSeconds | None = None
 
 
-@toolset.tool(GET("/api/v1/number-lookups/{id}/progress"), Effect.READ)
+@toolset.tool(GET("/api/v1/number-lookups/{id}/progress"), Effect.READ, example=A_RUNNING_LOOKUP)
 async def get_number_lookup_progress(call: CallContext, args: LookupProgressInput) -> Reply:
     """Progress of an async lookup; wait_seconds polls until it ends."""
     lookup_id = args.lookup_id
@@ -174,7 +182,7 @@ async def get_number_lookup_progress(call: CallContext, args: LookupProgressInpu
     status = data.get("status")
     checked, total = data.get("checkedCount", 0), data.get("normalizedCount") or data.get("requestedCount", 0)
     summary = f"Lookup {lookup_id} {status}: {data.get('progress', 0)}% ({checked}/{total} checked; {_counts(data)})"
-    if status not in FINISHED:
+    if status not in JOB_FINISHED:
         summary += f"; still running{f' after {waited:g} s' if waited else ''}, poll again"
     elif status == "failed" and data.get("error"):
         summary += f"; error: {data['error']}"
@@ -186,7 +194,8 @@ async def plan_cancel_number_lookup(call: CallContext, input: LookupIdInput) -> 
 
 
 @toolset.tool(
-    POST("/api/v1/number-lookups/{id}/cancel"), Effect.WRITE, plan=plan_cancel_number_lookup
+    POST("/api/v1/number-lookups/{id}/cancel"), Effect.WRITE, plan=plan_cancel_number_lookup,
+    example=A_RUNNING_LOOKUP,
 )
 async def cancel_number_lookup(call: CallContext, args: LookupIdInput) -> Reply:
     """Stop a running async lookup; checked results are kept."""
@@ -210,6 +219,8 @@ async def plan_import_lookup_contacts(call: CallContext, input: ImportInput) -> 
 @toolset.tool(
     POST("/api/v1/number-lookups/{id}/import-contacts"), Effect.WRITE,
     plan=plan_import_lookup_contacts,
+    example=Example({"lookup_id": Made("lookupId"), "tag": "verified"},
+                     first=("start_number_lookup", {"instance_id": Seed("PERSONAL_CONNECTED_INSTANCE_ID"), "numbers": ["+33699000002"]})),
 )
 async def import_lookup_contacts(call: CallContext, args: ImportInput) -> Reply:
     """Create contacts from a finished lookup's WhatsApp numbers."""

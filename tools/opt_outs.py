@@ -22,12 +22,13 @@ from pydantic import Field
 from ..server.api import Api
 from ..server.call.context import CallContext
 from ..server.guard.plan import Plan, from_preview
-from ..server.opt_outs import OptOut, OptOutStore, is_opt_out
-from ..server.registry import Effect, NoArgs, ToolInput, Toolset
+from ..server.opt_outs import OptOut, OptOutStore
+from ..server.registry import Effect, Example, NoArgs, Seed, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import quote_untrusted
 from ._routes import CONTACTS, MESSAGES
 from ._types import Phone
+from .inbound import is_opt_out
 
 toolset = Toolset("opt-outs", "Numbers that asked not to be messaged; every send leaves them out.")
 
@@ -195,7 +196,7 @@ async def plan_add_opt_out(call: CallContext, input: OptOutInput) -> Plan:
     return _plan(call, preview, input.phone, "add")
 
 
-@toolset.tool(CONTACTS, Effect.WRITE, plan=plan_add_opt_out)
+@toolset.tool(CONTACTS, Effect.WRITE, plan=plan_add_opt_out, example=Example({"phone": "+33612345001"}))
 async def add_opt_out(call: CallContext, args: OptOutInput) -> Reply:
     """Opt a number out; sends skip it."""
     workspace = call.workspace_name
@@ -220,7 +221,10 @@ async def plan_remove_opt_out(call: CallContext, input: OptOutInput) -> Plan:
     return _plan(call, preview, listed.phone, "remove")
 
 
-@toolset.tool(CONTACTS, Effect.WRITE, plan=plan_remove_opt_out, confirmable=True)
+@toolset.tool(
+    CONTACTS, Effect.WRITE, plan=plan_remove_opt_out, confirmable=True,
+    example=Example({"phone": Seed("OPT_OUT_SENDER")}),  # the seed's one STOP
+)
 async def remove_opt_out(call: CallContext, args: OptOutInput) -> Reply:
     """Opt a number back in if they asked."""
     workspace = call.workspace_name

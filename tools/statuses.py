@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -11,25 +11,27 @@ from ..server.api import given
 from ..server.call.context import CallContext
 from ..server.errors import OutcomeUnknown
 from ..server.guard.plan import Plan
-from ..server.registry import POST, Effect, ToolInput, Toolset
+from ..server.registry import POST, Effect, Example, Seed, ToolInput, Toolset
 from ..server.results import Preview, Reply
-from .messages import InstanceId, add_urls, describe_instance, instance_part, links_in, outbound_cost, refuse
+from ._content import Content, refuse
+from ._preview import add_urls, describe_instance, instance_part, outbound_cost
+from ._types import InstanceId
 
 toolset = Toolset("statuses", "Publish WhatsApp statuses (stories).")
 
 _URL = re.compile(r"^https?://\S+$")
 
 
-def _check(args: dict[str, Any]) -> None:
+def _problems(input: StatusInput) -> list[str]:
     problems: list[str] = []
-    if args["type"] == "image":
-        if not _URL.match(args["content"]) or len(args["content"]) > 2048:
+    if input.type == "image":
+        if not _URL.match(input.content) or len(input.content) > 2048:
             problems.append("type=image needs content to be the public http(s) URL of the image")
-        if args.get("background_color") is not None:
+        if input.background_color is not None:
             problems.append("background_color is only for type=text; remove it")
-    elif args.get("caption") is not None:
+    elif input.caption is not None:
         problems.append("caption is only for type=image; for text, put everything in content")
-    refuse(problems)
+    return problems
 
 
 class StatusInput(ToolInput):
@@ -46,46 +48,42 @@ class StatusInput(ToolInput):
 
 async def plan_publish_status(call: CallContext, input: StatusInput) -> Plan:
     """A broadcast: no recipient list exists (the policy refuses it under a recipient allow-list)."""
-    args = {name: getattr(input, name) for name in type(input).model_fields}
-    _check(args)
-    preview = Preview(action=f"Publish a {args['type']} status (story)")
-    preview.details["audience"] = "everyone who sees this number's statuses"
-    instance = await describe_instance(call.api, args["instance_id"], preview, effect="the status will be refused")
-    if args["type"] == "image":
-        preview.details["image"] = args["content"]
-        add_urls(preview, args["content"])
-        if args.get("caption"):
-            preview.details["caption"] = args["caption"]
+    refuse(_problems(input))
+    # The same content model as a message's: a text status is a text, an image status a captioned image.
+    if input.type == "image":
+        content = Content(type="image", media_url=input.content, text=input.caption)
     else:
-        preview.details["text"] = args["content"]
-        if args.get("background_color"):
-            preview.details["background"] = args["background_color"]
-    add_urls(preview, *links_in(args["content"] if args["type"] == "text" else None, args.get("caption")))
+        content = Content(type="text", text=input.content)
+    preview = Preview(action=f"Publish a {input.type} status (story)")
+    preview.details["audience"] = "everyone who sees this number's statuses"
+    if input.background_color:
+        preview.details["background"] = input.background_color
+    instance = await describe_instance(call.api, input.instance_id, preview, effect="the status will be refused")
+    add_urls(preview, *content.links())
     cost = await outbound_cost(call.api, preview, 1)  # a status counts as one outbound message
     body = {
-        "instanceId": args["instance_id"],
-        "type": args["type"],
-        "content": args["content"],
-        "caption": args.get("caption"),
-        "backgroundColor": args.get("background_color"),
+        "instanceId": input.instance_id,
+        "type": input.type,
+        "content": input.content,
+        "caption": input.caption,
+        "backgroundColor": input.background_color,
     }
     return call.plan_from(
         preview,
         json=given(body),
         selector="everyone who sees this number's statuses",
-        content={
-            "type": args["type"],
-            "text": args["content"] if args["type"] == "text" else args.get("caption"),
-            "media": args["content"] if args["type"] == "image" else None,
-        },
-        instance=instance_part(instance, args["instance_id"]),
+        content=content.part(),
+        instance=instance_part(instance, input.instance_id),
         cost=cost,
     )
 
 
-@toolset.tool(POST("/api/v1/statuses"), Effect.SEND, plan=plan_publish_status)
+@toolset.tool(
+    POST("/api/v1/statuses"), Effect.SEND, plan=plan_publish_status, broadcast=True,
+    example=Example({"instance_id": Seed("PERSONAL_CONNECTED_INSTANCE_ID"), "type": "text", "content": "Ouvert dimanche"}),
+)
 async def publish_status(call: CallContext, args: StatusInput) -> Reply:
-    """Publish a WhatsApp status (story) visible to everyone who sees this number's statuses; uses outbound quota."""
+    """Publish a WhatsApp status (story) seen by this number's contacts; uses outbound quota."""
     try:
         data = await call.send_plan()
     except OutcomeUnknown as exc:

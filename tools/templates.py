@@ -13,7 +13,7 @@ from ..server.api import given
 from ..server.call.context import CallContext
 from ..server.guard.plan import Plan
 from ..server.guard.policy import urls_in_text
-from ..server.registry import DELETE, GET, POST, PUT, Effect, ToolInput, Toolset
+from ..server.registry import DELETE, GET, POST, PUT, Effect, Example, Made, Seed, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
 from ._impact import campaigns_line, pending_campaigns
@@ -60,41 +60,86 @@ def _squash(name: str) -> str:
     return re.sub(r"[\s_-]", "", name).lower()
 
 
-def _suggestion(raw: str, cutoff: float) -> str | None:
-    """The placeholder most likely meant: same namespace if it exists, else the field in any namespace (contact first)."""
+def _real_field(namespace: str, field: str) -> str | None:
+    """The API field a placeholder most likely meant, only when it is that same field misspelt: a near miss
+    in its own namespace (contact.first_name), or the exact field name under a wrong or missing namespace
+    ({{firstName}}, {{customer.fullName}}). Never a different field: {{order.number}} is not the
+    instance's phone number."""
+    if namespace in PLACEHOLDER_FIELDS:
+        near = {_squash(known): known for known in PLACEHOLDER_FIELDS[namespace]}
+        match = difflib.get_close_matches(_squash(field), list(near), n=1, cutoff=0.75)
+        return f"{namespace}.{near[match[0]]}" if match else None
+    for space, fields in PLACEHOLDER_FIELDS.items():  # contact first
+        for known in fields:
+            if _squash(known) == _squash(field):
+                return f"{space}.{known}"
+    return None
+
+
+def _custom_key(namespace: str, field: str) -> str:
+    """The custom.* key for a value the sender supplies: 'order.number' → 'order_number'."""
+    words = field if namespace in ("custom", *PLACEHOLDER_FIELDS) or not namespace else f"{namespace}_{field}"
+    key = re.sub(r"\W+", "_", words).strip("_") or "value"
+    return key if re.match(r"[A-Za-z_]", key) else f"v_{key}"
+
+
+def _placeholder_fix(raw: str) -> str:
+    """How to write one placeholder the API does not fill: the same field spelt right, else a custom.*
+    value and the `variables` entry every send and campaign must then carry."""
     namespace, _, field = raw.rpartition(".")
-    if namespace == "custom":
-        key = re.sub(r"\W+", "_", field).strip("_")
-        return f"custom.{key}" if _PLACEHOLDER_NAME.match(f"custom.{key}") else None
-    spaces = [namespace] if namespace in PLACEHOLDER_FIELDS else list(PLACEHOLDER_FIELDS)
-    candidates = {_squash(known): f"{space}.{known}" for space in reversed(spaces) for known in PLACEHOLDER_FIELDS[space]}
-    match = difflib.get_close_matches(_squash(field), list(candidates), n=1, cutoff=cutoff)
-    return candidates[match[0]] if match else None
+    real = None if namespace == "custom" else _real_field(namespace, field)
+    key = _custom_key(namespace, field)
+    custom = f'{{{{custom.{key}}}}} and pass variables={{"{key}": "..."}} on each send or campaign'
+    if real and namespace in PLACEHOLDER_FIELDS:
+        return f"{{{{{raw[:60]}}}}}: use {{{{{real}}}}}"
+    if real:
+        return f"{{{{{raw[:60]}}}}}: use {{{{{real}}}}}, or for a value you supply use {custom}"
+    return f"{{{{{raw[:60]}}}}}: for a value you supply use {custom}"
 
 
 def check_placeholders(body: str) -> list[str]:
-    """Refuse a placeholder the API would reject or leave unfilled (its sends would fail); notes for the rest.
+    """Refuse placeholders the API would reject or leave unfilled (its sends would fail), all of them in one
+    error; notes for the rest.
 
     A contact.* name that is no standard field may be a contact's custom field, so it passes with a note,
     unless it is a near miss of a standard one (contact.first_name), which is a typo.
     """
     notes: list[str] = []
+    fixes: list[str] = []
     for match in _PLACEHOLDER.finditer(body):
         raw = match.group(1).strip()
         parsed = _PLACEHOLDER_NAME.match(raw)
         namespace, field = parsed.groups() if parsed else ("", raw)
         if parsed and (namespace == "custom" or field in PLACEHOLDER_FIELDS.get(namespace, ())):
             continue
-        suggestion = _suggestion(raw, cutoff=0.75 if namespace == "contact" else 0.6)
-        if parsed and namespace == "contact" and suggestion is None:
+        if parsed and namespace == "contact" and _real_field(namespace, field) is None:
             notes.append(f"{{{{{raw}}}}} is filled from each contact's custom field '{field}' (check with preview_template)")
             continue
-        fix = f"use {{{{{suggestion}}}}}" if suggestion else "use one of the fields below"
+        fix = _placeholder_fix(raw)
+        if fix not in fixes:
+            fixes.append(fix)
+    if fixes:
         raise ToolError(
-            f"body placeholder {{{{{raw[:60]}}}}} is not one the API fills, so sends with it would fail: {fix}. "
-            f"Placeholders: {PLACEHOLDER_GUIDE}"
+            f"{len(fixes)} body placeholder(s) the API does not fill, so sends with them would fail: "
+            f"{'; '.join(fixes)}. Placeholders: {PLACEHOLDER_GUIDE}"
         )
     return notes
+
+
+def custom_variables(template: dict[str, Any]) -> list[str]:
+    """The custom.* keys a template needs from every send and campaign (the API's `variables`, else its body)."""
+    names = template.get("variables")
+    if not isinstance(names, list):
+        names = [m.group(1).strip() for m in _PLACEHOLDER.finditer(str(template.get("body") or ""))]
+    return list(dict.fromkeys(str(n).removeprefix("custom.") for n in names if str(n).startswith("custom.")))
+
+
+def _needs_line(template: dict[str, Any]) -> str:
+    keys = custom_variables(template)
+    if not keys:
+        return ""
+    example = ", ".join(f'"{key}": "..."' for key in keys)
+    return f"; every send and campaign with it must pass variables={{{example}}}"
 
 
 def _with_notes(summary: str, notes: list[str]) -> str:
@@ -161,7 +206,7 @@ class TemplateRef(ToolInput):
     template_id: TemplateId
 
 
-@toolset.tool(TEMPLATE, Effect.READ, output=Template)
+@toolset.tool(TEMPLATE, Effect.READ, output=Template, example=Example({"template_id": Seed("WELCOME_TEMPLATE_ID")}))
 async def get_template(call: CallContext, args: TemplateRef) -> Reply:
     """One template by id, with its body and variables."""
     data = await call.api(path={"id": args.template_id})
@@ -210,14 +255,16 @@ async def plan_create_template(call: CallContext, input: CreateTemplateInput) ->
     return call.plan_from(preview, json=_template_body(input.name, input.type, input.body, input.media_url))
 
 
-@toolset.tool(POST("/api/v1/templates"), Effect.WRITE, plan=plan_create_template)
+@toolset.tool(
+    POST("/api/v1/templates"), Effect.WRITE, plan=plan_create_template,
+    example=Example({"name": "Relance", "type": "text", "body": "Hello {{contact.name}}"}),
+)
 @_document_placeholders
 async def create_template(call: CallContext, args: CreateTemplateInput) -> Reply:
     """Create a template. Placeholders: {placeholders}."""
     data = await call.send_plan()
-    return Reply(
-        _with_notes(f"Created template {_label(data)}, id {data.get('id')}{_variables_line(data)}", _notes(call.planned)), data
-    )
+    summary = f"Created template {_label(data)}, id {data.get('id')}{_variables_line(data)}{_needs_line(data)}"
+    return Reply(_with_notes(summary, _notes(call.planned)), {**data, "custom_variables": custom_variables(data)})
 
 
 class UpdateTemplateInput(ToolInput):
@@ -248,11 +295,15 @@ async def plan_update_template(call: CallContext, input: UpdateTemplateInput) ->
     return call.plan_from(preview, path={"id": input.template_id}, json=change)
 
 
-@toolset.tool(PUT("/api/v1/templates/{id}"), Effect.WRITE, plan=plan_update_template, confirmable=True)
+@toolset.tool(
+    PUT("/api/v1/templates/{id}"), Effect.WRITE, plan=plan_update_template, confirmable=True,
+    example=Example({"template_id": Seed("WELCOME_TEMPLATE_ID"), "name": "Welcome 2"}),
+)
 async def update_template(call: CallContext, args: UpdateTemplateInput) -> Reply:
     """Change a template's name, type, body or media_url; omitted fields unchanged. Placeholders: create_template."""
     data = await call.send_plan()
-    return Reply(_with_notes(f"Updated template {_label(data)}{_variables_line(data)}", _notes(call.planned)), data)
+    summary = f"Updated template {_label(data)}{_variables_line(data)}{_needs_line(data)}"
+    return Reply(_with_notes(summary, _notes(call.planned)), {**data, "custom_variables": custom_variables(data)})
 
 
 async def plan_delete_template(call: CallContext, input: TemplateRef) -> Plan:
@@ -280,7 +331,11 @@ async def _campaign_impact(call: CallContext, template_id: str, preview: Preview
                                 + campaigns_line(pending))
 
 
-@toolset.tool(DELETE("/api/v1/templates/{id}"), Effect.DELETE, plan=plan_delete_template)
+@toolset.tool(
+    DELETE("/api/v1/templates/{id}"), Effect.DELETE, plan=plan_delete_template,
+    example=Example({"template_id": Made("id")},
+                     first=("create_template", {"name": "Old", "type": "text", "body": "Hello"})),
+)
 async def delete_template(call: CallContext, args: TemplateRef) -> Reply:
     """Delete a template for good."""
     data = await call.send_plan()
@@ -311,7 +366,10 @@ class PreviewTemplateInput(ToolInput):
     variables: Variables | None = None
 
 
-@toolset.tool(TEMPLATE_PREVIEW, Effect.READ)
+@toolset.tool(
+    TEMPLATE_PREVIEW, Effect.READ,
+    example=Example({"template_id": Seed("WELCOME_TEMPLATE_ID"), "contact_id": Seed("AWA_CONTACT_ID")}),
+)
 async def preview_template(call: CallContext, args: PreviewTemplateInput) -> Reply:
     """Render a template without sending: text, variables and which are still missing."""
     body: dict[str, Any] = {"contactId": args.contact_id, "instanceId": args.instance_id}

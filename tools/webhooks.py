@@ -11,7 +11,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 from ..server.call.context import CallContext
 from ..server.guard.plan import Plan, PlannedRequest
 from ..server.guard.policy import parse_url
-from ..server.registry import DELETE, GET, POST, Effect, NoArgs, ToolInput, Toolset
+from ..server.registry import DELETE, GET, POST, Effect, Example, NoArgs, Seed, ToolInput, Toolset
 from ..server.results import Preview, Reply
 from ._responses import Webhooks
 from ._types import WebhookId
@@ -99,7 +99,10 @@ async def plan_create_webhook(call: CallContext, input: WebhookInput) -> Plan:
     )
 
 
-@toolset.tool(POST("/api/v1/webhooks"), Effect.ADMIN, plan=plan_create_webhook)
+@toolset.tool(
+    POST("/api/v1/webhooks"), Effect.ADMIN, plan=plan_create_webhook,
+    example=Example({"url": "https://hooks.example.org/msgflash", "events": ["message.sent"]}),
+)
 async def create_webhook(call: CallContext, args: WebhookInput) -> Reply:
     """Stream events to an HTTPS URL; returns the signing secret once."""
     data = await call.send_plan()
@@ -132,7 +135,10 @@ async def plan_delete_webhook(call: CallContext, input: WebhookRef) -> Plan:
     return call.plan_from(preview, path={"id": webhook_id})
 
 
-@toolset.tool(DELETE("/api/v1/webhooks/{id}"), Effect.DELETE, plan=plan_delete_webhook)
+@toolset.tool(
+    DELETE("/api/v1/webhooks/{id}"), Effect.DELETE, plan=plan_delete_webhook,
+    example=Example({"webhook_id": Seed("DEMO_WEBHOOK_ID")}),
+)
 async def delete_webhook(call: CallContext, args: WebhookRef) -> Reply:
     """Delete a webhook endpoint; its URL stops receiving events."""
     data: Any = await call.send_plan()

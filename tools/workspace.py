@@ -8,7 +8,7 @@ from pydantic import Field
 
 from ..server.call.context import CallContext
 from ..server.call.principal import ANONYMOUS
-from ..server.registry import Effect, NoArgs, ToolInput, Toolset
+from ..server.registry import Effect, Example, NoArgs, ToolInput, Toolset
 from ..server.results import Reply
 
 toolset = Toolset("workspace", "Personal and team workspaces.", always_on=True)
@@ -39,9 +39,13 @@ class SwitchInput(ToolInput):
     workspace: Annotated[str, Field(description="'personal' or a team name from list_workspaces")]
 
 
-@toolset.tool(None, Effect.READ, title="Switch workspace", session_state=True)
+@toolset.tool(
+    None, Effect.READ, title="Switch workspace", session_state=True,
+    example=Example({"workspace": "personal"}),
+)
 async def switch_workspace(call: CallContext, args: SwitchInput) -> Reply:
-    """Make a workspace active for the following calls of this connection."""
+    """Make a workspace active for the following calls of this connection. For one call in another
+    workspace, pass that tool's `workspace` argument instead."""
     workspace, workspaces = args.workspace, call.workspaces
     if call.principal == ANONYMOUS:
         # Tokenless, sessionless HTTP: every such client is this one principal, so a stored choice would
@@ -53,6 +57,12 @@ async def switch_workspace(call: CallContext, args: SwitchInput) -> Reply:
             "(or the operator sets MSGFLASH_HTTP_TOKEN)",
             {"active": None, "requested": chosen.name, "stored": False},
         )
+    was = await workspaces.active_name(call.principal)
+    # Stored even when already active: an active default becomes this connection's explicit choice.
     chosen = await workspaces.switch(workspace, call.principal)
     label = workspaces.label(chosen)
-    return Reply(f"Active workspace is now {label}", {"active": chosen.name, "kind": chosen.kind, "stored": True})
+    if chosen.name == was:
+        return Reply(f"Workspace {label} is already active: nothing changed",
+                     {"active": chosen.name, "kind": chosen.kind, "stored": True, "changed": False})
+    return Reply(f"Active workspace is now {label}. For a one-off call elsewhere, pass `workspace` on that call instead",
+                 {"active": chosen.name, "kind": chosen.kind, "stored": True, "changed": True})

@@ -21,6 +21,12 @@ BUTTON_REQUIRED = {
     "pix": ("currency", "name", "keyType", "key"),
 }
 
+# inferred(content-lengths): the reference gives no length for these button fields; the client checks the same.
+BUTTON_LIMITS = {"displayText": 256, "id": 256, "copyCode": 1024, "name": 256, "key": 256}
+# inferred(pix-key-type): §19.4 shows `keyType: "random"`; the Pix scheme's five key kinds.
+PIX_KEY_TYPES = ("phone", "email", "cpf", "cnpj", "random")
+
+# inferred(content-lengths): title, description and footer lengths (the reference states none).
 BUTTONS_SPEC = {
     "title": F("string", max_len=1024),
     "description": F("string", max_len=4096),
@@ -54,8 +60,13 @@ def check_buttons(body: dict[str, Any], details: list[dict[str, Any]]) -> None:
         for name in sorted(set(b) - allowed):
             details.append({"field": f"{where}.{name}", "message": f"Not a field of a {kind} button"})
         for name in BUTTON_REQUIRED[kind]:
-            if not isinstance(b.get(name), str) or not b.get(name):
+            value = b.get(name)
+            if not isinstance(value, str) or not value:
                 details.append({"field": f"{where}.{name}", "message": f"Required for a {kind} button"})
+            elif name in BUTTON_LIMITS and len(value) > BUTTON_LIMITS[name]:
+                details.append({"field": f"{where}.{name}", "message": f"At most {BUTTON_LIMITS[name]} characters"})
+        if kind == "pix" and isinstance(b.get("keyType"), str) and b["keyType"] not in PIX_KEY_TYPES:
+            details.append({"field": where + ".keyType", "message": "One of " + ", ".join(PIX_KEY_TYPES)})
         if kind == "url" and isinstance(b.get("url"), str) and not is_public_url(b["url"]):
             details.append({"field": where + ".url", "message": "Expected an http(s) URL"})
 

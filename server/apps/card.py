@@ -1,6 +1,7 @@
 """The review card as a confirmation channel, between the guard's two others (form and token).
 
-For a client that renders MCP Apps, a guarded call the model makes returns `confirmation_required` with
+For a client that renders MCP Apps, a call the model makes that needs a confirmation (a guarded send,
+delete or admin change, and a confirmable edit whose plan asks: server/registry.py) returns `confirmation_required` with
 the plan, rendered by `ui://msgflash/review`; its single-use token travels only in the result's `_meta`
 (which hosts hand to the view, not to the model), so only a person's click on Approve can redeem it.
 Approve calls the app-only tool `app_approve`, which repeats the exact call with the token through the
@@ -18,7 +19,6 @@ Clients without Apps never reach this module: their tools and results are those 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import replace
@@ -27,28 +27,18 @@ from typing import Any
 from mcp.server.apps import client_supports_apps
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.types import CallToolRequestParams, CallToolResult
-from pydantic_core import to_jsonable_python
 
+from ..canonical import canonical_json
 from ..results import ToolOutput, render
 
 CONFIRM_META = "io.msgflash/confirm"  # result `_meta` key of the card's confirmation (token, tool, arguments)
 SHOWN_LIMIT = 512  # cards remembered for the form fallback (per server process, oldest forgotten first)
 
 
-class NoFormSession:
-    """The request's session as the guard should see it for a card: without the elicitation capability,
-    so the guard takes its token path (the card) instead of asking in a form. Everything else delegates."""
-
-    def __init__(self, session: Any) -> None:
-        self._session = session
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._session, name)
-
-    @property
-    def client_capabilities(self) -> Any:
-        capabilities = self._session.client_capabilities
-        return capabilities.model_copy(update={"elicitation": None}) if capabilities is not None else None
+def on_card(ctx: ServerRequestContext[Any, Any]) -> ServerRequestContext[Any, Any]:
+    """`ctx` with its connection telling the guard it confirms through the card (`Connection.channel`): the
+    guard then takes its token path (the card) instead of asking in a form, whatever the client can show."""
+    return replace(ctx, lifespan_context=replace(ctx.lifespan_context, channel="card"))
 
 
 def can_show_form(ctx: ServerRequestContext[Any, Any]) -> bool:
@@ -59,8 +49,7 @@ def can_show_form(ctx: ServerRequestContext[Any, Any]) -> bool:
 def call_key(ctx: ServerRequestContext[Any, Any], tool: str, arguments: dict[str, Any]) -> str:
     """One guarded call of one connection: the tool and its canonical arguments."""
     connection = getattr(ctx.lifespan_context, "connection_id", None) or str(id(ctx.session))
-    canonical = json.dumps(to_jsonable_python(arguments), sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256("\x1f".join([connection, tool, canonical]).encode()).hexdigest()
+    return hashlib.sha256("\x1f".join([connection, tool, canonical_json(arguments)]).encode()).hexdigest()
 
 
 class ShownCards:
@@ -135,7 +124,7 @@ async def intercept(
     key = call_key(ctx, params.name, arguments)
     if shown.take(key):
         return await call_next(ctx)  # the same call again: the form, or the token for the conversation
-    result = await call_next(replace(ctx, session=NoFormSession(ctx.session)))
+    result = await call_next(on_card(ctx))
     card = as_card(result, params.name, arguments, effect=guarded[params.name], form_fallback=form)
     if card is not result:
         shown.add(key)

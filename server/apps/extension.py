@@ -8,8 +8,7 @@ not negotiate Apps.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
 from mcp.server.apps import Apps, Visibility, client_supports_apps
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -19,12 +18,12 @@ from mcp.server.mcpserver.tools.base import Tool
 from mcp.types import CallToolRequestParams, CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from ..call import principal_of
+from ..call.card_decision import cancel_card, check_card_token
 from ..guard import StaleToken
-from ..results import ToolOutput, render
-from ..runtime import Connection
-from .card import NoFormSession, ShownCards, as_card, call_key, intercept
-from .views import LEGACY_URI_KEY, REPORTS, REVIEW, VIEWS, view_meta, view_resource
+from ..registry import ToolSpec
+from ..results import render
+from .card import ShownCards, as_card, call_key, intercept, on_card
+from .views import LEGACY_URI_KEY, REVIEW, VIEWS, view_meta, view_of, view_resource
 
 ToolName = Annotated[str, Field(description="The guarded tool the card shows")]
 Arguments = Annotated[dict[str, Any], Field(description="Its arguments, exactly as previewed")]
@@ -33,13 +32,14 @@ Token = Annotated[str, Field(description="The card's confirmation")]
 APP_ONLY: list[Visibility] = ["app"]  # `_meta.ui.visibility`: hosts never offer these tools to the model
 
 
-def stamp_views(tools: Iterable[Tool], guarded: Mapping[str, str]) -> list[Tool]:
-    """The tools with the view's URI in `_meta` (both keys, `view_meta`) on those that have a view: every
-    guarded tool (the card) and the reports. Stamped on copies: built tools are shared by every server of
-    the process."""
+def stamp_views(tools: Iterable[Tool], specs: Iterable[ToolSpec]) -> list[Tool]:
+    """The tools with the view's URI in `_meta` (both keys, `view_meta`) on those that have a view (`view_of`
+    their spec): every tool a person may have to confirm (the card) and the reports. Stamped on copies: built tools are shared by
+    every server of the process."""
+    views = {spec.name: view_of(spec) for spec in specs}
     stamped: list[Tool] = []
     for tool in tools:
-        uri = REVIEW if tool.name in guarded else REPORTS.get(tool.name)
+        uri = views.get(tool.name)
         if uri is not None:
             tool = tool.model_copy(update={"meta": {**(tool.meta or {}), **view_meta(uri)}})
         stamped.append(tool)
@@ -47,14 +47,18 @@ def stamp_views(tools: Iterable[Tool], guarded: Mapping[str, str]) -> list[Tool]
 
 
 class MsgflashApps(Apps):
-    def __init__(self, guarded: Mapping[str, str]) -> None:
-        """`guarded`: each tool that needs a confirmation, and its effect (send, delete, admin)."""
+    def __init__(self, confirmable: Mapping[str, ToolSpec]) -> None:
+        """`confirmable`: each tool whose call may need a person's confirmation (guarded sends, deletes and admin
+        changes, and the edits whose plan may ask: `ToolSpec.takes_token`). On an Apps host every one of those
+        confirmations goes through the card, edits included: no token reaches the model first."""
         super().__init__()
-        self.guarded = guarded
+        self.specs = confirmable
+        # Each with its effect (send, delete, admin, write): the card dresses Approve by it.
+        self.guarded = {name: spec.effect.value for name, spec in confirmable.items()}
         self.shown = ShownCards()
         for view in VIEWS:
             self.add_resource(view_resource(view))
-        if guarded:  # a read-only configuration has nothing to approve
+        if confirmable:  # a read-only configuration has nothing to approve
             self._register_decisions()
 
     async def intercept_tool_call(
@@ -62,17 +66,18 @@ class MsgflashApps(Apps):
     ) -> HandlerResult:
         return await intercept(params, ctx, call_next, guarded=self.guarded, shown=self.shown)
 
-    def check(self, ctx: Context, tool: str) -> None:
+    def check(self, ctx: Context, tool: str) -> ToolSpec:
         if not client_supports_apps(ctx):
             raise ToolError("this tool belongs to the review card of MCP Apps hosts")
-        if tool not in self.guarded:
+        spec = self.specs.get(tool)
+        if spec is None:
             raise ToolError(f"{tool!r} is not a tool that needs confirmation here")
+        return spec
 
     async def replan(self, ctx: Context, tool: str, arguments: dict[str, Any], note: str | None = None) -> CallToolResult:
         """The guarded call planned afresh on the token path (never a form: the card is where the person is),
         as a new card. Sends nothing: the new card needs its own Approve."""
-        request = replace(ctx.request_context, session=NoFormSession(ctx.request_context.session))
-        inner = Context(request_context=request, mcp_server=ctx.mcp_server,
+        inner = Context(request_context=on_card(ctx.request_context), mcp_server=ctx.mcp_server,
                         input_params=CallToolRequestParams(name=tool, arguments=arguments))
         result = await ctx.mcp_server.call_tool(tool, arguments, inner)
         if not isinstance(result, CallToolResult):
@@ -91,13 +96,16 @@ class MsgflashApps(Apps):
                    title="Approve (review card)", annotations=annotations,
                    description="The person approved the review card: run the previewed call with its confirmation.")
         async def app_approve(tool: ToolName, arguments: Arguments, confirm_token: Token, ctx: Context) -> CallToolResult:
-            self.check(ctx, tool)
-            call = {**arguments, "confirm_token": confirm_token}
-            # The ordinary guarded path, as if the model had sent the token: binding, digest and single use
-            # are checked by the guard, not here.
-            inner = Context(request_context=ctx.request_context, mcp_server=ctx.mcp_server,
-                            input_params=CallToolRequestParams(name=tool, arguments=call))
+            spec = self.check(ctx, tool)
             try:
+                # The token first, as the guard checks it: a gone one re-plans into a fresh card, a foreign one is
+                # refused; neither reaches the call (nor its audit line).
+                await check_card_token(ctx, spec, arguments, confirm_token)
+                call = {**arguments, "confirm_token": confirm_token}
+                # The ordinary guarded path, as if the model had sent the token: binding, digest and single use
+                # are the guard's, again, at the moment of acting.
+                inner = Context(request_context=ctx.request_context, mcp_server=ctx.mcp_server,
+                                input_params=CallToolRequestParams(name=tool, arguments=call))
                 result = await ctx.mcp_server.call_tool(tool, call, inner)
             except ToolError as exc:
                 if not stale(exc):
@@ -120,13 +128,9 @@ class MsgflashApps(Apps):
                                                open_world_hint=False),
                    description="The person cancelled the review card: nothing is sent; the decision is audited.")
         async def app_cancel(tool: ToolName, arguments: Arguments, confirm_token: Token, ctx: Context) -> CallToolResult:
-            self.check(ctx, tool)
-            connection = cast(Connection, ctx.request_context.lifespan_context)
-            # The token is left to expire unused: only this card ever held it, and the card is closed now.
-            await connection.runtime.audit.record(tool=tool, workspace=None, args=arguments, confirmation="card",
-                                                  outcome="declined", principal=principal_of(ctx, connection))
-            return render(ToolOutput(status="declined", summary="Not done: the user cancelled in the review card. "
-                                     "Nothing was sent or changed.", note="Do not retry unless the user asks again."))
+            # Checked like Approve's (a token that does not exist is refused, and leaves no audit line), then
+            # used up: the card's Approve can no longer act on it.
+            return render(await cancel_card(ctx, self.check(ctx, tool), arguments, confirm_token))
 
 
 STALE_NOTE = ("The earlier confirmation had expired (or the server restarted), so nothing was sent. This is the plan "

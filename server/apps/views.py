@@ -8,10 +8,13 @@ import or start-up: cold start stays that of a server without views.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mcp.server.apps import APP_MIME_TYPE, ResourceCsp
 from mcp.server.mcpserver.resources import Resource
+
+if TYPE_CHECKING:
+    from ..registry import ToolSpec
 
 REVIEW = "ui://msgflash/review"
 CAMPAIGN_STATS = "ui://msgflash/campaign-stats"
@@ -30,12 +33,12 @@ def view_meta(uri: str) -> dict[str, Any]:
     return {"ui": {"resourceUri": uri}, LEGACY_URI_KEY: uri}
 
 
-# Read tools whose result has a visual report; their text and structured results stay as they are.
-REPORTS = {
-    "get_campaign_stats": CAMPAIGN_STATS,
-    "get_usage": USAGE,
-    "get_instance_health": INSTANCE_HEALTH,
-}
+
+def view_of(spec: ToolSpec) -> str | None:
+    """The view a tool's result opens in: the review card for every tool a person may have to confirm
+    (guarded tools and the edits whose plan may ask: `takes_token`; on an Apps host no token reaches the
+    model first), else the report its declaration names (`view=`: a read with a visual report), else none."""
+    return REVIEW if spec.takes_token else spec.view
 
 # The views fetch nothing: no connect, resource, frame or base-uri origins at all (the strictest CSP a host
 # can apply). The HTML also carries its own hash-based CSP for hosts that do not apply this one.

@@ -1,7 +1,7 @@
 """The two resolvers of a mutating tool call, wired as the SDK's resolver DAG.
 
-    bind(ctx, args)                          -> Bound  (pure: no elicitation; the CallContext + Plan)
-    confirm(ctx, args, bound=Resolve(bind))  -> Decision | Elicit[ConfirmForm]
+    bind(ctx, args)                          -> Bound  (the CallContext, Plan and the guard's one decision)
+    confirm(ctx, args, bound=Resolve(bind))  -> Decision | Elicit[ConfirmForm]  (the SDK asks the question)
     tool body(ctx, args, bound=Resolve(bind), decision=Resolve(confirm))
 
 `args` is the tool's validated argument model, the one instance the SDK hands every consumer by
@@ -20,30 +20,36 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import anyio
 from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 
 from ..errors import MsgFlashError
-from ..guard import ConfirmForm, Decision
-from ..guard.confirm import question_key, round_key
+from ..guard import ConfirmForm, Decision, can_elicit_form
+from ..guard.confirm import Presented, answer_key, question_key, round_key, with_reference
 from ..guard.plan import Plan
 from ..registry import ToolInput, ToolSpec, spec_of
-from .audit_step import audit, audit_call
-from .context import CallContext, bind_call, connection_of, principal_of
+from ..runtime import Connection
+from .audit_step import current_round
+from .context import CallContext, bind_call, connection_of
 from .era import modern_era
-from .outcome import error_name
+from .outcome import unexpected_failure
 
 
 @dataclass(frozen=True)
 class Bound:
-    """One call round's binding and, for mutating tools, its plan."""
+    """One call round's binding, its plan and the guard's one decision on it."""
 
     call: CallContext
     args: Mapping[str, Any]  # the tool's own validated arguments (no workspace / confirm_token), for the audit
     requested: str | None  # the `workspace` argument as given (part of what a token is bound to)
     input: ToolInput  # the validated arguments the planner read
-    plan: Plan | None  # None only when `replay` is set
-    replay: Decision | None = None  # a token already used by this caller for these arguments: its result
+    plan: Plan | None  # None only for a replay (the first result stands; nothing was planned)
+    decision: Decision | Elicit[ConfirmForm]  # what may happen, or the question for the person
+    answer: str | None = None  # a 2026-07-28 question's `answer_key`: what an accepted answer claims, once
+    # The workspace's write count when planning began (guard/write_lock.py): the write rebuilds its plan
+    # under the lock only if another write finished since. None: always rebuild.
+    generation: int | None = None
 
 
 def own_args(spec: ToolSpec, args: ToolInput) -> dict[str, Any]:
@@ -77,64 +83,71 @@ async def build_plan(call: CallContext, input: ToolInput, scrub: Callable[[str],
 
 
 async def bind(ctx: Context, args: ToolInput) -> Bound:
-    """The call's binding and plan (no elicitation). Its tool is the one whose argument model `args` is."""
+    """The call's binding, plan and guard decision (no elicitation yet). Its tool is the one whose argument
+    model `args` is. A confirm token is read once here (`check_token`) and handed to the decision."""
     spec = spec_of(args)
     connection = connection_of(ctx)
     runtime = connection.runtime
-    principal = principal_of(ctx, connection)
+    guard = runtime.guard
+    record = current_round()
+    principal = record.principal
     own = own_args(spec, args)
     requested = requested_workspace(args)
     token = confirm_token(args)
-    path = "dry-run" if runtime.settings.dry_run else ("token" if token else "none")
-    call: CallContext | None = None
-    outcome = "error: invalid"
+    dry_run = runtime.settings.dry_run
+    record.bound(own, "dry-run" if dry_run else ("token" if token else "none"))
+    modern = modern_era(ctx)
     try:
         call = await bind_call(connection, spec, requested, principal, ctx.report_progress)
+        record.workspace = call.workspace_name
+        binding = binding_args(own, requested)
+        presented: str | Presented | None = None
         # A token is checked before planning: refusals cost no API call, and a used one returns its first
         # result without re-planning (the object it acted on may be gone by now).
-        if token and not runtime.settings.dry_run:
-            outcome = "error: refused"
-            replay = await runtime.guard.check_token(spec, token, binding_args(own, requested), principal)
+        if token and not dry_run:
+            record.failing = "error: refused"
+            checked = await guard.check_token(spec, token, binding, principal)
+            if isinstance(checked, Decision):
+                return Bound(call=call, args=own, requested=requested, input=args, plan=None, decision=checked)
+            presented = checked
+            record.failing = "error: invalid"
+        if ctx.input_responses and modern and not dry_run:  # a 2026-07-28 round answering a question
+            replay = await guard.round_replay(round_key(principal, spec.name, ctx.request_state, ctx.input_responses))
             if replay is not None:
-                return Bound(call=call, args=own, requested=requested, input=args, plan=None, replay=replay)
-            outcome = "error: invalid"
-        if ctx.input_responses and not runtime.settings.dry_run:  # a 2026-07-28 round answering a question
-            key = round_key(principal, spec.name, ctx.request_state, ctx.input_responses)
-            replay = await runtime.guard.round_replay(key)
-            if replay is not None:
-                return Bound(call=call, args=own, requested=requested, input=args, plan=None, replay=replay)
+                return Bound(call=call, args=own, requested=requested, input=args, plan=None, decision=replay)
+        generation = await runtime.write_locks.generation(call.workspace_name)
         plan = await build_plan(call, args, runtime.scrubber.text)
-    except (MsgFlashError, ToolError) as exc:
-        # A call refused here never reaches the tool body: audit it now (every mutating call is one line).
-        if isinstance(exc, MsgFlashError):
-            outcome = f"error: {error_name(exc)}"
-        await audit(runtime, spec, workspace=call.workspace_name if call else None, args=own,
-                    confirmation=path, outcome=outcome, principal=principal)
-        if isinstance(exc, MsgFlashError):
-            raise ToolError(runtime.scrubber.text(exc.for_model())) from None
+        record.failing = "error: refused"  # the guard refuses by policy or token from here
+        decision = await guard.decide(spec, can_ask(ctx, connection), plan, args=binding, principal=principal,
+                                      confirm_token=presented)
+        record.failing = "error: invalid"
+    except MsgFlashError as exc:
+        record.failed_with(exc)
+        raise ToolError(runtime.scrubber.text(exc.for_model())) from None
+    except (ToolError, anyio.get_cancelled_exc_class()):
         raise
-    return Bound(call=call, args=own, requested=requested, input=args, plan=plan)
+    except Exception as exc:  # a bug while binding or planning: nothing was sent, and the reader is told so
+        record.failing = f"error: {type(exc).__name__}"
+        raise unexpected_failure(spec, exc, runtime.scrubber, write_started=False) from None
+    if isinstance(decision, Elicit) and modern:
+        # The era's rounds carry no nonce: each fresh question gets a reference, and its answer acts once.
+        asked = question_key(principal, spec.name, decision.message)
+        reference = await guard.ask(
+            asked, fresh=not ctx.input_responses, answer_of=lambda ref: answer_key(principal, spec.name, ref)
+        )
+        return Bound(call=call, args=own, requested=requested, input=args, plan=plan,
+                     decision=Elicit(with_reference(decision.message, reference), ConfirmForm),
+                     answer=answer_key(principal, spec.name, reference), generation=generation)
+    return Bound(call=call, args=own, requested=requested, input=args, plan=plan, decision=decision,
+                 generation=generation)
+
+
+def can_ask(ctx: Context, connection: Connection) -> bool:
+    """A form can reach a person on this request, through this channel: never through the review card, which
+    confirms with a token kept out of the model's reach (server/apps/card.py)."""
+    return connection.channel != "card" and can_elicit_form(ctx)
 
 
 async def confirm(ctx: Context, args: ToolInput, bound: Annotated[Bound, Resolve(bind)]) -> Decision | Elicit[ConfirmForm]:
-    """The guard's decision on the bound plan (may ask the person)."""
-    call = bound.call
-    spec = call.spec
-    runtime = connection_of(ctx).runtime
-    if bound.replay is not None:
-        return bound.replay
-    assert bound.plan is not None
-    token = confirm_token(args)
-    try:
-        decision = await runtime.guard.decide(
-            spec, ctx, bound.plan, args=binding_args(bound.args, bound.requested), principal=call.principal,
-            confirm_token=token,
-        )
-        if isinstance(decision, Elicit) and not ctx.input_responses and modern_era(ctx):
-            await runtime.guard.new_question(question_key(call.principal, spec.name, decision.message))
-        return decision
-    except ToolError:
-        # Refused by the guard (policy, bad/expired/foreign token): audited, then surfaced.
-        path = "dry-run" if runtime.settings.dry_run else ("token" if token else "none")
-        await audit_call(runtime, call, bound.args, confirmation=path, outcome="error: refused")
-        raise
+    """The bound decision; a question is asked by the SDK (a form, or a 2026-07-28 round)."""
+    return bound.decision

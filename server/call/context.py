@@ -107,6 +107,7 @@ class CallContext:
         return from_preview(
             preview,
             tool=self.spec.name,
+            broadcast=self.spec.broadcast,
             workspace=self.workspace_name,
             label=self.label,
             requests=(PlannedRequest(route, path=path, json=json),),

@@ -71,12 +71,19 @@ def not_acted(spec: ToolSpec, decision: Decision, label: str | None) -> ToolOutp
     return ToolOutput(
         status="declined",
         workspace=label,
-        summary=(
-            f"Not done: the user {'cancelled' if decision.answer == 'cancel' else 'declined'} the confirmation. "
-            "Nothing was sent or changed."
-        ),
+        summary=f"Not done: {DECLINED.get(decision.answer or '', DECLINED['decline'])}. Nothing was sent or changed.",
         note="Do not retry unless the user asks again.",
     )
+
+
+# Why nothing was done, by the person's answer (Decision.answer).
+DECLINED = {
+    "decline": "the user declined the confirmation",
+    "cancel": "the user cancelled the confirmation",
+    "card": "the user cancelled in the review card",
+    # A form answered "accept" without a JSON `true` in the box ("yes", 1, "true", nothing): not a tick.
+    "unticked": "the confirmation form came back without its box ticked (only a ticked box goes ahead)",
+}
 
 
 _TEXT_KEYS = {"body", "text", "name", "description", "caption", "title", "footer", "rendered", "fullName", "content"}

@@ -4,8 +4,9 @@ Path of a call: the arguments, validated by the SDK with the tool's argument mod
 runs (`arguments_model`: the declared `ToolInput` plus `workspace` / `confirm_token`) -> `binding.bind`
 (the one CallContext and, for mutating tools, the frozen Plan) -> `binding.confirm` (the guard; a
 `Resolve` dependency on `bind`, so elicitation works on both protocol eras) -> `execution`
-(re-check, act exactly once, outcome) -> `results.render` (sanitised, scrubbed `ToolOutput`) ->
-`audit_step`. Read tools skip the resolvers: they bind once in the body.
+(re-check, act exactly once, outcome) -> `results.render` (sanitised, scrubbed `ToolOutput`). The whole
+round of a write, resolvers included, runs inside `audit_step.audited_round` (`AuditedTool`): one line per
+round, whatever happens. Read tools skip the resolvers: they bind once in the body.
 
 Every tool runs one of two shared call paths, `read` or `write`, made into an SDK tool once
 (`Tool.from_function`) and copied per tool with its name, description, annotations and arguments model:
@@ -15,17 +16,18 @@ evaluated where the functions are defined (no postponed annotations in this modu
 
 from collections.abc import Iterable
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from mcp.server.mcpserver import Context, ElicitationResult, Resolve
 from mcp.server.mcpserver.tools.base import Tool
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import Field, create_model
 
 from ..guard import ConfirmForm
 from ..output_schemas import output_schema_for
 from ..registry import ToolInput, ToolSpec, spec_of
+from .audit_step import audited_round
 from .binding import Bound, bind, confirm
 from .context import bind_route, connection_of, principal_of
 from .execution import run_mutating, run_read
@@ -89,10 +91,25 @@ async def write(
     return await run_mutating(bound.call.spec, ctx, bound, decision)
 
 
+class AuditedTool(ReadableArgumentsTool):
+    """The write path's SDK tool: the whole round (resolvers and body) is one audited step (audit_step)."""
+
+    async def run(self, arguments: dict[str, Any], context: Context[Any, Any], convert_result: bool = False) -> Any:
+        spec = cast(type[ToolInput], self.fn_metadata.arg_model).tool_spec  # set by `arguments_model`
+        assert spec is not None
+        connection = connection_of(context)
+        async with audited_round(connection.runtime, spec, principal_of(context, connection)) as record:
+            result = await super().run(arguments, context, convert_result)
+            record.asking = isinstance(result, InputRequiredResult)  # a question: the answering round records
+            return result
+
+
 @cache
 def _shared(mutating: bool) -> Tool:
     """The SDK's tool for one of the two call paths (its context parameter and resolvers), made once."""
-    return ReadableArgumentsTool.from_function(write if mutating else read, structured_output=False)
+    if mutating:
+        return AuditedTool.from_function(write, structured_output=False)
+    return ReadableArgumentsTool.from_function(read, structured_output=False)
 
 
 def _build_tool(spec: ToolSpec) -> Tool:

@@ -24,30 +24,18 @@ API for other modules:
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic_core import to_jsonable_python
-
 from ..api.route import Route
+from ..canonical import canonical_json as canonical
 from ..results import Preview
+from ..untrusted import names_line, one_line, quote_untrusted, readable, shown
 
 SHORT = 16  # hex characters of the digest shown to people
 
 
-def canonical(value: Any) -> str:
-    """Canonical JSON: sorted keys, no spaces, None kept out of dicts; the bytes a digest covers."""
-    return json.dumps(_drop_none(to_jsonable_python(value)), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _drop_none(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list | tuple):
-        return [_drop_none(v) for v in value]
-    return value
 
 
 @dataclass(frozen=True)
@@ -67,7 +55,8 @@ class PlannedRequest:
 class Plan:
     """What a mutating call will do. Built once per call round; never mutated.
 
-    Decisive (in the digest): tool, workspace, requests, recipients/numbers/contact_ids, content,
+    Decisive (in the digest): tool, workspace, requests, recipients/numbers/contact_ids, content (every
+    field recipients get: text, media, each button's target, the place, a shared card's name and number),
     urls, schedule utc/repeat, instance id, blocked. Informational (shown only): action, label, selector,
     sample, shown, schedule local, cost, risk, unfrozen, details.
     """
@@ -94,6 +83,7 @@ class Plan:
     confirm_reason: str | None = None  # a `confirmable` tool's call that needs a confirmation, and why
     details: Mapping[str, Any] = field(default_factory=dict[str, Any])  # other informational lines
     shown: Mapping[str, Any] = field(default_factory=dict[str, Any])  # informational `what` keys: sample, sample_for
+    broadcast: bool = False  # its tool reaches everyone who has the number (ToolSpec.broadcast): no recipient list
     digest: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -126,11 +116,9 @@ class Plan:
     # ------------------------------------------------------------------------------ views
 
     def view(self, changes: list[str] | None = None) -> dict[str, Any]:
-        """The JSON shape shared with the review card and previews (keys absent when not applicable).
-
-        The flat keys of the former preview (recipients, text, urls, warnings, details...) stay next to
-        the structured ones while clients move over.
-        """
+        """The JSON shape shared with the review card and previews (keys absent when not applicable):
+        who/what/when/cost/instance/risk, plus the informational `details` lines that none of them holds;
+        through `readable`: no bidi or invisible characters, and line breaks only inside message text."""
         out: dict[str, Any] = {"tool": self.tool, "action": self.action}
         if self.label or self.workspace:
             out["workspace"] = self.label or self.workspace
@@ -163,31 +151,29 @@ class Plan:
             out["changes"] = changes
         if self.unfrozen:
             out["unfrozen"] = self.unfrozen
-        # Former flat preview keys.
-        if self.recipients is not None:
-            out["recipients"] = self.recipients
         for key, value in self.details.items():
             out.setdefault(key, value)
-        if self.urls:
-            out["urls"] = list(self.urls)
-        if self.risk:
-            out["warnings"] = list(self.risk)
         if self.blocked:
             out["blocked"] = self.blocked
-        return out
+        return readable(out, MESSAGE_TEXT)
 
     def as_text(self, changes: list[str] | None = None) -> str:
         """The question a person reads in an elicitation form: workspace and digest first, so a changed
-        plan or workspace is a different question (the 2026-07-28 era then asks again by itself)."""
+        plan or workspace is a different question (the 2026-07-28 era then asks again by itself).
+
+        Every line passes `one_line` last, so no value (a template name, a contact card, a rendered
+        sample) can start a line of its own and forge "Recipients: 1" or "workspace: personal"; message
+        text is quoted with its line breaks marked; people are named in words (`names_line`)."""
         lines = [f"{self.action} (workspace: {self.label or self.workspace or '-'}; plan {self.short})"]
         lines.extend(f"CHANGED: {line}" for line in changes or [])
         if self.recipients is not None:
-            lines.append(f"Recipients: {self.recipients}" + (f" ({self.selector})" if self.selector else ""))
+            named = f": {names_line(self.sample, self.recipients)}" if self.sample else ""
+            lines.append(f"Recipients: {self.recipients}" + (f" ({self.selector})" if self.selector else "") + named)
+        lines.extend(content_lines(self.content or {}))
         for key, value in self.details.items():
-            shown = ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
-            lines.append(f"{key}: {shown}")
+            lines.append(f"{key}: {_form_value(key, value)}")
         if self.shown.get("sample"):
-            lines.append(f"sample for {self.shown.get('sample_for')}: {self.shown['sample']}")
+            lines.append(f"sample for {self.shown.get('sample_for')}: {_form_value('sample', self.shown['sample'])}")
         if self.schedule:
             local = f", {self.schedule['local']}" if self.schedule.get("local") else ""
             repeat = self.schedule.get("repeat")
@@ -202,7 +188,47 @@ class Plan:
         if self.unfrozen:
             lines.append(f"NOT FROZEN: {self.unfrozen}")
         lines.extend(f"WARNING: {warning}" for warning in self.risk)
-        return "\n".join(lines)
+        return "\n".join(one_line(line, FORM_LINE) for line in lines)
+
+
+# Keys whose value is a message's own text: kept multi-line in the card's data (a block of its own
+# there), quoted with "⏎" for its line breaks in a form.
+MESSAGE_TEXT = frozenset({"text", "sample"})
+FORM_LINE = 6000  # a form line's cap: a whole 4,096-character message fits, quoted
+
+
+def _form_value(key: str, value: Any) -> str:
+    if key in MESSAGE_TEXT and isinstance(value, str):
+        return quote_untrusted(value, FORM_LINE - 100, breaks="⏎")
+    return shown(value, FORM_LINE - 100)
+
+
+def content_lines(content: Mapping[str, Any]) -> list[str]:
+    """Every decisive field of a plan's `what`, one line each, as a person reads it in a form: the text,
+    the media, what each button does (number called, code copied, link opened, Pix key), the place,
+    the contact card shared. Third-party values are kept on one line each."""
+    lines: list[str] = []
+    if content.get("template"):
+        lines.append(f"template: {quote_untrusted(content['template'], 120)}")
+    elif content.get("type"):
+        lines.append(f"type: {content['type']}")
+    for key, limit in (("title", 200), ("text", None), ("footer", 200), ("media", 300)):
+        value = content.get(key)
+        if value:  # the message text is shown whole, quoted, its line breaks marked: it is what people will read
+            lines.append(f"{key}: {_form_value(key, value) if limit is None else one_line(value, limit)}")
+    for button in content.get("buttons") or ():
+        lines.append(f"button {one_line(button.get('label'), 60)!r}: {one_line(button.get('target'), 300)}")
+    place = content.get("location")
+    if place:
+        named = ", ".join(one_line(p, 120) for p in (place.get("name"), place.get("address")) if p)
+        lines.append(f"location: {place.get('latitude')}, {place.get('longitude')}" + (f" ({named})" if named else ""))
+    card = content.get("card")
+    if card:
+        lines.append(f"shares contact card: {quote_untrusted(card.get('name') or '?', 60)} ({one_line(card.get('phone'), 32)})")
+    if content.get("variables"):
+        pairs = ", ".join(f"{k}={one_line(v, 60)}" for k, v in content["variables"].items())
+        lines.append(f"variables: {pairs}")
+    return lines
 
 
 def _host(url: str) -> str:
@@ -223,13 +249,10 @@ def from_preview(
     **parts: Any,
 ) -> Plan:
     """A plan whose informational lines come from a `Preview` filled by the preview helpers."""
-    details = dict(preview.details)
     if preview.contact_ids and "contact_ids" not in parts:
         parts["contact_ids"] = tuple(preview.contact_ids)
     if preview.affects and "affects" not in parts:
         parts["affects"] = tuple(preview.affects)
-    if parts.get("instance"):
-        details.pop("instance", None)  # shown once, from the structured part
     return Plan(
         tool=tool,
         action=preview.action,
@@ -242,7 +265,7 @@ def from_preview(
         risk=tuple(preview.warnings),
         blocked=preview.blocked,
         confirm_reason=preview.confirm_reason,
-        details=details,
+        details=dict(preview.details),
         **parts,
     )
 
@@ -251,7 +274,8 @@ def from_preview(
 
 
 def changes(old: Mapping[str, Any] | None, new: Plan) -> list[str]:
-    """What differs between a confirmed plan (its `decisive()` dict) and the live one, in words."""
+    """What differs between a confirmed plan (its `decisive()` dict) and the live one, in words: every
+    line gives before → after ("recipients 3 → 4", a text quoted both ways), never only "changed"."""
     if old is None:
         return ["the plan changed since it was confirmed"]
     cur = new.decisive()
@@ -262,26 +286,69 @@ def changes(old: Mapping[str, Any] | None, new: Plan) -> list[str]:
 
     if differs("workspace"):
         lines.append(f"workspace {old.get('workspace')} → {cur.get('workspace')}")
-    if differs("recipients"):
-        lines.append(f"recipients {old.get('recipients')} → {cur.get('recipients')}")
-    elif differs("numbers") or differs("contact_ids"):
-        lines.append("recipient list changed (same count)")
+    if differs("recipients") or differs("numbers") or differs("contact_ids"):
+        lines.extend(_recipient_changes(old, cur))
     before, after = old.get("content") or {}, cur.get("content") or {}
     if canonical(before.get("text")) != canonical(after.get("text")):
-        lines.append("template text changed" if after.get("template_id") or before.get("template_id") else "text changed")
-    for key in ("media", "buttons", "type", "template_id"):
+        what = "template text" if after.get("template_id") or before.get("template_id") else "text"
+        lines.append(f"{what} changed: {_was(before.get('text'))} → {_was(after.get('text'))}")
+    for key in sorted((set(before) | set(after)) - {"text"}):
         if canonical(before.get(key)) != canonical(after.get(key)):
-            lines.append(f"{key} changed")
+            lines.append(f"{key} {_was(before.get(key))} → {_was(after.get(key))}")
     if differs("urls"):
-        lines.append("links changed")
+        lines.append("links " + _set_change(old.get("urls") or [], cur.get("urls") or []))
     if differs("schedule"):
-        lines.append("schedule changed")
+        lines.append(f"schedule {_when(old.get('schedule'))} → {_when(cur.get('schedule'))}")
     if differs("instance"):
         lines.append(f"instance {old.get('instance')} → {cur.get('instance')}")
     if differs("affects"):
         lines.append(f"pending campaigns affected {len(old.get('affects') or [])} → {len(cur.get('affects') or [])}")
     if differs("blocked"):
-        lines.append("a policy now refuses it" if cur.get("blocked") else "no longer refused")
+        lines.append(f"a policy now refuses it: {_was(cur.get('blocked'))}" if cur.get("blocked") else
+                     f"no longer refused (was: {_was(old.get('blocked'))})")
     if not lines and (differs("requests") or differs("tool")):
         lines.append("the request changed")
     return lines or ["the plan changed since it was confirmed"]
+
+
+def _recipient_changes(old: Mapping[str, Any], cur: Mapping[str, Any]) -> list[str]:
+    """The count before → after (from the ids or numbers when a plan counts none), then who came and went."""
+
+    def count(plan: Mapping[str, Any]) -> int:
+        recipients = plan.get("recipients")
+        return recipients if isinstance(recipients, int) else len(plan.get("contact_ids") or plan.get("numbers") or [])
+
+    lines = [f"recipients {count(old)} → {count(cur)}"]
+    # Phones say who to a person; contact ids only when nothing else shows that someone was swapped.
+    if canonical(old.get("numbers")) != canonical(cur.get("numbers")):
+        lines.append(f"numbers {_set_change(old.get('numbers') or [], cur.get('numbers') or [])}")
+    elif count(old) == count(cur):
+        lines.append(f"contact ids {_set_change(old.get('contact_ids') or [], cur.get('contact_ids') or [])}")
+    return lines
+
+
+def _set_change(before: list[Any], after: list[Any], shown_at_most: int = 3) -> str:
+    """'3 → 4 (added +336…)': the sizes, then what was added and removed, named when few."""
+    added = [str(v) for v in after if v not in before]
+    removed = [str(v) for v in before if v not in after]
+
+    def some(values: list[str]) -> str:
+        named = ", ".join(one_line(v, 120) for v in values[:shown_at_most])
+        return named + (f" and {len(values) - shown_at_most} more" if len(values) > shown_at_most else "")
+
+    moved = [f"added {some(added)}" if added else "", f"removed {some(removed)}" if removed else ""]
+    return f"{len(before)} → {len(after)} ({'; '.join(m for m in moved if m)})"
+
+
+def _was(value: Any) -> str:
+    """One side of a change, short: text quoted (it may be third-party), 'none' for nothing."""
+    if value is None:
+        return "none"
+    return quote_untrusted(value, 60) if isinstance(value, str) else shown(value, 120)
+
+
+def _when(schedule: Any) -> str:
+    if not isinstance(schedule, Mapping):
+        return "none"
+    repeat = schedule.get("repeat")
+    return f"{schedule.get('utc')} UTC" + (f", repeats {repeat}" if repeat not in (None, "none") else "")

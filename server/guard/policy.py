@@ -32,9 +32,6 @@ if TYPE_CHECKING:
 
     from ..settings import Settings
 
-# Tools whose reach is everyone who has the sending number, not a list of recipients.
-BROADCAST_TOOLS = frozenset({"publish_status"})
-
 # RFC 2606 / 6761 special-use names: not in the public suffix list, but links to them are still links.
 _RESERVED_TLDS = ("example", "test", "invalid", "localhost", "local", "onion", "internal")
 _WEB_SCHEMES = ("http", "https")
@@ -48,6 +45,12 @@ _SCHEMED = re.compile(r"(?:" + "|".join(_SPECIAL_SCHEMES) + r"|javascript|data|f
 # Dots IDNA maps to '.' in a host (UTS #46): `evil．example` opens evil.example. Finding links reads them
 # as '.', so linkify sees the host a phone opens.
 _WIDE_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
+# A template placeholder is filled when the message renders: `{{contact.name}}`, `{{custom.link}}` and
+# `{{user.email}}` are not hosts (.name, .link, .email are top-level domains). Each is read as one opaque
+# label, so a link built around one (`https://{{custom.host}}/pay`) is still found, with a host no
+# allow-list names: refused, since nobody can say where it will point.
+_PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
+PLACEHOLDER_LABEL = "placeholder"
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ def urls_in_text(*texts: str | None) -> list[str]:
     """Every link in free text, as written (trailing punctuation trimmed), in order, once.
 
     Catches what a chat client would make clickable: `https://...`, `www.x.shop`, `evil.example/login`,
-    e-mail addresses, `http:evil.example` (a special scheme needs no `//`), hosts written with full-width
+    e-mail addresses (never a template placeholder such as `{{contact.name}}`: see _PLACEHOLDER), `http:evil.example` (a special scheme needs no `//`), hosts written with full-width
     or ideographic dots, and any `scheme://` token linkify would cut short (a backslash ends its match,
     while a browser reads `https://evil.example\\.shop.example` as host evil.example: the whole token
     is kept so the parser sees what a browser sees).
@@ -125,7 +128,7 @@ def urls_in_text(*texts: str | None) -> list[str]:
     for text in texts:
         if not text:
             continue
-        text = text.translate(_WIDE_DOTS)
+        text = _PLACEHOLDER.sub(PLACEHOLDER_LABEL, text.translate(_WIDE_DOTS))
         for token in text.split():
             if "://" in token and token.rstrip(_TRAILING).index("://") + 3 < len(token.rstrip(_TRAILING)):
                 add(token[token.index("://") - _scheme_length(token) :])
@@ -175,16 +178,18 @@ def _shown(url: str) -> str:
 
 
 def policy_problem(
-    numbers: Iterable[str], count: int | None, urls: Iterable[str], *, tool: str, settings: Settings
+    numbers: Iterable[str], count: int | None, urls: Iterable[str], *, tool: str, settings: Settings,
+    broadcast: bool = False,
 ) -> str | None:
     """Why the configured policies refuse this call outright, or None.
 
     `numbers`: every recipient number the call reaches, as resolved; `count`: how many recipients
-    in total (None when the call has no recipients, e.g. a webhook); `urls`: every link it carries.
+    in total (None when the call has no recipients, e.g. a webhook); `urls`: every link it carries;
+    `broadcast`: the tool reaches everyone who has the sending number (declared on the tool, ToolSpec.broadcast).
     """
     numbers = list(numbers)
     reach = count if count is not None else (len({_digits(n) for n in numbers}) or None)
-    if tool in BROADCAST_TOOLS and settings.recipient_allowlist is not None and not settings.allow_statuses:
+    if broadcast and settings.recipient_allowlist is not None and not settings.allow_statuses:
         return (
             f"{tool} broadcasts to everyone who has the sending number, and MSGFLASH_RECIPIENT_ALLOWLIST is set; "
             "set MSGFLASH_ALLOW_STATUSES=1 in the server's environment to allow statuses anyway"
@@ -194,7 +199,7 @@ def policy_problem(
             f"this would reach {reach} recipients; the configured cap per confirmation is "
             f"{settings.max_recipients} (MSGFLASH_MAX_RECIPIENTS). Narrow the recipients."
         )
-    if settings.recipient_allowlist is not None and tool not in BROADCAST_TOOLS:
+    if settings.recipient_allowlist is not None and not broadcast:
         allowed = {_digits(n) for n in settings.recipient_allowlist}
         outside = sorted({n for n in numbers if _digits(n) not in allowed})
         if outside:
@@ -213,7 +218,7 @@ def policy_problem(
     return None
 
 
-def view_policy_problem(view: Mapping[str, Any], settings: Settings) -> str | None:
+def view_policy_problem(view: Mapping[str, Any], settings: Settings, *, broadcast: bool = False) -> str | None:
     """`policy_problem` over a plan's JSON view (PLAN_SHAPE.md): who.numbers / who.count, and every URL
     in what.links, what.media, what.buttons[].target and a top-level `urls` list (webhooks)."""
     who: Mapping[str, Any] = view.get("who") or {}
@@ -223,4 +228,5 @@ def view_policy_problem(view: Mapping[str, Any], settings: Settings) -> str | No
         urls.append(str(what["media"]))
     urls += [str(b.get("target")) for b in what.get("buttons") or [] if b.get("type") == "url" and b.get("target")]
     urls += [str(u) for u in view.get("urls") or []]
-    return policy_problem(who.get("numbers") or [], who.get("count"), urls, tool=str(view.get("tool")), settings=settings)
+    return policy_problem(who.get("numbers") or [], who.get("count"), urls, tool=str(view.get("tool")), settings=settings,
+                          broadcast=broadcast)

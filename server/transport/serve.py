@@ -88,7 +88,14 @@ def http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, *
     security = transport_security(host, port, settings.allowed_hosts)
     app = server.streamable_http_app(transport_security=security, host=host)
     # Outermost, so a refused opening request costs no session, no auth check and no body read.
-    app.add_middleware(SessionCap, limit=settings.max_sessions_per_client, key=principal_key(settings))
+    runtime = server.runtime
+
+    def monotonic() -> float:
+        # The runtime's clock, read at each request: a test that points the runtime at another clock moves this too.
+        return runtime.clock.monotonic()
+
+    app.add_middleware(SessionCap, limit=settings.max_sessions_per_client, key=principal_key(settings),
+                       clock=monotonic)
     return app
 
 

@@ -15,7 +15,6 @@ request for the SDK's idle timeout has been reaped. 2026-07-28 requests open no 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -43,9 +42,10 @@ class SessionCap:
         *,
         limit: int,
         key: bytes,
+        clock: Callable[[], float],
         idle_timeout: float = DEFAULT_SESSION_IDLE_TIMEOUT,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`clock`: monotonic seconds, the runtime's (server/clock.py `Clock.monotonic`), read on each request."""
         self.app = app
         self._limit = limit
         self._key = key

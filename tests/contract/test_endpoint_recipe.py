@@ -1,9 +1,9 @@
 """The endpoint recipe (docs/adding-an-endpoint.md): every endpoint of the contract has its four pieces.
 
-An endpoint in api-contract/endpoints.json needs a tool declaration (tools/<toolset>.py), a sandbox
-route (sandbox/routes/<group>.py) and a behaviour test (tests/tools/test_<toolset>.py) that calls the
-tool; its audit rule is derived from the declaration's Effect, and the contract says which endpoints
-must be audited. Each test names the endpoint, what is missing and where to add it.
+An endpoint in api-contract/endpoints.json needs a tool declaration (tools/<toolset>.py) with a valid
+example, a sandbox route (sandbox/routes/<group>.py) and a behaviour test (tests/tools/test_<toolset>.py)
+that calls the tool; its audit rule is derived from the declaration's Effect (which calls are audited) and
+its argument types (which values are kept), and the contract says which endpoints must be audited. Each test names the endpoint, what is missing and where to add it.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from msgflash_mcp.sandbox.routes import ALL_ROUTES
-from msgflash_mcp.server.registry import ToolSpec
+from msgflash_mcp.server.registry import Later, Made, Seed, ToolSpec
 from msgflash_mcp.tools import ALL_TOOLSETS
+from pydantic import ValidationError
 
 ROOT = Path(__file__).parents[2]
 ENDPOINTS: list[dict[str, Any]] = json.loads((ROOT / "api-contract/endpoints.json").read_text())
@@ -102,6 +103,39 @@ def test_every_endpoint_that_acts_is_audited() -> None:
         if e["destructive"] and not spec.effect.mutating
     ]
     assert not missing, "\n".join(missing)
+
+
+def _placeholder(value: Any) -> Any:
+    """An example value as a stand-in the argument model accepts (no sandbox here: that is test_examples)."""
+    from msgflash_mcp.sandbox import seed
+
+    if isinstance(value, Seed):
+        return getattr(seed, value.name)
+    if isinstance(value, Later):
+        return "2099-01-01T00:00:00+00:00"
+    if isinstance(value, Made):
+        return "00000000-0000-4000-8000-000000000001"
+    if isinstance(value, dict):
+        return {key: _placeholder(item) for key, item in cast(dict[str, Any], value).items()}
+    if isinstance(value, list | tuple):
+        return [_placeholder(item) for item in cast(list[Any], value)]
+    return value
+
+
+def test_every_tool_declares_an_example_its_arguments_accept() -> None:
+    """The declaration's example drives the audit line test, the output-schema test and test_examples: a tool
+    with required arguments and no `example=` (or a stale one) is named here, with where to add it."""
+    problems: list[str] = []
+    for spec in SPECS:
+        try:
+            spec.input.model_validate(_placeholder(dict(spec.example.args)))
+        except ValidationError as exc:
+            problems.append(
+                f"{spec.name}: its example is not a valid call ({exc.error_count()} error(s), first: "
+                f"{exc.errors()[0]['loc']} {exc.errors()[0]['msg']}); declare `example=Example({{...}})` on "
+                f"@toolset.tool in tools/{spec.toolset}.py"
+            )
+    assert not problems, "\n".join(problems)
 
 
 def test_every_endpoint_has_a_behaviour_test() -> None:

@@ -13,8 +13,13 @@ from msgflash_mcp.server.footprint import BYTE_TARGET, TOKEN_TARGET, model_view,
 
 pytestmark = pytest.mark.anyio
 
-# Parameters described once in the server instructions instead of on every tool (~430 tokens).
+# Parameters described once in the server instructions instead of on every tool (~430 tokens), and ids
+# (`<kind>_id`: "Ids come from list_* tools", ~200 tokens).
 DESCRIBED_IN_INSTRUCTIONS = {"workspace", "confirm_token"}
+
+
+def described_in_instructions(name: str) -> bool:
+    return name in DESCRIBED_IN_INSTRUCTIONS or name.endswith("_id")
 
 
 async def test_model_view_fits_the_token_target(client: Client) -> None:
@@ -33,12 +38,13 @@ async def test_every_parameter_is_described_on_the_tool_or_in_the_instructions(c
         f"{tool.name}.{name}"
         for tool in (await client.list_tools()).tools
         for name, prop in tool.input_schema.get("properties", {}).items()
-        if not prop.get("description") and name not in DESCRIBED_IN_INSTRUCTIONS
+        if not prop.get("description") and not described_in_instructions(name)
     ]
     assert undescribed == []
     instructions = client.instructions or ""
     assert "optional `workspace` argument" in instructions
     assert "confirmation_required with a preview and confirm_token" in instructions
+    assert "Ids come from list_* tools" in instructions
 
 
 async def test_only_tools_with_a_data_model_declare_an_output_schema(client: Client) -> None:

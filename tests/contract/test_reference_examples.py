@@ -177,7 +177,8 @@ async def test_every_button_kind_is_described_with_its_own_fields(unconfirmed: C
         schema = tools[name].input_schema["properties"]["buttons"]
         assert schema["items"]["required"] == ["type"], name  # display_text is not required of every kind
         described = schema["description"]
-        assert "pix: currency, name, key_type, key" in described and "reply: display_text, id" in described
+        assert "pix: currency, name, key_type (phone|email|cpf|cnpj|random), key; no display_text, no amount" in described
+        assert "Each: type, display_text, and reply: id | url: url" in described
 
 
 # ------------------------------------------------------------------ numeric template variables (§7.1, §9.4)

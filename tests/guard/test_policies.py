@@ -169,7 +169,7 @@ async def test_group_that_grew_past_the_cap_after_the_preview_is_refused(sandbox
     args = campaign(recipients_type="group", group_id=VIP_GROUP_ID)
     async with Client(server) as client:
         pending = await call_ok(client, "create_campaign", args)
-        assert pending["preview"]["recipients"] == 5
+        assert pending["preview"]["who"]["count"] == 5
         members = await call_ok(client, "list_group_members", {"group_id": VIP_GROUP_ID})
         inside = {m["id"] for m in members["data"]["members"]}
         newcomer = next(c["id"] for c in personal_contacts() if c["id"] not in inside)

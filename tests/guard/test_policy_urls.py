@@ -110,6 +110,20 @@ def test_a_word_before_a_colon_is_not_a_link() -> None:
     assert urls_in_text("shop.example:8080/x") and all(url_allowed(u, SHOP) for u in urls_in_text("shop.example:8080/x"))
 
 
+def test_template_placeholders_are_not_hosts() -> None:
+    """.name, .link and .email are top-level domains, yet `{{contact.name}}` is filled when the message renders."""
+    text = "Bonjour {{contact.name}}, votre lien {{custom.link}} ({{ user.email }}) {{contact.fullName}}"
+    assert urls_in_text(text) == []
+    assert policy_problem([], None, urls_in_text(text), tool="create_template", settings=make_settings(url_allowlist=SHOP)) is None
+
+
+def test_a_link_built_around_a_placeholder_is_still_a_link_no_allowlist_names() -> None:
+    found = urls_in_text("Payez sur https://{{custom.host}}/pay ou shop.example/{{custom.path}}")
+    assert found == ["https://placeholder/pay", "shop.example/placeholder"]
+    problem = policy_problem([], None, found, tool="create_template", settings=make_settings(url_allowlist=SHOP))
+    assert problem is not None and "https://placeholder/pay" in problem and "shop.example/placeholder" not in problem
+
+
 def test_links_are_listed_once_in_order_with_trailing_punctuation_trimmed() -> None:
     assert urls_in_text("(https://shop.example/a), https://shop.example/a.", None, "") == ["https://shop.example/a"]
 
@@ -142,12 +156,16 @@ def test_cap_uses_the_exact_count() -> None:
 
 
 def test_statuses_are_refused_under_a_recipient_allowlist_unless_allowed() -> None:
+    from msgflash_mcp.tools import ALL_TOOLSETS
+
+    # Which tools broadcast is declared on the tool: statuses, and no tool that names its recipients.
+    assert [s.name for t in ALL_TOOLSETS for s in t.specs if s.broadcast] == ["publish_status"]
     locked = make_settings(recipient_allowlist="+33612345001")
-    problem = policy_problem([], None, [], tool="publish_status", settings=locked)
+    problem = policy_problem([], None, [], tool="publish_status", broadcast=True, settings=locked)
     assert problem is not None and "MSGFLASH_ALLOW_STATUSES" in problem
     allowed = make_settings(recipient_allowlist="+33612345001", allow_statuses=True)
-    assert policy_problem([], None, [], tool="publish_status", settings=allowed) is None
-    assert policy_problem([], None, [], tool="publish_status", settings=make_settings()) is None
+    assert policy_problem([], None, [], tool="publish_status", broadcast=True, settings=allowed) is None
+    assert policy_problem([], None, [], tool="publish_status", broadcast=True, settings=make_settings()) is None
 
 
 def test_plan_view_policies_read_every_url_place() -> None:

@@ -73,19 +73,28 @@ async def test_claim_once_then_used_then_result_for_replays(redis: Any) -> None:
 
 
 @pytest.mark.parametrize("kind", ["memory", "redis"])
-async def test_a_fresh_question_releases_the_round_an_earlier_identical_call_claimed(redis: Any, kind: str) -> None:
-    """The claim of an acted 2026-07-28 round is dropped when the same caller is asked the same question
-    afresh (a new call), on either store; until then a re-sent round still replays."""
+async def test_an_answer_acts_once_and_fresh_asks_release_nothing(redis: Any, kind: str) -> None:
+    """On either store: a fresh ask gets a new reference once the question was answered, the same one while it
+    is unanswered (a concurrent re-send's answer stays valid), a later round the same one; an answer is claimed
+    once (its round then replays the result), and asking afresh never releases an earlier claim."""
     store = MemoryTokenStore() if kind == "memory" else RedisTokenStore(redis)
     guard = Guard(make_settings(), store)
-    assert await guard.claim_round("create_campaign", "round:1", "asked:q") is None
-    await guard.save_result("round:1", {"status": "ok", "summary": "Campaign created"})
-    assert await guard.round_replay("round:1") is not None  # a re-send of that round: the first result
-    await guard.new_question("asked:other")  # another question releases nothing
-    assert await guard.round_replay("round:1") is not None
-    await guard.new_question("asked:q")
-    assert await guard.round_replay("round:1") is None and await store.get("asked:q") is None
-    assert await guard.claim_round("create_campaign", "round:1", "asked:q") is None  # the new call acts
+
+    def answer_of(reference: str) -> str:
+        return f"answer:{reference}"
+
+    first = await guard.ask("asked:q", fresh=True, answer_of=answer_of)
+    assert await guard.ask("asked:q", fresh=False, answer_of=answer_of) == first  # the answering round
+    assert await guard.ask("asked:q", fresh=True, answer_of=answer_of) == first  # asked again, still unanswered
+    assert await guard.claim_answer("create_campaign", answer_of(first), "round:1") is None  # acts
+    await guard.save_result(answer_of(first), {"status": "ok", "summary": "Campaign created"})
+    second = await guard.ask("asked:q", fresh=True, answer_of=answer_of)  # answered, asked afresh: a new one
+    assert second != first and await guard.ask("asked:q", fresh=False, answer_of=answer_of) == second
+    replay = await guard.round_replay("round:1")  # the old round re-sent: still its first result
+    assert replay is not None and replay.replay == {"status": "ok", "summary": "Campaign created"}
+    again = await guard.claim_answer("create_campaign", answer_of(first), "round:2")  # the old answer elsewhere
+    assert again is not None and again.kind == "replay"
+    assert await guard.claim_answer("create_campaign", answer_of(second), "round:3") is None  # the new answer
 
 
 async def test_save_result_never_resurrects_an_expired_token(redis: Any) -> None:
@@ -185,23 +194,23 @@ async def test_a_token_minted_on_one_replica_works_once_on_another(redis_url: st
         request = PlannedRequest(spec.route, path={"id": args["contact_id"]})
         plan = Plan(tool="delete_contact", action="Delete contact", workspace="personal", requests=(request,))
         common: dict[str, Any] = {"principal": "http:alice", "args": args}
-        pending = await a.decide(spec, None, plan, confirm_token=None, **common)
+        pending = await a.decide(spec, False, plan, confirm_token=None, **common)
         assert isinstance(pending, Decision) and pending.kind == "pending" and pending.token
-        go = await b.decide(spec, None, plan, confirm_token=pending.token, **common)
+        go = await b.decide(spec, False, plan, confirm_token=pending.token, **common)
         assert isinstance(go, Decision) and go.kind == "proceed"
         await b.save_result(go.token_hash, {"status": "ok", "summary": "Deleted"})
-        replay = await a.decide(spec, None, plan, confirm_token=pending.token, **common)
+        replay = await a.decide(spec, False, plan, confirm_token=pending.token, **common)
         assert isinstance(replay, Decision) and replay.kind == "replay"
         assert replay.replay == {"status": "ok", "summary": "Deleted"}
         # another principal on another replica: refused
         from mcp.server.mcpserver.exceptions import ToolError
 
         with pytest.raises(ToolError, match="different arguments"):
-            await b.decide(spec, None, plan, confirm_token=pending.token, **{**common, "principal": "http:bob"})
+            await b.decide(spec, False, plan, confirm_token=pending.token, **{**common, "principal": "http:bob"})
         # and the memory store would not have known the token at all
         with pytest.raises(ToolError, match="unknown or expired"):
             await Guard(settings, MemoryTokenStore(clock), clock=clock).decide(
-                spec, None, plan, confirm_token=pending.token, **common
+                spec, False, plan, confirm_token=pending.token, **common
             )
     finally:
         await a_conn.aclose()

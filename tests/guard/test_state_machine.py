@@ -559,11 +559,9 @@ class PlanMachine(RuleBasedStateMachine):
                 assert set(campaign["_recipients"]) == world.members
             else:  # resolved when it starts (2030): the selector checked below is what will be resolved
                 assert not campaign["_resolved"] and campaign["_recipients"] == []
-            if self.capped:  # frozen: people who join later cannot be added by the API
-                assert campaign["recipients"]["type"] == "explicit"
-                assert set(campaign["recipients"]["value"]) == world.members
-            else:
-                assert campaign["recipients"] == {"type": "group", "groupId": VIP_GROUP_ID}
+            # frozen, capped or not: people who join later cannot be added by the API
+            assert campaign["recipients"]["type"] == "explicit"
+            assert set(campaign["recipients"]["value"]) == world.members
             if action.templated:
                 assert campaign["templateId"] == WELCOME_TEMPLATE_ID and campaign["body"] is None
             else:

@@ -29,7 +29,7 @@ async def mint(guard: Guard, args: dict[str, Any], principal: str = "conn-a") ->
     assert SPEC.route is not None
     request = PlannedRequest(SPEC.route, json=args)  # any arguments: the token must reveal none of them
     plan = Plan(tool=SPEC.name, action="Delete contact", workspace="personal", requests=(request,))
-    decision = await guard.decide(SPEC, None, plan, args=args, principal=principal, confirm_token=None)
+    decision = await guard.decide(SPEC, False, plan, args=args, principal=principal, confirm_token=None)
     assert isinstance(decision, Decision) and decision.kind == "pending" and decision.token
     return decision.token
 

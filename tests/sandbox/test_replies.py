@@ -121,7 +121,7 @@ async def test_reply_arrives_on_the_clock_and_not_before(api: httpx2.AsyncClient
     assert (reply["from"], reply["to"], reply["body"], reply["createdAt"]) == ("+33612345000", S.PERSONAL_WA_NUMBER, text, iso(at))
     assert reply["contactId"] == S.AWA_CONTACT_ID and reply["campaignId"] is None
     full = (await api.get(f"/api/v1/messages/{reply['id']}")).json()["data"]
-    assert full["meta"]["inReplyTo"] == out["id"]
+    assert full["replyTo"] == reply["replyTo"] == out["id"]  # list items carry it too
 
     events = [e for e in await received_events(api, hook) if e["payload"]["from"] in awa]
     assert len(events) == 1
@@ -166,7 +166,7 @@ async def test_campaign_recipients_reply_after_delivery(api: httpx2.AsyncClient,
     by_to = {m["to"]: m for m in sends}
     for reply in new:
         full = (await api.get(f"/api/v1/messages/{reply['id']}")).json()["data"]
-        assert full["meta"]["inReplyTo"] == by_to[reply["from"]]["id"]
+        assert full["replyTo"] == by_to[reply["from"]]["id"]
         assert reply["createdAt"] > by_to[reply["from"]]["createdAt"]
     events = [e for e in await received_events(api, hook) if e["payload"]["from"] in leads]
     assert sorted(e["payload"]["messageId"] for e in events) == sorted(m["id"] for m in new)

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from mcp import Client
-from msgflash_mcp.sandbox.seed import LEADS_GROUP_ID, PERSONAL_CONNECTED_INSTANCE_ID, TEAM_INSTANCE_ID
+from msgflash_mcp.sandbox.seed import PERSONAL_CONNECTED_INSTANCE_ID, TEAM_INSTANCE_ID, VIP_GROUP_ID
 from msgflash_mcp.server.campaign_record import (
+    LIST_LIMIT,
     CampaignEntry,
     RedisCampaignRecord,
     SqliteCampaignRecord,
@@ -44,6 +45,21 @@ async def test_sqlite_record_lists_newest_first_per_workspace(tmp_path: Path) ->
     await reopened.close()
 
 
+async def test_sqlite_unfinished_lists_every_entry_until_marked_finished(tmp_path: Path) -> None:
+    """Pending-campaign guards read every unfinished entry, whatever its age: no cut to the newest."""
+    record = SqliteCampaignRecord(str(tmp_path / "campaigns.sqlite3"))
+    for n in range(LIST_LIMIT + 5):
+        await record.add(entry(f"c{n}", at=float(n)))
+    await record.add(entry("other", workspace="acme", at=1_000))
+    unfinished = await record.unfinished("personal")
+    assert len(unfinished) == LIST_LIMIT + 5 and unfinished[-1].id == "c0"  # the oldest is still there
+    await record.mark_finished("c0")
+    assert "c0" not in [e.id for e in await record.unfinished("personal")]
+    found = await record.get("c0")
+    assert found is not None and found.finished  # still listed by list_campaigns
+    await record.close()
+
+
 @pytest.mark.redis
 async def test_redis_record_is_shared_by_replicas(redis_url: str) -> None:  # noqa: F811
     import redis.asyncio as aioredis
@@ -60,6 +76,8 @@ async def test_redis_record_is_shared_by_replicas(redis_url: str) -> None:  # no
         got = await b.get("x")
         assert got is not None and got.schedule == "2031-01-01T10:00:00.000Z"
         assert [e.id for e in await a.list()] == ["z", "y", "x"]
+        await a.mark_finished("x")  # seen finished by one replica: skipped by the other's guards too
+        assert [e.id for e in await b.unfinished("personal")] == ["y"]
     finally:
         await one.aclose()
         await two.aclose()
@@ -95,13 +113,13 @@ async def create(client: Client, workspace: str, name: str, **recipients: Any) -
 async def test_list_campaigns_shows_what_this_server_created(client: Client) -> None:
     empty = await call_ok(client, "list_campaigns", {"workspace": "personal"})
     assert empty["data"]["campaigns"] == [] and "only campaigns created through this server" in empty["summary"].lower()
-    first = await create(client, "personal", "Soldes \u202eevil\n\nSYSTEM", recipients_type="group", group_id=LEADS_GROUP_ID)
+    first = await create(client, "personal", "Soldes \u202eevil\n\nSYSTEM", recipients_type="group", group_id=VIP_GROUP_ID)
     second = await create(client, "personal", "Rentrée")
     team = await create(client, "sandbox-team", "Team push")
     listed = await call_ok(client, "list_campaigns", {"workspace": "personal"})
     rows = listed["data"]["campaigns"]
     assert [r["id"] for r in rows] == [second["id"], first["id"]]  # newest first, this workspace only
-    assert rows[1]["recipients"] == {"type": "group", "groupId": LEADS_GROUP_ID}  # nobody in it opted out
+    assert rows[1]["recipients"]["type"] == "explicit"  # the group's members, frozen when confirmed
     assert rows[1]["schedule"].startswith("2031-01-01T10:00:00")
     assert rows[0]["live"]["status"] == "scheduled"
     assert "this MCP server" in listed["data"]["source"]

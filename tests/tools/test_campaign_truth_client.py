@@ -20,7 +20,7 @@ from msgflash_mcp.sandbox.seed import (
 from msgflash_mcp.server.app import build_server
 from msgflash_mcp.server.campaign_record import still_pending
 
-from tests.conftest import call_error, call_ok, make_settings
+from tests.conftest import call_error, call_ok, link_urls, make_settings
 from tests.resolution import each_resolution
 
 pytestmark = pytest.mark.anyio
@@ -72,8 +72,9 @@ async def test_resume_shows_a_buttons_campaigns_buttons_and_polices_their_links(
     assert made["buttons"] == [{"type": "url", "displayText": "Voir", "url": "https://evil.example/promo"}]
     await call_ok(client, "pause_campaign", {"campaign_id": made["id"]})
     preview = (await call_ok(client, "resume_campaign", {"campaign_id": made["id"]}))["preview"]
-    assert preview["buttons"] == ["Voir (url: https://evil.example/promo)"] and preview["title"] == "Soldes"
-    assert preview["text"] == "-20 %" and "https://evil.example/promo" in preview["urls"]
+    assert preview["what"]["buttons"] == [{"type": "url", "label": "Voir", "target": "https://evil.example/promo"}]
+    assert preview["what"]["title"] == "Soldes"
+    assert preview["what"]["text"] == "-20 %" and "https://evil.example/promo" in link_urls(preview)
     refused = await call_error(allowlisted, "resume_campaign", {"campaign_id": made["id"]})
     assert "evil.example" in refused  # the allow-list saw the button's link
 

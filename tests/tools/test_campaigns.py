@@ -13,17 +13,17 @@ from msgflash_mcp.sandbox.seed import (
     AWA_CONTACT_ID,
     FAILING_CONTACT_ID,
     FINISHED_CAMPAIGN_ID,
-    LEADS_GROUP_ID,
     PERSONAL_CONNECTED_INSTANCE_ID,
     PERSONAL_CONTACTS,
     PERSONAL_DISCONNECTED_INSTANCE_ID,
     PROMO_TEMPLATE_ID,
     SCHEDULED_CAMPAIGN_ID,
     USER_ID,
+    VIP_GROUP_ID,
 )
 from msgflash_mcp.tools import _recipients
 
-from tests.conftest import call_error, call_ok, mutations
+from tests.conftest import call_error, call_ok, link_urls, mutations
 from tests.opt_outs import reachable
 from tests.resolution import each_resolution
 
@@ -46,7 +46,7 @@ def campaign(**extra: Any) -> dict[str, Any]:
         "name": "Offre VIP",
         "schedule": later(),
         "recipients_type": "group",
-        "group_id": LEADS_GROUP_ID,  # nobody in it opted out (tests/opt_outs.py): counts are the group's
+        "group_id": VIP_GROUP_ID,
         "type": "text",
         "body": "Offre réservée : https://shop.example.com/vip",
     }
@@ -62,27 +62,25 @@ def tagged(tag: str) -> int:
     return sum(1 for _, _, tags in PERSONAL_CONTACTS if tag in tags)
 
 
-def phones(*tags: str) -> list[str]:
-    """Seeded personal contacts with any of `tags` (all of them without tags)."""
-    return [phone for _, phone, have in PERSONAL_CONTACTS if not tags or set(tags) & set(have)]
-
-
 # ------------------------------------------------------------------------------ create: preview
 
 
 async def test_group_campaign_preview_counts_the_groups_members(client: Client, ledger: Ledger) -> None:
-    group = await call_ok(client, "get_group", {"group_id": LEADS_GROUP_ID})
+    group = await call_ok(client, "get_group", {"group_id": VIP_GROUP_ID})
     first = await call_ok(client, "create_campaign", campaign())
     assert first["status"] == "confirmation_required" and first["workspace"] == SANDBOX_PERSONAL
     preview = first["preview"]
-    assert preview["recipients"] == group["data"]["contactCount"] == tagged("lead")
-    assert preview["recipients are"] == 'members of group "Leads"'
+    assert preview["who"]["count"] == group["data"]["contactCount"] == tagged("vip")
+    # The group is resolved in the plan and its members' ids are sent: the preview says so.
+    assert preview["recipients are"] == (
+        'members of group "VIPs", frozen to these 5 contacts (people added later are not messaged)'
+    )
     assert preview["action"] == "Create the text campaign 'Offre VIP'"
-    assert preview["text"] == "Offre réservée : https://shop.example.com/vip"
-    assert preview["urls"] == ["https://shop.example.com/vip"]
+    assert preview["what"]["text"] == "Offre réservée : https://shop.example.com/vip"
+    assert link_urls(preview) == ["https://shop.example.com/vip"]
     assert preview["instance"]["state"] == "connected"
     assert isinstance(preview["cost"]["quota_before"], int)
-    assert "warnings" not in preview
+    assert "risk" not in preview
     assert mutations(ledger()) == [] and creates(ledger()) == []
 
 
@@ -95,13 +93,14 @@ async def test_campaign_is_created_once_with_the_token(client: Client, ledger: L
     assert second["status"] == "ok" and second["workspace"] == SANDBOX_PERSONAL
     data = second["data"]
     assert data["status"] == "scheduled" and data["schedule"] == "2031-06-01T10:00:00.000Z"
-    assert data["recipients"] == {"type": "group", "groupId": LEADS_GROUP_ID}
-    vips = tagged("lead")
-    assert first["preview"]["recipients"] == vips and data["body"] == args["body"]
-    # Zeroed stats at create (the reference's example) unless the API freezes the recipients at creation:
-    # the summary counts the people in the selection now, and says when they are resolved.
+    vips = tagged("vip")
+    # The group's members as explicit ids (frozen at the confirmation), never the selector
+    assert data["recipients"]["type"] == "explicit" and len(data["recipients"]["value"]) == vips
+    assert first["preview"]["who"]["count"] == vips and data["body"] == args["body"]
+    # Zeroed stats at create (the reference's example) unless the API resolves at creation: either way the
+    # summary counts the confirmed contacts.
     assert data["stats"]["planned"] == (vips if resolution == "create" else 0)
-    count = f"{vips} recipient(s)" if resolution == "create" else f"{vips} people now in the selection; resolved when it starts"
+    count = f"{vips} recipient(s)"
     assert second["summary"] == (
         f"Campaign 'Offre VIP' scheduled for 2031-06-01T10:00:00.000Z (UTC), {count}, id {data['id']}; "
         "safety allow (low risk)"
@@ -118,22 +117,22 @@ async def test_template_campaign_with_a_missing_custom_variable_is_flagged(clien
     args = campaign(type=None, body=None, template_id=PROMO_TEMPLATE_ID)
     preview = (await call_ok(client, "create_campaign", args))["preview"]
     assert preview["action"] == "Create the template campaign 'Offre VIP'"
-    assert preview["template"] == "Code promo (text)"
-    [warning] = preview["warnings"]
+    assert preview["what"]["template"] == "Code promo (text)"
+    [warning] = preview["risk"]
     assert "custom.code" in warning and "variables=" in warning
     # contact.* is filled for each recipient at send time: shown, not a warning.
     assert preview["filled per recipient"] == ["contact.firstName"]
 
     filled = (await call_ok(client, "create_campaign", {**args, "variables": {"code": "VIP20"}}))["preview"]
-    assert "warnings" not in filled
-    assert filled["text"] == "Hello {{contact.firstName}}, utilisez VIP20."
+    assert "risk" not in filled
+    assert filled["what"]["text"] == "Hello {{contact.firstName}}, utilisez VIP20."
 
 
 async def test_disconnected_instance_is_flagged(client: Client) -> None:
     preview = (await call_ok(client, "create_campaign", campaign(instance_id=PERSONAL_DISCONNECTED_INSTANCE_ID)))[
         "preview"
     ]
-    assert preview["warnings"] == [
+    assert preview["risk"] == [
         "instance support-ancien is disconnected: its messages will fail until it is reconnected in the dashboard"
     ]
 
@@ -141,8 +140,8 @@ async def test_disconnected_instance_is_flagged(client: Client) -> None:
 @pytest.mark.parametrize(
     ("selector", "expected"),
     [
-        ({"recipients_type": "all", "group_id": None}, len(reachable(phones()))),
-        ({"recipients_type": "tags", "tags": ["vip", "lead"], "group_id": None}, len(reachable(phones("vip", "lead")))),
+        ({"recipients_type": "all", "group_id": None}, len(reachable([p for _, p, _ in PERSONAL_CONTACTS]))),
+        ({"recipients_type": "tags", "tags": ["vip", "lead"], "group_id": None}, 11),
         (
             {
                 "recipients_type": "explicit",
@@ -156,9 +155,9 @@ async def test_disconnected_instance_is_flagged(client: Client) -> None:
 async def test_preview_resolves_every_recipient_selector(
     client: Client, ledger: Ledger, selector: dict[str, Any], expected: int
 ) -> None:
-    # vip + lead: 5 + 7, Khady has both tags and is counted once; seeded opt-outs are left out
+    # vip + lead: 5 + 7, Khady has both tags and is counted once; `all` leaves the seeded STOP out
     preview = (await call_ok(client, "create_campaign", campaign(**selector)))["preview"]
-    assert preview["recipients"] == expected
+    assert preview["who"]["count"] == expected
     assert mutations(ledger()) == []
 
 
@@ -170,7 +169,7 @@ async def test_tag_count_is_exact_across_pages(
     preview = (
         await call_ok(client, "create_campaign", campaign(recipients_type="tags", tags=["customer"], group_id=None))
     )["preview"]
-    assert preview["recipients"] == preview["who"]["count"] == len(reachable(phones("customer")))
+    assert preview["who"]["count"] == preview["who"]["count"] == tagged("customer")
     assert "at least" not in preview["recipients are"]
     pages = [e for e in ledger() if e["method"] == "GET" and e["path"] == "/api/v1/contacts"]
     assert len(pages) > 2
@@ -183,9 +182,9 @@ async def test_quota_left_is_shown_and_warns_when_short(client: Client, sandbox_
     sandbox.db.execute("COMMIT")
     preview = (await call_ok(client, "create_campaign", campaign(recipients_type="all", group_id=None)))["preview"]
     assert preview["cost"]["quota_before"] == 5000 - 4995
-    everyone = len(reachable(phones()))
-    assert preview["recipients"] == everyone
-    assert any(w.startswith(f"{everyone} recipients but only 5 outbound messages left") for w in preview["warnings"])
+    everyone = len(reachable([phone for _, phone, _ in PERSONAL_CONTACTS]))  # the seeded STOP is left out
+    assert preview["who"]["count"] == everyone
+    assert any(w.startswith(f"{everyone} recipients but only 5 outbound messages left") for w in preview["risk"])
 
 
 async def test_repeating_campaign_says_it_messages_again(client: Client) -> None:
@@ -202,8 +201,10 @@ async def test_buttons_campaign_preview(client: Client, ledger: Ledger) -> None:
         buttons=[{"type": "url", "display_text": "Voir", "url": "https://shop.example.com/soldes"}],
     )
     (first,) = [await call_ok(client, "create_campaign", args)]
-    assert first["preview"]["buttons"] == ["Voir (url: https://shop.example.com/soldes)"]
-    assert first["preview"]["urls"] == ["https://shop.example.com/soldes"]
+    assert first["preview"]["what"]["buttons"] == [
+        {"type": "url", "label": "Voir", "target": "https://shop.example.com/soldes"}
+    ]
+    assert link_urls(first["preview"]) == ["https://shop.example.com/soldes"]
     second = await call_ok(client, "create_campaign", {**args, "confirm_token": first["confirm_token"]})
     assert second["data"]["type"] == "buttons"
     assert len(creates(ledger())) == 1
@@ -277,13 +278,21 @@ async def test_pause_is_not_guarded_and_resume_previews_the_remaining_recipients
     sandbox = sandbox_app.state.sandbox
     paused = await call_ok(client, "pause_campaign", {"campaign_id": SCHEDULED_CAMPAIGN_ID})
     assert paused["status"] == "ok" and paused["data"]["status"] == "paused"
-    assert paused["summary"].startswith("Campaign 'Lancement été' paused")
+    assert paused["summary"].startswith('Campaign "Lancement été" paused')
+    # The API has no cancel nor reschedule: the result says pausing is the stop, and what resuming would do.
+    stats = paused["data"]["stats"]
+    resume = (  # resolved at start (nothing counted yet) or at creation (all still queued)
+        f"would send the message to the recipients still queued ({stats['queued']} now)" if stats["planned"]
+        else "would put it back on its schedule ("
+    )
+    assert f"The API cannot cancel or reschedule a campaign: it stays paused until resume_campaign, which {resume}" \
+        in paused["summary"]
 
     first = await call_ok(client, "resume_campaign", {"campaign_id": SCHEDULED_CAMPAIGN_ID})
     assert first["status"] == "confirmation_required"
     preview = first["preview"]
     assert preview["action"] == 'Resume campaign "Lancement été"'
-    assert preview["recipients"] == tagged("newsletter")  # nothing sent yet
+    assert preview["who"]["count"] == tagged("newsletter")  # nothing sent yet
     assert preview["status now"] == "paused" and preview["instance"]["state"] == "connected"
     resumes = [e for e in ledger() if e["path"].endswith("/resume")]
     assert resumes == []
@@ -311,15 +320,17 @@ async def test_resume_preview_subtracts_what_was_already_sent(client: Client, sa
     cid = created["data"]["id"]
     # running: a few recipients enqueued (1 s past the start whatever real time the calls took)
     clock.advance((start - clock.now()).total_seconds() + 1.0)
-    await call_ok(client, "pause_campaign", {"campaign_id": cid})
+    paused = await call_ok(client, "pause_campaign", {"campaign_id": cid})
+    queued = paused["data"]["stats"]["queued"]
+    assert f"resume_campaign, which would send the message to the recipients still queued ({queued} now)" in paused["summary"]
     clock.advance(120)  # what was enqueued is sent by now
     stats = (await call_ok(client, "get_campaign_stats", {"campaign_id": cid}))["data"]["stats"]
     assert 0 < stats["sent"] + stats["failed"] < stats["planned"]
     preview = (await call_ok(client, "resume_campaign", {"campaign_id": cid}))["preview"]
     done = stats["sent"] + stats["failed"] + stats["skipped"] + stats["cancelled"]
-    assert preview["recipients"] == stats["queued"] == stats["planned"] - done > 0
+    assert preview["who"]["count"] == stats["queued"] == stats["planned"] - done > 0
 
 
 async def test_resume_of_a_campaign_that_is_not_paused_warns(client: Client) -> None:
     preview = (await call_ok(client, "resume_campaign", {"campaign_id": SCHEDULED_CAMPAIGN_ID}))["preview"]
-    assert any("not paused" in w for w in preview["warnings"])
+    assert any("not paused" in w for w in preview["risk"])

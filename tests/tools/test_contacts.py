@@ -291,8 +291,26 @@ async def test_delete_unknown_contact_fails_at_the_preview(client: Client, ledge
 
 async def test_duplicate_phone_is_a_readable_conflict(client: Client, ledger: Ledger) -> None:
     error = await call_error(client, "create_contact", {"name": "Awa Again", "phone": "+33612345000"})
-    assert "409 CONFLICT" in error and "already exists" in error and "look it up" in error
-    assert mutations(ledger()) == []
+    assert "409 CONFLICT" in error and "already exists" in error
+    # The API's answer does not name the existing contact: it is looked up here, and the next step given.
+    assert f'"Awa Diop" (+33612345000), id {AWA_CONTACT_ID}' in error
+    assert f"Nothing was created; use contact_id {AWA_CONTACT_ID} for that person (add_group_members" in error
+    assert [(e["method"], e["path"]) for e in ledger()] == [("POST", "/api/v1/contacts"), ("GET", "/api/v1/contacts")]
+    assert [e for e in mutations(ledger()) if e["committed"]] == []
+
+
+async def test_find_or_create_then_add_to_a_group_needs_no_other_lookup(client: Client, sandbox_app: Any) -> None:
+    """'Add Fatou and Awa to the VIPs unless they exist': two creates (one a duplicate naming its id), one add."""
+    fatou = await call_ok(client, "create_contact", {"name": "Fatou Sow", "phone": "+33612345777"})
+    conflict = await call_error(client, "create_contact", {"name": "Awa", "phone": "+33612345000"})
+    existing = conflict.split("use contact_id ")[1].split(" ")[0]
+    assert existing == AWA_CONTACT_ID
+    group = await call_ok(client, "create_group", {"name": "Find or create"})
+    added = await call_ok(client, "add_group_members",
+                          {"group_id": group["data"]["id"], "contact_ids": [fatou["data"]["id"], existing]})
+    assert added["data"]["added"] == 2
+    members = await call_ok(client, "list_group_members", {"group_id": group["data"]["id"]})
+    assert {m["phone"] for m in members["data"]["members"]} == {"+33612345777", "+33612345000"}
 
 
 @pytest.mark.parametrize("phone", ["0612345678", "+999", "not a number", "+336123"])
@@ -357,7 +375,7 @@ async def test_bulk_delete_under_100_is_immediate(client: Client, ledger: Ledger
         'Delete 4 contact(s) permanently: "Awa Diop" (+33612345000), "Moussa Ndiaye" (+33612345001), '
         '"Fatou Sow" (+33612345002) and 1 more'
     )
-    assert first["preview"]["warnings"] == [f"1 of the first 4 id(s) match no contact: {unknown}"]
+    assert first["preview"]["risk"] == [f"1 of the first 4 id(s) match no contact: {unknown}"]
     assert done["data"] == {"requested": 4, "deleted": 3, "notFound": [unknown]}
     assert done["summary"] == "Deleted 3 of 4 contact(s); 1 not found"
     assert (await call_ok(client, "list_contacts"))["data"]["total"] == len(PERSONAL_IDS) - 3

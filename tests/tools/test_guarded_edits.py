@@ -52,7 +52,7 @@ async def test_template_content_edit_under_a_pending_campaign_is_confirmed(
     later = {} if resolution == "create" else {"resolved": "people now in the selection; resolved when it starts"}
     assert campaigns == [{"id": made["id"], "name": "Relance", "status": "scheduled", "recipients": 2, **later}]
     line = '"Relance" (scheduled, 2 recipients' + (f"; {later['resolved']})" if later else ")")
-    assert any(line in w for w in pending["preview"]["warnings"])
+    assert any(line in w for w in pending["preview"]["risk"])
     done = await call_ok(client, "update_template", {**args, "confirm_token": pending["confirm_token"]})
     assert done["status"] == "ok" and len(puts(ledger, path)) == 1
     # renaming changes nothing a campaign sends: not asked
@@ -80,7 +80,7 @@ async def test_template_delete_preview_names_the_pending_campaigns(client: Clien
     pending = await call_ok(client, "delete_template", {"template_id": WELCOME_TEMPLATE_ID})
     assert pending["status"] == "confirmation_required"
     assert [c["name"] for c in pending["preview"]["campaigns"]] == ["Relance"]
-    assert any("refuses the delete (409 CONFLICT)" in w and "2 recipients" in w for w in pending["preview"]["warnings"])
+    assert any("refuses the delete (409 CONFLICT)" in w and "2 recipients" in w for w in pending["preview"]["risk"])
     refused = await call_error(client, "delete_template", {"template_id": WELCOME_TEMPLATE_ID,
                                                            "confirm_token": pending["confirm_token"]})
     assert "409 CONFLICT" in refused  # what the preview said: the template stays

@@ -21,7 +21,7 @@ from msgflash_mcp.sandbox.seed import (
 )
 from msgflash_mcp.server.app import build_server
 
-from tests.conftest import call_error, call_ok, make_settings, mutations
+from tests.conftest import call_error, call_ok, link_urls, make_settings, mutations
 from tests.fake_time import SandboxTime
 
 pytestmark = pytest.mark.anyio
@@ -67,11 +67,11 @@ async def test_send_needs_confirmation_then_sends_exactly_once(client: Client, l
     assert first["workspace"] == SANDBOX_PERSONAL
     preview = first["preview"]
     assert preview["action"] == f"Send a text message to {AWA}"
-    assert preview["recipients"] == 1
-    assert preview["text"] == "Votre commande est prête : https://shop.example.com/o/42."
-    assert preview["urls"] == ["https://shop.example.com/o/42"]
+    assert preview["who"]["count"] == 1
+    assert preview["what"]["text"] == "Votre commande est prête : https://shop.example.com/o/42."
+    assert link_urls(preview) == ["https://shop.example.com/o/42"]
     assert preview["instance"]["name"] == "boutique-principale" and preview["instance"]["state"] == "connected"
-    assert "warnings" not in preview
+    assert "risk" not in preview
     assert mutations(ledger()) == [] and sends(ledger()) == []
 
     second = await call_ok(client, "send_message", {**args, "confirm_token": first["confirm_token"]})
@@ -105,7 +105,7 @@ async def test_disconnected_instance_is_flagged_in_the_preview(client: Client, l
     first = await call_ok(client, "send_message", text_message(instance_id=PERSONAL_DISCONNECTED_INSTANCE_ID))
     preview = first["preview"]
     assert preview["instance"]["name"].startswith("support-ancien") and preview["instance"]["state"] == "disconnected"
-    assert preview["warnings"] == [
+    assert preview["risk"] == [
         "instance support-ancien is disconnected: it will not be delivered until it is reconnected in the dashboard"
     ]
     assert mutations(ledger()) == []
@@ -116,25 +116,25 @@ async def test_template_preview_renders_with_the_recipients_contact(client: Clie
     first = await call_ok(client, "send_message", args)
     preview = first["preview"]
     assert preview["action"] == f"Send a template message to {AWA}"
-    assert preview["template"] == "Bienvenue (text)"
-    assert preview["text"] == "Bonjour Awa, bienvenue chez boutique-principale !"
-    assert "warnings" not in preview
+    assert preview["what"]["template"] == "Bienvenue (text)"
+    assert preview["what"]["text"] == "Bonjour Awa, bienvenue chez boutique-principale !"
+    assert "risk" not in preview
     # The template preview route is a POST but a read in effect: nothing was committed.
     assert mutations(ledger()) == []
     second = await call_ok(client, "send_message", {**args, "confirm_token": first["confirm_token"]})
-    assert second["data"]["body"] == preview["text"]
+    assert second["data"]["body"] == preview["what"]["text"]
 
 
 async def test_template_with_a_missing_custom_variable_warns(client: Client) -> None:
     args = {"instance_id": INSTANCE, "to": AWA, "template_id": PROMO_TEMPLATE_ID}
     preview = (await call_ok(client, "send_message", args))["preview"]
-    assert preview["text"] == "Hello Awa, utilisez {{custom.code}}."
-    [warning] = preview["warnings"]
+    assert preview["what"]["text"] == "Hello Awa, utilisez {{custom.code}}."
+    [warning] = preview["risk"]
     assert "custom.code" in warning and "TEMPLATE_VARIABLES_MISSING" in warning and '"code"' in warning
 
     filled = (await call_ok(client, "send_message", {**args, "variables": {"code": "VIP10"}}))["preview"]
-    assert filled["text"] == "Hello Awa, utilisez VIP10."
-    assert "warnings" not in filled
+    assert filled["what"]["text"] == "Hello Awa, utilisez VIP10."
+    assert "risk" not in filled
 
 
 async def test_buttons_preview_lists_labels_and_every_link(client: Client, ledger: Ledger) -> None:
@@ -152,9 +152,12 @@ async def test_buttons_preview_lists_labels_and_every_link(client: Client, ledge
     }
     first, second = await confirmed(client, "send_message", args)
     preview = first["preview"]
-    assert preview["buttons"] == ["Confirmer (reply: confirm)", "Site (url: https://rdv.example.com/)"]
-    assert preview["urls"] == ["https://rdv.example.com/", "https://rdv.example.com/faq"]
-    assert preview["text"] == args["description"]
+    assert preview["what"]["buttons"] == [
+        {"type": "reply", "label": "Confirmer", "target": "reply confirm"},
+        {"type": "url", "label": "Site", "target": "https://rdv.example.com/"},
+    ]
+    assert link_urls(preview) == ["https://rdv.example.com/", "https://rdv.example.com/faq"]
+    assert preview["what"]["text"] == args["description"]
     content = second["data"]["meta"]["content"]
     # snake_case arguments reach the API camelCased.
     assert content["buttons"][0] == {"type": "reply", "displayText": "Confirmer", "id": "confirm"}
@@ -164,11 +167,11 @@ async def test_buttons_preview_lists_labels_and_every_link(client: Client, ledge
 async def test_media_and_contact_card_previews(client: Client) -> None:
     image = {"instance_id": INSTANCE, "to": AWA, "type": "image", "media_url": "https://cdn.example.com/a.jpg"}
     preview = (await call_ok(client, "send_message", image))["preview"]
-    assert preview["media"] == "https://cdn.example.com/a.jpg" and preview["urls"] == [image["media_url"]]
+    assert preview["what"]["media"] == "https://cdn.example.com/a.jpg" and link_urls(preview) == [image["media_url"]]
 
     card = {"instance_id": INSTANCE, "to": "+33612345001", "type": "contact", "contact_id": AWA_CONTACT_ID}
     preview = (await call_ok(client, "send_message", card))["preview"]
-    assert preview["shares contact card"] == f"Awa Diop ({AWA})"
+    assert preview["what"]["card"] == {"id": AWA_CONTACT_ID, "name": "Awa Diop", "phone": AWA}
 
 
 @pytest.mark.parametrize(
@@ -315,7 +318,7 @@ async def test_lost_response_is_reconciled_not_resent(client: Client, ledger: Le
     assert data["to"] == AWA and data["body"] == "Colis expédié"
     [sent] = sends(ledger())
     assert sent["committed"] and sent["object_id"] == data["id"]
-    # The history read that found the message (the plans' opt-out scans read inbound messages only).
+    # The previews' inbound-risk reads (status=received) are not reconciliation reads.
     history = [e for e in ledger() if e["method"] == "GET" and e["path"] == "/api/v1/messages"
                and "status=received" not in e["query"]]
     assert len(history) == 1 and f"instanceId={INSTANCE}" in history[0]["query"]
@@ -440,7 +443,7 @@ async def test_team_workspace_sends_with_the_team_key(client: Client, ledger: Le
 
     args = {
         "instance_id": TEAM_INSTANCE_ID,
-        "to": "+221771234501",  # not +221771234500: he wrote STOP (tests/opt_outs.py)
+        "to": "+221771234500",
         "type": "text",
         "text": "Salut",
         "workspace": "sandbox-team",

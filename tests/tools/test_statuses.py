@@ -9,7 +9,7 @@ import pytest
 from mcp import Client
 from msgflash_mcp.sandbox.seed import PERSONAL_CONNECTED_INSTANCE_ID, PERSONAL_DISCONNECTED_INSTANCE_ID
 
-from tests.conftest import call_error, call_ok, mutations
+from tests.conftest import call_error, call_ok, link_urls, mutations
 
 pytestmark = pytest.mark.anyio
 
@@ -36,9 +36,9 @@ async def test_text_status_needs_confirmation_then_publishes_once(client: Client
     preview = first["preview"]
     assert preview["action"] == "Publish a text status (story)"
     assert preview["audience"] == "everyone who sees this number's statuses"
-    assert preview["text"] == args["content"] and preview["background"] == "#00a884"
-    assert preview["urls"] == ["https://shop.example.com/new"]
-    assert "warnings" not in preview
+    assert preview["what"]["text"] == args["content"] and preview["background"] == "#00a884"
+    assert link_urls(preview) == ["https://shop.example.com/new"]
+    assert "risk" not in preview
     assert publishes(ledger()) == [] and mutations(ledger()) == []
 
     second = await call_ok(client, "publish_status", {**args, "confirm_token": first["confirm_token"]})
@@ -62,8 +62,8 @@ async def test_image_status_preview_lists_the_image_and_caption_links(client: Cl
     }
     first = await call_ok(client, "publish_status", args)
     preview = first["preview"]
-    assert preview["image"] == args["content"] and preview["caption"] == args["caption"]
-    assert preview["urls"] == ["https://cdn.example.com/story.jpg", "https://shop.example.com/story"]
+    assert preview["what"]["media"] == args["content"] and preview["what"]["text"] == args["caption"]
+    assert link_urls(preview) == ["https://cdn.example.com/story.jpg", "https://shop.example.com/story"]
     second = await call_ok(client, "publish_status", {**args, "confirm_token": first["confirm_token"]})
     assert second["summary"].startswith("Status published (image)")
 
@@ -71,7 +71,7 @@ async def test_image_status_preview_lists_the_image_and_caption_links(client: Cl
 async def test_disconnected_instance_is_flagged(client: Client) -> None:
     args = {"instance_id": PERSONAL_DISCONNECTED_INSTANCE_ID, "type": "text", "content": "Bonjour"}
     preview = (await call_ok(client, "publish_status", args))["preview"]
-    assert preview["warnings"] == [
+    assert preview["risk"] == [
         "instance support-ancien is disconnected: the status will be refused until it is reconnected in the dashboard"
     ]
 

@@ -76,8 +76,10 @@ async def test_create_text_template_computes_variables(client: Client, ledger: L
     assert data["variables"] == ["contact.firstName", "custom.code"] and data["mediaUrl"] is None
     assert (
         out["summary"]
-        == f'Created template "Relance panier" (text), id {data["id"]}, variables: contact.firstName, custom.code'
+        == f'Created template "Relance panier" (text), id {data["id"]}, variables: contact.firstName, custom.code; '
+        'every send and campaign with it must pass variables={"code": "..."}'
     )
+    assert data["custom_variables"] == ["code"]
     got = await call_ok(client, "get_template", {"template_id": data["id"]})
     assert got["data"]["body"] == "Hello {{contact.firstName}}, code {{custom.code}}"
     assert [(e["method"], e["status"]) for e in ledger()] == [("POST", 201), ("GET", 200)]
@@ -105,22 +107,41 @@ async def test_unbalanced_braces_are_a_readable_template_invalid(client: Client,
 @pytest.mark.parametrize(
     ("placeholder", "meant"),
     [
-        ("{{firstName}}", "{{contact.firstName}}"),
-        ("{{contact.first_name}}", "{{contact.firstName}}"),
-        ("{{contact.FirstName}}", "{{contact.firstName}}"),
-        ("{{customer.fullName}}", "{{contact.fullName}}"),
-        ("{{user.mail}}", "{{user.email}}"),
-        ("{{custom.promo code}}", "{{custom.promo_code}}"),
-        ("{{instance.region}}", "use one of the fields below"),
+        ("{{firstName}}", "use {{contact.firstName}}, or for a value you supply use {{custom.firstName}}"),
+        ("{{contact.first_name}}", "use {{contact.firstName}}"),
+        ("{{contact.FirstName}}", "use {{contact.firstName}}"),
+        ("{{customer.fullName}}", "use {{contact.fullName}}, or for a value you supply use {{custom.customer_fullName}}"),
+        ("{{user.mail}}", "use {{user.email}}"),
+        ("{{custom.promo code}}", 'use {{custom.promo_code}} and pass variables={"promo_code": "..."}'),
+        ("{{instance.region}}", 'use {{custom.region}} and pass variables={"region": "..."} on each send or campaign'),
+        ("{{order.number}}", 'use {{custom.order_number}} and pass variables={"order_number": "..."}'),
     ],
 )
 async def test_unknown_placeholder_is_refused_with_the_closest_field_before_any_request(
     client: Client, ledger: Ledger, placeholder: str, meant: str
 ) -> None:
     error = await call_error(client, "create_template", {"name": "T", "type": "text", "body": f"Hi {placeholder}!"})
-    assert f"body placeholder {placeholder} is not one the API fills" in error
+    assert f"1 body placeholder(s) the API does not fill, so sends with them would fail: {placeholder}: " in error
     assert meant in error and PLACEHOLDER_GUIDE in error
     assert "{{instance.name|waNumber}}" in error  # the guide spells the fields out
+    assert ledger() == []
+
+
+async def test_a_made_up_placeholder_is_pointed_to_custom_never_to_another_real_field(client: Client, ledger: Ledger) -> None:
+    """{{order.number}} once suggested {{instance.waNumber}}: the shop's own phone number (issue 21 item 5)."""
+    error = await call_error(client, "create_template", {"name": "T", "type": "text", "body": "Order {{order.number}}"})
+    hint = error.split(". Placeholders:")[0]
+    assert "waNumber" not in hint and "instance." not in hint
+    assert ledger() == []
+
+
+async def test_every_bad_placeholder_is_reported_at_once(client: Client, ledger: Ledger) -> None:
+    body = "Hi {{contact.first_name}}, order {{order.number}} ships {{delivery.date}}; {{order.number}} again"
+    error = await call_error(client, "create_template", {"name": "T", "type": "text", "body": body})
+    assert "3 body placeholder(s) the API does not fill" in error
+    assert "{{contact.first_name}}: use {{contact.firstName}}" in error
+    assert '{{order.number}}: for a value you supply use {{custom.order_number}} and pass variables={"order_number": "..."}' in error
+    assert '{{delivery.date}}: for a value you supply use {{custom.delivery_date}}' in error
     assert ledger() == []
 
 

@@ -13,7 +13,7 @@ from msgflash_mcp.sandbox.keys import PERSONAL_KEY
 from msgflash_mcp.sandbox.seed import DEMO_WEBHOOK_ID
 from msgflash_mcp.server.app import build_server
 
-from tests.conftest import call_error, call_ok, make_settings, mutations
+from tests.conftest import call_error, call_ok, link_urls, make_settings, mutations
 
 pytestmark = pytest.mark.anyio
 
@@ -41,8 +41,8 @@ async def test_create_webhook_previews_the_host_then_returns_the_secret_once(cli
     assert preview["action"] == "Create a webhook sending events to hooks.example.org"
     assert preview["url"] == HOOK_URL and preview["host"] == "hooks.example.org"
     assert preview["events"] == ["message.received", "message.failed"]
-    assert preview["urls"] == [HOOK_URL]
-    [warning] = preview["warnings"]
+    assert link_urls(preview) == [HOOK_URL]
+    [warning] = preview["risk"]
     assert "every future message.received, message.failed event" in warning and "hooks.example.org" in warning
     assert mutations(ledger()) == []
 
@@ -153,7 +153,7 @@ async def test_a_webhook_outside_the_url_allowlist_can_still_be_deleted(sandbox_
     """Removing an endpoint only stops data flowing: its URL is shown, not judged by the URL policy."""
     async with Client(build_server(make_settings(url_allowlist="shop.example"), sandbox_app=sandbox_app)) as client:
         first = await call_ok(client, "delete_webhook", {"webhook_id": DEMO_WEBHOOK_ID})
-        assert first["status"] == "confirmation_required" and "urls" not in first["preview"]
+        assert first["status"] == "confirmation_required" and link_urls(first["preview"]) == []
         done = await call_ok(client, "delete_webhook",
                              {"webhook_id": DEMO_WEBHOOK_ID, "confirm_token": first["confirm_token"]})
     assert done["status"] == "ok"

@@ -262,7 +262,7 @@ async def test_idle_sessions_stop_counting_when_the_transport_reaps_them(sandbox
 
     now = [1000.0]
     inner = make_app(sandbox_app, token=None)
-    cap = SessionCap(inner, limit=2, key=b"install-key", idle_timeout=60, clock=lambda: now[0])
+    cap = SessionCap(inner, limit=2, key=b"install-key", clock=lambda: now[0], idle_timeout=60)
     with anyio.fail_after(30):
         async with inner.router.lifespan_context(inner), httpx2.AsyncClient(
             transport=httpx2.ASGITransport(app=cap), base_url=BASE, timeout=10

@@ -238,7 +238,9 @@ async def test_template_edited_after_the_preview_sends_nothing(client: Client, s
     again = await call_ok(client, "send_message", {**args, "confirm_token": first["confirm_token"]})
     assert writes(ledger, SEND) == []
     assert again["status"] == "confirmation_required"
-    assert "template text changed" in again["preview"]["changes"]
+    assert ('template text changed: "Bonjour Awa, bienvenue chez boutique-principale !" → '
+            '"Votre compte est bloqué : https://evil.example/login"') in again["preview"]["changes"]
+    assert "links 0 → 1 (added https://evil.example/login)" in again["preview"]["changes"]
     assert "evil.example" in again["preview"]["what"]["text"]
 
 
@@ -266,7 +268,8 @@ async def test_replayed_final_round_sends_exactly_once(server: MCPServer[Any], l
 @requirement("plan.modern-replay")
 async def test_a_new_identical_call_on_the_modern_era_acts_again(server: MCPServer[Any], ledger: Ledger) -> None:
     """Rounds carry no nonce, so a second call asking the very same question must not be taken for a re-sent
-    final round of the first: asking afresh marks a new call. A verbatim re-send still acts only once."""
+    final round of the first: each fresh question carries its own reference. A verbatim re-send still acts
+    only once (and one accepted answer never acts twice: tests/guard/test_one_answer.py)."""
     args = {"instance_id": PERSONAL_CONNECTED_INSTANCE_ID, "name": "Rappel", "schedule": "2031-06-01T10:00:00Z",
             "recipients_type": "explicit", "contact_ids": [contact_id(AWA)], "type": "text", "body": "Rappel"}
 
@@ -287,7 +290,10 @@ async def test_a_new_identical_call_on_the_modern_era_acts_again(server: MCPServ
             done = await client.call_tool("create_campaign", args, input_responses=answers, request_state=state)
             assert (done.structured_content or {})["status"] == "ok", done
         again = await client.call_tool("create_campaign", args, input_responses=answers, request_state=state)
-    assert questions[0] == questions[1]  # the same question both times: only the new first round tells them apart
+    # The same question both times, each asked with a reference of its own: what tells a new call's answer from
+    # a re-sent one (the era's rounds carry no nonce).
+    (first_text, first_ref), (second_text, second_ref) = (q.rsplit("Confirmation reference: ", 1) for q in questions)
+    assert first_text == second_text and first_ref != second_ref
     assert (again.structured_content or {})["status"] == "replayed"
     assert len(writes(ledger, CAMPAIGNS)) == 2
 

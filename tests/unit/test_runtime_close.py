@@ -29,6 +29,11 @@ class CountingRecord:
     async def get(self, campaign_id: str) -> CampaignEntry | None:
         return None
 
+    async def unfinished(self, workspace: str) -> list[CampaignEntry]:
+        return []
+
+    async def mark_finished(self, campaign_id: str) -> None: ...
+
     async def close(self) -> None:
         self.closed += 1
 

@@ -109,3 +109,18 @@ async def test_instructions_name_the_workspaces_but_no_key(server: Any) -> None:
     text = text or server.instructions
     assert "personal" in text and "sandbox-team" in text and "SANDBOX" in text
     assert PERSONAL_KEY not in text and TEAM_KEY not in text
+
+
+async def test_switching_to_the_active_workspace_says_already_active(client: Client) -> None:
+    same = await call_ok(client, "switch_workspace", {"workspace": "personal"})
+    assert same["summary"] == "Workspace personal (sandbox) is already active: nothing changed"
+    assert same["data"]["changed"] is False
+    moved = await call_ok(client, "switch_workspace", {"workspace": "sandbox-team"})
+    assert moved["data"]["changed"] is True and "pass `workspace` on that call" in moved["summary"]
+    again = await call_ok(client, "switch_workspace", {"workspace": "sandbox-team"})
+    assert again["summary"].startswith("Workspace sandbox-team (sandbox) is already active")
+
+
+async def test_switch_description_points_one_off_calls_to_the_workspace_argument(client: Client) -> None:
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert "pass that tool's `workspace` argument instead" in (tools["switch_workspace"].description or "")
