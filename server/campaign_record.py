@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .wire import json_object
+
 if TYPE_CHECKING:
     import sqlite3
 
@@ -333,14 +335,15 @@ def record_for(settings: Settings, redis: Any) -> CampaignRecord:
 
 
 async def remember_campaign(
-    record: CampaignRecord | None, workspace: str | None, created: Any, request: Mapping[str, Any], now: float
+    record: CampaignRecord | None, workspace: str | None, answer: Any, request: Mapping[str, Any], now: float
 ) -> bool:
     """create_campaign's hook, called after a successful create with the API's answer and the request sent.
 
     Never fails the call: the campaign exists whatever happens here. A failed write is logged and
     reported as False, and the caller must say so in its outcome: until the entry is written, other
     processes neither list it nor guard edits under it (this one retries, and guards meanwhile)."""
-    if record is None or workspace is None or not isinstance(created, Mapping) or not created.get("id"):
+    created = json_object(answer)
+    if record is None or workspace is None or created is None or not created.get("id"):
         return False
     try:
         await record.add(CampaignEntry.from_created(created, request, workspace, now))

@@ -15,7 +15,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
+
+from .wire import json_list, json_object
 
 MAX_TEXT = 4096  # a WhatsApp text body's own cap; nothing legitimate is longer
 _INVISIBLE = re.compile(
@@ -60,10 +62,10 @@ def sanitize(value: Any) -> Any:
     """Clean every string in JSON-like API data (keys included)."""
     if isinstance(value, str):
         return clean_text(value)
-    if isinstance(value, dict):
-        return {clean_text(str(k), 200): sanitize(v) for k, v in value.items()}  # type: ignore[misc]
-    if isinstance(value, list):
-        return [sanitize(v) for v in value]  # type: ignore[misc]
+    if (mapping := json_object(value)) is not None:
+        return {clean_text(str(k), 200): sanitize(v) for k, v in mapping.items()}
+    if (items := json_list(value)) is not None:
+        return [sanitize(v) for v in items]
     return value
 
 
@@ -105,13 +107,13 @@ def shown(value: object, limit: int = 200) -> str:
     """Any informational value of a plan as one line of words: lists joined, a `who` block ({count,
     sample}) as `names_line`, other mappings as "key: value" pairs; every string through `one_line`."""
     if isinstance(value, Mapping):
-        block: Mapping[str, Any] = value  # type: ignore[assignment]
-        sample, count = block.get("sample"), block.get("count")
-        if isinstance(sample, list) and isinstance(count, int):
-            return names_line([p for p in sample if isinstance(p, Mapping)], count)  # type: ignore[misc]
+        block = cast("Mapping[str, Any]", value)
+        sample, count = json_list(block.get("sample")), block.get("count")
+        if sample is not None and isinstance(count, int):
+            return names_line([person for p in sample if (person := json_object(p)) is not None], count)
         return "; ".join(f"{one_line(k, 40)}: {shown(v, limit)}" for k, v in block.items())
     if isinstance(value, list | tuple):
-        return ", ".join(shown(v, limit) for v in value)  # type: ignore[misc]
+        return ", ".join(shown(v, limit) for v in cast("Sequence[object]", value))
     return one_line(value, limit)
 
 
@@ -122,11 +124,11 @@ def readable(value: Any, multiline: frozenset[str] = frozenset()) -> Any:
     as a block of its own), where they become plain newlines."""
     if isinstance(value, str):
         return _LINE_BREAKS.sub(" ", clean_text(value))
-    if isinstance(value, dict):
+    if (mapping := json_object(value)) is not None:
         return {
             k: _LINE_BREAKS.sub("\n", clean_text(v)) if k in multiline and isinstance(v, str) else readable(v, multiline)
-            for k, v in value.items()  # type: ignore[misc]
+            for k, v in mapping.items()
         }
-    if isinstance(value, list):
-        return [readable(v, multiline) for v in value]  # type: ignore[misc]
+    if (items := json_list(value)) is not None:
+        return [readable(v, multiline) for v in items]
     return value

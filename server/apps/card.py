@@ -30,6 +30,7 @@ from mcp.types import CallToolRequestParams, CallToolResult
 
 from ..canonical import canonical_json
 from ..results import ToolOutput, render
+from ..wire import json_object
 
 CONFIRM_META = "io.msgflash/confirm"  # result `_meta` key of the card's confirmation (token, tool, arguments)
 SHOWN_LIMIT = 512  # cards remembered for the form fallback (per server process, oldest forgotten first)
@@ -80,13 +81,14 @@ def as_card(
 
     `effect` (send, delete, admin) tells the card how to dress Approve: a delete is not a green send.
     `note`: why the person sees this card again (the card shows it above the plan)."""
-    if not isinstance(result, CallToolResult) or not isinstance(result.structured_content, dict):
+    content = json_object(result.structured_content) if isinstance(result, CallToolResult) else None
+    if content is None:
         return result
-    structured = dict(result.structured_content)
-    token = structured.pop("confirm_token", None)
+    structured = dict(content)
+    token: object = structured.pop("confirm_token", None)
     if structured.get("status") != "confirmation_required" or not isinstance(token, str):
         return result
-    action = (structured.get("preview") or {}).get("action") or tool
+    action = (json_object(structured.get("preview")) or {}).get("action") or tool
     again = f"calling {tool} again with identical arguments"
     other_way = f"{again} asks them in a form" if form_fallback else (
         f"{again} returns a confirm_token, to use only after they agree in the conversation"

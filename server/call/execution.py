@@ -16,11 +16,12 @@ The round's record (audit_step) learns the outcome here; its one audit line is w
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from mcp.server.mcpserver import AcceptedElicitation, Context
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
+from pydantic import BaseModel
 
 from ..errors import MsgFlashError
 from ..guard import ConfirmForm, Decision, can_elicit_form, digest
@@ -42,7 +43,7 @@ MAX_REASKS = 2
 
 def decision_of(answer: Any) -> Decision:
     if isinstance(answer, AcceptedElicitation):
-        data: Any = answer.data
+        data: object = cast("AcceptedElicitation[BaseModel]", answer).data
         if isinstance(data, Decision):
             return data
         if isinstance(data, ConfirmForm) and data.confirm:

@@ -20,6 +20,7 @@ from ..redact import Scrubber
 from ..registry import ToolSpec
 from ..results import UNTRUSTED_NOTE, Reply, ToolOutput
 from ..untrusted import clean_text, sanitize
+from ..wire import json_list, json_object
 
 log = logging.getLogger("msgflash_mcp.tools")
 
@@ -89,11 +90,11 @@ DECLINED = {
 _TEXT_KEYS = {"body", "text", "name", "description", "caption", "title", "footer", "rendered", "fullName", "content"}
 
 
-def _has_text(data: Any) -> bool:
-    if isinstance(data, dict):
-        return any(k in _TEXT_KEYS or _has_text(v) for k, v in data.items())  # type: ignore[misc]
-    if isinstance(data, list):
-        return any(_has_text(v) for v in data[:50])  # type: ignore[misc]
+def _has_text(data: object) -> bool:
+    if (mapping := json_object(data)) is not None:
+        return any(k in _TEXT_KEYS or _has_text(v) for k, v in mapping.items())
+    if (items := json_list(data)) is not None:
+        return any(_has_text(v) for v in items[:50])
     return False
 
 
@@ -103,12 +104,12 @@ def error_name(exc: MsgFlashError) -> str:
     return code if isinstance(code, str) and code else type(exc).__name__
 
 
-def api_id(data: Any) -> str | None:
-    if isinstance(data, dict):
-        for key in ("id", "jobId", "lookupId", "providerMessageId"):
-            value = data.get(key)  # type: ignore[misc]
-            if isinstance(value, str):
-                return value
+def api_id(data: object) -> str | None:
+    answer = json_object(data) or {}
+    for key in ("id", "jobId", "lookupId", "providerMessageId"):
+        value = answer.get(key)
+        if isinstance(value, str):
+            return value
     return None
 
 

@@ -27,6 +27,7 @@ from pydantic import Field, create_model
 from ..guard import ConfirmForm
 from ..output_schemas import output_schema_for
 from ..registry import ToolInput, ToolSpec, spec_of
+from ..wire import json_list, json_object
 from .audit_step import audited_round
 from .binding import Bound, bind, confirm
 from .context import bind_route, connection_of, principal_of
@@ -143,9 +144,9 @@ def compact_schema(schema: Any) -> Any:
     pydantic still enforces them before anything runs). `type` comes first: the same keywords in
     that order tokenize shorter.
     """
-    if isinstance(schema, dict):
+    if (node := json_object(schema)) is not None:
         out: dict[str, Any] = {}
-        for key, value in schema.items():  # type: ignore[misc]
+        for key, value in node.items():
             if key == "title" and isinstance(value, str):
                 continue
             if key == "default" and value is None:
@@ -153,17 +154,17 @@ def compact_schema(schema: Any) -> Any:
             if key in ("minLength", "minItems") and value == 1:
                 continue
             out[key] = compact_schema(value) if key != "properties" else {
-                name: compact_schema(prop) for name, prop in value.items()  # type: ignore[misc]
+                name: compact_schema(prop) for name, prop in (json_object(value) or {}).items()
             }
-        any_of = out.get("anyOf")
-        if isinstance(any_of, list):
-            branches = [b for b in any_of if b != {"type": "null"}]  # type: ignore[misc]
-            if len(branches) == 1 and len(branches) < len(any_of):  # type: ignore[misc]
+        any_of = json_list(out.get("anyOf"))
+        if any_of is not None:
+            branches = [b for b in any_of if b != {"type": "null"}]
+            if len(branches) == 1 and len(branches) < len(any_of):
                 del out["anyOf"]
                 out = {**branches[0], **out}
         if "type" in out:
             out = {"type": out.pop("type"), **out}
         return out
-    if isinstance(schema, list):
-        return [compact_schema(item) for item in schema]  # type: ignore[misc]
+    if (items := json_list(schema)) is not None:
+        return [compact_schema(item) for item in items]
     return schema

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from ..api.route import Route
 from ..canonical import canonical_json as canonical
@@ -288,7 +288,8 @@ def changes(old: Mapping[str, Any] | None, new: Plan) -> list[str]:
         lines.append(f"workspace {old.get('workspace')} → {cur.get('workspace')}")
     if differs("recipients") or differs("numbers") or differs("contact_ids"):
         lines.extend(_recipient_changes(old, cur))
-    before, after = old.get("content") or {}, cur.get("content") or {}
+    before: Mapping[str, Any] = old.get("content") or {}
+    after: Mapping[str, Any] = cur.get("content") or {}
     if canonical(before.get("text")) != canonical(after.get("text")):
         what = "template text" if after.get("template_id") or before.get("template_id") else "text"
         lines.append(f"{what} changed: {_was(before.get('text'))} → {_was(after.get('text'))}")
@@ -347,8 +348,9 @@ def _was(value: Any) -> str:
     return quote_untrusted(value, 60) if isinstance(value, str) else shown(value, 120)
 
 
-def _when(schedule: Any) -> str:
-    if not isinstance(schedule, Mapping):
+def _when(value: object) -> str:
+    if not isinstance(value, Mapping):
         return "none"
+    schedule = cast("Mapping[str, Any]", value)
     repeat = schedule.get("repeat")
     return f"{schedule.get('utc')} UTC" + (f", repeats {repeat}" if repeat not in (None, "none") else "")

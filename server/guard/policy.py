@@ -223,10 +223,13 @@ def view_policy_problem(view: Mapping[str, Any], settings: Settings, *, broadcas
     in what.links, what.media, what.buttons[].target and a top-level `urls` list (webhooks)."""
     who: Mapping[str, Any] = view.get("who") or {}
     what: Mapping[str, Any] = view.get("what") or {}
-    urls: list[str] = [str(link.get("url")) for link in what.get("links") or [] if link.get("url")]
+    links: list[Mapping[str, Any]] = what.get("links") or []
+    buttons: list[Mapping[str, Any]] = what.get("buttons") or []
+    listed: list[Any] = view.get("urls") or []
+    urls: list[str] = [str(link.get("url")) for link in links if link.get("url")]
     if what.get("media"):
         urls.append(str(what["media"]))
-    urls += [str(b.get("target")) for b in what.get("buttons") or [] if b.get("type") == "url" and b.get("target")]
-    urls += [str(u) for u in view.get("urls") or []]
+    urls += [str(b.get("target")) for b in buttons if b.get("type") == "url" and b.get("target")]
+    urls += [str(u) for u in listed]
     return policy_problem(who.get("numbers") or [], who.get("count"), urls, tool=str(view.get("tool")), settings=settings,
                           broadcast=broadcast)
