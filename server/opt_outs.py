@@ -76,7 +76,9 @@ class SqliteOptOuts:
 
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db: sqlite3.Connection = sqlite3.connect(path, check_same_thread=False)
+        from . import campaign_record  # its file, so its wait for another process's write lock
+
+        self._db: sqlite3.Connection = sqlite3.connect(path, timeout=campaign_record.BUSY_TIMEOUT, check_same_thread=False)
         self._lock = threading.Lock()
         with self._lock, self._db:
             self._db.execute(

@@ -11,6 +11,7 @@ live data before it acts, a STOP arriving between preview and confirmation chang
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from ..server.untrusted import quote_untrusted
 from ._routes import CONTACTS, MESSAGES
 from ._types import Phone
 from .inbound import is_opt_out
+
+log = logging.getLogger("msgflash_mcp.opt_outs")
 
 toolset = Toolset("opt-outs", "Numbers that asked not to be messaged; every send leaves them out.")
 
@@ -52,13 +55,29 @@ def why(entry: OptOut) -> str:
     return f"{entry.phone} (added on {_day(entry.at)})"
 
 
-async def scan_inbound(api: Api, store: OptOutStore, workspace: str) -> bool:
+async def _keep(store: OptOutStore, workspace: str, entry: OptOut, unsaved: list[OptOut]) -> None:
+    """Record an opt-out found by a scan; when the store cannot be written (another process holds the
+    SQLite file's write lock), the scan still honours it (`unsaved`) and the next scan writes it, since the
+    mark does not move."""
+    try:
+        await store.add(workspace, entry)
+    except Exception as exc:  # any store failure: honour the opt-out anyway, say why in the log
+        log.warning("opt-out of %s not saved yet (%s); honoured for this plan", workspace, type(exc).__name__)
+        unsaved.append(entry)
+
+
+async def scan_inbound(api: Api, store: OptOutStore, workspace: str, unsaved: list[OptOut] | None = None) -> bool:
     """Record the opt-outs written since the workspace's scan mark; True when everything new was read.
 
     Timestamps are compared as text: the API writes every one as UTC ISO 8601 with milliseconds and a Z
     (REFERENCE §19.1), so text order is time order. The mark moves only after a complete scan, so a bound
     hit never skips older messages: the next scan reads them again."""
-    mark = await store.mark(workspace)
+    try:
+        mark = await store.mark(workspace)
+    except Exception as exc:  # the store cannot be opened now (a locked file): read every page this time
+        log.warning("opt-out store of %s unavailable (%s); scanning without its mark", workspace, type(exc).__name__)
+        mark = None
+        unsaved = unsaved if unsaved is not None else []
     newest: str | None = None
     cursor: str | None = None
     for _ in range(SCAN_PAGES):
@@ -72,13 +91,17 @@ async def scan_inbound(api: Api, store: OptOutStore, workspace: str) -> bool:
             if message.get("direction", "inbound") == "inbound" and sender and is_opt_out(body):
                 at = datetime.fromisoformat(created).timestamp() if created else 0.0
                 word = str(body).strip()[:20]
-                await store.add(workspace, OptOut(str(sender), at, "inbound", word=word, message_id=message.get("id")))
+                entry = OptOut(str(sender), at, "inbound", word=word, message_id=message.get("id"))
+                await _keep(store, workspace, entry, unsaved if unsaved is not None else [])
         else:
             cursor = page.get("nextCursor")
             if cursor and page.get("hasMore", True):
                 continue
-        if newest:
-            await store.set_mark(workspace, newest)
+        if newest and not unsaved:
+            try:
+                await store.set_mark(workspace, newest)
+            except Exception as exc:  # the next scan reads these messages again
+                log.warning("opt-out scan mark of %s not saved (%s)", workspace, type(exc).__name__)
         return True
     return False
 
@@ -117,8 +140,14 @@ async def opted_out(call: CallContext) -> OptedOut:
     workspace = call.workspace_name
     if workspace is None:
         return OptedOut((), True)
-    complete = await scan_inbound(call.api, call.opt_outs, workspace)
-    return OptedOut(tuple(await call.opt_outs.list(workspace)), complete)
+    unsaved: list[OptOut] = []
+    complete = await scan_inbound(call.api, call.opt_outs, workspace, unsaved)
+    try:
+        saved = await call.opt_outs.list(workspace)
+    except Exception:  # unavailable (logged by the scan): what this scan found is still honoured
+        saved = []
+    listed = {e.phone for e in saved}
+    return OptedOut((*saved, *(e for e in unsaved if e.phone not in listed)), complete)
 
 
 async def guard_direct_send(call: CallContext, preview: Preview, to: str, override: bool) -> None:
