@@ -98,9 +98,12 @@ class CallContext:
         return await self.send(self.request)
 
     def plan_from(
-        self, preview: Preview, *, path: Mapping[str, str] | None = None, json: Any = None, **parts: Any
+        self, preview: Preview | str, *, path: Mapping[str, str] | None = None, json: Any = None, **parts: Any
     ) -> Plan:
-        """The plan of one request to this tool's own route, its informational lines from `preview`."""
+        """The plan of one request to this tool's own route, its informational lines from `preview` (or
+        just its action line)."""
+        if isinstance(preview, str):
+            preview = Preview(action=preview)
         route = self.spec.route
         if route is None:
             raise RuntimeError(f"{self.spec.name} has no route to plan")
