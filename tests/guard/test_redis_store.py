@@ -20,8 +20,9 @@ from msgflash_mcp.tools.contacts import toolset as contacts_toolset
 from pydantic import SecretStr
 
 from tests.conftest import call_ok, make_settings, mutations
+from tests.fake_time import FakeClock
 
-from .conftest import FakeClock, personal_contacts
+from .conftest import personal_contacts
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
@@ -184,8 +185,8 @@ async def test_a_token_minted_on_one_replica_works_once_on_another(redis_url: st
     clock = FakeClock()
     a_conn, b_conn = aioredis.from_url(redis_url), aioredis.from_url(redis_url)
     try:
-        a = Guard(settings, RedisTokenStore(a_conn), clock=clock)
-        b = Guard(settings, RedisTokenStore(b_conn), clock=clock)
+        a = Guard(settings, RedisTokenStore(a_conn), clock=clock.timestamp)
+        b = Guard(settings, RedisTokenStore(b_conn), clock=clock.timestamp)
         args = {"contact_id": personal_contacts()[1]["id"]}
 
         from msgflash_mcp.server.guard.plan import Plan, PlannedRequest
@@ -209,7 +210,7 @@ async def test_a_token_minted_on_one_replica_works_once_on_another(redis_url: st
             await b.decide(spec, False, plan, confirm_token=pending.token, **{**common, "principal": "http:bob"})
         # and the memory store would not have known the token at all
         with pytest.raises(ToolError, match="unknown or expired"):
-            await Guard(settings, MemoryTokenStore(clock), clock=clock).decide(
+            await Guard(settings, MemoryTokenStore(clock.timestamp), clock=clock.timestamp).decide(
                 spec, False, plan, confirm_token=pending.token, **common
             )
     finally:
