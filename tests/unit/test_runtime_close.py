@@ -3,7 +3,8 @@ Redis) and its own HTTP client; a later connection opens them again."""
 
 from __future__ import annotations
 
-import os
+import gc
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -84,20 +85,28 @@ class WatchedTransport(httpx2.AsyncBaseTransport):
         await self.inner.aclose()
 
 
-def open_handles(path: Path) -> int:
-    """How many file descriptors of this process point at `path` (or its -wal/-journal companions)."""
-    fds = Path("/proc/self/fd")
-    count = 0
-    for fd in fds.iterdir():
-        try:
-            target = os.readlink(fd)
-        except OSError:  # closed between listing and reading
-            continue
-        count += target.startswith(str(path))
-    return count
+def connections_to(path: Path) -> list[sqlite3.Connection]:
+    """The open SQLite connections of this process to `path` (as SQLite names its main database)."""
+    found: list[sqlite3.Connection] = []
+    for obj in gc.get_objects():
+        if isinstance(obj, sqlite3.Connection):
+            try:
+                names = [row[2] for row in obj.execute("PRAGMA database_list")]
+            except sqlite3.ProgrammingError:  # closed already
+                continue
+            if str(path) in names:
+                found.append(obj)
+    return found
 
 
-@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads this process's open files in /proc")
+def refuses_queries(connection: sqlite3.Connection) -> bool:
+    try:
+        connection.execute("SELECT 1")
+    except sqlite3.ProgrammingError:  # "Cannot operate on a closed database."
+        return True
+    return False
+
+
 async def test_closing_closes_the_sqlite_record_the_opt_out_store_and_the_http_client(
     sandbox_app: Any, tmp_path: Path
 ) -> None:
@@ -108,13 +117,14 @@ async def test_closing_closes_the_sqlite_record_the_opt_out_store_and_the_http_c
         async with connect(runtime) as connection:
             assert await runtime.campaigns.list() == []  # opened on first use: one connection each
             assert await runtime.opt_outs.list("personal") == []
-            assert open_handles(db) >= 2
+            opened = connections_to(db.resolve())
+            assert len(opened) == 2
             assert connection.runtime is runtime and not transport.closed
-        assert open_handles(db) == 0  # both SQLite connections closed
+        assert all(refuses_queries(one) for one in opened)  # the record's and the opt-out store's
         assert transport.closed  # the connection's HTTP client closed its transport
         assert await runtime.campaigns.list() == []  # a later use opens the record again
         await runtime.aclose()
-    assert open_handles(db) == 0
+    assert connections_to(db.resolve()) == []
 
 
 async def test_closing_closes_the_redis_client(sandbox_app: Any, redis_url: str) -> None:  # noqa: F811
