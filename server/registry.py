@@ -41,8 +41,8 @@ from .api.route import DELETE, GET, POST, PUT, Route
 from .audit import kept_fields
 
 if TYPE_CHECKING:
+    from .core.results import Reply
     from .guard.plan import Plan
-    from .results import Reply
 
 class Effect(StrEnum):
     READ = "read"  # no side effect

@@ -33,13 +33,13 @@ from .api.retry import RetryPolicy
 from .audit import AuditLog
 from .campaign_record import CampaignRecord, record_for
 from .clock import SYSTEM_CLOCK, Clock
+from .core.settings import Settings, TeamConfig
+from .core.workspaces import ActiveStore, MemoryActiveStore, RedisActiveStore, Workspaces
 from .guard import Guard, TokenStore
 from .guard.write_lock import WriteLocks
 from .install_key import audit_key, principal_key
 from .opt_outs import OptOutStore, opt_outs_for
 from .redact import Scrubber
-from .settings import Settings, TeamConfig
-from .workspaces import ActiveStore, MemoryActiveStore, RedisActiveStore, Workspaces
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp

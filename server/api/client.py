@@ -18,10 +18,10 @@ from urllib.parse import quote
 import anyio
 import httpx2
 
-from ..errors import ApiError, NotSent, OutcomeUnknown, RateLimited
+from ..core.errors import ApiError, NotSent, OutcomeUnknown, RateLimited
+from ..core.workspaces import Credentials, Workspace
 from ..redact import remember_returned_secrets
 from ..wire import json_list, json_object
-from ..workspaces import Credentials, Workspace
 from .retry import NEVER_SENT, RetryClass, RetryPolicy, Verdict, parse_retry_after
 from .route import Route
 

@@ -20,18 +20,18 @@ from typing import TYPE_CHECKING, Any, cast
 from ..api import Api
 from ..campaign_record import CampaignRecord
 from ..clock import Clock
+from ..core.results import Preview
+from ..core.workspaces import Workspace, Workspaces
 from ..guard.plan import Plan, PlannedRequest, from_preview
 from ..opt_outs import OptOutStore
 from ..registry import Route, ToolSpec
-from ..results import Preview
 from ..runtime import Connection
-from ..workspaces import Workspace, Workspaces
 from .principal import principal_of  # who is calling (token hash, HTTP session, connection)
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import Context
 
-    from ..settings import Settings
+    from ..core.settings import Settings
 
 Progress = Callable[[float, float | None, str | None], Awaitable[None]]
 

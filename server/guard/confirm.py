@@ -35,9 +35,9 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator
 
 from ..canonical import canonical_json
+from ..core.settings import ConfirmMode, Settings
 from ..redact import without_returned_secrets
 from ..registry import ToolSpec
-from ..settings import ConfirmMode, Settings
 from .plan import Plan, changes
 from .policy import policy_problem
 

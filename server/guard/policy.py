@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from linkify_it import LinkifyIt
 
-    from ..settings import Settings
+    from ..core.settings import Settings
 
 # RFC 2606 / 6761 special-use names: not in the public suffix list, but links to them are still links.
 _RESERVED_TLDS = ("example", "test", "invalid", "localhost", "local", "onion", "internal")

@@ -142,14 +142,15 @@ def _within(module: str, *prefixes: str) -> bool:
 
 
 def _arrows(source: str, allowed: Iterable[str] = (), forbidden: Iterable[str] = ()) -> list[str]:
-    """`a -> b` for each import of a module under `source` that leaves `allowed` or enters `forbidden`."""
-    allowed, forbidden = tuple(allowed), tuple(forbidden)
+    """`a -> b` for each import of a module under `source` that goes neither to `source` nor to a module
+    named in `allowed` (exactly), or that goes under a prefix in `forbidden`."""
+    allowed, forbidden = set(allowed), tuple(forbidden)
     return sorted(
         f"{name} -> {target}"
         for name, targets in GRAPH.items()
         if _within(name, source)
         for target in targets
-        if (allowed and not _within(target, source, *allowed)) or _within(target, *forbidden)
+        if (allowed and target not in allowed and not _within(target, source)) or _within(target, *forbidden)
     )
 
 

@@ -13,9 +13,9 @@ import anyio
 import pytest
 from mcp import Client
 from msgflash_mcp.server.app import build_server
+from msgflash_mcp.server.core.settings import ConfirmMode
 from msgflash_mcp.server.guard import Decision, Guard, MemoryTokenStore, TokenRecord, _hash
 from msgflash_mcp.server.guard.redis_store import KEY_PREFIX, RedisTokenStore
-from msgflash_mcp.server.settings import ConfirmMode
 from msgflash_mcp.tools.contacts import toolset as contacts_toolset
 from pydantic import SecretStr
 

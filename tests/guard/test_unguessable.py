@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgflash_mcp.server.core.settings import ConfirmMode
 from msgflash_mcp.server.guard import TOKEN_PREFIX, Decision, Guard, _hash
 from msgflash_mcp.server.guard.plan import Plan, PlannedRequest
-from msgflash_mcp.server.settings import ConfirmMode
 from msgflash_mcp.tools.contacts import toolset as contacts_toolset
 
 from tests.conftest import make_settings

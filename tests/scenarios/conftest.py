@@ -13,7 +13,7 @@ from mcp import Client
 from mcp.server import MCPServer
 from msgflash_mcp.sandbox.clock import SandboxClock
 from msgflash_mcp.sandbox.store import loads
-from msgflash_mcp.server.settings import Settings
+from msgflash_mcp.server.core.settings import Settings
 
 from tests.conftest import make_settings
 from tests.fake_time import SandboxTime

@@ -14,9 +14,9 @@ from typing import Any, Protocol
 import anyio
 from pydantic import SecretStr
 
+from ..untrusted import quote_untrusted
 from .errors import WorkspaceError
 from .settings import PERSONAL, Settings
-from .untrusted import quote_untrusted
 
 
 @dataclass(frozen=True)
