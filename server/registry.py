@@ -108,7 +108,7 @@ class ToolSpec:
     @property
     def workspace_scoped(self) -> bool:
         """Takes an optional `workspace` argument (every API route except personal-only ones)."""
-        return self.route is not None and not self.route.personal_only
+        return self.route is not None and self.route.workspace_scoped
 
     @property
     def guarded(self) -> bool:

@@ -24,7 +24,7 @@ from msgflash_mcp.server.api import ApiClient
 from msgflash_mcp.server.api.ratelimit import ADAPT_STEP, DEFAULT_HEADROOM, MemoryRateLimiter, RateLimitedTransport
 from msgflash_mcp.server.api.retry import RetryPolicy
 from msgflash_mcp.server.app import build_server
-from msgflash_mcp.server.core.workspaces import Workspace
+from msgflash_mcp.server.core.credentials import Workspace
 from msgflash_mcp.server.registry import GET
 from pydantic import SecretStr
 
