@@ -1,9 +1,9 @@
 """The MsgFlash HTTP client: one `httpx2.AsyncClient` per process, shared by every tool call.
 
-It owns everything between a tool and the wire: the key for the route (the call's bound
-credentials decide it: personal-only routes always carry the personal key), percent-encoding path parameters, taking a rate-limit slot
-for every attempt, the retry policy by effect, unwrapping the `data` envelope and mapping error
-envelopes to `ApiError`. Keys travel in headers only; they never appear in a URL or a log line.
+It owns everything between a tool and the wire: the key for the route (as the call's bound credentials
+decide it: personal-only routes always carry the personal key), percent-encoding path parameters, taking
+a rate-limit slot for every attempt, the retry policy by effect, unwrapping the `data` envelope and
+mapping error envelopes to `ApiError`. Keys travel in headers only; they never appear in a URL or a log line.
 """
 
 from __future__ import annotations
