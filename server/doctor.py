@@ -26,9 +26,8 @@ from rich.table import Table
 
 from ..tools.billing import BILLING_USAGE
 from ..tools.instances import INSTANCES
-from .errors import MsgFlashError, NotSent
-from .redact import Scrubber
-from .settings import (
+from .core.errors import MsgFlashError, NotSent
+from .core.settings import (
     DEFAULT_BASE_URL,
     PERSONAL_KEY_RE,
     TEAM_KEY_RE,
@@ -38,6 +37,7 @@ from .settings import (
     Settings,
     load_settings,
 )
+from .redact import Scrubber
 from .wire import json_list, json_object
 
 

@@ -44,8 +44,8 @@ from .api.route import DELETE, GET, POST, PUT, Route
 from .audit import kept_fields
 
 if TYPE_CHECKING:
+    from .core.results import Reply
     from .guard.plan import Plan
-    from .results import Reply
 
 class Effect(StrEnum):
     READ = "read"  # no side effect
@@ -111,7 +111,7 @@ class ToolSpec:
     @property
     def workspace_scoped(self) -> bool:
         """Takes an optional `workspace` argument (every API route except personal-only ones)."""
-        return self.route is not None and not self.route.personal_only
+        return self.route is not None and self.route.workspace_scoped
 
     @property
     def guarded(self) -> bool:

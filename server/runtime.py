@@ -33,13 +33,14 @@ from .api.retry import RetryPolicy
 from .audit import AuditLog
 from .campaign_record import CampaignRecord, record_for
 from .clock import SYSTEM_CLOCK, Clock
+from .core.settings import Settings, TeamConfig
+from .core.workspaces import ActiveStore, MemoryActiveStore, RedisActiveStore, Workspaces
 from .guard import Guard, TokenStore
+from .guard.policy import GuardPolicy
 from .guard.write_lock import WriteLocks
 from .install_key import audit_key, principal_key
 from .opt_outs import OptOutStore, opt_outs_for
 from .redact import Scrubber
-from .settings import Settings, TeamConfig
-from .workspaces import ActiveStore, MemoryActiveStore, RedisActiveStore, Workspaces
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -65,6 +66,19 @@ def sandbox_settings(settings: Settings) -> Settings:
     team = TeamConfig.model_validate({"name": TEAM_NAME, "team_id": TEAM_ID, "key": TEAM_KEY})
     default = settings.default_workspace if settings.default_workspace in ("personal", TEAM_NAME) else "personal"
     return settings.model_copy(update={"api_key": SecretStr(PERSONAL_KEY), "teams": [team], "default_workspace": default})
+
+
+def guard_policy(settings: Settings) -> GuardPolicy:
+    """What the guard enforces, from the configuration: the guard is given this, never Settings."""
+    allowlist, urls = settings.recipient_allowlist, settings.url_allowlist
+    return GuardPolicy(
+        confirm=settings.confirm,
+        dry_run=settings.dry_run,
+        recipient_allowlist=tuple(allowlist) if allowlist is not None else None,
+        max_recipients=settings.max_recipients,
+        allow_statuses=settings.allow_statuses,
+        url_allowlist=tuple(urls) if urls is not None else None,
+    )
 
 
 @dataclass
@@ -148,7 +162,7 @@ class Runtime:
             settings=settings,
             workspaces=workspaces,
             limiter=limiter,
-            guard=Guard(settings, token_store, clock=clock.timestamp),
+            guard=Guard(guard_policy(settings), token_store, clock=clock.timestamp),
             audit=AuditLog(settings.audit_log, audit_key(settings) if settings.audit_log else b""),
             scrubber=Scrubber(settings.secrets()),
             campaigns=record_for(settings, redis),

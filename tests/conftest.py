@@ -19,7 +19,7 @@ from mcp.server import MCPServer
 from msgflash_mcp.sandbox.app import SandboxConfig, create_app
 from msgflash_mcp.sandbox.campaign_runs import Resolution
 from msgflash_mcp.server.app import build_server
-from msgflash_mcp.server.settings import Settings
+from msgflash_mcp.server.core.settings import Settings
 
 from tests.fake_time import FakeClock
 from tests.resolution import resolution_fixture  # noqa: F401  (`resolution`: every sandbox here takes it)

@@ -5,7 +5,7 @@ test moves it. Whatever else keeps time in a test takes its bound methods, so ev
 
 - the server: `Runtime.create(..., clock=clock)` or `runtime.clock = clock`;
 - the sandbox: `SandboxConfig(now=clock.now, monotonic=clock.monotonic)`;
-- the guard and its token store: `Guard(settings, store, clock=clock.timestamp)`.
+- the guard and its token store: `Guard(guard_policy(settings), store, clock=clock.timestamp)`.
 
 Two ways to let time pass:
 

@@ -12,10 +12,10 @@ from ..server.api import Api
 from ..server.apps.views import CAMPAIGN_STATS as STATS_VIEW
 from ..server.call.context import CallContext
 from ..server.campaign_record import LIST_LIMIT, LIVE_MAX, CampaignEntry, CampaignRecord, remember_campaign
-from ..server.errors import ApiError, MsgFlashError, OutcomeUnknown
+from ..server.core.errors import ApiError, MsgFlashError, OutcomeUnknown
+from ..server.core.results import Preview, Reply
 from ..server.guard.plan import Plan
 from ..server.registry import GET, POST, Effect, Example, Later, Seed, ToolInput, Toolset, single
-from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
 from ._content import (
     ButtonsArg,

@@ -11,11 +11,11 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from ..server.api import Api, given
 from ..server.call.context import CallContext
-from ..server.errors import ApiError, MsgFlashError
+from ..server.core.errors import ApiError, MsgFlashError
+from ..server.core.results import Preview, Reply
 from ..server.guard.plan import Plan
 from ..server.guard.policy import urls_in_text
 from ..server.registry import DELETE, GET, POST, PUT, Effect, Example, Made, Seed, ToolInput, Toolset, single
-from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
 from ._impact import campaigns_line, pending_campaigns
 from ._people import SAMPLE, people

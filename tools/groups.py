@@ -11,9 +11,9 @@ from pydantic import Field, StringConstraints
 
 from ..server.api import given
 from ..server.call.context import CallContext
+from ..server.core.results import Preview, Reply
 from ..server.guard.plan import Plan
 from ..server.registry import DELETE, GET, POST, PUT, Effect, Example, Seed, ToolInput, Toolset, single
-from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
 from ._people import SAMPLE, people
 from ._responses import Group, GroupPage, MemberPage

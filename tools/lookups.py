@@ -12,9 +12,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field, StringConstraints
 
 from ..server.call.context import CallContext
+from ..server.core.results import Preview, Reply
 from ..server.guard.plan import Plan
 from ..server.registry import GET, POST, Effect, Example, Made, NoArgs, Seed, ToolInput, Toolset, single
-from ..server.results import Preview, Reply
 from ._polling import JOB_FINISHED, MAX_WAIT, follow
 from ._types import InstanceId, LookupId, _e164
 

@@ -15,10 +15,10 @@ from pydantic import AnyHttpUrl
 
 from ..app import build_server
 from ..call.principal import token_principal
+from ..core.settings import ConfirmMode, Settings
 from ..install_key import principal_key, warn_if_replicas_cannot_agree
 from ..logs import third_party_level
 from ..redact import Scrubber, install_log_scrubbing
-from ..settings import ConfirmMode, Settings
 from .session_cap import SessionCap
 
 log = logging.getLogger("msgflash_mcp")

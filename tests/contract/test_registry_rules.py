@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from mcp import Client
 from msgflash_mcp.server.app import build_server, selected_specs
+from msgflash_mcp.server.core.results import Reply
 from msgflash_mcp.server.registry import DELETE, GET, POST, Effect, Single, ToolInput, Toolset, select, single
-from msgflash_mcp.server.results import Reply
 from msgflash_mcp.tools import ALL_TOOLSETS
 
 from tests.conftest import make_settings

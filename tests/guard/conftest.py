@@ -8,6 +8,7 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.types import ElicitRequestFormParams, ElicitResult
 from msgflash_mcp.server.guard import Guard, MemoryTokenStore, TokenStore
+from msgflash_mcp.server.runtime import guard_policy
 
 from tests.fake_time import FakeClock
 
@@ -15,7 +16,7 @@ from tests.fake_time import FakeClock
 def pin_guard(server: MCPServer[Any], clock: FakeClock, store: TokenStore | None = None) -> Guard:
     """Swap the server's guard for one on `clock` (same settings; a fresh store unless given)."""
     runtime = server.runtime  # type: ignore[attr-defined]
-    guard = Guard(runtime.settings, store or MemoryTokenStore(clock.timestamp), clock=clock.timestamp)
+    guard = Guard(guard_policy(runtime.settings), store or MemoryTokenStore(clock.timestamp), clock=clock.timestamp)
     runtime.guard = guard
     return guard
 

@@ -24,8 +24,8 @@ from msgflash_mcp.server.api import ApiClient
 from msgflash_mcp.server.api.ratelimit import ADAPT_STEP, DEFAULT_HEADROOM, MemoryRateLimiter, RateLimitedTransport
 from msgflash_mcp.server.api.retry import RetryPolicy
 from msgflash_mcp.server.app import build_server
+from msgflash_mcp.server.core.credentials import Workspace
 from msgflash_mcp.server.registry import GET
-from msgflash_mcp.server.workspaces import Workspace
 from pydantic import SecretStr
 
 from tests.conftest import credential_violations, make_settings

@@ -12,7 +12,7 @@ import pytest
 from mcp import Client
 from mcp.server import MCPServer
 from msgflash_mcp.sandbox.store import loads
-from msgflash_mcp.server.settings import Settings
+from msgflash_mcp.server.core.settings import Settings
 
 from tests.conftest import make_settings
 from tests.fake_time import FakeClock
