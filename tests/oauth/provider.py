@@ -25,8 +25,10 @@ import pytest
 from anyio.abc import Process
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+from mcp.shared.auth import AuthorizationCodeResult
 
-from tests.clients.conftest import HERE as CLIENTS, NODE, free_port, require, stop
+from tests.clients.conftest import HERE as CLIENTS
+from tests.clients.conftest import NODE, free_port, require, stop
 
 SCRIPT = CLIENTS / "oidc-provider.mjs"
 READ, SEND = "msgflash:read", "msgflash:send"
@@ -129,17 +131,30 @@ class OpenIdProvider:
         assert response.status_code == 200, response.text
         return response.json()["access_token"]
 
-    def forge(self, *, key: SigningKey | None = None, typ: str = "at+jwt", **claims: Any) -> str:
-        """A token shaped like the provider's own (signed with its key unless told otherwise), claims overridable."""
-        now = int(time.time())
+    @staticmethod
+    def forge_time() -> int:
+        """The wall time forged tokens are issued at (the servers in these tests run on real time)."""
+        return int(time.time())
+
+    def claims(self, **overrides: Any) -> dict[str, Any]:
+        """The claims of a token like the provider's own; an override of None drops that claim."""
+        now = self.forge_time()
         base: dict[str, Any] = {
             "iss": self.issuer, "sub": "alice", "aud": self.resource, "client_id": "forged-client",
             "scope": READ, "iat": now, "exp": now + 600, "jti": secrets.token_hex(8),
         }
-        return (key or self.key).sign({**base, **claims}, typ=typ)
+        return {name: value for name, value in {**base, **overrides}.items() if value is not None}
 
-    async def dev_login(self, authorization_url: str, redirect_uri: str, who: str) -> tuple[str, str | None]:
-        """Follow the authorization request through the dev login as `who`; the (code, state) for the callback."""
+    def forge(self, *, key: SigningKey | None = None, typ: str = "at+jwt", **overrides: Any) -> str:
+        """A token shaped like the provider's own, signed with its key unless told otherwise."""
+        return (key or self.key).sign(self.claims(**overrides), typ=typ)
+
+    def unsigned(self) -> str:
+        """The same claims under `alg: none`."""
+        return jwt.encode(self.claims(), None, algorithm="none", headers={"typ": "at+jwt", "kid": self.key.kid})
+
+    async def dev_login(self, authorization_url: str, redirect_uri: str, who: str) -> AuthorizationCodeResult:
+        """Follow the authorization request through the dev login as `who`; what the browser brings back."""
         url = authorization_url + f"&login_hint={who}"
         with anyio.fail_after(20):
             async with httpx2.AsyncClient(timeout=10, follow_redirects=False) as http:
@@ -150,7 +165,9 @@ class OpenIdProvider:
                     if url.startswith(redirect_uri):
                         query = parse_qs(urlsplit(url).query)
                         assert "code" in query, f"authorization failed: {query}"
-                        return query["code"][0], query.get("state", [None])[0]
+                        return AuthorizationCodeResult(
+                            code=query["code"][0], state=query.get("state", [None])[0], iss=query.get("iss", [None])[0]
+                        )
         raise AssertionError("the dev login never reached the redirect URI")
 
 
