@@ -151,7 +151,7 @@ class OpenIdProvider:
 
     def unsigned(self) -> str:
         """The same claims under `alg: none`."""
-        return jwt.encode(self.claims(), None, algorithm="none", headers={"typ": "at+jwt", "kid": self.key.kid})
+        return jwt.encode(self.claims(), "", algorithm="none", headers={"typ": "at+jwt", "kid": self.key.kid})
 
     async def dev_login(self, authorization_url: str, redirect_uri: str, who: str) -> AuthorizationCodeResult:
         """Follow the authorization request through the dev login as `who`; what the browser brings back."""
