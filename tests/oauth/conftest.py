@@ -36,6 +36,7 @@ class Stack:
     provider: OpenIdProvider
     url: str  # the MCP endpoint, also the resource the provider binds tokens to
     app: Any
+    audit: Path  # the JSONL audit log
 
     @property
     def origin(self) -> str:
@@ -73,7 +74,10 @@ async def stack(tmp_path: Path, sandbox_app: Any, monkeypatch: pytest.MonkeyPatc
         url = f"http://127.0.0.1:{port}/mcp"
         async with running_provider(tmp_path, url) as provider:
             monkeypatch.setenv("MSGFLASH_PRINCIPAL_KEY", PRINCIPAL_KEY)
-            settings = make_settings(oauth_issuer=provider.issuer, public_url=f"http://127.0.0.1:{port}")
+            audit = tmp_path / "audit.jsonl"
+            settings = make_settings(
+                oauth_issuer=provider.issuer, public_url=f"http://127.0.0.1:{port}", audit_log=audit
+            )
             app = http_app(settings, host="127.0.0.1", port=port, sandbox_app=sandbox_app)
             server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
             async with anyio.create_task_group() as tg:
@@ -82,7 +86,7 @@ async def stack(tmp_path: Path, sandbox_app: Any, monkeypatch: pytest.MonkeyPatc
                     with anyio.fail_after(20):
                         while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, no event)
                             await anyio.sleep(0.02)
-                    yield Stack(provider, url, app)
+                    yield Stack(provider, url, app, audit)
                 finally:
                     server.should_exit = True
 
