@@ -4,26 +4,29 @@ The SDK does the HTTP part: it reads the bearer token, asks our verifier (server
 401/403 with a `WWW-Authenticate` naming the RFC 9728 metadata URL, and serves that metadata. Issuer and
 resource are handed to it as strings, which `AuthSettings` keeps exactly (an `AnyHttpUrl` object would gain
 a trailing slash the clients then compare against the issuer's own and refuse). Its challenges carry no
-`scope=`, so `ScopeChallenge` adds the baseline scope to them: a client then asks for what it needs first.
+`scope=`: the scope gate adds it, and answers the per-tool step-up challenge.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
+from mcp.server.auth.routes import build_resource_metadata_url
 from mcp.server.auth.settings import AuthSettings
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from pydantic import AnyHttpUrl
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from ..clock import Clock
+from ..registry import ToolSpec
 from ..settings import Settings
 from . import scopes
 from .jwks import KeySet
+from .scope_gate import ScopeGate
 from .verifier import JwtVerifier
 
 MCP_PATH = "/mcp"
-_HAS_SCOPE = re.compile(rb"(^|[\s,])scope=", re.IGNORECASE)
 
 
 def resource_url(public_url: str) -> str:
@@ -45,26 +48,13 @@ def oauth_auth(settings: Settings, clock: Callable[[], Clock]) -> dict[str, Any]
     return {"token_verifier": verifier, "auth": auth}
 
 
-class ScopeChallenge:
-    """ASGI middleware: adds `scope="<baseline>"` to the SDK's Bearer challenges (401 and 403) that lack one."""
-
-    def __init__(self, app: ASGIApp, *, scope: str) -> None:
-        self.app = app
-        self._scope = scope
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def challenge(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] in (401, 403):
-                message = {**message, "headers": [self._with_scope(k, v) for k, v in message.get("headers", [])]}
-            await send(message)
-
-        await self.app(scope, receive, challenge)
-
-    def _with_scope(self, key: bytes, value: bytes) -> tuple[bytes, bytes]:
-        if key.lower() != b"www-authenticate" or not value.lower().startswith(b"bearer") or _HAS_SCOPE.search(value):
-            return key, value
-        return key, value + f', scope="{self._scope}"'.encode()
+def gate(app: Starlette, settings: Settings, specs: list[ToolSpec]) -> None:
+    """Adds the scope gate (server/auth/scope_gate.py) to the SDK's Streamable HTTP app, inside its
+    authentication (after it in `user_middleware`, which Starlette assembles on the first request), where the
+    verified token's scopes are known."""
+    assert settings.public_url is not None
+    metadata = str(build_resource_metadata_url(AnyHttpUrl(resource_url(settings.public_url))))
+    needed = {spec.name: scopes.needed(spec.effect) for spec in specs}
+    app.user_middleware.append(Middleware(
+        ScopeGate, needed=needed, baseline=scopes.BASELINE, resource_metadata_url=metadata, path=MCP_PATH
+    ))

@@ -1,4 +1,5 @@
-"""Running the server: stdio, or Streamable HTTP on loopback with Host/Origin checks and a bearer token."""
+"""Running the server: stdio, or Streamable HTTP on loopback with Host/Origin checks and either static bearer
+tokens or, in resource-server mode (server/auth/), the OAuth access tokens of signed-in people."""
 
 from __future__ import annotations
 
@@ -12,9 +13,8 @@ from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
 
-from ..app import build_server
-from ..auth import scopes
-from ..auth.resource_server import ScopeChallenge, oauth_auth
+from ..app import build_server, selected_specs
+from ..auth.resource_server import gate, oauth_auth
 from ..call.principal import token_principal
 from ..clock import Clock
 from ..install_key import principal_key, warn_if_replicas_cannot_agree
@@ -96,7 +96,7 @@ def http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, *
     security = transport_security(host, port, settings.allowed_hosts)
     app = server.streamable_http_app(transport_security=security, host=host)
     if settings.oauth_issuer is not None:
-        app.add_middleware(ScopeChallenge, scope=scopes.BASELINE)
+        gate(app, settings, selected_specs(server.runtime.settings))
     # Outermost, so a refused opening request costs no session, no auth check and no body read.
     runtime = server.runtime
     app.state.runtime = runtime  # what the app serves with (tests point its clock elsewhere)

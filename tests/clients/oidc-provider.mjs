@@ -23,6 +23,14 @@ const provider = new Provider(config.issuer, {
   claims: { email: ['email'] },
   findAccount: (_ctx, id) => ({ accountId: id, claims: () => ({ sub: id, email: `${id}@example.test` }) }),
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+  // A dynamically registered client is not held to the scope it registered with: MCP clients register with
+  // the first scope they were challenged for, then step up (static clients, like the bot, keep their limit).
+  extraClientMetadata: {
+    properties: ['x_tests'],
+    validator: (ctx, key, _value, metadata) => {
+      if (key === 'x_tests' && ctx?.oidc?.route === 'registration') delete metadata.scope;
+    },
+  },
   features: {
     devInteractions: { enabled: false },
     clientCredentials: { enabled: true },

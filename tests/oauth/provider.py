@@ -26,12 +26,13 @@ from anyio.abc import Process
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 from mcp.shared.auth import AuthorizationCodeResult
+from msgflash_mcp.server.auth.scopes import ALL
 
 from tests.clients.conftest import HERE as CLIENTS
 from tests.clients.conftest import NODE, free_port, require, stop
 
 SCRIPT = CLIENTS / "oidc-provider.mjs"
-READ, SEND = "msgflash:read", "msgflash:send"
+READ, SEND, DELETE = "msgflash:read", "msgflash:send", "msgflash:delete"
 OTHER_RESOURCE = "http://other.example.test/mcp"  # a resource the provider also serves: wrong audience for us
 BOT_ID, BOT_SECRET = "reporting-bot", "reporting-bot-secret-5b1e"
 
@@ -77,10 +78,10 @@ class OpenIdProvider:
             "issuer": self.issuer,
             "port": self.port,
             "jwks": {"keys": [k.jwk() for k in self.keys]},
-            "scopes": ["openid", "email", READ, SEND],
+            "scopes": ["openid", "email", *ALL],
             "resources": [
-                {"indicator": self.resource, "scope": f"{READ} {SEND}"},
-                {"indicator": OTHER_RESOURCE, "scope": f"{READ} {SEND}"},
+                {"indicator": self.resource, "scope": " ".join(ALL)},
+                {"indicator": OTHER_RESOURCE, "scope": " ".join(ALL)},
             ],
             "clients": [{
                 "client_id": BOT_ID, "client_secret": BOT_SECRET, "grant_types": ["client_credentials"],
