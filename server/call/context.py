@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from ..api import Api
+from ..auth import scopes
 from ..campaign_record import CampaignRecord
 from ..clock import Clock
 from ..core.credentials import Workspace
@@ -147,8 +148,10 @@ async def bind_call(
     principal: str,
     progress: Progress | None = None,
 ) -> CallContext:
-    """The call's one binding. Raises WorkspaceError for an unknown/ambiguous workspace."""
+    """The call's one binding. Raises WorkspaceError for an unknown/ambiguous workspace, and ToolError when a
+    signed-in caller's token lacks the tool's scope (before any workspace, plan or confirmation)."""
     runtime = connection.runtime
+    scopes.require(spec, runtime.settings)
     api = await _bind_api(connection, spec.route, requested, principal)
     return CallContext(
         spec=spec, principal=principal, workspace=api.workspace, api=api, now=runtime.clock.now(), clock=runtime.clock,
