@@ -119,10 +119,11 @@ class Runtime:
         if settings.use_sandbox:
             settings = sandbox_settings(settings)
             if sandbox_app is None and http_transport is None:
-                from ..sandbox.app import SandboxConfig, create_app
+                from ..sandbox.on_first_use import SandboxOnFirstUse
 
+                # Made on the first request: listing tools never reaches it (sandbox/on_first_use.py).
                 db = settings.sandbox_db or default_sandbox_db()
-                sandbox_app = create_app(SandboxConfig(db_path=db, rate_limit=settings.sandbox_rate_limit))
+                sandbox_app = SandboxOnFirstUse(db_path=db, rate_limit=settings.sandbox_rate_limit)
         redis = None
         active: ActiveStore = MemoryActiveStore()
         rate = settings.rate_limit
