@@ -21,6 +21,7 @@ import httpx2
 from pydantic import SecretStr
 
 from .api import USER_AGENT, ApiClient
+from .api.on_first_request import TransportOnFirstRequest
 from .api.ratelimit import (
     DEFAULT_HEADROOM,
     MemoryRateLimiter,
@@ -170,7 +171,8 @@ class Runtime:
 
             inner = sandbox_transport(self.sandbox_app)
         base_url = SANDBOX_BASE_URL if self.sandbox_app is not None else self.settings.base_url
-        transport = RateLimitedTransport(inner or httpx2.AsyncHTTPTransport(), self.limiter)
+        # Made by the first request: its SSL context is most of start-up's own cost (server/api/on_first_request.py).
+        transport = RateLimitedTransport(inner or TransportOnFirstRequest(httpx2.AsyncHTTPTransport), self.limiter)
         return httpx2.AsyncClient(
             transport=transport, base_url=base_url, timeout=timeout, headers=headers, follow_redirects=False
         )
