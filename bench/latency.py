@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -94,11 +95,20 @@ def ours(environment: dict[str, str], *args: str, before: bool = False) -> Stdio
     return StdioServerParameters(command=sys.executable, args=["-m", "msgflash_mcp.server", *args], env=environment)
 
 
-async def cold_start(params: StdioServerParameters) -> float:
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def cold_start(params: StdioServerParameters) -> tuple[float, float]:
+    """Wall time from spawn to tools/list answered, and the server process's CPU time (spawn to exit): on a
+    shared machine the wall time is mostly waiting for a core, the CPU time is what start-up costs."""
+    cpu = children_cpu()
     started = time.perf_counter()
     async with Client(params) as client:
         await client.list_tools()
-        return time.perf_counter() - started
+        wall = time.perf_counter() - started
+    return wall, children_cpu() - cpu  # counted once the client has waited for the process
 
 
 def ms(seconds: float) -> str:
@@ -119,15 +129,16 @@ async def cold_starts() -> None:
         servers["2-tool baseline"] = StdioServerParameters(command=sys.executable, args=[str(baseline_file)], env=env())
         for params in servers.values():  # warm the page cache and write every copy's bytecode
             await cold_start(params)
-        times: dict[str, list[float]] = {name: [] for name in servers}
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in servers}
         for _ in range(RUNS):
             for name, params in servers.items():
                 times[name].append(await cold_start(params))
-        base = statistics.median(times["2-tool baseline"])
-        print(f"cold start (spawn -> tools/list), median of {RUNS}, interleaved:")
+        base = [statistics.median(run[i] for run in times["2-tool baseline"]) for i in (0, 1)]
+        print(f"cold start (spawn -> tools/list), median of {RUNS}, interleaved: wall time, and the process's CPU time")
         for name, runs in times.items():
-            median = statistics.median(runs)
-            print(f"  {name:<26} {ms(median):>7}  ratio {median / base:.2f}" + ("  (target <= 1.10)" if name == "msgflash-mcp" else ""))
+            wall, cpu = (statistics.median(run[i] for run in runs) for i in (0, 1))
+            target = "  (target <= 1.10)" if name == "msgflash-mcp" else ""
+            print(f"  {name:<26} {ms(wall):>7}  ratio {wall / base[0]:.2f}   CPU {ms(cpu):>7}  ratio {cpu / base[1]:.2f}{target}")
 
 
 async def per_call() -> None:
