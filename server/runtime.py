@@ -21,6 +21,7 @@ import httpx2
 from pydantic import SecretStr
 
 from .api import USER_AGENT, ApiClient
+from .api.on_first_request import TransportOnFirstRequest
 from .api.ratelimit import (
     DEFAULT_HEADROOM,
     MemoryRateLimiter,
@@ -133,10 +134,11 @@ class Runtime:
         if settings.use_sandbox:
             settings = sandbox_settings(settings)
             if sandbox_app is None and http_transport is None:
-                from ..sandbox.app import SandboxConfig, create_app
+                from ..sandbox.on_first_use import SandboxOnFirstUse
 
+                # Made on the first request: listing tools never reaches it (sandbox/on_first_use.py).
                 db = settings.sandbox_db or default_sandbox_db()
-                sandbox_app = create_app(SandboxConfig(db_path=db, rate_limit=settings.sandbox_rate_limit))
+                sandbox_app = SandboxOnFirstUse(db_path=db, rate_limit=settings.sandbox_rate_limit)
         redis = None
         active: ActiveStore = MemoryActiveStore()
         rate = settings.rate_limit
@@ -183,7 +185,8 @@ class Runtime:
 
             inner = sandbox_transport(self.sandbox_app)
         base_url = SANDBOX_BASE_URL if self.sandbox_app is not None else self.settings.base_url
-        transport = RateLimitedTransport(inner or httpx2.AsyncHTTPTransport(), self.limiter)
+        # Made by the first request: its SSL context is most of start-up's own cost (server/api/on_first_request.py).
+        transport = RateLimitedTransport(inner or TransportOnFirstRequest(httpx2.AsyncHTTPTransport), self.limiter)
         return httpx2.AsyncClient(
             transport=transport, base_url=base_url, timeout=timeout, headers=headers, follow_redirects=False
         )
