@@ -27,7 +27,7 @@ import mcp.server.stdio
 marks.append(("SDK import (baseline pays it too)", clock()))
 from msgflash_mcp.tools import ALL_TOOLSETS
 from msgflash_mcp.server.app import build_server, selected_specs
-from msgflash_mcp.server.settings import load_settings
+from msgflash_mcp.server.core.settings import load_settings
 marks.append(("our imports", clock()))
 settings = load_settings(sandbox=True, toolsets=None, read_only=None, dry_run=None)
 marks.append(("settings", clock()))

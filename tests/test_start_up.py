@@ -10,7 +10,7 @@ from msgflash_mcp.sandbox.keys import PERSONAL_KEY
 from msgflash_mcp.sandbox.on_first_use import SandboxOnFirstUse
 from msgflash_mcp.server.api.on_first_request import TransportOnFirstRequest
 from msgflash_mcp.server.app import build_server
-from msgflash_mcp.server.settings import Settings
+from msgflash_mcp.server.core.settings import Settings
 from pydantic import SecretStr
 
 from tests.conftest import call_ok
