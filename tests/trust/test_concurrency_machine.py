@@ -206,6 +206,9 @@ class ConcurrencyMachine(RuleBasedStateMachine):
             shown = Confirmed.from_preview(preview["preview"])
             call = (tool, {**args, "confirm_token": preview["confirm_token"]})
         elif path == "card":
+            # A new conversation on the host: the same call again in one session is the card's fallback (a token
+            # for the conversation, server/apps/card.py), and every batch here makes the same call.
+            confirming = self.clients["card"] = self._open(Client(self.server, extensions=[apps_extension()]))
             card = self.portal.call(confirming.call_tool, tool, args)
             preview = card.structured_content
             assert preview["status"] == "confirmation_required" and "confirm_token" not in preview, preview
