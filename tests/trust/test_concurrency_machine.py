@@ -8,8 +8,8 @@ writer acts in the same workspace: from the same session (the model's parallel b
 of the server, or, in the replicated run, from a second server sharing the Redis. Writers grow the group by
 tag, tag a contact, edit the template, rename Awa, change a member's phone, switch the workspace, or redeem
 the same confirmation again (the token re-sent, the card's Approve clicked twice). The writer starts either
-exactly in the confirmed call's recheck→write window (`RaceWindow`, tests/race.py) or after a drawn number of
-scheduling points.
+exactly in the confirmed call's recheck→write window (`RaceWindow`, tests/trust/race.py) or after a drawn
+number of scheduling points.
 
 Invariant, per batch: every confirmation that acted reached as many people as it showed and with the text it
 showed (the sandbox's messages once its clock ran), and each confirmation acted at most once.
@@ -77,6 +77,7 @@ QUESTION = {"campaign": "Create the text campaign", "template send": "Send a tem
 # before tests/conftest.py clears MSGFLASH_* for each test), e.g. MSGFLASH_MACHINE_EXAMPLES=200.
 EXAMPLES = int(os.environ.get("MSGFLASH_MACHINE_EXAMPLES", "6"))
 STEPS = int(os.environ.get("MSGFLASH_MACHINE_STEPS", "4"))
+TIMEOUT = 300 * max(1, EXAMPLES * STEPS // 24)  # seconds a drawn run may take: CI's budget fits the first 300
 
 
 @dataclass(frozen=True)
@@ -311,7 +312,7 @@ def run_machine(redis: str | None, resolution: Resolution) -> None:
 
 @requirement("plan.write-race", "deliver.frozen-recipients")
 @pytest.mark.slow
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(TIMEOUT)
 @each_resolution
 def test_concurrency_machine_one_process(resolution: Resolution) -> None:
     run_machine(None, resolution)
@@ -348,7 +349,7 @@ def test_concurrency_machine_card_meets_every_writer_in_its_window(resolution: R
 @requirement("plan.write-race")
 @pytest.mark.slow
 @pytest.mark.redis
-@pytest.mark.timeout(300)
+@pytest.mark.timeout(TIMEOUT)
 def test_concurrency_machine_two_replicas_sharing_redis(redis_url: str, resolution: Resolution) -> None:  # noqa: F811
     run_machine(redis_url, resolution)
     assert sum(ConcurrencyMachine.checked.values()), "no confirmation acted: the machine checked nothing"
