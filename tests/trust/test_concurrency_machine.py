@@ -53,6 +53,7 @@ from msgflash_mcp.sandbox.seed import (
 )
 from msgflash_mcp.server.app import build_server
 from pydantic import SecretStr
+from redis import Redis
 
 from tests.apps.conftest import apps_extension, card_confirmation
 from tests.conftest import make_settings
@@ -123,6 +124,12 @@ class ConcurrencyMachine(RuleBasedStateMachine):
         self.portal = self.stack.enter_context(anyio.from_thread.start_blocking_portal("asyncio"))
         self.sandbox = create_app(SandboxConfig(db_path=":memory:", rate_limit=0, resolution=self.resolution))
         self.window = RaceWindow(self.sandbox)
+        if self.redis:
+            # Each example starts from an empty Redis as from a fresh sandbox: an earlier example's confirmations,
+            # workspace choices and campaign record (of another sandbox) must not steer this one, or Hypothesis
+            # could not replay what it found. The server is the session's throwaway one, one test at a time.
+            with Redis.from_url(self.redis) as redis:
+                redis.flushdb()
         config = make_settings(toolsets=TOOLSETS, **({"redis_url": SecretStr(self.redis)} if self.redis else {}))
         self.server = build_server(config, http_transport=self.window, sandbox_app=self.sandbox)
         self.replica = build_server(config, sandbox_app=self.sandbox) if self.redis else None
