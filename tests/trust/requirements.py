@@ -59,7 +59,7 @@ REQUIREMENTS: dict[str, str] = {
     "plan.workspace-race": "a switch_workspace landing during the token path, the legacy form or the modern form: the write carries the confirmed workspace's key, or nothing is sent and the new plan is asked for",
     "plan.group-growth": "members added to a group after the preview: nothing sent, asked again with 'recipients 5 → 7'; under a cap or allow-list the confirmed ids are frozen into the request",
     "plan.content-swap": "a template edited after the preview: nothing sent, asked again with 'template text changed'",
-    "plan.write-race": "a confirmed write and another write of the same workspace in one parallel batch (one process, two replicas sharing Redis; token and legacy form): people receive only what was confirmed, or nothing and the new plan is asked for",
+    "plan.write-race": "a confirmed write and another write of the same workspace in one parallel batch (one process, two replicas sharing Redis; token, both form eras and the review card): people receive only what was confirmed, or nothing and the new plan is asked for",
     "plan.modern-replay": "a 2026-07-28 client re-sending the accepted final round verbatim gets the first result; one send. A new call asking the same question afresh acts again",
     "deliver.frozen-recipients": "a campaign is created with the confirmed contact ids on every path: people who join its group or tag later receive nothing, whenever the API resolves recipients",
     "edit.pending-every-record": "template and contact edits consult every pending campaign of the record, whatever its age: ten newer completed campaigns do not hide an older pending one",
