@@ -73,6 +73,11 @@ class ShownCards:
         del self._keys[key]
         return True
 
+    def decided(self, key: str) -> None:
+        """The person approved or cancelled this call's card: the card evidently reaches them, so the same call
+        again is a new question for them (a card), never the conversation's token that skips them."""
+        self._keys.pop(key, None)
+
 
 def as_card(
     result: Any, tool: str, arguments: dict[str, Any], *, effect: str, form_fallback: bool, note: str | None = None

@@ -113,7 +113,10 @@ class MsgflashApps(Apps):
                 return await self.replan(ctx, tool, arguments, STALE_NOTE)
             if not isinstance(result, CallToolResult):
                 raise ToolError("this action needs another answer; nothing was sent. Ask the assistant for a new preview")
-            return as_card(result, tool, arguments, effect=self.guarded[tool], form_fallback=False)  # a changed plan
+            card = as_card(result, tool, arguments, effect=self.guarded[tool], form_fallback=False)  # a changed plan
+            if card is result:  # it acted (or replayed): the person decided on this card
+                self.shown.decided(call_key(ctx.request_context, tool, arguments))
+            return card
 
         @self.tool(resource_uri=REVIEW, visibility=APP_ONLY, meta=legacy, name="app_refresh",
                    title="Review again (review card)", annotations=READ_ONLY,
@@ -130,7 +133,9 @@ class MsgflashApps(Apps):
         async def app_cancel(tool: ToolName, arguments: Arguments, confirm_token: Token, ctx: Context) -> CallToolResult:
             # Checked like Approve's (a token that does not exist is refused, and leaves no audit line), then
             # used up: the card's Approve can no longer act on it.
-            return render(await cancel_card(ctx, self.check(ctx, tool), arguments, confirm_token))
+            declined = render(await cancel_card(ctx, self.check(ctx, tool), arguments, confirm_token))
+            self.shown.decided(call_key(ctx.request_context, tool, arguments))
+            return declined
 
 
 STALE_NOTE = ("The earlier confirmation had expired (or the server restarted), so nothing was sent. This is the plan "

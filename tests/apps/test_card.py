@@ -195,3 +195,22 @@ async def test_a_delete_card_names_its_selector_and_says_it_deletes(server: MCPS
         card = await client.call_tool("bulk_delete_contacts", {"tags": ["vip"]})
     assert card_confirmation(card)["effect"] == "delete"
     assert (card.structured_content or {})["preview"]["who"]["selector"] == "contacts tagged vip"
+
+
+@pytest.mark.parametrize("decision", ["app_cancel", "app_approve"])
+async def test_after_the_person_decides_on_a_card_the_same_call_shows_a_card_again(
+    decision: str, server: MCPServer[Any], ledger: Callable[[], list[dict[str, Any]]]
+) -> None:
+    """The token for the conversation is the way through for hosts whose card never reaches the person. Once the
+    person clicked on the card, it does reach them: the same call again is their question, on a new card, and the
+    model never holds a token that would skip them (a declined send asked again must not come back as a token)."""
+    async with Client(server, extensions=[apps_extension()]) as client:
+        args = await send_args(client)
+        confirmation = card_confirmation(await client.call_tool("send_message", args))
+        await client.call_tool(decision, {"tool": "send_message", "arguments": confirmation["arguments"],
+                                          "confirm_token": confirmation["token"]})
+        again = await client.call_tool("send_message", args)
+    structured = again.structured_content or {}
+    assert structured["status"] == "confirmation_required" and "confirm_token" not in structured
+    assert card_confirmation(again)["token"] != confirmation["token"]
+    assert len(sends(ledger)) == (1 if decision == "app_approve" else 0)
