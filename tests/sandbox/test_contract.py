@@ -16,7 +16,7 @@ from msgflash_mcp.sandbox.keys import TEAM_ID
 from msgflash_mcp.sandbox.routes import ALL_ROUTES, RouteSpec
 from msgflash_mcp.sandbox.routes.base import MISSING, Call, Made
 
-from .helpers import ENDPOINTS, PERSONAL, TEAM, client_for, error_code, make_app
+from .helpers import ENDPOINTS, PERSONAL, TEAM, client_for, error_code, make_app, routes_module
 
 pytestmark = pytest.mark.anyio
 
@@ -37,7 +37,7 @@ def where(spec: RouteSpec) -> str:
 def route_of(ep: dict[str, Any]) -> RouteSpec:
     spec = ROUTES.get(key(ep))
     if spec is None:
-        pytest.fail(f"{ep['method']} {ep['path']}: the sandbox does not serve it; add @route in sandbox/routes/<group>.py")
+        pytest.fail(f"{ep['method']} {ep['path']}: the sandbox does not serve it; add its @route in {routes_module(ep['group'])}")
     return spec
 
 
@@ -90,7 +90,12 @@ def test_every_endpoint_has_a_route() -> None:
     app = make_app()
     sb = app.state.sandbox
     # Both ways, without a count to edit: every documented endpoint is served, and nothing else is.
-    assert {(s.method, s.path) for s in ALL_ROUTES} == {(ep["method"], ep["path"]) for ep in ENDPOINTS}
+    documented = {key(ep) for ep in ENDPOINTS}
+    problems = [f"{ep['method']} {ep['path']}: the sandbox does not serve it; add its @route in {routes_module(ep['group'])}"
+                for ep in ENDPOINTS if key(ep) not in ROUTES]
+    problems += [f"{s.method} {s.path}: served by {where(s)} but not in api-contract/endpoints.json; add it there "
+                 "(and to REFERENCE.md)" for s in ALL_ROUTES if (s.method, s.path) not in documented]
+    assert not problems, "\n".join(problems)
     for ep in ENDPOINTS:
         concrete = re.sub(r"\{\w+\}", MISSING, ep["path"])
         spec, _ = sb.match(ep["method"], concrete)
