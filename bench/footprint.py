@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _tokens import token_counter
 from msgflash_mcp.sandbox.app import SandboxConfig, create_app
 from msgflash_mcp.server.app import build_server
+from msgflash_mcp.server.core.settings import Settings
 from msgflash_mcp.server.footprint import BYTE_TARGET, TOKEN_TARGET, model_view, tool_view, wire
-from msgflash_mcp.server.settings import Settings
 from msgflash_mcp.tools import ALL_TOOLSETS
 
 

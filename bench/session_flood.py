@@ -17,7 +17,7 @@ from collections import Counter
 import anyio
 import httpx2
 from msgflash_mcp.sandbox.app import SandboxConfig, create_app
-from msgflash_mcp.server.settings import Settings
+from msgflash_mcp.server.core.settings import Settings
 from msgflash_mcp.server.transport.serve import http_app
 
 ATTEMPTS = int(sys.argv[1]) if len(sys.argv) > 1 else 2000

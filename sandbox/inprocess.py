@@ -13,21 +13,22 @@ on every request, which costs more than the sandbox's own work)."""
 from __future__ import annotations
 
 from collections.abc import MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx2
 
-from .app import ConnectFault, DroppedConnection, Sandbox
+if TYPE_CHECKING:
+    from .app import Sandbox
 
 
 class SandboxTransport(httpx2.ASGITransport):
-    def __init__(self, app: Any) -> None:
-        super().__init__(app=app)
-        self._sandbox: Sandbox | None = getattr(getattr(app, "state", None), "sandbox", None)
-
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        sb = self._sandbox
+        # Imported and looked up per request, not when the transport is made: the embedded sandbox is
+        # imported and made on its first request (sandbox/on_first_use.py), not at server start.
+        from .app import ConnectFault, DroppedConnection
+
+        sb: Sandbox | None = getattr(getattr(self.app, "state", None), "sandbox", None)
         if sb is not None:
             rule = sb.faults.take(request.method, request.url.path, actions=("connect_error",))
             if rule is not None:

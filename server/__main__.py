@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .settings import ConfigError, load_settings
+from .core.settings import ConfigError, load_settings
 
 
 def _server_args(parser: argparse.ArgumentParser) -> None:

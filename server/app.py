@@ -15,13 +15,13 @@ from ..tools import ALL_TOOLSETS
 from .api.ratelimit import RateLimiter
 from .apps import MsgflashApps, hide_from_plain_clients, stamp_views
 from .call import build_tools
+from .core.settings import ConfirmMode, Settings
 from .guard import TokenStore
 from .install_key import request_state_key
 from .logs import third_party_level
 from .prompts import require_prompt_arguments
 from .registry import ToolSpec, select
 from .runtime import Connection, Runtime, connect
-from .settings import ConfirmMode, Settings
 
 log = logging.getLogger("msgflash_mcp")
 
@@ -38,7 +38,7 @@ def instructions(runtime: Runtime) -> str:
     if runtime.is_sandbox:
         lines.append("SANDBOX: this is the built-in simulator with demo data; nothing reaches real people.")
     # A setting that could not be read ran on its safe default: the person should hear it from the model,
-    # since the host shows them no log (server/settings.py, _safe_reading).
+    # since the host shows them no log (server/core/settings.py, _safe_reading).
     lines.extend(f"SETTINGS NOTICE (tell the user): {notice}." for notice in settings.notices)
     names = ", ".join(runtime.workspaces.names) or "none"
     lines.append(

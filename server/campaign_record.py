@@ -36,7 +36,7 @@ from .wire import json_object
 if TYPE_CHECKING:
     import sqlite3
 
-    from .settings import Settings
+    from .core.settings import Settings
 
 log = logging.getLogger("msgflash_mcp.campaign_record")
 

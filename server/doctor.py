@@ -26,9 +26,8 @@ from rich.table import Table
 
 from ..tools.billing import BILLING_USAGE
 from ..tools.instances import INSTANCES
-from .errors import MsgFlashError, NotSent
-from .redact import Scrubber
-from .settings import (
+from .core.errors import MsgFlashError, NotSent
+from .core.settings import (
     DEFAULT_BASE_URL,
     PERSONAL_KEY_RE,
     TEAM_KEY_RE,
@@ -38,6 +37,7 @@ from .settings import (
     Settings,
     load_settings,
 )
+from .redact import Scrubber
 from .wire import json_list, json_object
 
 
@@ -257,6 +257,71 @@ async def check_redis(report: Report, settings: Settings) -> None:
     report.add("redis", True, f"reachable at {shown}")
 
 
+async def check_oauth(report: Report, settings: Settings) -> None:
+    """Resource-server mode: https, the authorization server's metadata and exact issuer, its JWKS, and the
+    metadata this server publishes at MSGFLASH_PUBLIC_URL (when it is running there)."""
+    if settings.oauth_issuer is None or settings.public_url is None:
+        return
+    import httpx2
+
+    from .auth import scopes
+    from .auth.discovery import DiscoveryError, discover
+    from .auth.jwks import parse_keys
+    from .auth.resource_server import resource_url
+
+    issuer, resource = settings.oauth_issuer, resource_url(settings.public_url)
+    for name, url in (("MSGFLASH_OAUTH_ISSUER", issuer), ("MSGFLASH_PUBLIC_URL", settings.public_url)):
+        host = urlsplit(url).hostname or ""
+        if url.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
+            report.add("OAuth", False, f"{name} is plain http on {host}: tokens would cross the network in clear",
+                       f"use https for {name} (OAuth 2.1 requires it off loopback)")
+    try:
+        async with httpx2.AsyncClient(timeout=5) as http:
+            with anyio.fail_after(15):
+                metadata = await discover(issuer, http)
+                report.add("OAuth issuer", True, f"{metadata.url} names exactly {issuer}")
+                keys = parse_keys((await http.get(metadata.jwks_uri)).json())
+    except DiscoveryError as exc:
+        report.add("OAuth issuer", False, str(exc),
+                   "set MSGFLASH_OAUTH_ISSUER to the issuer string the authorization server publishes, character "
+                   "for character (a trailing slash counts)")
+        return
+    except (httpx2.HTTPError, ValueError, TimeoutError) as exc:
+        report.add("OAuth JWKS", False, f"cannot read the issuer's signing keys ({type(exc).__name__})",
+                   "make the authorization server's jwks_uri reachable from this machine")
+        return
+    report.add("OAuth JWKS", bool(keys), f"{len(keys)} signing key(s) at the issuer's jwks_uri",
+               "" if keys else "the authorization server publishes no signing keys with a key id")
+    await check_published_metadata(report, resource, issuer, scopes.BASELINE)
+
+
+async def check_published_metadata(report: Report, resource: str, issuer: str, baseline: str) -> None:
+    """RFC 9728 metadata as clients will read it; only a warning when nothing answers (the server may be down)."""
+    import httpx2
+    from mcp.server.auth.routes import build_resource_metadata_url
+    from pydantic import AnyHttpUrl
+
+    url = str(build_resource_metadata_url(AnyHttpUrl(resource)))
+    try:
+        async with httpx2.AsyncClient(timeout=5) as http:
+            with anyio.fail_after(10):
+                published = json_object((await http.get(url)).json()) or {}
+    except (httpx2.HTTPError, ValueError, TimeoutError) as exc:
+        report.add("OAuth metadata", False, f"nothing readable at {url} ({type(exc).__name__})",
+                   "start the server with --transport http behind MSGFLASH_PUBLIC_URL, then run doctor again",
+                   warning=True)
+        return
+    expected: dict[str, Any] = {"resource": resource, "authorization_servers": [issuer]}
+    wrong = {k: published.get(k) for k, v in expected.items() if published.get(k) != v}
+    if baseline not in (json_list(published.get("scopes_supported")) or []):
+        wrong["scopes_supported"] = published.get("scopes_supported")
+    if wrong:
+        report.add("OAuth metadata", False, f"{url} publishes {wrong}, expected {expected}",
+                   "check MSGFLASH_PUBLIC_URL and the reverse proxy in front of the server")
+        return
+    report.add("OAuth metadata", True, f"{url} names this resource, the issuer and scope {baseline}")
+
+
 # --- connectivity: the same ApiClient and workspace binding as the tools ----------------------
 
 
@@ -390,6 +455,7 @@ async def diagnose(env: dict[str, str]) -> Report:
         return report
     check_settings(report, settings)
     await check_redis(report, settings)
+    await check_oauth(report, settings)
     if not any(f.area == "base URL" and not f.ok for f in report.findings):
         await check_api(report, settings)
     return report

@@ -23,7 +23,7 @@ import os
 import secrets
 from pathlib import Path
 
-from .settings import ConfigError, Settings
+from .core.settings import ConfigError, Settings
 
 log = logging.getLogger("msgflash_mcp")
 

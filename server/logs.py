@@ -16,8 +16,8 @@ import logging
 import sys
 from typing import Literal
 
+from .core.settings import Settings
 from .redact import Scrubber, ScrubbingFilter, install_log_scrubbing, log_scrubber
-from .settings import Settings
 
 PRODUCT_LOGGER = "msgflash_mcp"
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

@@ -27,7 +27,7 @@ from .campaign_record import default_path
 if TYPE_CHECKING:
     import sqlite3
 
-    from .settings import Settings
+    from .core.settings import Settings
 
 @dataclass(frozen=True)
 class OptOut:

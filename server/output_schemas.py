@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .schema_generator import SchemaGenerator
 from .wire import json_list, json_object
 
 _DROPPED = frozenset({"title", "default", "$defs"})
@@ -42,7 +43,7 @@ def data_schema(model: type[BaseModel]) -> dict[str, Any]:
     """The model's JSON schema, lean: references inlined, no titles, no null defaults, no `additionalProperties: true`
     (the default). Nullable fields stay `anyOf [X, null]`: a `type` list is shorter but less portable (the
     MCP Inspector's strict lint flags it; some clients map schemas onto a single-`type` dialect)."""
-    schema = model.model_json_schema()
+    schema = model.model_json_schema(schema_generator=SchemaGenerator)
     return _lean(schema, schema.get("$defs", {}))
 
 

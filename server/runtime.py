@@ -21,6 +21,7 @@ import httpx2
 from pydantic import SecretStr
 
 from .api import USER_AGENT, ApiClient
+from .api.on_first_request import TransportOnFirstRequest
 from .api.ratelimit import (
     DEFAULT_HEADROOM,
     MemoryRateLimiter,
@@ -33,13 +34,14 @@ from .api.retry import RetryPolicy
 from .audit import AuditLog
 from .campaign_record import CampaignRecord, record_for
 from .clock import SYSTEM_CLOCK, Clock
+from .core.settings import Settings, TeamConfig
+from .core.workspaces import ActiveStore, MemoryActiveStore, RedisActiveStore, Workspaces
 from .guard import Guard, TokenStore
+from .guard.policy import GuardPolicy
 from .guard.write_lock import WriteLocks
 from .install_key import audit_key, principal_key
 from .opt_outs import OptOutStore, opt_outs_for
 from .redact import Scrubber
-from .settings import Settings, TeamConfig
-from .workspaces import ActiveStore, MemoryActiveStore, RedisActiveStore, Workspaces
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -65,6 +67,19 @@ def sandbox_settings(settings: Settings) -> Settings:
     team = TeamConfig.model_validate({"name": TEAM_NAME, "team_id": TEAM_ID, "key": TEAM_KEY})
     default = settings.default_workspace if settings.default_workspace in ("personal", TEAM_NAME) else "personal"
     return settings.model_copy(update={"api_key": SecretStr(PERSONAL_KEY), "teams": [team], "default_workspace": default})
+
+
+def guard_policy(settings: Settings) -> GuardPolicy:
+    """What the guard enforces, from the configuration: the guard is given this, never Settings."""
+    allowlist, urls = settings.recipient_allowlist, settings.url_allowlist
+    return GuardPolicy(
+        confirm=settings.confirm,
+        dry_run=settings.dry_run,
+        recipient_allowlist=tuple(allowlist) if allowlist is not None else None,
+        max_recipients=settings.max_recipients,
+        allow_statuses=settings.allow_statuses,
+        url_allowlist=tuple(urls) if urls is not None else None,
+    )
 
 
 @dataclass
@@ -119,10 +134,11 @@ class Runtime:
         if settings.use_sandbox:
             settings = sandbox_settings(settings)
             if sandbox_app is None and http_transport is None:
-                from ..sandbox.app import SandboxConfig, create_app
+                from ..sandbox.on_first_use import SandboxOnFirstUse
 
+                # Made on the first request: listing tools never reaches it (sandbox/on_first_use.py).
                 db = settings.sandbox_db or default_sandbox_db()
-                sandbox_app = create_app(SandboxConfig(db_path=db, rate_limit=settings.sandbox_rate_limit))
+                sandbox_app = SandboxOnFirstUse(db_path=db, rate_limit=settings.sandbox_rate_limit)
         redis = None
         active: ActiveStore = MemoryActiveStore()
         rate = settings.rate_limit
@@ -148,7 +164,7 @@ class Runtime:
             settings=settings,
             workspaces=workspaces,
             limiter=limiter,
-            guard=Guard(settings, token_store, clock=clock.timestamp),
+            guard=Guard(guard_policy(settings), token_store, clock=clock.timestamp),
             audit=AuditLog(settings.audit_log, audit_key(settings) if settings.audit_log else b""),
             scrubber=Scrubber(settings.secrets()),
             campaigns=record_for(settings, redis),
@@ -169,7 +185,8 @@ class Runtime:
 
             inner = sandbox_transport(self.sandbox_app)
         base_url = SANDBOX_BASE_URL if self.sandbox_app is not None else self.settings.base_url
-        transport = RateLimitedTransport(inner or httpx2.AsyncHTTPTransport(), self.limiter)
+        # Made by the first request: its SSL context is most of start-up's own cost (server/api/on_first_request.py).
+        transport = RateLimitedTransport(inner or TransportOnFirstRequest(httpx2.AsyncHTTPTransport), self.limiter)
         return httpx2.AsyncClient(
             transport=transport, base_url=base_url, timeout=timeout, headers=headers, follow_redirects=False
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ from mcp.server import MCPServer
 from msgflash_mcp.sandbox.app import SandboxConfig, create_app
 from msgflash_mcp.sandbox.campaign_runs import Resolution
 from msgflash_mcp.server.app import build_server
-from msgflash_mcp.server.settings import Settings
+from msgflash_mcp.server.core.settings import Settings
 
+from tests.fake_time import FakeClock
 from tests.resolution import resolution_fixture  # noqa: F401  (`resolution`: every sandbox here takes it)
 
 
@@ -85,15 +87,21 @@ def sandbox_app(resolution: Resolution) -> Iterator[Any]:
 
 
 @pytest.fixture
-def still_sandbox_app(resolution: Resolution) -> Iterator[Any]:
-    """The simulator on a clock that moves only when the test moves it: lookups, bulk jobs, campaigns
-    and replies progress on the sandbox clock, so on a busy machine real seconds would change them."""
-    from datetime import UTC, datetime
+def clock() -> FakeClock:
+    """The tests' one clock (tests/fake_time.py), from the real now on. A sleep moves it: a server on it
+    (`server.runtime.clock = clock`) follows a job or pauses for a retry without waiting for real."""
+    return FakeClock(datetime.now(UTC), sleep_moves_time=True)
 
-    from tests.sandbox.helpers import FakeClock
 
+@pytest.fixture
+def still_sandbox_app(resolution: Resolution, clock: FakeClock) -> Iterator[Any]:
+    """The simulator on `clock`, which moves only when the test (or a server's sleep on it) moves it:
+    lookups, bulk jobs, campaigns and replies progress on it, so on a busy machine real seconds would
+    change nothing."""
     yield from checked_sandbox(
-        SandboxConfig(db_path=":memory:", rate_limit=0, now=FakeClock(datetime.now(UTC)), resolution=resolution)
+        SandboxConfig(
+            db_path=":memory:", rate_limit=0, now=clock.now, monotonic=clock.monotonic, resolution=resolution
+        )
     )
 
 

@@ -1,11 +1,24 @@
-"""Virtual time for async tests: a monotonic clock and a sleep that only the test moves forward.
+"""The tests' one clock: `FakeClock`, server/clock.py's `Clock` on virtual time.
 
-``FakeTime.sleep`` parks the caller until the test advances the clock past the caller's deadline,
-and ``settle`` lets every runnable task run until all of them wait, so a time read from ``clock()``
-right after an awaited call returns is exactly the virtual time it happened at. Used by the
-limiter's unit tests and by the end-to-end rate tests (server + sandbox on one virtual clock).
+Wall time (`now`, `timestamp`), monotonic time and `sleep` share one timeline that moves only when the
+test moves it. Whatever else keeps time in a test takes its bound methods, so every side agrees:
 
-It inspects asyncio tasks: tests using it rely on tests/conftest.py's anyio_backend = "asyncio".
+- the server: `Runtime.create(..., clock=clock)` or `runtime.clock = clock`;
+- the sandbox: `SandboxConfig(now=clock.now, monotonic=clock.monotonic)`;
+- the guard and its token store: `Guard(guard_policy(settings), store, clock=clock.timestamp)`.
+
+Two ways to let time pass:
+
+- `advance(seconds)`: the test jumps forward (sleepers whose time has come are woken);
+- `await run_for(seconds)` / `run_until(monotonic)` / `run()`: step by step, waking each sleeper at its
+  own deadline and letting every task run (`settle`) before the next, so a time read right after an
+  awaited call returns is exactly the virtual time it happened at (the limiter's tests).
+
+With `sleep_moves_time=True` a sleep moves the clock itself instead of parking: a server following a job
+or pausing before a retry on the sandbox's time neither waits for real nor needs a test to drive it.
+`waits` records every sleep asked for.
+
+`settle` inspects asyncio tasks: tests using it rely on tests/conftest.py's anyio_backend = "asyncio".
 """
 
 from __future__ import annotations
@@ -13,12 +26,14 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 import anyio
 import anyio.lowlevel
 from msgflash_mcp.server.clock import Clock
+
+START = datetime(2026, 4, 10, 12, 0, 0, tzinfo=UTC)  # the sandbox tests' day (their schedules name it)
+MONOTONIC_START = 1000.0
 
 
 def _blocked(task: asyncio.Task[object]) -> bool:
@@ -26,28 +41,42 @@ def _blocked(task: asyncio.Task[object]) -> bool:
     return waiter is not None and not waiter.done()
 
 
-class FakeTime:
-    """Virtual monotonic clock plus a sleep that waits for it. The test drives time forward."""
+class FakeClock(Clock):
+    """Virtual wall and monotonic time, and a sleep on them. The test drives time forward."""
 
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
+    def __init__(self, start: datetime = START, *, sleep_moves_time: bool = False) -> None:
+        self.start = start
+        self.elapsed = 0.0  # seconds since `start`, on both timelines
+        self.sleep_moves_time = sleep_moves_time
         self.waits: list[float] = []
-        self._sleepers: list[tuple[float, int, anyio.Event]] = []
+        self._sleepers: list[tuple[float, int, anyio.Event]] = []  # (monotonic deadline, order, wake-up)
         self._seq = itertools.count()
 
-    def clock(self) -> float:
-        return self.now
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self.elapsed)
+
+    def monotonic(self) -> float:
+        return MONOTONIC_START + self.elapsed
 
     async def sleep(self, seconds: float) -> None:
         self.waits.append(seconds)
-        if seconds <= 0:
+        if self.sleep_moves_time or seconds <= 0:
+            if seconds > 0:
+                self.advance(seconds)
             await anyio.lowlevel.checkpoint()
             return
         event = anyio.Event()
-        heapq.heappush(self._sleepers, (self.now + seconds, next(self._seq), event))
+        heapq.heappush(self._sleepers, (self.monotonic() + seconds, next(self._seq), event))
         await event.wait()  # a cancelled sleeper leaves a stale entry; waking it later is harmless
 
+    def advance(self, seconds: float) -> None:
+        """Jump forward; sleepers whose deadline has passed are woken (they run when the test next awaits)."""
+        self.elapsed += seconds
+        while self._sleepers and self._sleepers[0][0] <= self.monotonic():
+            heapq.heappop(self._sleepers)[2].set()
+
     async def settle(self) -> None:
+        """Let every runnable task run until all of them wait."""
         me = asyncio.current_task()
         for _ in range(10_000):
             await anyio.lowlevel.checkpoint()
@@ -55,43 +84,22 @@ class FakeTime:
                 return
         raise AssertionError("tasks never settled")
 
-    async def advance(self, seconds: float) -> None:
-        await self.advance_to(self.now + seconds)
+    async def run_for(self, seconds: float) -> None:
+        await self.run_until(self.monotonic() + seconds)
 
-    async def advance_to(self, target: float) -> None:
+    async def run_until(self, target: float) -> None:
+        """Move to monotonic time `target`, waking each sleeper at its own deadline, settling in between."""
         await self.settle()
         while self._sleepers and self._sleepers[0][0] <= target:
             deadline, _, event = heapq.heappop(self._sleepers)
-            self.now = max(self.now, deadline)
+            self.elapsed = max(self.elapsed, deadline - MONOTONIC_START)
             event.set()
             await self.settle()
-        self.now = max(self.now, target)
+        self.elapsed = max(self.elapsed, target - MONOTONIC_START)
         await self.settle()
 
     async def run(self) -> None:
         """Advance until nobody sleeps any more."""
         await self.settle()
         while self._sleepers:
-            await self.advance_to(self._sleepers[0][0])
-
-
-class SandboxTime(Clock):
-    """The server's clock (server/clock.py) on the sandbox's simulated time: `now()` reads it and `sleep()`
-    moves it (then lets the sandbox do what fell due), so following a job or a retry's pause never waits
-    for real and both sides agree on the time. `slept` records every pause."""
-
-    def __init__(self, sandbox: Any) -> None:
-        self.sandbox = sandbox
-        self.slept: list[float] = []
-
-    def now(self) -> datetime:
-        return self.sandbox.clock.now()
-
-    def monotonic(self) -> float:
-        return self.now().timestamp()
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.sandbox.clock.advance(seconds)
-        self.sandbox.tick()
-        await anyio.lowlevel.checkpoint()
+            await self.run_until(self._sleepers[0][0])

@@ -11,8 +11,8 @@ import pytest
 from mcp import Client
 from mcp.server import MCPServer
 from msgflash_mcp.server.call import CallContext, build_tool
+from msgflash_mcp.server.core.results import Reply
 from msgflash_mcp.server.registry import GET, Effect, NoArgs, Toolset
-from msgflash_mcp.server.results import Reply
 from msgflash_mcp.server.runtime import Connection, Runtime, connect
 
 from .conftest import make_settings

@@ -61,7 +61,7 @@ async def test_clean_up_contacts_deletes_only_after_approval(client: Client) -> 
 
 async def test_prompts_name_only_tools_of_the_catalogue(client: Client) -> None:
     from msgflash_mcp.server.app import selected_specs
-    from msgflash_mcp.server.settings import Settings
+    from msgflash_mcp.server.core.settings import Settings
 
     catalogue = {spec.name for spec in selected_specs(Settings(sandbox=True))}
     texts = [

@@ -18,7 +18,7 @@ from mcp.types import PromptReference, ResourceTemplateReference
 from msgflash_mcp.sandbox.keys import PERSONAL_KEY, TEAM_ID, TEAM_KEY
 from msgflash_mcp.sandbox.seed import FINISHED_CAMPAIGN_ID
 from msgflash_mcp.server.app import build_server
-from msgflash_mcp.server.settings import Settings
+from msgflash_mcp.server.core.settings import Settings
 
 from .conftest import call_ok
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..server.call.context import CallContext
 from ..server.campaign_record import CampaignEntry, still_pending
-from ..server.errors import ApiError
+from ..server.core.errors import ApiError
 from ..server.untrusted import one_line, quote_untrusted
 from ._recipients import recipients_now
 from ._routes import CAMPAIGN, CONTACT_GROUPS

@@ -14,10 +14,10 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from ..server.api import Api
-from ..server.errors import ApiError, WorkspaceError
+from ..server.core.errors import ApiError, WorkspaceError
+from ..server.core.results import Preview
+from ..server.core.settings import zone_or_none
 from ..server.guard.policy import urls_in_text
-from ..server.results import Preview
-from ..server.settings import zone_or_none
 from ..server.untrusted import one_line
 from ._content import Content, Rendered, Variables
 from .billing import USAGE

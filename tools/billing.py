@@ -11,8 +11,8 @@ from typing import Any
 
 from ..server.apps.views import USAGE as USAGE_VIEW
 from ..server.call.context import CallContext
+from ..server.core.results import Reply
 from ..server.registry import GET, Effect, NoArgs, ToolInput, Toolset
-from ..server.results import Reply
 from ._responses import Usage
 from ._types import Limit, Page
 

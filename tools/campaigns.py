@@ -12,10 +12,10 @@ from ..server.api import Api
 from ..server.apps.views import CAMPAIGN_STATS as STATS_VIEW
 from ..server.call.context import CallContext
 from ..server.campaign_record import LIST_LIMIT, LIVE_MAX, CampaignEntry, CampaignRecord, remember_campaign
-from ..server.errors import ApiError, MsgFlashError, OutcomeUnknown
+from ..server.core.errors import ApiError, MsgFlashError, OutcomeUnknown
+from ..server.core.results import Preview, Reply
 from ..server.guard.plan import Plan
-from ..server.registry import GET, POST, Effect, Example, Later, Seed, ToolInput, Toolset
-from ..server.results import Preview, Reply
+from ..server.registry import GET, POST, Effect, Example, Later, Seed, ToolInput, Toolset, single
 from ..server.untrusted import one_line, quote_untrusted
 from ._content import (
     ButtonsArg,
@@ -346,13 +346,9 @@ class PauseInput(ToolInput):
     campaign_id: CampaignId
 
 
-async def plan_pause_campaign(call: CallContext, input: PauseInput) -> Plan:
-    """The POST as it will go out, from the input alone (an unguarded write costs no extra request)."""
-    return call.plan_from(Preview(action=f"Pause campaign {input.campaign_id}"), path={"id": input.campaign_id})
-
-
 @toolset.tool(
-    POST("/api/v1/campaigns/{id}/pause"), Effect.WRITE, plan=plan_pause_campaign,
+    POST("/api/v1/campaigns/{id}/pause"), Effect.WRITE,
+    plan=single(lambda args: f"Pause campaign {args.campaign_id}"),
     example=Example({"campaign_id": Seed("SCHEDULED_CAMPAIGN_ID")}),
 )
 async def pause_campaign(call: CallContext, args: PauseInput) -> Reply:

@@ -11,11 +11,11 @@ from pydantic import AfterValidator, Field, StringConstraints
 
 from ..server.api import Api, given
 from ..server.call.context import CallContext
-from ..server.errors import ApiError, MsgFlashError
+from ..server.core.errors import ApiError, MsgFlashError
+from ..server.core.results import Preview, Reply
 from ..server.guard.plan import Plan
 from ..server.guard.policy import urls_in_text
-from ..server.registry import DELETE, GET, POST, PUT, Effect, Example, Made, Seed, ToolInput, Toolset
-from ..server.results import Preview, Reply
+from ..server.registry import DELETE, GET, POST, PUT, Effect, Example, Made, Seed, ToolInput, Toolset, single
 from ..server.untrusted import one_line, quote_untrusted
 from ._impact import campaigns_line, pending_campaigns
 from ._people import SAMPLE, people
@@ -272,14 +272,9 @@ class CreateContactInput(ToolInput):
     meta: Meta | None = None
 
 
-async def plan_create_contact(call: CallContext, input: CreateContactInput) -> Plan:
-    """The one POST, from the arguments alone: an unguarded write gains no read."""
-    body = given({"name": input.name, "phone": input.phone, "tags": input.tags, "meta": input.meta})
-    return call.plan_from(Preview(action=f"Create contact {_who(body)}"), json=body)
-
-
 @toolset.tool(
-    POST("/api/v1/contacts"), Effect.WRITE, output=Contact, plan=plan_create_contact,
+    POST("/api/v1/contacts"), Effect.WRITE, output=Contact,
+    plan=single(lambda args: f"Create contact {_who({'name': args.name, 'phone': args.phone})}"),
     example=Example({"name": "Zoé Kane", "phone": "+33612345999", "tags": ["new"]}),
 )
 async def create_contact(call: CallContext, args: CreateContactInput) -> Reply:
@@ -541,13 +536,9 @@ async def get_bulk_job_progress(call: CallContext, args: JobProgressInput) -> Re
     return Reply(line, data)
 
 
-async def plan_cancel_bulk_job(call: CallContext, input: JobRef) -> Plan:
-    """The one POST, from the argument alone: an unguarded write gains no read."""
-    return call.plan_from(Preview(action=f"Cancel bulk job {input.job_id}"), path={"jobId": input.job_id})
-
-
 @toolset.tool(
-    POST("/api/v1/contacts/bulk-jobs/{jobId}/cancel"), Effect.WRITE, plan=plan_cancel_bulk_job,
+    POST("/api/v1/contacts/bulk-jobs/{jobId}/cancel"), Effect.WRITE,
+    plan=single(lambda args: f"Cancel bulk job {args.job_id}"),
     example=A_RUNNING_JOB,
 )
 async def cancel_bulk_job(call: CallContext, args: JobRef) -> Reply:

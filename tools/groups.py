@@ -11,9 +11,9 @@ from pydantic import Field, StringConstraints
 
 from ..server.api import given
 from ..server.call.context import CallContext
+from ..server.core.results import Preview, Reply
 from ..server.guard.plan import Plan
-from ..server.registry import DELETE, GET, POST, PUT, Effect, Example, Seed, ToolInput, Toolset
-from ..server.results import Preview, Reply
+from ..server.registry import DELETE, GET, POST, PUT, Effect, Example, Seed, ToolInput, Toolset, single
 from ..server.untrusted import one_line, quote_untrusted
 from ._people import SAMPLE, people
 from ._responses import Group, GroupPage, MemberPage
@@ -83,14 +83,9 @@ class CreateGroupInput(ToolInput):
     color: Color | None = None
 
 
-async def plan_create_group(call: CallContext, input: CreateGroupInput) -> Plan:
-    """The one POST, from the arguments alone (an unguarded write reads nothing first)."""
-    preview = Preview(action=f"Create group {quote_untrusted(input.name, 60)}")
-    return call.plan_from(preview, json=_group_body(input.name, input.description, input.color))
-
-
 @toolset.tool(
-    POST("/api/v1/contacts/groups"), Effect.WRITE, plan=plan_create_group,
+    POST("/api/v1/contacts/groups"), Effect.WRITE,
+    plan=single(lambda args: f"Create group {quote_untrusted(args.name, 60)}"),
     example=Example({"name": "Clients VIP 2"}),
 )
 async def create_group(call: CallContext, args: CreateGroupInput) -> Reply:
@@ -106,17 +101,16 @@ class UpdateGroupInput(ToolInput):
     color: Color | None = None
 
 
-async def plan_update_group(call: CallContext, input: UpdateGroupInput) -> Plan:
-    """The one PUT of the fields given; refuses a call that changes nothing (nothing is sent)."""
-    change = _group_body(input.name, input.description, input.color)
+def _update_group_action(args: UpdateGroupInput) -> str:
+    """The PUT of the fields given; a call that changes nothing is refused (nothing is sent)."""
+    change = _group_body(args.name, args.description, args.color)
     if not change:
         raise ToolError("nothing to update: give at least one of name, description, color")
-    preview = Preview(action=f"Update group {input.group_id} ({', '.join(change)})")
-    return call.plan_from(preview, path={"groupId": input.group_id}, json=change)
+    return f"Update group {args.group_id} ({', '.join(change)})"
 
 
 @toolset.tool(
-    PUT("/api/v1/contacts/groups/{groupId}"), Effect.WRITE, plan=plan_update_group,
+    PUT("/api/v1/contacts/groups/{groupId}"), Effect.WRITE, plan=single(_update_group_action),
     example=Example({"group_id": Seed("VIP_GROUP_ID"), "name": "VIP 2"}),
 )
 async def update_group(call: CallContext, args: UpdateGroupInput) -> Reply:

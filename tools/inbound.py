@@ -26,7 +26,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from ..server.api import Api
 from ..server.call.context import CallContext
-from ..server.errors import MsgFlashError
+from ..server.core.errors import MsgFlashError
 from ..server.guard.policy import urls_in_text
 from ..server.untrusted import clean_text, quote_untrusted
 from ._lookalike import host_of, imitated, mismatched_links, own_domains

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..server.apps.views import INSTANCE_HEALTH
 from ..server.call.context import CallContext
+from ..server.core.results import Reply
 from ..server.registry import GET, Effect, Example, NoArgs, Seed, ToolInput, Toolset
-from ..server.results import Reply
 from ._responses import Instances
 from ._types import InstanceId
 

@@ -12,9 +12,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field, StringConstraints
 
 from ..server.call.context import CallContext
+from ..server.core.results import Preview, Reply
 from ..server.guard.plan import Plan
-from ..server.registry import GET, POST, Effect, Example, Made, NoArgs, Seed, ToolInput, Toolset
-from ..server.results import Preview, Reply
+from ..server.registry import GET, POST, Effect, Example, Made, NoArgs, Seed, ToolInput, Toolset, single
 from ._polling import JOB_FINISHED, MAX_WAIT, follow
 from ._types import InstanceId, LookupId, _e164
 
@@ -189,12 +189,9 @@ async def get_number_lookup_progress(call: CallContext, args: LookupProgressInpu
     return Reply(summary, data)
 
 
-async def plan_cancel_number_lookup(call: CallContext, input: LookupIdInput) -> Plan:
-    return call.plan_from(Preview(action=f"Cancel lookup {input.lookup_id}"), path={"id": input.lookup_id})
-
-
 @toolset.tool(
-    POST("/api/v1/number-lookups/{id}/cancel"), Effect.WRITE, plan=plan_cancel_number_lookup,
+    POST("/api/v1/number-lookups/{id}/cancel"), Effect.WRITE,
+    plan=single(lambda args: f"Cancel lookup {args.lookup_id}"),
     example=A_RUNNING_LOOKUP,
 )
 async def cancel_number_lookup(call: CallContext, args: LookupIdInput) -> Reply:
@@ -209,16 +206,14 @@ class ImportInput(ToolInput):
     tag: Tag | None = None
 
 
-async def plan_import_lookup_contacts(call: CallContext, input: ImportInput) -> Plan:
-    tagged = f", tagged {input.tag!r}" if input.tag is not None else ""
-    preview = Preview(action=f"Import the numbers lookup {input.lookup_id} found on WhatsApp as contacts{tagged}")
-    body = {"tag": input.tag} if input.tag is not None else {}
-    return call.plan_from(preview, path={"id": input.lookup_id}, json=body)
+def _import_action(args: ImportInput) -> str:
+    tagged = f", tagged {args.tag!r}" if args.tag is not None else ""
+    return f"Import the numbers lookup {args.lookup_id} found on WhatsApp as contacts{tagged}"
 
 
 @toolset.tool(
     POST("/api/v1/number-lookups/{id}/import-contacts"), Effect.WRITE,
-    plan=plan_import_lookup_contacts,
+    plan=single(_import_action),
     example=Example({"lookup_id": Made("lookupId"), "tag": "verified"},
                      first=("start_number_lookup", {"instance_id": Seed("PERSONAL_CONNECTED_INSTANCE_ID"), "numbers": ["+33699000002"]})),
 )

@@ -13,10 +13,10 @@ from pydantic import AfterValidator, AwareDatetime, Field, TypeAdapter, WithJson
 
 from ..server.api import Api
 from ..server.call.context import CallContext
-from ..server.errors import MsgFlashError, OutcomeUnknown
+from ..server.core.errors import MsgFlashError, OutcomeUnknown
+from ..server.core.results import Preview, Reply
 from ..server.guard.plan import Plan, PlannedRequest
 from ..server.registry import POST, Effect, Example, Later, Seed, ToolInput, Toolset
-from ..server.results import Preview, Reply
 from ..server.untrusted import quote_untrusted
 from ._content import (
     CAPTION_TYPES,

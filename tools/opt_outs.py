@@ -22,10 +22,10 @@ from pydantic import Field
 
 from ..server.api import Api
 from ..server.call.context import CallContext
+from ..server.core.results import Preview, Reply
 from ..server.guard.plan import Plan, from_preview
 from ..server.opt_outs import OptOut, OptOutStore
 from ..server.registry import Effect, Example, NoArgs, Seed, ToolInput, Toolset
-from ..server.results import Preview, Reply
 from ..server.untrusted import quote_untrusted
 from ._routes import CONTACTS, MESSAGES
 from ._types import Phone

@@ -9,10 +9,10 @@ from pydantic import Field
 
 from ..server.api import given
 from ..server.call.context import CallContext
-from ..server.errors import OutcomeUnknown
+from ..server.core.errors import OutcomeUnknown
+from ..server.core.results import Preview, Reply
 from ..server.guard.plan import Plan
 from ..server.registry import POST, Effect, Example, Seed, ToolInput, Toolset
-from ..server.results import Preview, Reply
 from ._content import Content, refuse
 from ._preview import add_urls, describe_instance, instance_part, outbound_cost
 from ._types import InstanceId

@@ -11,10 +11,10 @@ from pydantic import Field, StringConstraints
 
 from ..server.api import given
 from ..server.call.context import CallContext
+from ..server.core.results import Preview, Reply
 from ..server.guard.plan import Plan
 from ..server.guard.policy import urls_in_text
 from ..server.registry import DELETE, GET, POST, PUT, Effect, Example, Made, Seed, ToolInput, Toolset
-from ..server.results import Preview, Reply
 from ..server.untrusted import one_line, quote_untrusted
 from ._impact import campaigns_line, pending_campaigns
 from ._responses import Template, TemplatePage

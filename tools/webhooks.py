@@ -9,10 +9,10 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import AfterValidator, Field, StringConstraints
 
 from ..server.call.context import CallContext
+from ..server.core.results import Preview, Reply
 from ..server.guard.plan import Plan, PlannedRequest
 from ..server.guard.policy import parse_url
 from ..server.registry import DELETE, GET, POST, Effect, Example, NoArgs, Seed, ToolInput, Toolset
-from ..server.results import Preview, Reply
 from ._responses import Webhooks
 from ._types import WebhookId
 

@@ -8,8 +8,8 @@ from pydantic import Field
 
 from ..server.call.context import CallContext
 from ..server.call.principal import ANONYMOUS
+from ..server.core.results import Reply
 from ..server.registry import Effect, Example, NoArgs, ToolInput, Toolset
-from ..server.results import Reply
 
 toolset = Toolset("workspace", "Personal and team workspaces.", always_on=True)
 

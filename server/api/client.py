@@ -1,9 +1,9 @@
 """The MsgFlash HTTP client: one `httpx2.AsyncClient` per process, shared by every tool call.
 
-It owns everything between a tool and the wire: picking the key for the route (personal-only
-routes always use the personal key), percent-encoding path parameters, taking a rate-limit slot
-for every attempt, the retry policy by effect, unwrapping the `data` envelope and mapping error
-envelopes to `ApiError`. Keys travel in headers only; they never appear in a URL or a log line.
+It owns everything between a tool and the wire: the key for the route (as the call's bound credentials
+decide it: personal-only routes always carry the personal key), percent-encoding path parameters, taking
+a rate-limit slot for every attempt, the retry policy by effect, unwrapping the `data` envelope and
+mapping error envelopes to `ApiError`. Keys travel in headers only; they never appear in a URL or a log line.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from urllib.parse import quote
 import anyio
 import httpx2
 
-from ..errors import ApiError, NotSent, OutcomeUnknown, RateLimited
+from ..core.credentials import Credentials, Workspace
+from ..core.errors import ApiError, NotSent, OutcomeUnknown, RateLimited
 from ..redact import remember_returned_secrets
 from ..wire import json_list, json_object
-from ..workspaces import Credentials, Workspace
 from .retry import NEVER_SENT, RetryClass, RetryPolicy, Verdict, parse_retry_after
 from .route import Route
 
@@ -179,29 +179,24 @@ def _error(response: httpx2.Response) -> ApiError:
 
 
 class Api:
-    """What a tool function receives: its own route, bound to the credentials the call resolved to."""
+    """What a tool function receives: its own route, bound to the credentials the call resolved to.
+    Which key each request carries is the credentials' decision (`Credentials.for_route`), for the own
+    route as for any other a tool reads (a send's preview reads the personal-only usage)."""
 
     def __init__(self, client: ApiClient, route: Route | None, credentials: Credentials) -> None:
         self._client = client
         self.route = route
         self._credentials = credentials
-
-    @property
-    def workspace(self) -> Workspace | None:
-        """None only for the server's own tools (workspace switching)."""
-        return self._credentials.workspace
+        # The workspace the call acts in is the credential its own route carries: decided now, so a missing
+        # personal key fails the binding before anything is planned. None only for the server's own tools.
+        self.workspace: Workspace | None = None if route is None else self.credential_for(route)
 
     @property
     def label(self) -> str:
-        return self._credentials.label
+        return self._credentials.label(self.workspace)
 
     def credential_for(self, route: Route) -> Workspace:
-        """Personal-only routes always carry the personal key, whatever the active workspace."""
-        if route.personal_only:
-            return self._credentials.require_personal()
-        if self.workspace is None:
-            raise RuntimeError(f"{route} needs a workspace")
-        return self.workspace
+        return self._credentials.for_route(route.personal_only)
 
     async def __call__(
         self, *, path: dict[str, str] | None = None, query: dict[str, Any] | None = None, json: Any = None

@@ -23,6 +23,12 @@ class Route:
     personal_only: bool = False
 
     @property
+    def workspace_scoped(self) -> bool:
+        """Acts in the workspace its caller chose (argument, active, default): every route but the
+        personal-only ones, whose key is the personal one whatever was chosen (core/credentials.py)."""
+        return not self.personal_only
+
+    @property
     def params(self) -> tuple[str, ...]:
         return tuple(_PARAM_RE.findall(self.path))
 

@@ -29,7 +29,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.types import CallToolRequestParams, CallToolResult
 
 from ..canonical import canonical_json
-from ..results import ToolOutput, render
+from ..core.results import ToolOutput, render
 from ..wire import json_object
 
 CONFIRM_META = "io.msgflash/confirm"  # result `_meta` key of the card's confirmation (token, tool, arguments)

@@ -19,9 +19,9 @@ from mcp.types import CallToolRequestParams, CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from ..call.card_decision import cancel_card, check_card_token
+from ..core.results import render
 from ..guard import StaleToken
 from ..registry import ToolSpec
-from ..results import render
 from .card import ShownCards, as_card, call_key, intercept, on_card
 from .views import LEGACY_URI_KEY, REVIEW, VIEWS, view_meta, view_of, view_resource
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import anyio
 
-from ..errors import MsgFlashError
+from ..core.errors import MsgFlashError
 from ..registry import ToolSpec
 from ..runtime import Runtime
 

@@ -24,7 +24,7 @@ import anyio
 from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 
-from ..errors import MsgFlashError
+from ..core.errors import MsgFlashError
 from ..guard import ConfirmForm, Decision, can_elicit_form
 from ..guard.confirm import Presented, answer_key, question_key, round_key, with_reference
 from ..guard.plan import Plan

@@ -17,10 +17,10 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import ValidationError
 
+from ..core.results import ToolOutput
 from ..guard import Decision
 from ..guard.confirm import Presented
 from ..registry import ToolSpec
-from ..results import ToolOutput
 from .audit_step import audited_round
 from .binding import binding_args, own_args, requested_workspace
 from .context import connection_of, principal_of

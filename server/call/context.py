@@ -18,20 +18,22 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from ..api import Api
+from ..auth import scopes
 from ..campaign_record import CampaignRecord
 from ..clock import Clock
+from ..core.credentials import Workspace
+from ..core.results import Preview
+from ..core.workspaces import Workspaces
 from ..guard.plan import Plan, PlannedRequest, from_preview
 from ..opt_outs import OptOutStore
 from ..registry import Route, ToolSpec
-from ..results import Preview
 from ..runtime import Connection
-from ..workspaces import Workspace, Workspaces
 from .principal import principal_of  # who is calling (token hash, HTTP session, connection)
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import Context
 
-    from ..settings import Settings
+    from ..core.settings import Settings
 
 Progress = Callable[[float, float | None, str | None], Awaitable[None]]
 
@@ -98,9 +100,12 @@ class CallContext:
         return await self.send(self.request)
 
     def plan_from(
-        self, preview: Preview, *, path: Mapping[str, str] | None = None, json: Any = None, **parts: Any
+        self, preview: Preview | str, *, path: Mapping[str, str] | None = None, json: Any = None, **parts: Any
     ) -> Plan:
-        """The plan of one request to this tool's own route, its informational lines from `preview`."""
+        """The plan of one request to this tool's own route, its informational lines from `preview` (or
+        just its action line)."""
+        if isinstance(preview, str):
+            preview = Preview(action=preview)
         route = self.spec.route
         if route is None:
             raise RuntimeError(f"{self.spec.name} has no route to plan")
@@ -119,25 +124,21 @@ def connection_of(ctx: Context) -> Connection:
     return cast(Connection, ctx.request_context.lifespan_context)
 
 
-async def resolve_workspace(
-    connection: Connection, route: Route | None, requested: str | None, principal: str
-) -> Workspace | None:
-    workspaces = connection.runtime.workspaces
-    if route is None:  # the server's own tools (workspace switching) reach no API route
-        return None
-    if route.personal_only:
-        return workspaces.require_personal()
-    return await workspaces.resolve(requested, principal)
-
-
 async def bind_route(
     connection: Connection, route: Route | None, requested: str | None = None, principal: str | None = None
 ) -> Api:
-    """An `Api` for `route` in the right workspace: personal-only routes always get the personal key,
-    others the requested or active workspace. Resources, completions and doctor bind here."""
-    principal = principal or principal_of(None, connection)
-    workspace = await resolve_workspace(connection, route, requested, principal)
-    return Api(connection.api, route, connection.runtime.workspaces.credentials(workspace))
+    """An `Api` for `route`, bound to the call's credentials. The caller's workspace (argument, active,
+    default) is resolved only for a route that acts in one; the key each request carries, the personal
+    one for a personal-only route, is the credentials' decision (core/credentials.py), and `api.workspace`
+    is the one its own route carries. Resources, completions and doctor bind here, tool calls through `bind_call`."""
+    return await _bind_api(connection, route, requested, principal or principal_of(None, connection))
+
+
+async def _bind_api(connection: Connection, route: Route | None, requested: str | None, principal: str) -> Api:
+    workspaces = connection.runtime.workspaces
+    scoped = route is not None and route.workspace_scoped  # the server's own tools reach no API route
+    chosen = await workspaces.resolve(requested, principal) if scoped else None
+    return Api(connection.api, route, workspaces.credentials(chosen))
 
 
 async def bind_call(
@@ -147,12 +148,13 @@ async def bind_call(
     principal: str,
     progress: Progress | None = None,
 ) -> CallContext:
-    """The call's one binding. Raises WorkspaceError for an unknown/ambiguous workspace."""
+    """The call's one binding. Raises WorkspaceError for an unknown/ambiguous workspace, and ToolError when a
+    signed-in caller's token lacks the tool's scope (before any workspace, plan or confirmation)."""
     runtime = connection.runtime
-    workspace = await resolve_workspace(connection, spec.route, requested, principal)
-    api = Api(connection.api, spec.route, runtime.workspaces.credentials(workspace))
+    scopes.require(spec, runtime.settings)
+    api = await _bind_api(connection, spec.route, requested, principal)
     return CallContext(
-        spec=spec, principal=principal, workspace=workspace, api=api, now=runtime.clock.now(), clock=runtime.clock,
+        spec=spec, principal=principal, workspace=api.workspace, api=api, now=runtime.clock.now(), clock=runtime.clock,
         settings=runtime.settings,
         workspaces=runtime.workspaces, campaigns=runtime.campaigns, opt_outs=runtime.opt_outs, progress=progress,
     )

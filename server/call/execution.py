@@ -23,13 +23,13 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult
 from pydantic import BaseModel
 
-from ..errors import MsgFlashError
+from ..core.errors import MsgFlashError
+from ..core.results import Reply, ToolOutput, render
 from ..guard import ConfirmForm, Decision, can_elicit_form, digest
 from ..guard.confirm import round_key
 from ..guard.plan import Plan, changes
 from ..guard.write_lock import WriteBusy
 from ..registry import ToolInput, ToolSpec
-from ..results import Reply, ToolOutput, render
 from ..runtime import Runtime
 from .audit_step import current_round
 from .binding import Bound, binding_args, build_plan, requested_workspace

@@ -14,11 +14,11 @@ from typing import Any
 
 from mcp.server.mcpserver.exceptions import ToolError
 
-from ..errors import MsgFlashError, OutcomeUnknown
+from ..core.errors import MsgFlashError, OutcomeUnknown
+from ..core.results import UNTRUSTED_NOTE, Reply, ToolOutput
 from ..guard import Decision
 from ..redact import Scrubber
 from ..registry import ToolSpec
-from ..results import UNTRUSTED_NOTE, Reply, ToolOutput
 from ..untrusted import clean_text, sanitize
 from ..wire import json_list, json_object
 

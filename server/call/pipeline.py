@@ -27,6 +27,7 @@ from pydantic import Field, create_model
 from ..guard import ConfirmForm
 from ..output_schemas import output_schema_for
 from ..registry import ToolInput, ToolSpec, spec_of
+from ..schema_generator import SchemaGenerator
 from ..wire import json_list, json_object
 from .audit_step import audited_round
 from .binding import Bound, bind, confirm
@@ -124,7 +125,7 @@ def _build_tool(spec: ToolSpec) -> Tool:
             "title": spec.title,
             "description": spec.description,
             "annotations": spec.annotations(),
-            "parameters": compact_schema(model.model_json_schema(by_alias=True)),
+            "parameters": compact_schema(model.model_json_schema(by_alias=True, schema_generator=SchemaGenerator)),
             # Each tool declares the schema of its own data, or none (server/output_schemas.py).
             "fn_metadata": FuncMetadata(arg_model=model, output_schema=output_schema_for(spec.output)),
         }

@@ -1,5 +1,9 @@
 """Who is calling: the principal that owns an active workspace, confirmation tokens and audit lines.
 
+- **HTTP in resource-server mode** (`MSGFLASH_OAUTH_ISSUER`, server/auth/): a person, not a client. The
+  principal is a keyed hash (the install's key, below) of the token's (issuer, subject), never of the OAuth
+  client: hosts such as Claude register a new client per connection, and a person's active workspace and
+  pending confirmations must survive that, while another person's subject never reaches them.
 - **HTTP with a bearer token** (`MSGFLASH_HTTP_TOKEN`, comma-separated for several clients): the
   principal is a keyed hash of the token, `HMAC-SHA256(key, token)`, never its position in the list,
   so reordering, adding or removing tokens keeps every identity (and its active workspace and
@@ -24,9 +28,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from typing import TYPE_CHECKING
 
 from mcp.server.auth.middleware.auth_context import get_access_token
+from mcp.server.auth.provider import principal_components
 
 from .era import modern_era
 
@@ -49,6 +55,11 @@ def token_principal(token: str, key: bytes) -> str:
     return "tok-" + _mac(token, key)
 
 
+def person_principal(issuer: str, subject: str, key: bytes) -> str:
+    """The identity of a signed-in person: `sub` is unique only per issuer, so both are hashed, unambiguously."""
+    return "sub-" + _mac(json.dumps([issuer, subject]), key)
+
+
 def is_http(ctx: Context | None) -> bool:
     """True when this request came over Streamable HTTP (the transport attached its HTTP request)."""
     return ctx is not None and getattr(ctx.request_context, "request", None) is not None
@@ -58,6 +69,9 @@ def principal_of(ctx: Context | None, connection: Connection) -> str:
     """The principal of the current request (see the module docstring for the rules)."""
     token = get_access_token()
     if token is not None:
+        _client, issuer, subject = principal_components(token)
+        if issuer is not None and subject is not None:  # a signed-in person (server/auth/verifier.py)
+            return HTTP_PREFIX + person_principal(issuer, subject, connection.runtime.principal_key)
         return HTTP_PREFIX + (token.subject or token.client_id)
     if is_http(ctx):
         assert ctx is not None

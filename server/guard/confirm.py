@@ -35,11 +35,10 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator
 
 from ..canonical import canonical_json
+from ..core.settings import ConfirmMode
 from ..redact import without_returned_secrets
-from ..registry import ToolSpec
-from ..settings import ConfirmMode, Settings
 from .plan import Plan, changes
-from .policy import policy_problem
+from .policy import GuardPolicy, policy_problem
 
 TOKEN_TTL = 600.0
 TOKEN_PREFIX = "cfm_"
@@ -200,11 +199,22 @@ def can_elicit_form(ctx: Context) -> bool:
         return False
 
 
+class Guarded(Protocol):
+    """What the guard reads of a tool declaration (registry.ToolSpec): its name, and whether its effect is
+    confirmed. Named by shape, so the guard sits below the registry, which declares plans with its types."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def guarded(self) -> bool: ...
+
+
 class Guard:
     """Decides, per call, whether a plan may run: policy, then dry-run / off / elicitation / token."""
 
-    def __init__(self, settings: Settings, store: TokenStore | None = None, clock: Callable[[], float] = time.time):
-        self.settings = settings
+    def __init__(self, policy: GuardPolicy, store: TokenStore | None = None, clock: Callable[[], float] = time.time):
+        self.policy = policy
         self.store: TokenStore = store or MemoryTokenStore(clock)
         self._clock = clock
 
@@ -215,7 +225,7 @@ class Guard:
         if plan.blocked:
             return plan.blocked
         return policy_problem(plan.numbers, plan.recipients, plan.urls, tool=plan.tool, broadcast=plan.broadcast,
-                              settings=self.settings)
+                              policy=self.policy)
 
     def refuse_by_policy(self, plan: Plan) -> None:
         problem = self.policy_problem(plan)
@@ -224,7 +234,7 @@ class Guard:
 
     async def decide(
         self,
-        spec: ToolSpec,
+        spec: Guarded,
         can_ask: bool,
         plan: Plan,
         *,
@@ -238,9 +248,9 @@ class Guard:
         never for the review card, whose channel is the token kept out of the model's reach).
         `confirm_token`: as the caller sent it, or already `Presented` (checked before planning: the call
         layer reads a token once per round and hands the record on)."""
-        settings = self.settings
+        policy = self.policy
         binding = digest(spec.name, args, "", principal)
-        if confirm_token and not settings.dry_run:
+        if confirm_token and not policy.dry_run:
             presented = confirm_token
             if isinstance(presented, str):
                 checked = await self.check_token(spec, presented, args, principal)
@@ -250,18 +260,18 @@ class Guard:
             return await self._redeem(spec, presented, binding, plan)
 
         self.refuse_by_policy(plan)
-        if settings.dry_run:
+        if policy.dry_run:
             return Decision("dry_run", "dry-run", plan)
         if not spec.guarded and not plan.confirm_reason:
             return Decision("proceed", "none", plan)
-        if settings.confirm is ConfirmMode.OFF:
+        if policy.confirm is ConfirmMode.OFF:
             return Decision("proceed", "off", plan)
-        if can_ask and settings.confirm is ConfirmMode.AUTO:
+        if can_ask and policy.confirm is ConfirmMode.AUTO:
             return Elicit(plan.as_text(), ConfirmForm)
         return await self.mint(spec, plan, binding)
 
     async def check_token(
-        self, spec: ToolSpec, token: str, args: dict[str, Any], principal: str
+        self, spec: Guarded, token: str, args: dict[str, Any], principal: str
     ) -> Presented | Decision:
         """Before any planning, the token's one read: refuse an unknown, foreign, mismatched or expired token;
         a used one returns its first result (a replay Decision; the object it acted on may be gone by now).
@@ -298,7 +308,7 @@ class Guard:
                 "Repeat the exact previewed call, or call again without confirm_token for a new preview"
             )
 
-    async def cancel(self, spec: ToolSpec, token: str, args: dict[str, Any], principal: str) -> Presented | Decision:
+    async def cancel(self, spec: Guarded, token: str, args: dict[str, Any], principal: str) -> Presented | Decision:
         """A person declined the confirmation `token` stands for (the review card's Cancel): the token must be
         this caller's for this call, and is used up here (`Presented`: keep the decline as its result), so a
         later Approve of the same card replays the decline. A token already used gives its first result."""
@@ -313,7 +323,7 @@ class Guard:
         again = await self.store.get(checked.token_hash)
         return self._replayed(again or checked.record)
 
-    async def mint(self, spec: ToolSpec, plan: Plan, binding: str, changes: list[str] | None = None) -> Decision:
+    async def mint(self, spec: Guarded, plan: Plan, binding: str, changes: list[str] | None = None) -> Decision:
         """A fresh single-use token bound to this plan (and to the call's arguments and principal)."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(24)  # 192 random bits
         record = TokenRecord(
@@ -326,7 +336,7 @@ class Guard:
         await self.store.put(_hash(token), record, TOKEN_TTL)
         return Decision("pending", "token", plan, token=token, changes=changes)
 
-    async def _redeem(self, spec: ToolSpec, presented: Presented, binding: str, plan: Plan) -> Decision:
+    async def _redeem(self, spec: Guarded, presented: Presented, binding: str, plan: Plan) -> Decision:
         """After `check_token` passed and the live plan was built: act only on the confirmed plan, once. The
         record is the one `check_token` read; single use is the store's atomic claim, not a second read."""
         record = presented.record

@@ -30,7 +30,7 @@ from typing import Any, cast
 
 from ..api.route import Route
 from ..canonical import canonical_json as canonical
-from ..results import Preview
+from ..core.results import Preview
 from ..untrusted import names_line, one_line, quote_untrusted, readable, shown
 
 SHORT = 16  # hex characters of the digest shown to people

@@ -27,10 +27,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..core.settings import ConfirmMode
+
 if TYPE_CHECKING:
     from linkify_it import LinkifyIt
-
-    from ..settings import Settings
 
 # RFC 2606 / 6761 special-use names: not in the public suffix list, but links to them are still links.
 _RESERVED_TLDS = ("example", "test", "invalid", "localhost", "local", "onion", "internal")
@@ -51,6 +51,20 @@ _WIDE_DOTS = str.maketrans({"\u3002": ".", "\uff0e": ".", "\uff61": "."})
 # allow-list names: refused, since nobody can say where it will point.
 _PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
 PLACEHOLDER_LABEL = "placeholder"
+
+
+@dataclass(frozen=True)
+class GuardPolicy:
+    """What the guard enforces, read from Settings once when the runtime is made (runtime.guard_policy):
+    how a confirmation is asked, whether anything may act, and the policies below. The guard is given
+    this, never Settings, so it knows nothing else of the configuration."""
+
+    confirm: ConfirmMode = ConfirmMode.AUTO  # MSGFLASH_CONFIRM
+    dry_run: bool = False  # MSGFLASH_DRY_RUN: plans are shown, nothing mutating is sent
+    recipient_allowlist: tuple[str, ...] | None = None  # MSGFLASH_RECIPIENT_ALLOWLIST
+    max_recipients: int | None = None  # MSGFLASH_MAX_RECIPIENTS
+    allow_statuses: bool = False  # MSGFLASH_ALLOW_STATUSES
+    url_allowlist: tuple[str, ...] | None = None  # MSGFLASH_URL_ALLOWLIST
 
 
 @dataclass(frozen=True)
@@ -178,7 +192,7 @@ def _shown(url: str) -> str:
 
 
 def policy_problem(
-    numbers: Iterable[str], count: int | None, urls: Iterable[str], *, tool: str, settings: Settings,
+    numbers: Iterable[str], count: int | None, urls: Iterable[str], *, tool: str, policy: GuardPolicy,
     broadcast: bool = False,
 ) -> str | None:
     """Why the configured policies refuse this call outright, or None.
@@ -189,18 +203,18 @@ def policy_problem(
     """
     numbers = list(numbers)
     reach = count if count is not None else (len({_digits(n) for n in numbers}) or None)
-    if broadcast and settings.recipient_allowlist is not None and not settings.allow_statuses:
+    if broadcast and policy.recipient_allowlist is not None and not policy.allow_statuses:
         return (
             f"{tool} broadcasts to everyone who has the sending number, and MSGFLASH_RECIPIENT_ALLOWLIST is set; "
             "set MSGFLASH_ALLOW_STATUSES=1 in the server's environment to allow statuses anyway"
         )
-    if settings.max_recipients is not None and reach is not None and reach > settings.max_recipients:
+    if policy.max_recipients is not None and reach is not None and reach > policy.max_recipients:
         return (
             f"this would reach {reach} recipients; the configured cap per confirmation is "
-            f"{settings.max_recipients} (MSGFLASH_MAX_RECIPIENTS). Narrow the recipients."
+            f"{policy.max_recipients} (MSGFLASH_MAX_RECIPIENTS). Narrow the recipients."
         )
-    if settings.recipient_allowlist is not None and not broadcast:
-        allowed = {_digits(n) for n in settings.recipient_allowlist}
+    if policy.recipient_allowlist is not None and not broadcast:
+        allowed = {_digits(n) for n in policy.recipient_allowlist}
         outside = sorted({n for n in numbers if _digits(n) not in allowed})
         if outside:
             shown = ", ".join(outside[:10]) + (f" and {len(outside) - 10} more" if len(outside) > 10 else "")
@@ -211,14 +225,14 @@ def policy_problem(
                 f"this reaches {reach} recipients but only {named} of their numbers could be checked against "
                 "MSGFLASH_RECIPIENT_ALLOWLIST; name the recipients explicitly"
             )
-    if settings.url_allowlist is not None:
-        outside = [u for u in dict.fromkeys(urls) if u and not url_allowed(u, settings.url_allowlist)]
+    if policy.url_allowlist is not None:
+        outside = [u for u in dict.fromkeys(urls) if u and not url_allowed(u, policy.url_allowlist)]
         if outside:
             return f"link(s) {', '.join(_shown(u) for u in outside[:5])} point outside MSGFLASH_URL_ALLOWLIST"
     return None
 
 
-def view_policy_problem(view: Mapping[str, Any], settings: Settings, *, broadcast: bool = False) -> str | None:
+def view_policy_problem(view: Mapping[str, Any], policy: GuardPolicy, *, broadcast: bool = False) -> str | None:
     """`policy_problem` over a plan's JSON view (PLAN_SHAPE.md): who.numbers / who.count, and every URL
     in what.links, what.media, what.buttons[].target and a top-level `urls` list (webhooks)."""
     who: Mapping[str, Any] = view.get("who") or {}
@@ -231,5 +245,5 @@ def view_policy_problem(view: Mapping[str, Any], settings: Settings, *, broadcas
         urls.append(str(what["media"]))
     urls += [str(b.get("target")) for b in buttons if b.get("type") == "url" and b.get("target")]
     urls += [str(u) for u in listed]
-    return policy_problem(who.get("numbers") or [], who.get("count"), urls, tool=str(view.get("tool")), settings=settings,
+    return policy_problem(who.get("numbers") or [], who.get("count"), urls, tool=str(view.get("tool")), policy=policy,
                           broadcast=broadcast)

@@ -1,4 +1,5 @@
-"""Running the server: stdio, or Streamable HTTP on loopback with Host/Origin checks and a bearer token."""
+"""Running the server: stdio, or Streamable HTTP on loopback with Host/Origin checks and either static bearer
+tokens or, in resource-server mode (server/auth/), the OAuth access tokens of signed-in people."""
 
 from __future__ import annotations
 
@@ -11,14 +12,15 @@ from typing import Any
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
-from pydantic import AnyHttpUrl
 
-from ..app import build_server
+from ..app import build_server, selected_specs
+from ..auth.resource_server import gate, oauth_auth
 from ..call.principal import token_principal
+from ..clock import Clock
+from ..core.settings import ConfirmMode, Settings
 from ..install_key import principal_key, warn_if_replicas_cannot_agree
 from ..logs import third_party_level
 from ..redact import Scrubber, install_log_scrubbing
-from ..settings import ConfirmMode, Settings
 from .session_cap import SessionCap
 
 log = logging.getLogger("msgflash_mcp")
@@ -70,25 +72,34 @@ def transport_security(host: str, port: int, extra_hosts: list[str] | None = Non
 
 def http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, **build: Any) -> Any:
     """The Streamable HTTP ASGI app (used by `serve_mcp` and by tests in-process)."""
+    def clock() -> Clock:
+        return server.runtime.clock  # read at each use: a test may point the runtime at another clock
+
     auth: dict[str, Any] = {}
-    if settings.http_token is not None:
+    if settings.oauth_issuer is not None:
+        auth = oauth_auth(settings, clock)
+    elif settings.http_token is not None:
         resource = f"http://{host}:{port}/mcp"
         auth = {
             "token_verifier": StaticTokenVerifier(
                 settings.http_token.get_secret_value(),
                 principal_key(settings),
             ),
-            "auth": AuthSettings(
-                issuer_url=AnyHttpUrl(f"http://{host}:{port}"),
-                resource_server_url=AnyHttpUrl(resource),
-                validate_token_resource=False,
-            ),
+            # Strings, which AuthSettings keeps exactly (an AnyHttpUrl object would gain a trailing slash).
+            "auth": AuthSettings.model_validate({
+                "issuer_url": f"http://{host}:{port}",
+                "resource_server_url": resource,
+                "validate_token_resource": False,
+            }),
         }
     server = build_server(settings, **build, **auth)
     security = transport_security(host, port, settings.allowed_hosts)
     app = server.streamable_http_app(transport_security=security, host=host)
+    if settings.oauth_issuer is not None:
+        gate(app, settings, selected_specs(server.runtime.settings))
     # Outermost, so a refused opening request costs no session, no auth check and no body read.
     runtime = server.runtime
+    app.state.runtime = runtime  # what the app serves with (tests point its clock elsewhere)
 
     def monotonic() -> float:
         # The runtime's clock, read at each request: a test that points the runtime at another clock moves this too.

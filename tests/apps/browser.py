@@ -18,7 +18,7 @@ from anyio.from_thread import BlockingPortal, start_blocking_portal
 from mcp import Client
 from msgflash_mcp.sandbox.app import SandboxConfig, create_app
 from msgflash_mcp.server.app import build_server
-from msgflash_mcp.server.settings import Settings
+from msgflash_mcp.server.core.settings import Settings
 
 from .conftest import apps_extension
 

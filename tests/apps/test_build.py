@@ -68,7 +68,7 @@ def test_view_html_is_read_on_resources_read_only(monkeypatch: pytest.MonkeyPatc
     from mcp import Client
     from mcp.client.extension import advertise
     from msgflash_mcp.server.app import build_server
-    from msgflash_mcp.server.settings import Settings
+    from msgflash_mcp.server.core.settings import Settings
 
     reads: list[str] = []
     real = views.read_view

@@ -10,7 +10,7 @@ from mcp import Client
 from mcp.server import MCPServer
 from msgflash_mcp.server.app import selected_specs
 from msgflash_mcp.server.call import build_tool
-from msgflash_mcp.server.settings import Settings
+from msgflash_mcp.server.core.settings import Settings
 
 from .conftest import CONFIRM_META, apps_extension, connected_instance
 

@@ -35,7 +35,7 @@ import anyio
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
-from msgflash_mcp.server.settings import Settings
+from msgflash_mcp.server.core.settings import Settings
 
 pytestmark = [pytest.mark.npm, pytest.mark.slow]
 

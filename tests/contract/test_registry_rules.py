@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from mcp import Client
 from msgflash_mcp.server.app import build_server, selected_specs
-from msgflash_mcp.server.registry import DELETE, GET, Effect, ToolInput, Toolset, select
+from msgflash_mcp.server.core.results import Reply
+from msgflash_mcp.server.registry import DELETE, GET, POST, Effect, Single, ToolInput, Toolset, select, single
 from msgflash_mcp.tools import ALL_TOOLSETS
 
 from tests.conftest import make_settings
@@ -144,17 +145,50 @@ def test_toolsets_select_and_unknown_names_fail() -> None:
         select(ALL_TOOLSETS, enabled=["instances", "nope"], read_only=False)
 
 
+class ScratchInput(ToolInput):
+    lookup_id: str
+    display_name: str | None = None
+
+
 def test_every_mutating_tool_is_planned() -> None:
-    """Its preview, confirmation and request come from one typed input and one plan; the registry refuses
-    a mutating tool declared any other way."""
+    """Its preview, confirmation and request come from one typed input and one plan: its own planner, or
+    the default `single(action)`, whose one request is derived from the route and the argument model when
+    the tool is declared. The registry refuses a mutating tool declared any other way."""
     mutating = [spec for toolset in ALL_TOOLSETS for spec in toolset.specs if spec.effect.mutating]
     assert mutating and all(spec.planner is not None for spec in mutating)
+    for spec in mutating:
+        if isinstance(spec.planner, Single):  # every path parameter has its argument, no argument is lost
+            assert spec.route is not None, spec.name
+            assert set(spec.planner.path) == set(spec.route.params), spec.name
+            body = set(spec.planner.body.values()) if spec.planner.body is not None else set[str]()
+            assert set(spec.planner.path.values()) | body == set(spec.input.model_fields), spec.name
     with pytest.raises(ValueError, match="declares plan="):
 
         # the refused shape is the point: the registry must catch it at run time, not the type checker
         @Toolset("scratch", "A toolset of this test").tool(DELETE("/api/v1/contacts/{id}"), Effect.DELETE)  # pyright: ignore[reportArgumentType]
         async def delete_something() -> None:
             """Deletes without a plan."""
+
+
+def test_the_default_planner_derives_its_request_when_declared() -> None:
+    """`{id}` comes from the one `*_id` argument, the body from the others camelCased; a path parameter
+    no argument gives is refused when the tool is declared, not when it is called."""
+    toolset = Toolset("scratch", "A toolset of this test")
+
+    @toolset.tool(POST("/api/v1/number-lookups/{id}/import-contacts"), Effect.WRITE, plan=single(lambda args: "x"))
+    async def import_something(call: object, args: ScratchInput) -> Reply:
+        """Imports."""
+        raise AssertionError("declared, never called")
+
+    (spec,) = toolset.specs
+    assert isinstance(spec.planner, Single)
+    assert (spec.planner.path, spec.planner.body) == ({"id": "lookup_id"}, {"displayName": "display_name"})
+    with pytest.raises(ValueError, match=r"no argument gives the path parameter \{groupId\}"):
+
+        @toolset.tool(DELETE("/api/v1/contacts/groups/{groupId}"), Effect.WRITE, plan=single(lambda args: "x"))
+        async def delete_something(call: object, args: ScratchInput) -> Reply:
+            """Deletes."""
+            raise AssertionError("declared, never called")
 
 
 def test_every_tool_takes_call_and_its_argument_model() -> None:

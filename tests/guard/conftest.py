@@ -1,4 +1,4 @@
-"""Fixtures for the confirmation-guard tests: a fake clock the guard can be pinned to, elicitation
+"""Fixtures for the confirmation-guard tests: pinning the guard to the tests' fake clock, elicitation
 callbacks, seeded contacts to delete, and a real redis-server for the shared token store."""
 
 from __future__ import annotations
@@ -8,25 +8,15 @@ from typing import Any
 from mcp.server import MCPServer
 from mcp.types import ElicitRequestFormParams, ElicitResult
 from msgflash_mcp.server.guard import Guard, MemoryTokenStore, TokenStore
+from msgflash_mcp.server.runtime import guard_policy
 
-
-class FakeClock:
-    """Wall-clock seconds that only move when a test says so."""
-
-    def __init__(self, start: float = 1_900_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from tests.fake_time import FakeClock
 
 
 def pin_guard(server: MCPServer[Any], clock: FakeClock, store: TokenStore | None = None) -> Guard:
     """Swap the server's guard for one on `clock` (same settings; a fresh store unless given)."""
     runtime = server.runtime  # type: ignore[attr-defined]
-    guard = Guard(runtime.settings, store or MemoryTokenStore(clock), clock=clock)
+    guard = Guard(guard_policy(runtime.settings), store or MemoryTokenStore(clock.timestamp), clock=clock.timestamp)
     runtime.guard = guard
     return guard
 
@@ -68,4 +58,4 @@ def team_contacts() -> list[dict[str, str]]:
 # The suite's shared session redis-server (tests/prepare.sh installs the binary).
 from tests.redis_server import redis_url  # noqa: E402
 
-__all__ = ["Elicitor", "FakeClock", "personal_contacts", "pin_guard", "redis_url", "team_contacts"]
+__all__ = ["Elicitor", "personal_contacts", "pin_guard", "redis_url", "team_contacts"]

@@ -15,8 +15,8 @@ from mcp import Client
 from msgflash_mcp.sandbox.keys import PERSONAL_KEY, TEAM_KEY
 from msgflash_mcp.server.app import build_server
 from msgflash_mcp.server.audit import dumps, kept_fields, redact_args
+from msgflash_mcp.server.core.results import Preview
 from msgflash_mcp.server.install_key import audit_key
-from msgflash_mcp.server.results import Preview
 from pydantic import AwareDatetime, BaseModel
 
 from tests.conftest import call_error, call_ok, make_settings, mutations

@@ -21,8 +21,9 @@ from msgflash_mcp.server.app import build_server
 from msgflash_mcp.server.guard import ClaimStatus, MemoryTokenStore, TokenRecord
 
 from tests.conftest import call_ok, make_settings, mutations
+from tests.fake_time import FakeClock
 
-from .conftest import Elicitor, FakeClock, personal_contacts, pin_guard
+from .conftest import Elicitor, personal_contacts, pin_guard
 
 pytestmark = pytest.mark.anyio
 
@@ -76,7 +77,7 @@ class CountingStore(MemoryTokenStore):
     """The memory store, counting what each token key is asked for."""
 
     def __init__(self, clock: FakeClock) -> None:
-        super().__init__(clock)
+        super().__init__(clock.timestamp)
         self.gets: dict[str, int] = {}
         self.claims: dict[str, int] = {}
 

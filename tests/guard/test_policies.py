@@ -12,6 +12,7 @@ from mcp.server import MCPServer
 from msgflash_mcp.sandbox.seed import PERSONAL_CONNECTED_INSTANCE_ID, VIP_GROUP_ID
 from msgflash_mcp.server.app import build_server
 from msgflash_mcp.server.guard import Guard
+from msgflash_mcp.server.runtime import guard_policy
 
 from tests.conftest import call_error, call_ok, make_settings, mutations
 
@@ -93,7 +94,7 @@ async def test_policy_is_checked_again_when_the_token_is_redeemed(sandbox_app: A
     async with Client(server) as client:
         pending = await call_ok(client, "send_message", args)
         strict = runtime.settings.model_copy(update={"recipient_allowlist": ["+33612345001"]})
-        runtime.guard = Guard(strict, runtime.guard.store)  # same token store, stricter policy
+        runtime.guard = Guard(guard_policy(strict), runtime.guard.store)  # same token store, stricter policy
         text = await call_error(client, "send_message", {**args, "confirm_token": pending["confirm_token"]})
     assert "refused by policy" in text
     nothing_sent(ledger)
@@ -188,9 +189,9 @@ def test_policy_problem_unit() -> None:
     def plan(**parts: Any) -> Plan:
         return Plan(tool="send_message", action="x", workspace="personal", **parts)
 
-    guard = Guard(
+    guard = Guard(guard_policy(
         make_settings(max_recipients=2, recipient_allowlist=["+221 77 000 00 01"], url_allowlist=["https://ok.test"])
-    )
+    ))
     assert guard.policy_problem(plan(recipients=1, numbers=("+221770000001",), urls=("https://a.ok.test/p",))) is None
     # fails closed: 2 recipients, only one number known to check
     assert "ALLOWLIST" in (guard.policy_problem(plan(recipients=2, numbers=("+221770000001",))) or "")

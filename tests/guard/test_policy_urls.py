@@ -4,11 +4,24 @@ resolved recipients, counts and URLs, whatever tool carries them."""
 from __future__ import annotations
 
 import pytest
-from msgflash_mcp.server.guard.policy import parse_url, policy_problem, url_allowed, urls_in_text, view_policy_problem
+from msgflash_mcp.server.guard.policy import (
+    GuardPolicy,
+    parse_url,
+    policy_problem,
+    url_allowed,
+    urls_in_text,
+    view_policy_problem,
+)
+from msgflash_mcp.server.runtime import guard_policy
 
 from tests.conftest import make_settings
 
 SHOP = ["shop.example"]
+
+
+def configured(**env: object) -> GuardPolicy:
+    """The guard's policy as the runtime builds it from settings configured like this."""
+    return guard_policy(make_settings(**env))
 
 
 @pytest.mark.parametrize(
@@ -114,13 +127,13 @@ def test_template_placeholders_are_not_hosts() -> None:
     """.name, .link and .email are top-level domains, yet `{{contact.name}}` is filled when the message renders."""
     text = "Bonjour {{contact.name}}, votre lien {{custom.link}} ({{ user.email }}) {{contact.fullName}}"
     assert urls_in_text(text) == []
-    assert policy_problem([], None, urls_in_text(text), tool="create_template", settings=make_settings(url_allowlist=SHOP)) is None
+    assert policy_problem([], None, urls_in_text(text), tool="create_template", policy=configured(url_allowlist=SHOP)) is None
 
 
 def test_a_link_built_around_a_placeholder_is_still_a_link_no_allowlist_names() -> None:
     found = urls_in_text("Payez sur https://{{custom.host}}/pay ou shop.example/{{custom.path}}")
     assert found == ["https://placeholder/pay", "shop.example/placeholder"]
-    problem = policy_problem([], None, found, tool="create_template", settings=make_settings(url_allowlist=SHOP))
+    problem = policy_problem([], None, found, tool="create_template", policy=configured(url_allowlist=SHOP))
     assert problem is not None and "https://placeholder/pay" in problem and "shop.example/placeholder" not in problem
 
 
@@ -132,26 +145,26 @@ def test_links_are_listed_once_in_order_with_trailing_punctuation_trimmed() -> N
 
 
 def test_url_policy_names_the_link_and_the_host_it_really_opens() -> None:
-    settings = make_settings(url_allowlist="shop.example")
+    policy = configured(url_allowlist="shop.example")
     problem = policy_problem([], None, ["https://evil.example\\.shop.example/hook"], tool="create_webhook",
-                             settings=settings)
+                             policy=policy)
     assert problem is not None and "host evil.example" in problem and "MSGFLASH_URL_ALLOWLIST" in problem
-    assert policy_problem([], None, ["https://shop.example/hook"], tool="create_webhook", settings=settings) is None
+    assert policy_problem([], None, ["https://shop.example/hook"], tool="create_webhook", policy=policy) is None
 
 
 def test_recipient_allowlist_fails_closed_on_unnamed_recipients() -> None:
-    settings = make_settings(recipient_allowlist="+33612345001")
-    assert policy_problem(["+33 6 12 34 50 01"], 1, [], tool="send_message", settings=settings) is None
-    outside = policy_problem(["+33612345001", "+33699999999"], 2, [], tool="create_campaign", settings=settings)
+    policy = configured(recipient_allowlist="+33612345001")
+    assert policy_problem(["+33 6 12 34 50 01"], 1, [], tool="send_message", policy=policy) is None
+    outside = policy_problem(["+33612345001", "+33699999999"], 2, [], tool="create_campaign", policy=policy)
     assert outside is not None and "+33699999999" in outside
-    unnamed = policy_problem(["+33612345001"], 20, [], tool="create_campaign", settings=settings)
+    unnamed = policy_problem(["+33612345001"], 20, [], tool="create_campaign", policy=policy)
     assert unnamed is not None and "20 recipients" in unnamed
 
 
 def test_cap_uses_the_exact_count() -> None:
-    settings = make_settings(max_recipients=5)
-    assert policy_problem([], 5, [], tool="create_campaign", settings=settings) is None
-    problem = policy_problem([], 6, [], tool="resume_campaign", settings=settings)
+    policy = configured(max_recipients=5)
+    assert policy_problem([], 5, [], tool="create_campaign", policy=policy) is None
+    problem = policy_problem([], 6, [], tool="resume_campaign", policy=policy)
     assert problem is not None and "6 recipients" in problem and "MSGFLASH_MAX_RECIPIENTS" in problem
 
 
@@ -160,25 +173,25 @@ def test_statuses_are_refused_under_a_recipient_allowlist_unless_allowed() -> No
 
     # Which tools broadcast is declared on the tool: statuses, and no tool that names its recipients.
     assert [s.name for t in ALL_TOOLSETS for s in t.specs if s.broadcast] == ["publish_status"]
-    locked = make_settings(recipient_allowlist="+33612345001")
-    problem = policy_problem([], None, [], tool="publish_status", broadcast=True, settings=locked)
+    locked = configured(recipient_allowlist="+33612345001")
+    problem = policy_problem([], None, [], tool="publish_status", broadcast=True, policy=locked)
     assert problem is not None and "MSGFLASH_ALLOW_STATUSES" in problem
-    allowed = make_settings(recipient_allowlist="+33612345001", allow_statuses=True)
-    assert policy_problem([], None, [], tool="publish_status", broadcast=True, settings=allowed) is None
-    assert policy_problem([], None, [], tool="publish_status", broadcast=True, settings=make_settings()) is None
+    allowed = configured(recipient_allowlist="+33612345001", allow_statuses=True)
+    assert policy_problem([], None, [], tool="publish_status", broadcast=True, policy=allowed) is None
+    assert policy_problem([], None, [], tool="publish_status", broadcast=True, policy=configured()) is None
 
 
 def test_plan_view_policies_read_every_url_place() -> None:
-    settings = make_settings(url_allowlist="shop.example")
+    policy = configured(url_allowlist="shop.example")
     base = {"tool": "send_message", "who": {"count": 1, "numbers": ["+33612345001"]}}
-    assert view_policy_problem({**base, "what": {"links": [{"url": "https://shop.example"}]}}, settings) is None
+    assert view_policy_problem({**base, "what": {"links": [{"url": "https://shop.example"}]}}, policy) is None
     for what in (
         {"links": [{"url": "evil.example/login"}]},
         {"media": "https://evil.example\\.shop.example/a.jpg"},
         {"buttons": [{"type": "url", "label": "Go", "target": "https://evil.example"}]},
     ):
-        assert view_policy_problem({**base, "what": what}, settings) is not None, what
-    assert view_policy_problem({"tool": "create_webhook", "urls": ["https://evil.example/h"]}, settings) is not None
+        assert view_policy_problem({**base, "what": what}, policy) is not None, what
+    assert view_policy_problem({"tool": "create_webhook", "urls": ["https://evil.example/h"]}, policy) is not None
 
 
 def test_plan_view_shows_the_host_a_browser_opens() -> None:

@@ -13,15 +13,17 @@ import anyio
 import pytest
 from mcp import Client
 from msgflash_mcp.server.app import build_server
+from msgflash_mcp.server.core.settings import ConfirmMode
 from msgflash_mcp.server.guard import Decision, Guard, MemoryTokenStore, TokenRecord, _hash
 from msgflash_mcp.server.guard.redis_store import KEY_PREFIX, RedisTokenStore
-from msgflash_mcp.server.settings import ConfirmMode
+from msgflash_mcp.server.runtime import guard_policy
 from msgflash_mcp.tools.contacts import toolset as contacts_toolset
 from pydantic import SecretStr
 
 from tests.conftest import call_ok, make_settings, mutations
+from tests.fake_time import FakeClock
 
-from .conftest import FakeClock, personal_contacts
+from .conftest import personal_contacts
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
@@ -78,7 +80,7 @@ async def test_an_answer_acts_once_and_fresh_asks_release_nothing(redis: Any, ki
     is unanswered (a concurrent re-send's answer stays valid), a later round the same one; an answer is claimed
     once (its round then replays the result), and asking afresh never releases an earlier claim."""
     store = MemoryTokenStore() if kind == "memory" else RedisTokenStore(redis)
-    guard = Guard(make_settings(), store)
+    guard = Guard(guard_policy(make_settings()), store)
 
     def answer_of(reference: str) -> str:
         return f"answer:{reference}"
@@ -184,8 +186,8 @@ async def test_a_token_minted_on_one_replica_works_once_on_another(redis_url: st
     clock = FakeClock()
     a_conn, b_conn = aioredis.from_url(redis_url), aioredis.from_url(redis_url)
     try:
-        a = Guard(settings, RedisTokenStore(a_conn), clock=clock)
-        b = Guard(settings, RedisTokenStore(b_conn), clock=clock)
+        a = Guard(guard_policy(settings), RedisTokenStore(a_conn), clock=clock.timestamp)
+        b = Guard(guard_policy(settings), RedisTokenStore(b_conn), clock=clock.timestamp)
         args = {"contact_id": personal_contacts()[1]["id"]}
 
         from msgflash_mcp.server.guard.plan import Plan, PlannedRequest
@@ -209,7 +211,7 @@ async def test_a_token_minted_on_one_replica_works_once_on_another(redis_url: st
             await b.decide(spec, False, plan, confirm_token=pending.token, **{**common, "principal": "http:bob"})
         # and the memory store would not have known the token at all
         with pytest.raises(ToolError, match="unknown or expired"):
-            await Guard(settings, MemoryTokenStore(clock), clock=clock).decide(
+            await Guard(guard_policy(settings), MemoryTokenStore(clock.timestamp), clock=clock.timestamp).decide(
                 spec, False, plan, confirm_token=pending.token, **common
             )
     finally:

@@ -56,10 +56,11 @@ from msgflash_mcp.server.app import build_server
 from msgflash_mcp.server.guard import TOKEN_TTL
 
 from tests.conftest import make_settings, mutations
+from tests.fake_time import FakeClock
 from tests.resolution import each_resolution
 from tests.trust.test_plan_integrity import AWA, switch_everyone
 
-from .conftest import FakeClock, personal_contacts, pin_guard
+from .conftest import personal_contacts, pin_guard
 
 CONTACTS = [c["id"] for c in personal_contacts()[1:5]]  # distinct seeded contacts, cheap to delete
 
@@ -112,13 +113,13 @@ class GuardMachine(RuleBasedStateMachine):
         out = result.structured_content
         assert out["status"] == "confirmation_required"
         assert len(self.committed()) == before  # a preview never acts
-        return Minted(out["confirm_token"], contact, self.clock() + TOKEN_TTL)
+        return Minted(out["confirm_token"], contact, self.clock.timestamp() + TOKEN_TTL)
 
     @rule(minted=tokens)
     def confirm(self, minted: Minted) -> None:
         """First use acts (if not expired and the contact still exists); any later use replays or refuses."""
         result = self.call(minted.contact, minted.token)
-        expired = self.clock() > minted.expires_at
+        expired = self.clock.timestamp() > minted.expires_at
         if minted.used:
             if minted.acted:
                 assert not result.is_error and result.structured_content["status"] == "replayed"

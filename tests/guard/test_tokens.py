@@ -16,8 +16,9 @@ from msgflash_mcp.server.app import build_server
 from msgflash_mcp.server.guard import TOKEN_TTL
 
 from tests.conftest import call_error, call_ok, make_settings, mutations
+from tests.fake_time import FakeClock
 
-from .conftest import Elicitor, FakeClock, personal_contacts, pin_guard, team_contacts
+from .conftest import Elicitor, personal_contacts, pin_guard, team_contacts
 
 pytestmark = pytest.mark.anyio
 

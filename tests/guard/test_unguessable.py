@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from msgflash_mcp.server.core.settings import ConfirmMode
 from msgflash_mcp.server.guard import TOKEN_PREFIX, Decision, Guard, _hash
 from msgflash_mcp.server.guard.plan import Plan, PlannedRequest
-from msgflash_mcp.server.settings import ConfirmMode
+from msgflash_mcp.server.runtime import guard_policy
 from msgflash_mcp.tools.contacts import toolset as contacts_toolset
 
 from tests.conftest import make_settings
-
-from .conftest import FakeClock
+from tests.fake_time import FakeClock
 
 pytestmark = pytest.mark.anyio
 
@@ -50,7 +50,7 @@ def common_prefix(a: str, b: str) -> int:
 
 
 async def test_many_tokens_no_collisions_no_structure() -> None:
-    guard = Guard(make_settings(confirm=ConfirmMode.TOKEN), clock=FakeClock())
+    guard = Guard(guard_policy(make_settings(confirm=ConfirmMode.TOKEN)), clock=FakeClock().timestamp)
     args = {"contact_id": "00000000-0000-4000-8000-000000000001"}
     tokens = [await mint(guard, args) for _ in range(N)]  # identical calls: nothing but randomness differs
     assert len(set(tokens)) == N
@@ -82,7 +82,7 @@ async def test_tokens_come_from_secrets(monkeypatch: pytest.MonkeyPatch) -> None
         return real(nbytes)
 
     monkeypatch.setattr(secrets, "token_urlsafe", spy)
-    guard = Guard(make_settings(confirm=ConfirmMode.TOKEN), clock=FakeClock())
+    guard = Guard(guard_policy(make_settings(confirm=ConfirmMode.TOKEN)), clock=FakeClock().timestamp)
     await mint(guard, {"contact_id": "x"})
     assert calls and all(n is not None and n >= 16 for n in calls)
 
@@ -97,7 +97,7 @@ def test_token_reveals_nothing_of_what_it_binds(args: dict[str, str], principal:
     import anyio
 
     async def run() -> tuple[str, str]:
-        guard = Guard(make_settings(confirm=ConfirmMode.TOKEN), clock=FakeClock())
+        guard = Guard(guard_policy(make_settings(confirm=ConfirmMode.TOKEN)), clock=FakeClock().timestamp)
         return await mint(guard, args, principal), await mint(guard, args, principal)
 
     a, b = anyio.run(run)

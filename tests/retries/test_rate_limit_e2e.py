@@ -24,12 +24,12 @@ from msgflash_mcp.server.api import ApiClient
 from msgflash_mcp.server.api.ratelimit import ADAPT_STEP, DEFAULT_HEADROOM, MemoryRateLimiter, RateLimitedTransport
 from msgflash_mcp.server.api.retry import RetryPolicy
 from msgflash_mcp.server.app import build_server
+from msgflash_mcp.server.core.credentials import Workspace
 from msgflash_mcp.server.registry import GET
-from msgflash_mcp.server.workspaces import Workspace
 from pydantic import SecretStr
 
 from tests.conftest import credential_violations, make_settings
-from tests.fake_time import FakeTime
+from tests.fake_time import FakeClock
 from tests.trust.requirements import requirement
 
 pytestmark = pytest.mark.anyio
@@ -40,17 +40,17 @@ INTERVAL = 1 / RATE + DEFAULT_HEADROOM  # what the server's limiter spaces grant
 EPS = 1e-6
 
 
-def strict_sandbox(ft: FakeTime, mode: str = "gcra") -> Any:
+def strict_sandbox(ft: FakeClock, mode: str = "gcra") -> Any:
     """The simulator enforcing 10 req/s per key with no burst, on the virtual clock."""
-    return create_app(SandboxConfig(rate_limit=RATE, rate_mode=mode, burst=1, monotonic=ft.clock))  # type: ignore[arg-type]
+    return create_app(SandboxConfig(rate_limit=RATE, rate_mode=mode, burst=1, monotonic=ft.monotonic))  # type: ignore[arg-type]
 
 
-def paced_server(ft: FakeTime, app: Any) -> Any:
-    limiter = MemoryRateLimiter(RATE, clock=ft.clock, sleep=ft.sleep, headroom=DEFAULT_HEADROOM)
+def paced_server(ft: FakeClock, app: Any) -> Any:
+    limiter = MemoryRateLimiter(RATE, clock=ft.monotonic, sleep=ft.sleep, headroom=DEFAULT_HEADROOM)
     return build_server(make_settings(rate_limit=RATE), sandbox_app=app, limiter=limiter)
 
 
-async def run_concurrently(ft: FakeTime, client: Client, calls: list[tuple[str, dict[str, Any]]]) -> list[bool]:
+async def run_concurrently(ft: FakeClock, client: Client, calls: list[tuple[str, dict[str, Any]]]) -> list[bool]:
     """Start every call at once, then drive virtual time until all have answered. Returns is_error per call."""
     errors: list[bool] = []
 
@@ -73,25 +73,25 @@ def arrivals(app: Any) -> list[float]:
 
 async def test_the_referee_refuses_a_request_that_comes_early() -> None:
     """Control: at burst 1 the sandbox answers 429 to two requests at the same virtual instant."""
-    ft = FakeTime()
+    ft = FakeClock()
     app = strict_sandbox(ft)
     async with httpx2.AsyncClient(transport=sandbox_transport(app), base_url="http://127.0.0.1",
                                   headers={"x-api-key": PERSONAL_KEY}) as http:
         assert (await http.get("/api/v1/instances")).status_code == 200
         assert (await http.get("/api/v1/instances")).status_code == 429
-        ft.now += 1 / RATE
+        ft.advance(1 / RATE)
         assert (await http.get("/api/v1/instances")).status_code == 200
 
 
 @requirement("rate.concurrent-zero-429")
 @pytest.mark.parametrize("mode", ["gcra", "fixed"])
 async def test_fifty_concurrent_calls_see_no_429(mode: str) -> None:
-    ft = FakeTime()
+    ft = FakeClock()
     app = strict_sandbox(ft, mode)
     async with Client(paced_server(ft, app)) as client:
-        start = ft.now
+        start = ft.monotonic()
         errors = await run_concurrently(ft, client, [("list_instances", {})] * CALLS)
-        elapsed = ft.now - start
+        elapsed = ft.monotonic() - start
     ledger = list(app.state.sandbox.ledger)
     assert not any(errors)
     assert [e["status"] for e in ledger].count(429) == 0
@@ -104,13 +104,13 @@ async def test_fifty_concurrent_calls_see_no_429(mode: str) -> None:
 
 @requirement("rate.per-credential")
 async def test_personal_and_team_keys_have_independent_schedules() -> None:
-    ft = FakeTime()
+    ft = FakeClock()
     app = strict_sandbox(ft)
     calls = [("list_instances", {})] * 10 + [("list_instances", {"workspace": "sandbox-team"})] * 10
     async with Client(paced_server(ft, app)) as client:
-        start = ft.now
+        start = ft.monotonic()
         errors = await run_concurrently(ft, client, calls)
-        elapsed = ft.now - start
+        elapsed = ft.monotonic() - start
     assert not any(errors)
     assert [e["status"] for e in app.state.sandbox.ledger].count(429) == 0
     # Two keys side by side: 9 intervals, not the 19 one shared schedule would take.
@@ -124,12 +124,12 @@ async def test_personal_and_team_keys_have_independent_schedules() -> None:
 @requirement("rate.retries-count", "rate.429-pauses-all")
 async def test_retries_take_slots_and_a_429_pauses_every_caller() -> None:
     """Eight concurrent reads through the API client; the first is refused with Retry-After: 2."""
-    ft = FakeTime()
+    ft = FakeClock()
     app = strict_sandbox(ft)
     app.state.sandbox.faults.add(parse_rules({"method": "GET", "path": "/api/v1/instances", "count": 1,
                                               "action": "status", "status": 429, "code": "API_RATE_LIMIT_EXCEEDED",
                                               "retry_after": 2}))
-    limiter = MemoryRateLimiter(RATE, clock=ft.clock, sleep=ft.sleep, headroom=DEFAULT_HEADROOM)
+    limiter = MemoryRateLimiter(RATE, clock=ft.monotonic, sleep=ft.sleep, headroom=DEFAULT_HEADROOM)
     transport = RateLimitedTransport(sandbox_transport(app), limiter)
     workspace = Workspace("personal", SecretStr(PERSONAL_KEY), None)
     route = GET("/api/v1/instances")

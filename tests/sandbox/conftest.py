@@ -7,9 +7,10 @@ import httpx2
 import pytest
 from msgflash_mcp.sandbox.campaign_runs import Resolution
 
+from tests.fake_time import FakeClock
 from tests.resolution import resolution_fixture  # noqa: F401  (`resolution`: every sandbox here takes it)
 
-from .helpers import FakeClock, client_for, make_app
+from .helpers import client_for, make_app
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def app(clock: FakeClock, resolution: Resolution) -> Any:
-    return make_app(now=clock, resolution=resolution)
+    return make_app(now=clock.now, resolution=resolution)
 
 
 @pytest.fixture

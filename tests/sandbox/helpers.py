@@ -1,11 +1,11 @@
-"""Shared helpers for the sandbox tests: an in-process client, a fake clock and monotonic clock."""
+"""Shared helpers for the sandbox tests: an in-process client on a sandbox whose clock is the tests' one
+fake (tests/fake_time.py: `SandboxConfig(now=clock.now, monotonic=clock.monotonic)`)."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,34 +15,14 @@ from msgflash_mcp.sandbox.inprocess import sandbox_transport
 from msgflash_mcp.sandbox.keys import PERSONAL_KEY, TEAM_ID, TEAM_KEY
 from msgflash_mcp.sandbox.routes import ALL_ROUTES
 
+from tests.fake_time import FakeClock
+
 ENDPOINTS: list[dict[str, Any]] = json.loads((Path(__file__).parents[2] / "api-contract/endpoints.json").read_text())
 PERSONAL = {"x-api-key": PERSONAL_KEY}
 TEAM = {"x-api-key": TEAM_KEY, "X-Team-Id": TEAM_ID}
-START = datetime(2026, 4, 10, 12, 0, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self, start: datetime = START) -> None:
-        self.t = start
-
-    def __call__(self) -> datetime:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += timedelta(seconds=seconds)
-
-
-class FakeMonotonic:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 def make_app(**kw: Any) -> Any:
     kw.setdefault("rate_limit", 0)
-    kw.setdefault("now", FakeClock())
+    kw.setdefault("now", FakeClock().now)
     return create_app(SandboxConfig(**kw))
 
 

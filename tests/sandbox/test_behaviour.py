@@ -14,9 +14,10 @@ import httpx2
 import pytest
 from msgflash_mcp.sandbox import seed as S
 
+from tests.fake_time import FakeClock
 from tests.resolution import each_resolution
 
-from .helpers import PERSONAL, TEAM, FakeClock, client_for, error_code
+from .helpers import PERSONAL, TEAM, client_for, error_code
 
 pytestmark = pytest.mark.anyio
 PC = S.PERSONAL_CONNECTED_INSTANCE_ID

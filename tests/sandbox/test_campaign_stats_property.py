@@ -18,7 +18,9 @@ from msgflash_mcp.sandbox.app import Sandbox
 from msgflash_mcp.sandbox.campaign_runs import RESOLUTIONS
 from msgflash_mcp.sandbox.keys import PERSONAL_KEY
 
-from .helpers import FakeClock, make_app
+from tests.fake_time import FakeClock
+
+from .helpers import make_app
 
 SELECTORS = [
     {"type": "all"},
@@ -69,13 +71,13 @@ def check(sb: Sandbox, cid: str, last: dict[str, int]) -> None:
 @given(resolution=st.sampled_from(RESOLUTIONS), plan=steps)
 def test_campaign_stats_add_up_at_every_step(resolution: str, plan: list[dict[str, Any]]) -> None:
     clock = FakeClock()
-    sb: Sandbox = make_app(now=clock, resolution=resolution).state.sandbox
+    sb: Sandbox = make_app(now=clock.now, resolution=resolution).state.sandbox
     campaigns: list[str] = [S.FINISHED_CAMPAIGN_ID, S.SCHEDULED_CAMPAIGN_ID]
     last: dict[str, int] = {}
     for step in plan:
         op = step["op"]
         if op == "create":
-            when = (clock() + timedelta(seconds=step["start_in"])).isoformat()
+            when = (clock.now() + timedelta(seconds=step["start_in"])).isoformat()
             body = {"instanceId": S.PERSONAL_CONNECTED_INSTANCE_ID, "name": "p", "schedule": when,
                     "repeat": step["repeat"], "recipients": step["selector"], **step["content"]}
             status, data = call(sb, "POST", "/campaigns", body)

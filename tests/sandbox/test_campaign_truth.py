@@ -10,9 +10,10 @@ import pytest
 from msgflash_mcp.sandbox import seed as S
 from msgflash_mcp.sandbox.campaign_runs import Resolution
 
+from tests.fake_time import FakeClock
 from tests.resolution import each_resolution
 
-from .helpers import FakeClock, error_code
+from .helpers import error_code
 
 pytestmark = [pytest.mark.anyio, each_resolution]
 PC = S.PERSONAL_CONNECTED_INSTANCE_ID

@@ -187,13 +187,13 @@ async def test_generic_auth_errors_on_every_endpoint(ep: dict[str, Any]) -> None
 
 
 async def test_rate_limit_code_on_every_endpoint() -> None:
-    from .helpers import FakeMonotonic
+    from tests.fake_time import FakeClock
 
-    mono = FakeMonotonic()
-    app = make_app(rate_limit=10, burst=1, monotonic=mono)
+    mono = FakeClock()
+    app = make_app(rate_limit=10, burst=1, monotonic=mono.monotonic)
     async with client_for(app) as c:
         for ep in ENDPOINTS:
-            mono.t += 1.0
+            mono.advance(1.0)
             path = re.sub(r"\{\w+\}", MISSING, ep["path"])
             await c.request(ep["method"], path)
             r = await c.request(ep["method"], path)

@@ -15,7 +15,9 @@ from msgflash_mcp.sandbox import seed as S
 from msgflash_mcp.sandbox.lifecycle import DELIVERED_AFTER
 from msgflash_mcp.sandbox.util import iso, parse_iso
 
-from .helpers import TEAM, FakeClock, client_for, make_app
+from tests.fake_time import FakeClock
+
+from .helpers import TEAM, client_for, make_app
 
 pytestmark = pytest.mark.anyio
 PC = S.PERSONAL_CONNECTED_INSTANCE_ID
@@ -174,7 +176,7 @@ async def test_campaign_recipients_reply_after_delivery(api: httpx2.AsyncClient,
 
 async def run_once() -> list[tuple[str, str, str]]:
     clock = FakeClock()
-    app = make_app(now=clock)
+    app = make_app(now=clock.now)
     async with client_for(app) as api:
         for to in ("+33612345000", "+33612345006", "+33612345009", "+33612345003"):
             await send(api, to, "Les soldes commencent demain.")

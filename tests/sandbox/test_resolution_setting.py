@@ -35,10 +35,12 @@ def test_a_campaign_an_older_sandbox_stored_still_reads_and_resumes() -> None:
     from msgflash_mcp.sandbox.keys import PERSONAL_KEY
     from msgflash_mcp.sandbox.store import dumps, loads
 
-    from .helpers import FakeClock, make_app
+    from tests.fake_time import FakeClock
+
+    from .helpers import make_app
 
     clock = FakeClock()
-    sb = make_app(now=clock).state.sandbox
+    sb = make_app(now=clock.now).state.sandbox
     old = {k: v for k, v in loads(sb.db.execute("SELECT data FROM campaigns WHERE id = ?",
                                                 (S.SCHEDULED_CAMPAIGN_ID,)).fetchone()["data"]).items()
            if k not in ("_mode", "_frozen", "_resolved", "_base_planned", "_base_enq", "_skipped")}

@@ -11,7 +11,9 @@ import pytest
 from msgflash_mcp.sandbox import seed as S
 from msgflash_mcp.sandbox.keys import PERSONAL_KEY
 
-from .helpers import PERSONAL, TEAM, FakeClock, FakeMonotonic, client_for, error_code, make_app
+from tests.fake_time import FakeClock
+
+from .helpers import PERSONAL, TEAM, client_for, error_code, make_app
 
 pytestmark = pytest.mark.anyio
 PC = S.PERSONAL_CONNECTED_INSTANCE_ID
@@ -152,14 +154,14 @@ async def test_ledger_entries(app: Any) -> None:
 
 
 async def test_gcra_burst_and_retry_after() -> None:
-    mono = FakeMonotonic()
-    app = make_app(rate_limit=10, burst=10, monotonic=mono)
+    mono = FakeClock()
+    app = make_app(rate_limit=10, burst=10, monotonic=mono.monotonic)
     async with client_for(app) as c:
         codes = [(await c.get("/api/v1/instances")).status_code for _ in range(12)]
         assert codes == [200] * 10 + [429, 429]
         r = await c.get("/api/v1/instances")
         assert r.headers["Retry-After"] == "1" and r.json()["error"]["message"] == "Too many API requests"
-        mono.t += 0.1
+        mono.advance(0.1)
         assert (await c.get("/api/v1/instances")).status_code == 200  # one slot back per 100 ms
         assert (await c.get("/api/v1/instances")).status_code == 429
         # another key has its own budget; rejected requests were never counted or written
@@ -170,28 +172,28 @@ async def test_gcra_burst_and_retry_after() -> None:
 
 
 async def test_strict_and_fixed_windows() -> None:
-    mono = FakeMonotonic()
-    app = make_app(rate_limit=10, burst=1, monotonic=mono)
+    mono = FakeClock()
+    app = make_app(rate_limit=10, burst=1, monotonic=mono.monotonic)
     async with client_for(app) as c:
         assert [(await c.get("/api/v1/me")).status_code for _ in range(2)] == [200, 429]
-        mono.t += 0.1
+        mono.advance(0.1)
         assert (await c.get("/api/v1/me")).status_code == 200
-    mono2 = FakeMonotonic()
-    app2 = make_app(rate_limit=3, rate_mode="fixed", monotonic=mono2)
+    mono2 = FakeClock()
+    app2 = make_app(rate_limit=3, rate_mode="fixed", monotonic=mono2.monotonic)
     async with client_for(app2) as c:
         assert [(await c.get("/api/v1/me")).status_code for _ in range(4)] == [200, 200, 200, 429]
-        mono2.t += 1.0
+        mono2.advance(1.0)
         assert (await c.get("/api/v1/me")).status_code == 200
 
 
 async def test_rate_limited_write_commits_nothing() -> None:
-    mono = FakeMonotonic()
-    app = make_app(rate_limit=1, burst=1, monotonic=mono)
+    mono = FakeClock()
+    app = make_app(rate_limit=1, burst=1, monotonic=mono.monotonic)
     async with client_for(app) as c:
         assert (await c.post("/api/v1/contacts", json={"name": "A", "phone": "+33612349001"})).status_code == 201
         r = await c.post("/api/v1/contacts", json={"name": "B", "phone": "+33612349002"})
         assert error_code(r) == "API_RATE_LIMIT_EXCEEDED"
-        mono.t += 1
+        mono.advance(1)
         assert (await c.get("/api/v1/contacts?search=3361234900")).json()["data"]["total"] == 1
 
 
@@ -243,4 +245,4 @@ async def test_control_surface_can_be_turned_off() -> None:
 def test_real_clock_default() -> None:
     app = make_app(now=None)
     assert app.state.sandbox.clock.now().year >= 2026
-    assert isinstance(FakeClock()(), object)
+    assert FakeClock().now().year == 2026

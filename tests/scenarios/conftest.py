@@ -11,12 +11,11 @@ from typing import Any
 import pytest
 from mcp import Client
 from mcp.server import MCPServer
-from msgflash_mcp.sandbox.clock import SandboxClock
 from msgflash_mcp.sandbox.store import loads
-from msgflash_mcp.server.settings import Settings
+from msgflash_mcp.server.core.settings import Settings
 
 from tests.conftest import make_settings
-from tests.fake_time import SandboxTime
+from tests.fake_time import FakeClock
 
 Ledger = Callable[[], list[dict[str, Any]]]
 
@@ -27,11 +26,17 @@ def settings() -> Settings:
     return make_settings(confirm="token")
 
 
+@pytest.fixture
+def sandbox_app(still_sandbox_app: Any) -> Any:
+    """The sandbox on the tests' clock (tests/conftest.py `clock`), which `sandbox_clock` gives the server too."""
+    return still_sandbox_app
+
+
 @pytest.fixture(autouse=True)
-def sandbox_clock(server: MCPServer[Any], sandbox_app: Any) -> SandboxClock:
+def sandbox_clock(server: MCPServer[Any], clock: FakeClock) -> FakeClock:
     """The server's clock is the sandbox's, so moving simulated time moves both sides."""
-    server.runtime.clock = SandboxTime(sandbox_app.state.sandbox)  # type: ignore[attr-defined]
-    return sandbox_app.state.sandbox.clock
+    server.runtime.clock = clock  # type: ignore[attr-defined]
+    return clock
 
 
 @dataclass
@@ -73,7 +78,7 @@ class SandboxState:
     without a request of our own (those would show in the ledger and the API quota)."""
 
     db: sqlite3.Connection
-    clock: SandboxClock
+    clock: FakeClock  # the server's and the sandbox's
 
     def now(self) -> float:
         return self.clock.timestamp()
@@ -116,6 +121,5 @@ class SandboxState:
 
 
 @pytest.fixture
-def state(sandbox_app: Any) -> SandboxState:
-    sandbox = sandbox_app.state.sandbox
-    return SandboxState(sandbox.db, sandbox.clock)
+def state(sandbox_app: Any, clock: FakeClock) -> SandboxState:
+    return SandboxState(sandbox_app.state.sandbox.db, clock)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from msgflash_mcp.sandbox import seed as S
-from msgflash_mcp.server.results import UNTRUSTED_NOTE
+from msgflash_mcp.server.core.results import UNTRUSTED_NOTE
 
 from tests.trust.requirements import requirement
 

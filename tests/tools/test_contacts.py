@@ -16,7 +16,7 @@ from msgflash_mcp.sandbox.seed import AWA_CONTACT_ID, PERSONAL_CONTACTS, TEAM_CO
 from msgflash_mcp.tools import contacts as contacts_module
 
 from tests.conftest import call_error, call_ok, mutations
-from tests.fake_time import SandboxTime
+from tests.fake_time import FakeClock
 
 pytestmark = pytest.mark.anyio
 
@@ -28,17 +28,21 @@ PERSONAL_IDS = [contact_id(phone) for _, phone, _ in PERSONAL_CONTACTS]
 
 
 @pytest.fixture
-def sandbox_app() -> Any:
-    """The sandbox on a frozen clock: bulk jobs only progress when a test moves time."""
-    return create_app(SandboxConfig(db_path=":memory:", rate_limit=0, now=lambda: FROZEN))
+def clock() -> FakeClock:
+    return FakeClock(FROZEN, sleep_moves_time=True)
 
 
 @pytest.fixture
-def sleeps(server: MCPServer[Any], sandbox_app: Any) -> list[float]:
+def sandbox_app(clock: FakeClock) -> Any:
+    """The sandbox on a frozen clock: bulk jobs only progress when a test (or a sleep on it) moves time."""
+    return create_app(SandboxConfig(db_path=":memory:", rate_limit=0, now=clock.now))
+
+
+@pytest.fixture
+def sleeps(server: MCPServer[Any], clock: FakeClock) -> list[float]:
     """get_bulk_job_progress sleeps on the server's clock, here the sandbox's: it moves time, no real waiting."""
-    time = SandboxTime(sandbox_app.state.sandbox)
-    server.runtime.clock = time  # type: ignore[attr-defined]
-    return time.slept
+    server.runtime.clock = clock  # type: ignore[attr-defined]
+    return clock.waits
 
 
 async def confirmed(

@@ -30,7 +30,7 @@ from msgflash_mcp.tools import contacts as contacts_module
 from msgflash_mcp.tools import groups
 
 from tests.conftest import call_error, call_ok, make_settings, mutations
-from tests.fake_time import SandboxTime
+from tests.fake_time import FakeClock
 
 pytestmark = pytest.mark.anyio
 
@@ -42,9 +42,14 @@ VIP_IDS = [contact_id(phone) for _, phone, tags in PERSONAL_CONTACTS if "vip" in
 
 
 @pytest.fixture
-def sandbox_app() -> Any:
-    """The sandbox on a frozen clock: bulk jobs only progress when a test moves time."""
-    return create_app(SandboxConfig(db_path=":memory:", rate_limit=0, now=lambda: FROZEN))
+def clock() -> FakeClock:
+    return FakeClock(FROZEN, sleep_moves_time=True)
+
+
+@pytest.fixture
+def sandbox_app(clock: FakeClock) -> Any:
+    """The sandbox on a frozen clock: bulk jobs only progress when a test (or a sleep on it) moves time."""
+    return create_app(SandboxConfig(db_path=":memory:", rate_limit=0, now=clock.now))
 
 
 async def new_group(client: Client, name: str = "Clients VIP") -> str:
@@ -258,12 +263,10 @@ async def test_list_group_members_pages_without_overlap(client: Client) -> None:
 
 
 async def test_adding_100_members_becomes_a_job_that_can_be_followed(
-    client: Client, sandbox_app: Any, server: MCPServer[Any]
+    client: Client, sandbox_app: Any, server: MCPServer[Any], clock: FakeClock
 ) -> None:
-    sandbox = sandbox_app.state.sandbox
-    time = SandboxTime(sandbox)
-    server.runtime.clock = time  # type: ignore[attr-defined]  # following the job moves the sandbox's time
-    slept = time.slept
+    server.runtime.clock = clock  # type: ignore[attr-defined]  # following the job moves the sandbox's time
+    slept = clock.waits
     group_id = await new_group(client)
     ids = PERSONAL_IDS + [str(uuid.uuid4()) for _ in range(130 - len(PERSONAL_IDS))]
     queued = await call_ok(client, "add_group_members", {"group_id": group_id, "contact_ids": ids})

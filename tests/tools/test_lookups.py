@@ -19,7 +19,7 @@ from msgflash_mcp.sandbox.seed import (
 from msgflash_mcp.tools import lookups
 
 from tests.conftest import call_error, call_ok, mutations
-from tests.fake_time import SandboxTime
+from tests.fake_time import FakeClock
 
 pytestmark = pytest.mark.anyio
 
@@ -41,11 +41,10 @@ def numbers(count: int, prefix: str = "+336199") -> list[str]:
 
 
 @pytest.fixture
-def sleeps(server: MCPServer[Any], sandbox_app: Any) -> list[float]:
+def sleeps(server: MCPServer[Any], clock: FakeClock) -> list[float]:
     """The poll sleeps on the server's clock, here the sandbox's: recorded, and time moves instead of waiting."""
-    time = SandboxTime(sandbox_app.state.sandbox)
-    server.runtime.clock = time  # type: ignore[attr-defined]
-    return time.slept
+    server.runtime.clock = clock  # type: ignore[attr-defined]
+    return clock.waits
 
 
 async def start_async(client: Client, count: int) -> str:

@@ -22,7 +22,7 @@ from msgflash_mcp.sandbox.seed import (
 from msgflash_mcp.server.app import build_server
 
 from tests.conftest import call_error, call_ok, link_urls, make_settings, mutations
-from tests.fake_time import SandboxTime
+from tests.fake_time import FakeClock
 
 pytestmark = pytest.mark.anyio
 
@@ -35,10 +35,16 @@ SEND = "/api/v1/messages/send"
 
 
 @pytest.fixture
-def shared_clock(server: MCPServer[Any], sandbox_app: Any) -> Any:
+def sandbox_app(still_sandbox_app: Any) -> Any:
+    """The sandbox on the tests' clock (tests/conftest.py `clock`), which `shared_clock` gives the server too."""
+    return still_sandbox_app
+
+
+@pytest.fixture
+def shared_clock(server: MCPServer[Any], clock: FakeClock) -> FakeClock:
     """The server's one clock is the sandbox's, so advancing simulated time moves both sides."""
-    server.runtime.clock = SandboxTime(sandbox_app.state.sandbox)  # type: ignore[attr-defined]
-    return sandbox_app.state.sandbox.clock
+    server.runtime.clock = clock  # type: ignore[attr-defined]
+    return clock
 
 
 def text_message(**extra: Any) -> dict[str, Any]:
@@ -375,7 +381,7 @@ async def test_unknown_outcome_without_a_match_tells_the_model_what_to_check(
 
 
 async def test_older_identical_message_is_not_taken_for_the_lost_one(
-    client: Client, ledger: Ledger, sandbox_app: Any, shared_clock: Any
+    client: Client, ledger: Ledger, sandbox_app: Any, shared_clock: FakeClock
 ) -> None:
     sandbox = sandbox_app.state.sandbox
     args = text_message(text="Rappel")

@@ -22,8 +22,8 @@ from msgflash_mcp.sandbox.store import loads
 from msgflash_mcp.server.app import build_server
 
 from tests.conftest import make_settings
-from tests.fake_time import SandboxTime
-from tests.sandbox.helpers import FakeClock, client_for
+from tests.fake_time import FakeClock
+from tests.sandbox.helpers import client_for
 
 INSTANCE = S.PERSONAL_CONNECTED_INSTANCE_ID
 PEOPLE = [phone for _, phone, _ in S.PERSONAL_CONTACTS[:8]]
@@ -56,10 +56,11 @@ def _outbound(sandbox: Any) -> list[dict[str, Any]]:
 
 
 async def _run(steps: list[tuple[str, str, str]]) -> None:
-    app = create_app(SandboxConfig(db_path=":memory:", rate_limit=0, now=FakeClock(datetime.now(UTC))))
+    clock = FakeClock(datetime.now(UTC), sleep_moves_time=True)  # the server's and the sandbox's
+    app = create_app(SandboxConfig(db_path=":memory:", rate_limit=0, now=clock.now))
     sandbox = app.state.sandbox
     server = build_server(make_settings(confirm="token"), sandbox_app=app)
-    server.runtime.clock = SandboxTime(sandbox)
+    server.runtime.clock = clock
     async with Client(server) as client, client_for(app) as control:
         for kind, who, extra in steps:
             listed = await _call(client, "list_opt_outs", {})
@@ -79,11 +80,11 @@ async def _run(steps: list[tuple[str, str, str]]) -> None:
                 if await _call(client, "send_message", args) is not None and extra:
                     overridden.add(who)
             else:
-                start = (sandbox.clock.now() + timedelta(minutes=1)).isoformat()
+                start = (clock.now() + timedelta(minutes=1)).isoformat()
                 await _call(client, "create_campaign", {
                     "instance_id": INSTANCE, "name": "p", "schedule": start, "recipients_type": "tags", "tags": [who],
                     "type": "text", "body": "Promo"})
-            sandbox.clock.advance(3_600)
+            clock.advance(3_600)
             sandbox.tick()
             new = [m for m in _outbound(sandbox) if m["id"] not in before and m["status"] in DELIVERED]
             reached = {m["to"] for m in new} & opted

@@ -20,6 +20,7 @@ from msgflash_mcp.server.transport import serve
 from msgflash_mcp.server.transport.serve import http_app, is_loopback, serve_mcp
 
 from ..conftest import make_settings
+from ..fake_time import FakeClock
 from .requirements import requirement
 
 pytestmark = pytest.mark.anyio
@@ -260,9 +261,9 @@ async def test_idle_sessions_stop_counting_when_the_transport_reaps_them(sandbox
     a session still in use keeps counting."""
     from msgflash_mcp.server.transport.session_cap import SessionCap
 
-    now = [1000.0]
+    clock = FakeClock()
     inner = make_app(sandbox_app, token=None)
-    cap = SessionCap(inner, limit=2, key=b"install-key", clock=lambda: now[0], idle_timeout=60)
+    cap = SessionCap(inner, limit=2, key=b"install-key", clock=clock.monotonic, idle_timeout=60)
     with anyio.fail_after(30):
         async with inner.router.lifespan_context(inner), httpx2.AsyncClient(
             transport=httpx2.ASGITransport(app=cap), base_url=BASE, timeout=10
@@ -270,12 +271,12 @@ async def test_idle_sessions_stop_counting_when_the_transport_reaps_them(sandbox
             first, second = await open_session(http, None), await open_session(http, None)
             assert first.status_code == second.status_code == 200
             assert (await open_session(http, None)).status_code == 429
-            now[0] += 45
+            clock.advance(45)
             ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
             used = await http.post("/mcp", json=ping, headers={
                 **MCP_HEADERS, "mcp-session-id": second.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"})
             assert used.status_code == 200
-            now[0] += 30  # the first has been idle 75 s (> 60), the second 30 s
+            clock.advance(30)  # the first has been idle 75 s (> 60), the second 30 s
             assert cap.open_sessions("addr:127.0.0.1") == 2  # nothing forgotten until a request of that client
             assert (await open_session(http, None)).status_code == 200
             assert (await open_session(http, None)).status_code == 429

@@ -12,8 +12,8 @@ import pytest
 from mcp import Client
 from mcp.server import MCPServer
 from msgflash_mcp.server.api import expand
+from msgflash_mcp.server.core.results import UNTRUSTED_NOTE
 from msgflash_mcp.server.registry import GET, Route
-from msgflash_mcp.server.results import UNTRUSTED_NOTE
 from msgflash_mcp.server.untrusted import MAX_TEXT, clean_text, sanitize
 
 from ..conftest import call_ok
@@ -135,7 +135,7 @@ async def test_hostile_ids_are_refused_before_any_request(client: Client, ledger
 @requirement("inject.path-encoding")
 @pytest.mark.parametrize("value", HOSTILE_IDS)
 def test_expand_never_lets_a_value_change_the_route(value: str) -> None:
-    from msgflash_mcp.server.errors import ApiError
+    from msgflash_mcp.server.core.errors import ApiError
 
     route = GET("/api/v1/contacts/{id}")
     try:

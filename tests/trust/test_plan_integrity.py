@@ -28,7 +28,7 @@ from msgflash_mcp.sandbox.seed import (
     contact_id,
 )
 from msgflash_mcp.server.app import build_server
-from msgflash_mcp.server.settings import ConfirmMode
+from msgflash_mcp.server.core.settings import ConfirmMode
 
 from tests.conftest import call_ok, make_settings, mutations
 from tests.resolution import each_resolution

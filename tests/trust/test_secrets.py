@@ -13,8 +13,8 @@ import pytest
 from mcp import Client
 from msgflash_mcp.sandbox.keys import TEAM_NAME
 from msgflash_mcp.server.app import build_server
+from msgflash_mcp.server.core.settings import ConfigError, Settings, load_settings
 from msgflash_mcp.server.redact import MASK, Scrubber, install_log_scrubbing
-from msgflash_mcp.server.settings import ConfigError, Settings, load_settings
 from pydantic import ValidationError
 
 from .conftest import (

@@ -10,8 +10,8 @@ import anyio
 import pytest
 from mcp import Client
 from msgflash_mcp.server.app import build_server
+from msgflash_mcp.server.core.settings import ConfirmMode, load_settings
 from msgflash_mcp.server.doctor import run_doctor
-from msgflash_mcp.server.settings import ConfirmMode, load_settings
 
 from ..conftest import make_settings
 

@@ -17,8 +17,8 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from msgflash_mcp.server.call.principal import token_principal
+from msgflash_mcp.server.core.settings import ConfigError
 from msgflash_mcp.server.install_key import KEY_FILE, kept_key, principal_key
-from msgflash_mcp.server.settings import ConfigError
 from msgflash_mcp.server.transport.serve import http_app
 from pydantic import SecretStr
 

@@ -1,8 +1,8 @@
 """MemoryRateLimiter on virtual time: pacing, burst, 429 push-back, cancellation, per-key, monotonic.
 
-No test sleeps in real time. ``FakeTime`` is a small virtual-time scheduler: its ``sleep`` parks
+No test sleeps in real time. ``FakeClock`` (tests/fake_time.py) is the virtual clock: its ``sleep`` parks
 the caller until the test advances the clock past the caller's deadline, and ``settle`` lets
-every runnable task run until all of them wait, so a grant time read from ``clock()`` right after
+every runnable task run until all of them wait, so a grant time read from ``monotonic()`` right after
 ``acquire`` returns is exactly the virtual time of the grant.
 """
 
@@ -34,7 +34,7 @@ from msgflash_mcp.server.api.ratelimit import (
     key_fingerprint,
 )
 
-from tests.fake_time import FakeTime
+from tests.fake_time import FakeClock
 
 pytestmark = pytest.mark.anyio
 
@@ -48,12 +48,12 @@ def spacings(times: list[float]) -> Iterator[float]:
     return (b - a for a, b in itertools.pairwise(ordered))
 
 
-async def _acquire_and_record(limiter: RateLimiter, key: str, ft: FakeTime, grants: list[float]) -> None:
+async def _acquire_and_record(limiter: RateLimiter, key: str, ft: FakeClock, grants: list[float]) -> None:
     await limiter.acquire(key)
-    grants.append(ft.clock())
+    grants.append(ft.monotonic())
 
 
-async def alone(ft: FakeTime, limiter: RateLimiter, key: str = KEY) -> None:
+async def alone(ft: FakeClock, limiter: RateLimiter, key: str = KEY) -> None:
     """One acquire with nothing else going on, virtual time driven until it returns."""
     async with anyio.create_task_group() as tg:
         tg.start_soon(limiter.acquire, key)
@@ -61,12 +61,12 @@ async def alone(ft: FakeTime, limiter: RateLimiter, key: str = KEY) -> None:
 
 
 @pytest.fixture
-def ft() -> FakeTime:
-    return FakeTime()
+def ft() -> FakeClock:
+    return FakeClock()
 
 
-def memory(ft: FakeTime, rate: float = 10.0, burst: int = 1, **kw: float) -> MemoryRateLimiter:
-    return MemoryRateLimiter(rate, burst, clock=ft.clock, sleep=ft.sleep, **kw)
+def memory(ft: FakeClock, rate: float = 10.0, burst: int = 1, **kw: float) -> MemoryRateLimiter:
+    return MemoryRateLimiter(rate, burst, clock=ft.monotonic, sleep=ft.sleep, **kw)
 
 
 # --- pacing and burst -------------------------------------------------------------------------
@@ -75,9 +75,9 @@ def memory(ft: FakeTime, rate: float = 10.0, burst: int = 1, **kw: float) -> Mem
 @pytest.mark.parametrize(
     ("n", "rate", "burst"), [(1, 10.0, 1), (20, 10.0, 1), (50, 10.0, 1), (20, 4.0, 3), (12, 10.0, 5)]
 )
-async def test_concurrent_acquires_take_n_minus_burst_over_rate(ft: FakeTime, n: int, rate: float, burst: int) -> None:
+async def test_concurrent_acquires_take_n_minus_burst_over_rate(ft: FakeClock, n: int, rate: float, burst: int) -> None:
     limiter = memory(ft, rate, burst)
-    start = ft.now
+    start = ft.monotonic()
     grants: list[float] = []
     async with anyio.create_task_group() as tg:
         for _ in range(n):
@@ -90,22 +90,22 @@ async def test_concurrent_acquires_take_n_minus_burst_over_rate(ft: FakeTime, n:
     assert all(gap == pytest.approx(1 / rate) for gap in list(spacings(grants))[burst - 1 :])
 
 
-async def test_burst_one_is_strict_spacing(ft: FakeTime) -> None:
+async def test_burst_one_is_strict_spacing(ft: FakeClock) -> None:
     limiter = memory(ft, rate=10.0)
     await alone(ft, limiter)
     await alone(ft, limiter)
     assert ft.waits == [pytest.approx(0.1)]  # the second call had to wait a full interval
 
 
-async def test_sequential_callers_do_not_wait_when_below_rate(ft: FakeTime) -> None:
+async def test_sequential_callers_do_not_wait_when_below_rate(ft: FakeClock) -> None:
     limiter = memory(ft, rate=10.0)
     for _ in range(5):
         await limiter.acquire(KEY)
-        await ft.advance(0.2)
+        await ft.run_for(0.2)
     assert ft.waits == []
 
 
-async def test_idle_time_refills_burst_but_never_beyond_it(ft: FakeTime) -> None:
+async def test_idle_time_refills_burst_but_never_beyond_it(ft: FakeClock) -> None:
     limiter = memory(ft, rate=8.0, burst=3)
     for _round in range(2):  # the second round starts after a long idle period
         grants: list[float] = []
@@ -115,10 +115,10 @@ async def test_idle_time_refills_burst_but_never_beyond_it(ft: FakeTime) -> None
             await ft.run()
         t0 = min(grants)
         assert [g - t0 for g in sorted(grants)] == [0.0, 0.0, 0.0, 0.125, 0.25, 0.375]
-        await ft.advance(3600)  # idling must not bank more than `burst` slots
+        await ft.run_for(3600)  # idling must not bank more than `burst` slots
 
 
-async def test_callers_are_served_in_arrival_order(ft: FakeTime) -> None:
+async def test_callers_are_served_in_arrival_order(ft: FakeClock) -> None:
     limiter = memory(ft, rate=10.0)
     order: list[int] = []
 
@@ -137,14 +137,14 @@ async def test_callers_are_served_in_arrival_order(ft: FakeTime) -> None:
 # --- 429 push-back ---------------------------------------------------------------------------
 
 
-async def test_push_back_delays_every_pending_caller(ft: FakeTime) -> None:
+async def test_push_back_delays_every_pending_caller(ft: FakeClock) -> None:
     limiter = memory(ft, rate=10.0)
-    start = ft.now
+    start = ft.monotonic()
     grants: list[float] = []
     async with anyio.create_task_group() as tg:
         for _ in range(5):
             tg.start_soon(_acquire_and_record, limiter, KEY, ft, grants)
-        await ft.advance(0.15)  # slots 0.0 and 0.1 granted; 0.2, 0.3, 0.4 still waiting
+        await ft.run_for(0.15)  # slots 0.0 and 0.1 granted; 0.2, 0.3, 0.4 still waiting
         assert len(grants) == 2
         await limiter.push_back(KEY, 2.0)  # one caller saw a 429 with Retry-After: 2
         tg.start_soon(_acquire_and_record, limiter, KEY, ft, grants)  # and a newcomer
@@ -155,9 +155,9 @@ async def test_push_back_delays_every_pending_caller(ft: FakeTime) -> None:
     assert all(gap >= 0.1 - EPS for gap in spacings(grants))
 
 
-async def test_push_back_covers_only_slots_inside_the_pause(ft: FakeTime) -> None:
+async def test_push_back_covers_only_slots_inside_the_pause(ft: FakeClock) -> None:
     limiter = memory(ft, rate=8.0)  # 1/8 s is exact in binary: slot arithmetic has no rounding
-    start = ft.now
+    start = ft.monotonic()
     grants: list[float] = []
     async with anyio.create_task_group() as tg:
         for _ in range(30):  # slots start + k/8, k = 0 ... 29; TAT ends at start + 3.75
@@ -176,10 +176,10 @@ async def test_push_back_covers_only_slots_inside_the_pause(ft: FakeTime) -> Non
     assert gaps[-1] == pytest.approx(0.125 + ADAPT_STEP - (len(gaps) - 1) * ADAPT_DECAY)
 
 
-async def test_push_back_with_burst_spends_the_burst(ft: FakeTime) -> None:
+async def test_push_back_with_burst_spends_the_burst(ft: FakeClock) -> None:
     limiter = memory(ft, rate=10.0, burst=5)
     await limiter.push_back(KEY, 1.0)
-    start = ft.now
+    start = ft.monotonic()
     grants: list[float] = []
     async with anyio.create_task_group() as tg:
         for _ in range(3):
@@ -196,7 +196,7 @@ async def test_push_back_with_burst_spends_the_burst(ft: FakeTime) -> None:
         ("MONTHLY_OUTBOUND_QUOTA_EXCEEDED", 0.1),
     ],
 )
-async def test_only_a_rate_limit_429_pauses_the_key(ft: FakeTime, sandbox_app: Any, code: str, pause: float) -> None:
+async def test_only_a_rate_limit_429_pauses_the_key(ft: FakeClock, sandbox_app: Any, code: str, pause: float) -> None:
     from msgflash_mcp.sandbox.faults import FaultRule
     from msgflash_mcp.sandbox.keys import PERSONAL_KEY
 
@@ -207,12 +207,12 @@ async def test_only_a_rate_limit_429_pauses_the_key(ft: FakeTime, sandbox_app: A
     async with httpx2.AsyncClient(transport=transport, base_url="http://127.0.0.1") as http:
         response = await http.get(path, headers={"x-api-key": PERSONAL_KEY})
     assert response.status_code == 429 and response.json()["error"]["code"] == code  # the body is still readable
-    before = ft.now
+    before = ft.monotonic()
     await alone(ft, limiter)
-    assert ft.now - before == pytest.approx(pause)
+    assert ft.monotonic() - before == pytest.approx(pause)
 
 
-async def test_push_back_never_moves_the_schedule_earlier(ft: FakeTime) -> None:
+async def test_push_back_never_moves_the_schedule_earlier(ft: FakeClock) -> None:
     limiter = memory(ft, rate=1.0)
     await alone(ft, limiter)
     await alone(ft, limiter)  # waits 1 s
@@ -221,25 +221,25 @@ async def test_push_back_never_moves_the_schedule_earlier(ft: FakeTime) -> None:
     await limiter.push_back(KEY, math.nan)
     await limiter.push_back(KEY, 0)
     ft.waits.clear()
-    before = ft.now
+    before = ft.monotonic()
     async with anyio.create_task_group() as tg:
         tg.start_soon(limiter.acquire, KEY)
         await ft.run()
-    assert ft.now - before == pytest.approx(1.0)
+    assert ft.monotonic() - before == pytest.approx(1.0)
 
 
-async def test_push_back_is_capped(ft: FakeTime) -> None:
+async def test_push_back_is_capped(ft: FakeClock) -> None:
     limiter = memory(ft, rate=10.0, max_push_back=60.0)
     await limiter.push_back(KEY, 86_400)  # a bogus Retry-After must not freeze the key for a day
     await limiter.push_back(KEY, math.inf)
-    before = ft.now
+    before = ft.monotonic()
     async with anyio.create_task_group() as tg:
         tg.start_soon(limiter.acquire, KEY)
         await ft.run()
-    assert ft.now - before == pytest.approx(60.0)
+    assert ft.monotonic() - before == pytest.approx(60.0)
 
 
-async def test_push_back_on_one_key_leaves_other_keys_alone(ft: FakeTime) -> None:
+async def test_push_back_on_one_key_leaves_other_keys_alone(ft: FakeClock) -> None:
     limiter = memory(ft, rate=10.0)
     await limiter.push_back(KEY, 5.0)
     await limiter.acquire(TEAM_KEY)
@@ -249,14 +249,14 @@ async def test_push_back_on_one_key_leaves_other_keys_alone(ft: FakeTime) -> Non
 # --- cancellation ----------------------------------------------------------------------------
 
 
-async def test_cancelled_waiters_neither_deadlock_nor_let_later_calls_exceed_the_rate(ft: FakeTime) -> None:
+async def test_cancelled_waiters_neither_deadlock_nor_let_later_calls_exceed_the_rate(ft: FakeClock) -> None:
     limiter = memory(ft, rate=10.0)
     grants: list[float] = []
     async with anyio.create_task_group() as tg:
         async with anyio.create_task_group() as doomed:
             for _ in range(10):
                 doomed.start_soon(_acquire_and_record, limiter, KEY, ft, grants)
-            await ft.advance(0.25)  # three granted (0.0, 0.1, 0.2), seven waiting
+            await ft.run_for(0.25)  # three granted (0.0, 0.1, 0.2), seven waiting
             doomed.cancel_scope.cancel()
         assert len(grants) == 3
         for _ in range(5):  # later callers, some arriving while the cancelled slots would have run
@@ -269,8 +269,8 @@ async def test_cancelled_waiters_neither_deadlock_nor_let_later_calls_exceed_the
     assert min(sorted(grants)[3:]) == pytest.approx(1000.0 + 0.3)
 
 
-async def test_cancellation_with_fail_after_while_waiting(ft: FakeTime) -> None:
-    limiter = MemoryRateLimiter(10.0, clock=ft.clock, sleep=anyio.sleep)  # real sleep: fail_after fires
+async def test_cancellation_with_fail_after_while_waiting(ft: FakeClock) -> None:
+    limiter = MemoryRateLimiter(10.0, clock=ft.monotonic, sleep=anyio.sleep)  # real sleep: fail_after fires
     await limiter.acquire(KEY)
     await limiter.push_back(KEY, 30.0)
     with anyio.move_on_after(0.01) as scope:
@@ -278,7 +278,7 @@ async def test_cancellation_with_fail_after_while_waiting(ft: FakeTime) -> None:
     assert scope.cancelled_caught
     # the lock is free and the state consistent: another key and the same key still work
     await limiter.acquire(TEAM_KEY)
-    ft.now += 31.0
+    ft.advance(31.0)
     with anyio.fail_after(1):
         await limiter.acquire(KEY)
 
@@ -286,7 +286,7 @@ async def test_cancellation_with_fail_after_while_waiting(ft: FakeTime) -> None:
 # --- per key, monotonic, secrets --------------------------------------------------------------
 
 
-async def test_keys_have_independent_schedules(ft: FakeTime) -> None:
+async def test_keys_have_independent_schedules(ft: FakeClock) -> None:
     limiter = memory(ft, rate=10.0)
     grants: dict[str, list[float]] = {KEY: [], TEAM_KEY: []}
     async with anyio.create_task_group() as tg:
@@ -312,7 +312,7 @@ async def test_pacing_uses_the_monotonic_clock_not_the_wall_clock(monkeypatch: p
     assert grants[-1] - grants[0] < 1.0
 
 
-async def test_keys_never_reach_logs_or_state(ft: FakeTime, caplog: pytest.LogCaptureFixture) -> None:
+async def test_keys_never_reach_logs_or_state(ft: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="msgflash_mcp")
     limiter = memory(ft, rate=10.0)
     async with anyio.create_task_group() as tg:
@@ -378,9 +378,9 @@ async def test_property_grants_are_spaced_by_the_interval(
     arrival_times: list[float], rate: float, pauses: list[tuple[float, float]], cancel_after: list[float | None]
 ) -> None:
     """Any arrivals, 429 pauses and cancellations: grants >= 1/rate apart, none early, none in a pause."""
-    ft = FakeTime()
+    ft = FakeClock()
     limiter = memory(ft, rate=rate)
-    start = ft.now
+    start = ft.monotonic()
     grants: list[tuple[float, float]] = []  # (arrival, grant)
     pause_windows: list[tuple[float, float]] = []
 
@@ -394,11 +394,11 @@ async def test_property_grants_are_spaced_by_the_interval(
             if give_up_after is not None:
                 tg.start_soon(cancel_at, scope, give_up_after)
             await limiter.acquire(KEY)
-            grants.append((start + at, ft.clock()))
+            grants.append((start + at, ft.monotonic()))
 
     async def pause(at: float, seconds: float) -> None:
         await ft.sleep(at)
-        pause_windows.append((ft.clock(), ft.clock() + seconds))
+        pause_windows.append((ft.monotonic(), ft.monotonic() + seconds))
         await limiter.push_back(KEY, seconds)
 
     async with anyio.create_task_group() as tg:

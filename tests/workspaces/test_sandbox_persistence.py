@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 from msgflash_mcp.server.app import build_server
-from msgflash_mcp.server.settings import Settings
+from msgflash_mcp.server.core.settings import Settings
 
 from tests.conftest import call_ok
 

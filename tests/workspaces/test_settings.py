@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from msgflash_mcp.server.settings import ConfigError, Settings, load_settings
+from msgflash_mcp.server.core.settings import ConfigError, Settings, load_settings
 
 PERSONAL = "msgf_live_" + "1f" * 32
 TEAM = "msgf_team_" + "2e" * 32

@@ -1,63 +1,22 @@
-"""Which workspace a call acts in, and which key and `X-Team-Id` it therefore carries.
+"""The configured workspaces, and which one a caller has chosen.
 
 Resolution order: the tool's `workspace` argument -> the caller's active workspace (set by
 switch_workspace; per connection on stdio, per authenticated principal on HTTP) ->
 MSGFLASH_DEFAULT_WORKSPACE -> the only configured workspace. Keys come from settings only, never
-from tool arguments or client headers.
+from tool arguments or client headers. Which key a request then carries (a personal-only route: the
+personal key, whatever was chosen) is decided by core/credentials.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import anyio
-from pydantic import SecretStr
 
+from ..untrusted import quote_untrusted
+from .credentials import Credentials, Workspace
 from .errors import WorkspaceError
 from .settings import PERSONAL, Settings
-from .untrusted import quote_untrusted
-
-
-@dataclass(frozen=True)
-class Workspace:
-    name: str  # "personal" or a team name
-    key: SecretStr
-    team_id: str | None  # None for personal
-
-    @property
-    def kind(self) -> str:
-        return "personal" if self.team_id is None else "team"
-
-    def headers(self) -> dict[str, str]:
-        headers = {"x-api-key": self.key.get_secret_value()}
-        if self.team_id is not None:
-            headers["X-Team-Id"] = self.team_id
-        return headers
-
-    def __repr__(self) -> str:  # never the key
-        return f"Workspace(name={self.name!r}, kind={self.kind!r})"
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """The keys one call may present, bound once: its resolved workspace, and the personal key that
-    personal-only routes always carry (None when no personal key is configured)."""
-
-    workspace: Workspace | None  # None only for the server's own tools (workspace switching)
-    personal: Workspace | None
-    label: str  # how results name the workspace ("personal (sandbox)"), "-" without one
-
-    def require_personal(self) -> Workspace:
-        if self.personal is None:
-            raise WorkspaceError(NO_PERSONAL_KEY)
-        return self.personal
-
-
-NO_PERSONAL_KEY = (
-    "this tool reads account-level data that MsgFlash only serves to the personal key, "
-    "and none is configured; set MSGFLASH_API_KEY (msgf_live_...) in the server's environment"
-)
 
 
 class ActiveStore(Protocol):
@@ -115,10 +74,6 @@ class Workspaces:
     def personal(self) -> Workspace | None:
         return self._by_name.get(PERSONAL)
 
-    def label(self, workspace: Workspace) -> str:
-        """How results name the workspace: 'personal', 'acme', with '(sandbox)' on the simulator."""
-        return f"{workspace.name} (sandbox)" if self.sandbox else workspace.name
-
     def get(self, name: str) -> Workspace:
         try:
             return self._by_name[name]
@@ -127,14 +82,12 @@ class Workspaces:
             # Quoted and cut to a little over the longest valid name: the caller's text, not ours to echo whole.
             raise WorkspaceError(f"unknown workspace {quote_untrusted(name, 48)}; valid workspaces: {valid}") from None
 
-    def require_personal(self) -> Workspace:
-        if self.personal is None:
-            raise WorkspaceError(NO_PERSONAL_KEY)
-        return self.personal
+    def label(self, workspace: Workspace) -> str:
+        return workspace.label(self.sandbox)
 
-    def credentials(self, workspace: Workspace | None) -> Credentials:
-        """What a call bound to `workspace` carries to the API client: no table, no principal."""
-        return Credentials(workspace, self.personal, self.label(workspace) if workspace else "-")
+    def credentials(self, chosen: Workspace | None) -> Credentials:
+        """What a call that chose `chosen` carries to the API client: no table, no principal."""
+        return Credentials(chosen, self.personal, sandbox=self.sandbox)
 
     async def active_name(self, principal: str) -> str | None:
         name = await self._store.get(principal)

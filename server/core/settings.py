@@ -146,6 +146,10 @@ class Settings(BaseSettings):
     rate_limit: float = Field(default=10.0, ge=0, le=1000)
     redis_url: SecretStr | None = None
     http_token: SecretStr | None = None
+    # Resource-server mode (server/auth/): signed-in people's JWT access tokens from this issuer, for the MCP
+    # endpoint at public_url + /mcp. Exclusive with http_token.
+    oauth_issuer: str | None = None
+    public_url: str | None = None
     principal_key: SecretStr | None = None  # HMAC key naming HTTP principals (server/call/principal.py)
     # Open Streamable HTTP sessions one client may hold (server/transport/session_cap.py).
     max_sessions_per_client: int = Field(default=32, ge=1, le=10_000)
@@ -231,7 +235,17 @@ class Settings(BaseSettings):
         known = ([PERSONAL] if self.api_key else []) + names
         if self.default_workspace and self.default_workspace not in known and not self.use_sandbox:
             raise ValueError(f"MSGFLASH_DEFAULT_WORKSPACE must be one of {known or ['(none configured)']}")
+        self._check_oauth()
         return self
+
+    def _check_oauth(self) -> None:
+        if (self.oauth_issuer is None) != (self.public_url is None):
+            raise ValueError("MSGFLASH_OAUTH_ISSUER and MSGFLASH_PUBLIC_URL go together (resource-server mode)")
+        if self.oauth_issuer is not None and self.http_token is not None:
+            raise ValueError("MSGFLASH_HTTP_TOKEN and MSGFLASH_OAUTH_ISSUER are two modes: set one")
+        for name, value in (("MSGFLASH_OAUTH_ISSUER", self.oauth_issuer), ("MSGFLASH_PUBLIC_URL", self.public_url)):
+            if value is not None and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", value):
+                raise ValueError(f"{name} must be an http(s) URL without query or fragment")
 
     @property
     def use_sandbox(self) -> bool:

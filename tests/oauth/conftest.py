@@ -1,0 +1,123 @@
+"""Resource-server mode end to end with real components: the pinned `oidc-provider` (tests/oauth/provider.py),
+the Streamable HTTP app under uvicorn on a real port, the sandbox behind it, and the SDK's own OAuth clients.
+
+A missing Node or `oidc-provider` is a failure, not a skip (run `bash tests/prepare.sh`), as for tests/clients.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+import uvicorn
+from mcp import Client
+from mcp.client.auth import OAuthClientProvider
+from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull, OAuthClientMetadata, OAuthToken
+from msgflash_mcp.server.transport.serve import http_app
+
+from tests.conftest import make_settings
+from tests.oauth.provider import BOT_ID, BOT_SECRET, READ, OpenIdProvider, running_provider
+
+PRINCIPAL_KEY = "oauth-tests-principal-key-4f1c9a0b7e2d"
+REDIRECT_URI = "http://127.0.0.1:9/callback"  # never fetched: the dev login stops at it
+
+
+@dataclass
+class Stack:
+    provider: OpenIdProvider
+    url: str  # the MCP endpoint, also the resource the provider binds tokens to
+    app: Any
+    audit: Path  # the JSONL audit log
+
+    @property
+    def origin(self) -> str:
+        return self.url.removesuffix("/mcp")
+
+
+@dataclass
+class MemoryStorage:
+    """The SDK's TokenStorage, in memory: a new one is a new registration (what Claude does per connection)."""
+
+    tokens: OAuthToken | None = None
+    client: OAuthClientInformationFull | None = None
+    registrations: list[str] = field(default_factory=list[str])
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client = client_info
+        self.registrations.append(client_info.client_id)
+
+
+@pytest.fixture
+async def stack(tmp_path: Path, sandbox_app: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Stack]:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        url = f"http://127.0.0.1:{port}/mcp"
+        async with running_provider(tmp_path, url) as provider:
+            monkeypatch.setenv("MSGFLASH_PRINCIPAL_KEY", PRINCIPAL_KEY)
+            audit = tmp_path / "audit.jsonl"
+            settings = make_settings(
+                oauth_issuer=provider.issuer, public_url=f"http://127.0.0.1:{port}", audit_log=audit
+            )
+            app = http_app(settings, host="127.0.0.1", port=port, sandbox_app=sandbox_app)
+            server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(server.serve, [sock])
+                try:
+                    with anyio.fail_after(20):
+                        while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, no event)
+                            await anyio.sleep(0.02)
+                    yield Stack(provider, url, app, audit)
+                finally:
+                    server.should_exit = True
+
+
+@asynccontextmanager
+async def mcp_client(url: str, auth: httpx2.Auth, mode: str = "legacy") -> AsyncIterator[Client]:
+    async with httpx2.AsyncClient(auth=auth, timeout=20) as http, \
+            Client(streamable_http_client(url, http_client=http), mode=mode) as client:
+        yield client
+
+
+def bot_auth(stack: Stack, scope: str = READ) -> ClientCredentialsOAuthProvider:
+    return ClientCredentialsOAuthProvider(
+        stack.url, MemoryStorage(), BOT_ID, BOT_SECRET, scope=scope, issuer=stack.provider.issuer
+    )
+
+
+def person_auth(stack: Stack, who: str, storage: MemoryStorage | None = None) -> OAuthClientProvider:
+    """The SDK's authorization-code + PKCE client, registering itself dynamically, signed in as `who`."""
+    pending: list[str] = []
+
+    async def redirect(authorization_url: str) -> None:
+        pending.append(authorization_url)
+
+    async def callback() -> AuthorizationCodeResult:
+        return await stack.provider.dev_login(pending.pop(), REDIRECT_URI, who)
+
+    metadata = OAuthClientMetadata.model_validate({
+        "redirect_uris": [REDIRECT_URI], "client_name": f"tests ({who})",
+        "grant_types": ["authorization_code"], "response_types": ["code"],
+        "token_endpoint_auth_method": "client_secret_post",
+    })
+    handlers: tuple[Callable[[str], Awaitable[None]], Callable[[], Awaitable[AuthorizationCodeResult]]] = (redirect, callback)
+    return OAuthClientProvider(stack.url, metadata, storage or MemoryStorage(), *handlers)
