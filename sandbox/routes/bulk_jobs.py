@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from ..errors import ApiError, invalid
 from ..lifecycle import JOB_SUMMARY_KEYS, advance_job, job_next_at, save_job
 from ..store import Ctx, dumps, loads
 from ..util import is_uuid, iso, new_id, public, query_int
-from .base import RouteSpec, route
+from .base import UNKNOWN, Call, Made, Req, RouteSpec, route
 
 ROUTES: list[RouteSpec] = []
 ASYNC_THRESHOLD = 100
@@ -41,7 +42,12 @@ def job_out(job: dict[str, Any], with_error: bool = True) -> dict[str, Any]:
     return out
 
 
-@route(ROUTES, "GET", "/contacts/bulk-jobs")
+# The contract test's job: a bulk delete of ASYNC_THRESHOLD+ unknown ids runs as a job and changes nothing.
+JOB = Call(id=Made("jobId"), first=(
+    Req("POST", "/contacts/bulk-delete", {"contactIds": [str(uuid.UUID(int=i + 1000)) for i in range(120)]}),))
+
+
+@route(ROUTES, "GET", "/contacts/bulk-jobs", example=Call(first=JOB.first))
 def list_jobs(ctx: Ctx) -> dict[str, Any]:
     limit = query_int(ctx.query, "limit", 20, 100)
     sql, args = "SELECT rid, data FROM jobs WHERE ws = ?", [ctx.ws]
@@ -59,17 +65,18 @@ def list_jobs(ctx: Ctx) -> dict[str, Any]:
     return {"jobs": jobs, "nextCursor": jobs[-1]["id"] if has_more else None, "hasMore": has_more}
 
 
-@route(ROUTES, "GET", "/contacts/bulk-jobs/{jobId}")
+@route(ROUTES, "GET", "/contacts/bulk-jobs/{jobId}", example=JOB, errors={"NOT_FOUND": UNKNOWN})
 def get_job(ctx: Ctx, jobId: str) -> dict[str, Any]:
     return job_out(ctx.get("jobs", jobId, "Bulk job"))
 
 
-@route(ROUTES, "GET", "/contacts/bulk-jobs/{jobId}/progress")
+@route(ROUTES, "GET", "/contacts/bulk-jobs/{jobId}/progress", example=JOB, errors={"NOT_FOUND": UNKNOWN})
 def progress(ctx: Ctx, jobId: str) -> dict[str, Any]:
     return job_out(ctx.get("jobs", jobId, "Bulk job"))
 
 
-@route(ROUTES, "POST", "/contacts/bulk-jobs/{jobId}/cancel")
+@route(ROUTES, "POST", "/contacts/bulk-jobs/{jobId}/cancel", example=JOB,
+       errors={"NOT_FOUND": UNKNOWN, "BAD_REQUEST": Call(id=JOB.id, first=JOB.first, clock=60)})  # finished by then
 def cancel(ctx: Ctx, jobId: str) -> dict[str, Any]:
     job = ctx.get("jobs", jobId, "Bulk job")
     advance_job(ctx.db, job, ctx.now)

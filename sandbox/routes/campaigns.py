@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from .. import campaign_runs, quotas
+from .. import seed as S
 from ..campaign_runs import campaign_stats
 from ..errors import ApiError, invalid, not_found
 from ..lifecycle import safety_for
 from ..store import Ctx
 from ..util import F, is_uuid, new_id, parse_iso, public, raise_if, require, validate
-from .base import RouteSpec, route
+from .base import MISSING, UNKNOWN, Call, Req, RouteSpec, route
 from .content import BUTTONS_SPEC, CAMPAIGN_TYPES, CAPTION_TYPES, check_direct_fields
 from .messages import check_variables
 
@@ -87,7 +88,23 @@ def _instance(ctx: Ctx, camp: dict[str, Any]) -> dict[str, Any]:
     return ctx.find("instances", camp["instanceId"]) or {"status": "disconnected"}
 
 
-@route(ROUTES, "POST", "/campaigns", 201)
+# Calls for the contract test (sandbox/routes/base.py): dates are after its clock, 2026-04-10.
+PC = S.PERSONAL_CONNECTED_INSTANCE_ID
+SCHEDULED = S.SCHEDULED_CAMPAIGN_ID
+CAMPAIGN = {"instanceId": PC, "name": "c", "schedule": "2026-05-01T00:00:00Z", "recipients": {"type": "all"},
+            "type": "text", "body": "b"}
+
+
+@route(ROUTES, "POST", "/campaigns", 201,
+       example=Call({"instanceId": PC, "name": "Promo Black Friday", "schedule": "2026-04-12T10:00:00.000Z",
+                     "repeat": "noe", "recipients": {"type": "all"}, "templateId": S.PROMO_TEMPLATE_ID,
+                     "variables": {"code": "BF20"}}),
+       errors={
+           "VALIDATION_ERROR": Call({**CAMPAIGN, "templateId": S.PROMO_TEMPLATE_ID}),
+           "CAMPAIGNS_NOT_AVAILABLE_ON_PLAN": Call(CAMPAIGN, account={"plan": "free"}),
+           "NOT_FOUND": Call({**CAMPAIGN, "instanceId": MISSING}),
+           "MONTHLY_OUTBOUND_QUOTA_EXCEEDED": Call(CAMPAIGN, account={"usage": {"messagesCount": 5000}}),
+       })
 def create(ctx: Ctx) -> dict[str, Any]:
     body = validate(ctx.body, CREATE_SPEC)
     details: list[dict[str, Any]] = []
@@ -126,20 +143,22 @@ def create(ctx: Ctx) -> dict[str, Any]:
     return out
 
 
-@route(ROUTES, "GET", "/campaigns/{id}")
+@route(ROUTES, "GET", "/campaigns/{id}", example=Call(id=SCHEDULED), errors={
+    "NOT_FOUND": UNKNOWN, "CAMPAIGNS_NOT_AVAILABLE_ON_PLAN": Call(id=SCHEDULED, account={"plan": "free"})})
 def get_campaign(ctx: Ctx, id: str) -> dict[str, Any]:
     quotas.require_feature(ctx.db, "campaigns")  # inferred(campaign-get-plan-gate): listed for this route only
     camp = ctx.get("campaigns", id, "Campaign")
     return render_campaign(ctx, camp)
 
 
-@route(ROUTES, "GET", "/campaigns/{id}/stats")
+@route(ROUTES, "GET", "/campaigns/{id}/stats", example=Call(id=SCHEDULED), errors={"NOT_FOUND": UNKNOWN})
 def stats(ctx: Ctx, id: str) -> dict[str, Any]:
     camp = ctx.get("campaigns", id, "Campaign")
     return {"campaignId": camp["id"], "status": camp["status"], "stats": campaign_stats(ctx.db, camp)}
 
 
-@route(ROUTES, "POST", "/campaigns/{id}/pause")
+@route(ROUTES, "POST", "/campaigns/{id}/pause", example=Call(id=SCHEDULED),
+       errors={"BAD_REQUEST": Call(id=S.FINISHED_CAMPAIGN_ID), "NOT_FOUND": UNKNOWN})
 def pause(ctx: Ctx, id: str) -> dict[str, Any]:
     camp = ctx.get("campaigns", id, "Campaign")
     if camp["status"] not in ("scheduled", "running"):  # inferred(campaign-pausable): §8.3 lists no statuses
@@ -149,7 +168,8 @@ def pause(ctx: Ctx, id: str) -> dict[str, Any]:
     return render_campaign(ctx, camp)
 
 
-@route(ROUTES, "POST", "/campaigns/{id}/resume")
+@route(ROUTES, "POST", "/campaigns/{id}/resume", example=Call(id=SCHEDULED, first=(Req("POST", "/campaigns/{id}/pause"),)),
+       errors={"BAD_REQUEST": Call(id=SCHEDULED), "NOT_FOUND": UNKNOWN})
 def resume(ctx: Ctx, id: str) -> dict[str, Any]:
     camp = ctx.get("campaigns", id, "Campaign")
     if camp["status"] != "paused":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from .. import seed as S
 from ..errors import ApiError, invalid
 from ..lifecycle import delete_contact
 from ..store import Ctx, dumps, loads
@@ -22,7 +23,7 @@ from ..util import (
     query_search,
     validate,
 )
-from .base import RouteSpec, route
+from .base import MISSING, UNKNOWN, Call, RouteSpec, route
 from .bulk_jobs import ASYNC_THRESHOLD, start_job
 from .groups import group_out
 
@@ -58,7 +59,7 @@ def _clean_tags(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(t.strip() for t in tags if t.strip()))
 
 
-@route(ROUTES, "GET", "/contacts")
+@route(ROUTES, "GET", "/contacts", errors={"VALIDATION_ERROR": Call(query="limit=101")})
 def list_contacts(ctx: Ctx) -> dict[str, Any]:
     q = ctx.query
     limit = query_int(q, "limit", 50, 100)
@@ -114,7 +115,12 @@ def create_contact(ctx: Ctx, name: str, phone: str, tags: list[str], meta: dict[
     return c
 
 
-@route(ROUTES, "POST", "/contacts", 201)
+@route(ROUTES, "POST", "/contacts", 201,
+       example=Call({"name": "Awa Doe", "phone": "+33612345100", "tags": ["vip"]}),
+       errors={
+           "VALIDATION_ERROR": Call({"name": "x", "phone": "0612345678"}),
+           "CONFLICT": Call({"name": "Twin", "phone": "+33612345000"}),
+       })
 def create(ctx: Ctx) -> dict[str, Any]:
     body = validate(ctx.body, SPEC)
     c = create_contact(ctx, body["name"].strip() or body["name"], _phone(body["phone"]), body.get("tags", []), body.get("meta", {}))
@@ -122,12 +128,14 @@ def create(ctx: Ctx) -> dict[str, Any]:
     return public(c)
 
 
-@route(ROUTES, "GET", "/contacts/{id}")
+@route(ROUTES, "GET", "/contacts/{id}", example=Call(id=S.AWA_CONTACT_ID), errors={"NOT_FOUND": UNKNOWN})
 def get_contact(ctx: Ctx, id: str) -> dict[str, Any]:
     return public(ctx.get("contacts", id, "Contact"))
 
 
-@route(ROUTES, "PUT", "/contacts/{id}")
+@route(ROUTES, "PUT", "/contacts/{id}",
+       example=Call({"tags": ["vip", "customer"], "meta": {"city": "Lyon"}}, id=S.AWA_CONTACT_ID),
+       errors={"NOT_FOUND": Call({"name": "x"}, id=MISSING), "VALIDATION_ERROR": Call({"tags": "vip"}, id=S.AWA_CONTACT_ID)})
 def update(ctx: Ctx, id: str) -> dict[str, Any]:
     c = ctx.get("contacts", id, "Contact")
     body = validate(ctx.body, UPDATE_SPEC)
@@ -146,14 +154,15 @@ def update(ctx: Ctx, id: str) -> dict[str, Any]:
     return public(c)
 
 
-@route(ROUTES, "DELETE", "/contacts/{id}")
+@route(ROUTES, "DELETE", "/contacts/{id}", example=Call(id=S.AWA_CONTACT_ID), errors={"NOT_FOUND": UNKNOWN})
 def delete(ctx: Ctx, id: str) -> dict[str, Any]:
     ctx.get("contacts", id, "Contact")
     delete_contact(ctx.db, ctx.ws, id)
     return {"id": id, "deleted": True}
 
 
-@route(ROUTES, "POST", "/contacts/bulk-delete")
+@route(ROUTES, "POST", "/contacts/bulk-delete", example=Call({"contactIds": [S.AWA_CONTACT_ID, MISSING]}),
+       errors={"VALIDATION_ERROR": Call({"contactIds": []})})
 def bulk_delete(ctx: Ctx) -> Any:
     ids: list[str] = list(dict.fromkeys(validate(ctx.body, IDS_SPEC)["contactIds"]))
     if len(ids) >= ASYNC_THRESHOLD:
@@ -167,7 +176,7 @@ def bulk_delete(ctx: Ctx) -> Any:
     return {"requested": len(ids), "deleted": deleted, "notFound": missing}
 
 
-@route(ROUTES, "GET", "/contacts/{id}/groups")
+@route(ROUTES, "GET", "/contacts/{id}/groups", example=Call(id=S.AWA_CONTACT_ID), errors={"NOT_FOUND": UNKNOWN})
 def contact_groups(ctx: Ctx, id: str) -> list[dict[str, Any]]:
     ctx.get("contacts", id, "Contact")
     rows = ctx.db.execute(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from .. import seed as S
 from ..errors import ApiError, invalid
 from ..lifecycle import add_member, remove_member
 from ..quotas import limits
@@ -21,7 +22,7 @@ from ..util import (
     query_search,
     validate,
 )
-from .base import RouteSpec, route
+from .base import MISSING, UNKNOWN, Call, RouteSpec, route
 
 ROUTES: list[RouteSpec] = []
 SPEC = {
@@ -71,7 +72,12 @@ def list_groups(ctx: Ctx) -> dict[str, Any]:
             "nextCursor": encode_cursor(rows[-1]["rid"], rows[-1]["id"]) if has_more else None, "hasMore": has_more}
 
 
-@route(ROUTES, "POST", "/contacts/groups", 201)
+@route(ROUTES, "POST", "/contacts/groups", 201,
+       example=Call({"name": "Clients VIP", "description": "...", "color": "#F59E0B"}),
+       errors={
+           "VALIDATION_ERROR": Call({"name": "x", "color": "yellow"}),
+           "MAX_CONTACT_GROUPS_REACHED": Call({"name": "x"}, account={"plan": "free"}),
+       })
 def create(ctx: Ctx) -> dict[str, Any]:
     body = validate(ctx.body, SPEC)
     _color(body)
@@ -89,12 +95,17 @@ def create(ctx: Ctx) -> dict[str, Any]:
     return group_out(ctx, g)
 
 
-@route(ROUTES, "GET", "/contacts/groups/{groupId}")
+@route(ROUTES, "GET", "/contacts/groups/{groupId}", example=Call(id=S.VIP_GROUP_ID), errors={"NOT_FOUND": UNKNOWN})
 def get_group(ctx: Ctx, groupId: str) -> dict[str, Any]:
     return group_out(ctx, ctx.get("groups", groupId, "Group"))
 
 
-@route(ROUTES, "PUT", "/contacts/groups/{groupId}")
+@route(ROUTES, "PUT", "/contacts/groups/{groupId}", example=Call({"description": "Updated"}, id=S.VIP_GROUP_ID),
+       errors={
+           "NOT_FOUND": Call({"name": "x"}, id=MISSING),
+           "VALIDATION_ERROR": Call({"name": ""}, id=S.VIP_GROUP_ID),
+           "CONFLICT": Call({"name": "Leads"}, id=S.VIP_GROUP_ID),
+       })
 def update(ctx: Ctx, groupId: str) -> dict[str, Any]:
     g = ctx.get("groups", groupId, "Group")
     body = validate(ctx.body, UPDATE_SPEC)
@@ -108,7 +119,7 @@ def update(ctx: Ctx, groupId: str) -> dict[str, Any]:
     return group_out(ctx, g)
 
 
-@route(ROUTES, "DELETE", "/contacts/groups/{groupId}")
+@route(ROUTES, "DELETE", "/contacts/groups/{groupId}", example=Call(id=S.VIP_GROUP_ID), errors={"NOT_FOUND": UNKNOWN})
 def delete(ctx: Ctx, groupId: str) -> dict[str, Any]:
     ctx.get("groups", groupId, "Group")
     ctx.db.execute("DELETE FROM group_members WHERE group_id = ?", (groupId,))  # contacts themselves are kept
@@ -116,7 +127,8 @@ def delete(ctx: Ctx, groupId: str) -> dict[str, Any]:
     return {"id": groupId, "deleted": True}
 
 
-@route(ROUTES, "GET", "/contacts/groups/{groupId}/members")
+@route(ROUTES, "GET", "/contacts/groups/{groupId}/members", example=Call(id=S.VIP_GROUP_ID),
+       errors={"NOT_FOUND": UNKNOWN})
 def members(ctx: Ctx, groupId: str) -> dict[str, Any]:
     ctx.get("groups", groupId, "Group")
     limit = query_int(ctx.query, "limit", 50, 100)
@@ -138,7 +150,12 @@ def members(ctx: Ctx, groupId: str) -> dict[str, Any]:
     return {"members": out, "nextCursor": encode_cursor(rows[-1]["rid"], out[-1]["id"]) if has_more else None, "hasMore": has_more}
 
 
-@route(ROUTES, "POST", "/contacts/groups/{groupId}/members")
+@route(ROUTES, "POST", "/contacts/groups/{groupId}/members",
+       example=Call({"contactIds": [S.contact_id("+33612345001"), S.AWA_CONTACT_ID]}, id=S.VIP_GROUP_ID),
+       errors={
+           "NOT_FOUND": Call({"contactIds": [MISSING]}, id=MISSING),
+           "VALIDATION_ERROR": Call({"contactIds": ["not-a-uuid"]}, id=S.VIP_GROUP_ID),
+       })
 def add_members(ctx: Ctx, groupId: str) -> Any:
     from .bulk_jobs import ASYNC_THRESHOLD, start_job
 
@@ -152,7 +169,12 @@ def add_members(ctx: Ctx, groupId: str) -> Any:
     return {**summary, "total": len(ids)}
 
 
-@route(ROUTES, "DELETE", "/contacts/groups/{groupId}/members")
+@route(ROUTES, "DELETE", "/contacts/groups/{groupId}/members",
+       example=Call({"contactIds": [S.AWA_CONTACT_ID, S.contact_id("+33612345001")]}, id=S.VIP_GROUP_ID),
+       errors={
+           "NOT_FOUND": Call({"contactIds": [MISSING]}, id=MISSING),
+           "VALIDATION_ERROR": Call({"ids": [MISSING]}, id=S.VIP_GROUP_ID),
+       })
 def remove_members(ctx: Ctx, groupId: str) -> Any:
     from .bulk_jobs import ASYNC_THRESHOLD, start_job
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from .. import quotas
+from .. import seed as S
 from ..errors import ApiError, invalid
 from ..lifecycle import advance_lookup, check_batch, lookup_next_at, normalize_numbers, save_lookup
 from ..store import Ctx, dumps, loads
 from ..util import F, iso, new_id, public, validate
-from .base import RouteSpec, route
+from .base import MISSING, UNKNOWN, Call, Made, Req, RouteSpec, route
 from .contacts import create_contact
 
 ROUTES: list[RouteSpec] = []
@@ -29,7 +30,19 @@ def _full(lk: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@route(ROUTES, "POST", "/number-lookups")
+# For the contract test: a lookup of ASYNC_THRESHOLD numbers, processed lazily, to read, cancel and import.
+PC = S.PERSONAL_CONNECTED_INSTANCE_ID
+LOOKUP = Call(id=Made("lookupId"), first=(
+    Req("POST", "/number-lookups", {"instanceId": PC, "numbers": [f"+336123451{i:02d}" for i in range(100)]}),))
+ONE = ["+33612345678"]
+
+
+@route(ROUTES, "POST", "/number-lookups", example=Call({"instanceId": PC, "numbers": ["+33612345678", "+33612345679"]}),
+       errors={
+           "VALIDATION_ERROR": Call({"instanceId": S.PERSONAL_DISCONNECTED_INSTANCE_ID, "numbers": ONE}),
+           "NOT_FOUND": Call({"instanceId": MISSING, "numbers": ONE}),
+           "PROVIDER_ERROR": Call({"instanceId": PC, "numbers": ONE}, fault=True),
+       })
 def create(ctx: Ctx) -> Any:
     body = validate(ctx.body, SPEC)
     quotas.require_feature(ctx.db, "numberLookups")
@@ -62,24 +75,24 @@ def create(ctx: Ctx) -> Any:
             "notOnWhatsAppCount": lk["notOnWhatsAppCount"], "invalidCount": lk["invalidCount"], "result": lk["result"]}
 
 
-@route(ROUTES, "GET", "/number-lookups")
+@route(ROUTES, "GET", "/number-lookups", example=Call(first=LOOKUP.first))
 def list_lookups(ctx: Ctx) -> list[dict[str, Any]]:
     # Params/shape not documented: a simple newest-first list of progress objects (max 100).
     rows = ctx.db.execute("SELECT data FROM lookups WHERE ws = ? ORDER BY rid DESC LIMIT 100", (ctx.ws,))
     return [{**_progress(loads(r["data"])), "mode": loads(r["data"])["mode"]} for r in rows]
 
 
-@route(ROUTES, "GET", "/number-lookups/{id}")
+@route(ROUTES, "GET", "/number-lookups/{id}", example=LOOKUP, errors={"NOT_FOUND": UNKNOWN})
 def get_lookup(ctx: Ctx, id: str) -> dict[str, Any]:
     return _full(ctx.get("lookups", id, "Lookup"))
 
 
-@route(ROUTES, "GET", "/number-lookups/{id}/progress")
+@route(ROUTES, "GET", "/number-lookups/{id}/progress", example=LOOKUP, errors={"NOT_FOUND": UNKNOWN})
 def progress(ctx: Ctx, id: str) -> dict[str, Any]:
     return _progress(ctx.get("lookups", id, "Lookup"))
 
 
-@route(ROUTES, "POST", "/number-lookups/{id}/cancel")
+@route(ROUTES, "POST", "/number-lookups/{id}/cancel", example=LOOKUP, errors={"NOT_FOUND": UNKNOWN})
 def cancel(ctx: Ctx, id: str) -> dict[str, Any]:
     lk = ctx.get("lookups", id, "Lookup")
     advance_lookup(ctx.db, lk, ctx.now)
@@ -91,7 +104,8 @@ def cancel(ctx: Ctx, id: str) -> dict[str, Any]:
     return _progress(lk)
 
 
-@route(ROUTES, "POST", "/number-lookups/{id}/import-contacts")
+@route(ROUTES, "POST", "/number-lookups/{id}/import-contacts", example=Call({"tag": "verified-whatsapp"}, id=LOOKUP.id,
+       first=LOOKUP.first), errors={"NOT_FOUND": Call({}, id=MISSING)})
 def import_contacts(ctx: Ctx, id: str) -> dict[str, Any]:
     lk = ctx.get("lookups", id, "Lookup")
     body = validate(ctx.body, {"tag": F("string", min_len=1, max_len=50)})

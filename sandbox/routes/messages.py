@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from .. import quotas
+from .. import seed as S
 from ..errors import ApiError, invalid, not_found
 from ..lifecycle import insert_message, make_message
 from ..store import Ctx, loads
@@ -23,7 +24,7 @@ from ..util import (
     require,
     validate,
 )
-from .base import RouteSpec, route
+from .base import MISSING, UNKNOWN, Call, Made, Req, RouteSpec, route
 from .content import BUTTONS_SPEC, CAPTION_TYPES, CONTENT_FIELDS, MESSAGE_TYPES, check_direct_fields
 
 ROUTES: list[RouteSpec] = []
@@ -152,12 +153,44 @@ def _create(ctx: Ctx, spec: dict[str, F]) -> dict[str, Any]:
     return public(msg)
 
 
-@route(ROUTES, "POST", "/messages/send", 201)
+# Calls for the contract test (sandbox/routes/base.py): dates are after its clock, 2026-04-10.
+PC = S.PERSONAL_CONNECTED_INSTANCE_ID
+TEXT = {"instanceId": PC, "to": "+33612345678", "type": "text", "text": "hi"}
+TEMPLATED = {"instanceId": PC, "to": "+33612345000", "templateId": S.PROMO_TEMPLATE_ID}
+LATER = "2026-05-01T00:00:00Z"
+# Only the real provider and team permissions produce these: the faults API injects them.
+PROVIDER_ONLY = {code: Call(TEXT, fault=True) for code in ("INSTANCE_NOT_ASSIGNED", "PROVIDER_TIMEOUT", "PROVIDER_UNAVAILABLE")}
+
+
+@route(ROUTES, "POST", "/messages/send", 201,
+       example=Call({"instanceId": PC, "to": "+33612345678", "type": "text", "text": "Hello"}),
+       errors={
+           "VALIDATION_ERROR": Call({"instanceId": PC, "type": "text", "text": "x"}),
+           "TEMPLATE_INVALID": Call({**TEMPLATED, "variables": {"bad key": "x"}}),
+           "TEMPLATE_VARIABLES_MISSING": Call(TEMPLATED),
+           "TEMPLATE_CONTEXT_UNAVAILABLE": Call({**TEMPLATED, "variables": {"code": "X"}, "contactId": MISSING}),
+           "SUBSCRIPTION_INACTIVE": Call(TEXT, account={"subscriptionActive": False}),
+           "NOT_FOUND": Call({**TEXT, "instanceId": MISSING}),
+           "MONTHLY_OUTBOUND_QUOTA_EXCEEDED": Call(TEXT, account={"usage": {"messagesCount": 5000}}),
+           "INVALID_DESTINATION": Call({**TEXT, "to": "+1234"}),
+           **PROVIDER_ONLY,
+       })
 def send(ctx: Ctx) -> dict[str, Any]:
     return _create(ctx, SEND_SPEC)
 
 
-@route(ROUTES, "POST", "/messages/schedule", 201)
+@route(ROUTES, "POST", "/messages/schedule", 201,
+       example=Call({
+           "instanceId": PC, "to": "+33612345678", "type": "buttons", "title": "RDV", "description": "Confirmez",
+           "buttons": [{"type": "reply", "displayText": "Confirmer", "id": "confirm_appointment"}],
+           "scheduledAt": "2026-04-12T08:00:00.000Z"}),
+       errors={
+           "VALIDATION_ERROR": Call({**TEXT, "scheduledAt": "tomorrow"}),
+           "TEMPLATE_INVALID": Call({**TEMPLATED, "variables": {"x": {"nested": 1}}, "scheduledAt": LATER}),
+           "NOT_FOUND": Call({**TEMPLATED, "templateId": MISSING, "scheduledAt": LATER}),
+           "MONTHLY_OUTBOUND_QUOTA_EXCEEDED": Call(
+               {**TEXT, "scheduledAt": LATER}, account={"usage": {"messagesCount": 4000, "statusesCount": 1000}}),
+       })
 def schedule(ctx: Ctx) -> dict[str, Any]:
     return _create(ctx, SCHEDULE_SPEC)
 
@@ -201,6 +234,7 @@ def list_messages(ctx: Ctx) -> dict[str, Any]:
     return {"messages": items, "nextCursor": cursor, "hasMore": has_more}
 
 
-@route(ROUTES, "GET", "/messages/{id}")
+@route(ROUTES, "GET", "/messages/{id}", example=Call(id=Made("messages.0.id"), first=(Req("GET", "/messages"),)),
+       errors={"NOT_FOUND": UNKNOWN})
 def get_message(ctx: Ctx, id: str) -> dict[str, Any]:
     return public(ctx.get("messages", id, "Message"))

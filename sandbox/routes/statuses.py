@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from .. import quotas
+from .. import seed as S
 from ..errors import ApiError, invalid
 from ..store import Ctx
 from ..util import F, is_hex_color, is_public_url, new_id, provider_id, validate
-from .base import RouteSpec, route
+from .base import MISSING, Call, RouteSpec, route
 
 ROUTES: list[RouteSpec] = []
 SPEC = {
@@ -20,7 +21,18 @@ SPEC = {
 }
 
 
-@route(ROUTES, "POST", "/statuses", 201)
+STATUS = {"instanceId": S.PERSONAL_CONNECTED_INSTANCE_ID, "type": "text", "content": "x"}  # for the contract test
+
+
+@route(ROUTES, "POST", "/statuses", 201,
+       example=Call({"instanceId": S.PERSONAL_CONNECTED_INSTANCE_ID, "type": "text", "content": "Nouveautés !",
+                     "backgroundColor": "#00a884"}),
+       errors={
+           "STATUSES_NOT_AVAILABLE_ON_PLAN": Call(STATUS, account={"plan": "starter"}),
+           "NOT_FOUND": Call({**STATUS, "instanceId": MISSING}),
+           "MONTHLY_OUTBOUND_QUOTA_EXCEEDED": Call(STATUS, account={"usage": {"statusesCount": 5000}}),
+           "PROVIDER_ERROR": Call({**STATUS, "instanceId": S.PERSONAL_DISCONNECTED_INSTANCE_ID}),
+       })
 def publish(ctx: Ctx) -> dict[str, Any]:
     body = validate(ctx.body, SPEC)
     details = []

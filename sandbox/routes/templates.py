@@ -6,11 +6,12 @@ import math
 from typing import Any
 
 from .. import campaign_runs
+from .. import seed as S
 from ..errors import ApiError
 from ..store import Ctx, dumps, loads
 from ..templating import extract, render
 from ..util import F, is_public_url, iso, new_id, public, query_int, raise_if, validate
-from .base import RouteSpec, route
+from .base import MISSING, UNKNOWN, Call, RouteSpec, route
 from .messages import check_variables
 
 ROUTES: list[RouteSpec] = []
@@ -48,7 +49,12 @@ def list_templates(ctx: Ctx) -> dict[str, Any]:
             "totalPages": math.ceil(total / limit)}
 
 
-@route(ROUTES, "POST", "/templates", 201)
+@route(ROUTES, "POST", "/templates", 201,
+       example=Call({"name": "Relance panier", "type": "text", "body": "Hello {{contact.firstName}}"}),
+       errors={
+           "VALIDATION_ERROR": Call({"name": "x", "type": "image", "body": "no media"}),
+           "TEMPLATE_INVALID": Call({"name": "x", "type": "text", "body": "Hi {{ foo.bar }}"}),
+       })
 def create(ctx: Ctx) -> dict[str, Any]:
     body = validate(ctx.body, SPEC)
     t = {"id": new_id(), "name": body["name"], "type": body["type"], "body": body.get("body"),
@@ -59,12 +65,18 @@ def create(ctx: Ctx) -> dict[str, Any]:
     return public(t)
 
 
-@route(ROUTES, "GET", "/templates/{id}")
+@route(ROUTES, "GET", "/templates/{id}", example=Call(id=S.PROMO_TEMPLATE_ID), errors={"NOT_FOUND": UNKNOWN})
 def get_template(ctx: Ctx, id: str) -> dict[str, Any]:
     return public(ctx.get("templates", id, "Template"))
 
 
-@route(ROUTES, "PUT", "/templates/{id}")
+@route(ROUTES, "PUT", "/templates/{id}",
+       example=Call({"body": "Hi {{contact.firstName}}, code {{custom.code}}"}, id=S.PROMO_TEMPLATE_ID),
+       errors={
+           "NOT_FOUND": Call({"name": "x"}, id=MISSING),
+           "VALIDATION_ERROR": Call({"type": "sticker"}, id=S.PROMO_TEMPLATE_ID),
+           "TEMPLATE_INVALID": Call({"body": "Hi {{contact.first name}}"}, id=S.PROMO_TEMPLATE_ID),
+       })
 def update(ctx: Ctx, id: str) -> dict[str, Any]:
     t = ctx.get("templates", id, "Template")
     body = validate(ctx.body, UPDATE_SPEC)  # partial update: omitted fields keep their value
@@ -75,7 +87,7 @@ def update(ctx: Ctx, id: str) -> dict[str, Any]:
     return public(t)
 
 
-@route(ROUTES, "DELETE", "/templates/{id}")
+@route(ROUTES, "DELETE", "/templates/{id}", example=Call(id=S.PROMO_TEMPLATE_ID), errors={"NOT_FOUND": UNKNOWN})
 def delete(ctx: Ctx, id: str) -> dict[str, Any]:
     ctx.get("templates", id, "Template")
     # inferred(template-in-use): §9.3 documents no answer for deleting a template that a pending campaign
@@ -88,7 +100,12 @@ def delete(ctx: Ctx, id: str) -> dict[str, Any]:
     return {"id": id, "deleted": True}
 
 
-@route(ROUTES, "POST", "/templates/{id}/preview")
+@route(ROUTES, "POST", "/templates/{id}/preview",
+       example=Call({"contactId": S.AWA_CONTACT_ID, "variables": {"code": "PROMO10"}}, id=S.PROMO_TEMPLATE_ID),
+       errors={
+           "NOT_FOUND": Call({}, id=MISSING),
+           "TEMPLATE_CONTEXT_UNAVAILABLE": Call({"contactId": MISSING}, id=S.PROMO_TEMPLATE_ID),
+       })
 def preview(ctx: Ctx, id: str) -> dict[str, Any]:
     t = ctx.get("templates", id, "Template")
     body = validate(ctx.body, {"instanceId": F("uuid"), "contactId": F("uuid"), "variables": F("object")})

@@ -6,10 +6,11 @@ import secrets
 from typing import Any
 
 from .. import quotas
+from .. import seed as S
 from ..errors import ApiError, invalid
 from ..store import Ctx, dumps, loads
 from ..util import F, is_public_url, iso, new_id, public, validate
-from .base import RouteSpec, route
+from .base import UNKNOWN, Call, Req, RouteSpec, route
 
 ROUTES: list[RouteSpec] = []
 EVENTS = ("instance.connected", "instance.disconnected", "message.sent", "message.delivered", "message.read",
@@ -17,14 +18,24 @@ EVENTS = ("instance.connected", "instance.disconnected", "message.sent", "messag
 SPEC = {"url": F("string", required=True, max_len=2048), "events": F("string[]", required=True, min_items=1, max_items=50)}
 
 
-@route(ROUTES, "GET", "/webhooks")
+HOOK = {"url": "https://e.com/h", "events": ["message.sent"]}  # for the contract test's calls
+
+
+@route(ROUTES, "GET", "/webhooks", errors={"WEBHOOKS_NOT_AVAILABLE_ON_PLAN": Call(account={"plan": "free"})})
 def list_webhooks(ctx: Ctx) -> list[dict[str, Any]]:
     quotas.require_feature(ctx.db, "webhooks")
     rows = ctx.db.execute("SELECT data FROM webhooks WHERE ws = ? ORDER BY rid", (ctx.ws,))
     return [public(loads(r["data"])) for r in rows]
 
 
-@route(ROUTES, "POST", "/webhooks", 201)
+@route(ROUTES, "POST", "/webhooks", 201,
+       example=Call({"url": "https://example.com/webhooks/msgflash", "events": ["message.delivered", "message.failed", "message.read"]}),
+       errors={
+           "VALIDATION_ERROR": Call({"url": "http://insecure.example.com/h", "events": ["message.sent"]}),
+           "WEBHOOKS_NOT_AVAILABLE_ON_PLAN": Call(HOOK, account={"plan": "free"}),
+           "MAX_WEBHOOK_ENDPOINTS_REACHED": Call(HOOK, first=tuple(
+               Req("POST", "/webhooks", {**HOOK, "url": f"https://e.com/{i}"}) for i in range(9))),  # 1 seeded + 9
+       })
 def create(ctx: Ctx) -> dict[str, Any]:
     body = validate(ctx.body, SPEC)
     details = []
@@ -50,7 +61,7 @@ def create(ctx: Ctx) -> dict[str, Any]:
     return out
 
 
-@route(ROUTES, "DELETE", "/webhooks/{id}")
+@route(ROUTES, "DELETE", "/webhooks/{id}", example=Call(id=S.DEMO_WEBHOOK_ID), errors={"NOT_FOUND": UNKNOWN})
 def delete(ctx: Ctx, id: str) -> dict[str, Any]:
     ctx.get("webhooks", id, "Webhook")
     ctx.db.execute("DELETE FROM webhooks WHERE id = ?", (id,))

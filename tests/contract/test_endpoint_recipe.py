@@ -18,6 +18,8 @@ from msgflash_mcp.server.registry import Later, Made, Seed, ToolSpec
 from msgflash_mcp.tools import ALL_TOOLSETS
 from pydantic import ValidationError
 
+from tests.sandbox.helpers import routes_module
+
 ROOT = Path(__file__).parents[2]
 ENDPOINTS: list[dict[str, Any]] = json.loads((ROOT / "api-contract/endpoints.json").read_text())
 SPECS = [spec for toolset in ALL_TOOLSETS for spec in toolset.specs]
@@ -83,7 +85,8 @@ def test_every_endpoint_has_a_sandbox_route() -> None:
     routes = {_key(r.method, r.path) for r in ALL_ROUTES}
     missing = [
         f"{_label(e)}: the sandbox does not serve it; add `@route(ROUTES, \"{e['method']}\", "
-        f"\"{e['path'].removeprefix('/api/v1')}\")` in sandbox/routes/<group>.py"
+        f"\"{e['path'].removeprefix('/api/v1')}\", example=Call(...), errors={{CODE: Call(...)}})` in "
+        f"{routes_module(e['group'])}"
         for e in ENDPOINTS
         if _key(e["method"], e["path"]) not in routes
     ]
