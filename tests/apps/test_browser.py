@@ -112,6 +112,25 @@ def test_review_card_shows_the_plan_and_approve_sends_exactly_once(page: Any, se
     assert "approved" in json.dumps(context)
 
 
+def test_the_card_prints_what_each_button_does(page: Any, session: Host) -> None:
+    """A call button's number and a copy button's code (an IBAN) are decisive: the card prints them under the
+    labels the person sees, not in a tooltip a touch screen never shows."""
+    arguments = {
+        "instance_id": connected_instance(session), "to": "+33612345000", "type": "buttons", "title": "Paiement",
+        "description": "Comment payer ?",
+        "buttons": [{"type": "call", "display_text": "Appeler", "phone_number": "+33612345678"},
+                    {"type": "copy", "display_text": "Copier l'IBAN", "copy_code": "FR7630006000011234567890189"}],
+    }
+    result = session.call("send_message", arguments)
+    assert result["structuredContent"]["status"] == "confirmation_required"
+    frame = show(page, session, uri="ui://msgflash/review", tool="send_message", arguments=arguments, result=result, theme="light")
+    shown = frame.locator('[data-testid="buttons"] span').all_inner_texts()
+    assert len(shown) == 2
+    assert "Appeler" in shown[0] and "+33612345678" in shown[0]
+    assert "Copier l'IBAN" in shown[1] and "FR7630006000011234567890189" in shown[1]
+    assert session.writes("/api/v1/messages") == []
+
+
 def test_cancel_sends_nothing(page: Any, session: Host) -> None:
     arguments = {"instance_id": connected_instance(session), "to": "+5511912345678", "type": "text",
                  "text": "Hi Ana, https://shop.example/sale"}

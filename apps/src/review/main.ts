@@ -83,7 +83,10 @@ function bubble(plan: Plan): HTMLElement | null {
         shown ? h("div", { class: "text", "data-testid": "text" }, shown) : null,
         what.footer ? h("div", { class: "footer" }, what.footer) : null,
         what.buttons.length
-          ? h("div", { class: "buttons" }, ...what.buttons.map((b) => h("span", { title: b.target ?? "" }, b.label)))
+          // What each button does is decisive (the number it calls, the code it copies, the link it opens), so it is
+          // printed under its label, not left to a hover no touch screen has.
+          ? h("div", { class: "buttons", "data-testid": "buttons" }, ...what.buttons.map((b) =>
+              h("span", {}, b.label, b.target ? h("small", { class: "target" }, b.target) : null)))
           : null,
       ),
       caption ? h("div", { class: "sample muted", "data-testid": "sample-for" }, caption) : null,
