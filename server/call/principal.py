@@ -32,7 +32,7 @@ import json
 from typing import TYPE_CHECKING
 
 from mcp.server.auth.middleware.auth_context import get_access_token
-from mcp.server.auth.provider import principal_components
+from mcp.server.auth.provider import AccessToken, principal_components
 
 from .era import modern_era
 
@@ -60,6 +60,16 @@ def person_principal(issuer: str, subject: str, key: bytes) -> str:
     return "sub-" + _mac(json.dumps([issuer, subject]), key)
 
 
+def verified_principal(token: AccessToken, key: bytes) -> str:
+    """The principal a verified bearer token speaks for: a signed-in person, whatever client or token they use,
+    or the static token's own keyed hash (the verifier's `subject`). The call path and the session cap
+    (server/transport/session_cap.py) both name callers with this."""
+    _client, issuer, subject = principal_components(token)
+    if issuer is not None and subject is not None:  # a signed-in person (server/auth/verifier.py)
+        return HTTP_PREFIX + person_principal(issuer, subject, key)
+    return HTTP_PREFIX + (token.subject or token.client_id)
+
+
 def is_http(ctx: Context | None) -> bool:
     """True when this request came over Streamable HTTP (the transport attached its HTTP request)."""
     return ctx is not None and getattr(ctx.request_context, "request", None) is not None
@@ -69,10 +79,7 @@ def principal_of(ctx: Context | None, connection: Connection) -> str:
     """The principal of the current request (see the module docstring for the rules)."""
     token = get_access_token()
     if token is not None:
-        _client, issuer, subject = principal_components(token)
-        if issuer is not None and subject is not None:  # a signed-in person (server/auth/verifier.py)
-            return HTTP_PREFIX + person_principal(issuer, subject, connection.runtime.principal_key)
-        return HTTP_PREFIX + (token.subject or token.client_id)
+        return verified_principal(token, connection.runtime.principal_key)
     if is_http(ctx):
         assert ctx is not None
 

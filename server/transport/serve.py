@@ -12,6 +12,7 @@ from typing import Any
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.middleware import Middleware
 
 from ..app import build_server, selected_specs
 from ..auth.resource_server import gate, oauth_auth
@@ -95,9 +96,6 @@ def http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, *
     server = build_server(settings, **build, **auth)
     security = transport_security(host, port, settings.allowed_hosts)
     app = server.streamable_http_app(transport_security=security, host=host)
-    if settings.oauth_issuer is not None:
-        gate(app, settings, selected_specs(server.runtime.settings))
-    # Outermost, so a refused opening request costs no session, no auth check and no body read.
     runtime = server.runtime
     app.state.runtime = runtime  # what the app serves with (tests point its clock elsewhere)
 
@@ -105,8 +103,14 @@ def http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, *
         # The runtime's clock, read at each request: a test that points the runtime at another clock moves this too.
         return runtime.clock.monotonic()
 
-    app.add_middleware(SessionCap, limit=settings.max_sessions_per_client, key=principal_key(settings),
-                       clock=monotonic)
+    # Just inside the SDK's authentication (the first of `user_middleware`, when on), where the caller's verified
+    # principal is known: a person's new token draws on the same allowance. Before the scope gate, so a refused
+    # opening request costs no session and no body read.
+    app.user_middleware.append(Middleware(
+        SessionCap, limit=settings.max_sessions_per_client, key=principal_key(settings), clock=monotonic
+    ))
+    if settings.oauth_issuer is not None:
+        gate(app, settings, selected_specs(server.runtime.settings))
     return app
 
 

@@ -1,15 +1,20 @@
-"""At most `MSGFLASH_MAX_SESSIONS_PER_CLIENT` open Streamable HTTP sessions per client.
+"""At most `MSGFLASH_MAX_SESSIONS_PER_CLIENT` open Streamable HTTP sessions per caller.
 
 The SDK caps sessions for the whole server (10 000) and reaps one after 30 idle minutes. Alone, that
 let one token holder open 9,493 sessions in 42 s, after which every client got 503 for 30 minutes.
-This middleware sits in front of the transport and refuses a client's next opening request once it
-holds its share, with a 429 that says what to do; the other clients keep theirs.
+This middleware sits in front of the transport and refuses a caller's next opening request once it
+holds its share, with a 429 that says what to do; the other callers keep theirs.
 
-A client is its bearer token's keyed hash (server/call/principal.py), or without a token its network
-address (nothing else tells tokenless clients apart). Sessions are seen from the outside, through
-public behaviour only: a handshake-era request without a session id that is answered with an
-`Mcp-Session-Id` opened one; a DELETE answered 2xx, or a 404 for that id, closed it; one without a
-request for the SDK's idle timeout has been reaped. 2026-07-28 requests open no session and pass.
+A caller is the principal of its verified token (server/call/principal.py `verified_principal`), so the
+middleware sits just inside the SDK's authentication: in resource-server mode that is the person, the keyed
+hash of (issuer, subject), and a refreshed token or a new client registration (a new token, the same person)
+draws on the same allowance; with static tokens it is the token's keyed hash. A request that authentication
+refused passes uncounted (the SDK answers 401 and opens no session), so a bogus token buys no allowance and
+spends nobody's. Without authentication, a caller is its network address (nothing else tells tokenless
+clients apart). Sessions are seen from the outside, through public behaviour only: a handshake-era request
+without a session id that is answered with an `Mcp-Session-Id` opened one; a DELETE answered 2xx, or a 404
+for that id, closed it; one without a request for the SDK's idle timeout has been reaped. 2026-07-28
+requests open no session and pass.
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
+from mcp.server.auth.provider import principal_components
 from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
 from mcp.server.streamable_http_manager import DEFAULT_SESSION_IDLE_TIMEOUT
 from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..call.principal import token_principal
+from ..call.principal import verified_principal
 
 
 @dataclass
@@ -34,7 +41,8 @@ class _Client:
 
 
 class SessionCap:
-    """ASGI middleware: per-client session accounting in front of the SDK's session manager."""
+    """ASGI middleware: per-caller session accounting in front of the SDK's session manager, inside its
+    authentication (server/transport/serve.py places it)."""
 
     def __init__(
         self,
@@ -45,7 +53,8 @@ class SessionCap:
         clock: Callable[[], float],
         idle_timeout: float = DEFAULT_SESSION_IDLE_TIMEOUT,
     ) -> None:
-        """`clock`: monotonic seconds, the runtime's (server/clock.py `Clock.monotonic`), read on each request."""
+        """`key`: the install's principal key; `clock`: monotonic seconds, the runtime's (server/clock.py
+        `Clock.monotonic`), read on each request."""
         self.app = app
         self._limit = limit
         self._key = key
@@ -57,12 +66,17 @@ class SessionCap:
         entry = self._clients.get(client)
         return len(entry.sessions) if entry else 0
 
-    def _client_of(self, scope: Scope, headers: dict[str, str]) -> str:
-        auth = headers.get("authorization", "")
-        if auth[:7].lower() == "bearer " and auth[7:].strip():
-            return token_principal(auth[7:].strip(), self._key)
+    def _caller_of(self, scope: Scope) -> tuple[str, str] | None:
+        """(principal, what it is, for the refusal), or None for a request authentication refused."""
+        user = scope.get("user")
+        if isinstance(user, AuthenticatedUser):
+            _client, issuer, subject = principal_components(user.access_token)
+            kind = "person" if issuer is not None and subject is not None else "token"
+            return verified_principal(user.access_token, self._key), kind
+        if "user" in scope:  # authentication is on and found no valid token: 401, no session
+            return None
         address = scope.get("client")
-        return "addr:" + (str(address[0]) if address else "unknown")
+        return "addr:" + (str(address[0]) if address else "unknown"), "address"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,25 +84,26 @@ class SessionCap:
             return
         headers = _headers(scope)
         version = headers.get(MCP_PROTOCOL_VERSION_HEADER.lower())
-        if version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS:
-            await self.app(scope, receive, send)  # the 2026-07-28 era: no session is opened
+        caller = self._caller_of(scope)
+        if caller is None or (version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS):
+            await self.app(scope, receive, send)  # refused by authentication, or the 2026-07-28 era: no session
             return
-        name = self._client_of(scope, headers)
+        name, kind = caller
         client = self._clients.setdefault(name, _Client())
         self._forget_idle(client)
         session_id = headers.get(MCP_SESSION_ID_HEADER.lower())
         if session_id is not None:
             await self._in_session(client, session_id, scope, receive, send)
         elif scope["method"] == "POST":
-            await self._opening(client, scope, receive, send)
+            await self._opening(client, kind, scope, receive, send)
         else:
             await self.app(scope, receive, send)
         if not client.sessions and not client.opening:
             self._clients.pop(name, None)
 
-    async def _opening(self, client: _Client, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _opening(self, client: _Client, kind: str, scope: Scope, receive: Receive, send: Send) -> None:
         if len(client.sessions) + client.opening >= self._limit:
-            await _refuse(send, self._limit, self._idle)
+            await _refuse(send, kind, self._limit, self._idle)
             return
         client.opening += 1
 
@@ -133,9 +148,16 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope.get("headers", [])}
 
 
-async def _refuse(send: Send, limit: int, idle: float) -> None:
+_WHO = {
+    "person": "this signed-in person, across all their tokens and clients",
+    "token": "this token",
+    "address": "this network address",
+}
+
+
+async def _refuse(send: Send, kind: str, limit: int, idle: float) -> None:
     message = (
-        f"Too many open MCP sessions for this client ({limit}, MSGFLASH_MAX_SESSIONS_PER_CLIENT): close sessions "
+        f"Too many open MCP sessions for {_WHO[kind]} ({limit}, MSGFLASH_MAX_SESSIONS_PER_CLIENT): close sessions "
         f"you no longer use (DELETE /mcp with their Mcp-Session-Id) or wait for idle ones to expire "
         f"({round(idle / 60)} minutes)"
     )
