@@ -13,7 +13,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, ElicitResult
+from mcp.types import CallToolResult, ElicitResult, InputResponses
 from msgflash_mcp.sandbox.seed import PERSONAL_CONNECTED_INSTANCE_ID, TEAM_INSTANCE_ID
 from msgflash_mcp.server.auth import roles
 from msgflash_mcp.server.call.principal import person_principal
@@ -167,7 +167,7 @@ async def test_bob_cannot_answer_alices_round(stack: Stack, sandbox_app: Any) ->
         asked = await alice.session.call_tool("send_message", TO_TEAM, allow_input_required=True)
         requests = getattr(asked, "input_requests", None)
         assert requests, asked
-        answers = {key: ElicitResult(action="accept", content={"confirm": True}) for key in requests}
+        answers: InputResponses = {key: ElicitResult(action="accept", content={"confirm": True}) for key in requests}
         state = getattr(asked, "request_state", None)
         async with asking_client(stack, "bob") as bob:
             # The SDK binds the round's state to alice's sign-in: bob replaying it is refused outright ...
