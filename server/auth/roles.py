@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from mcp.server.auth.middleware.auth_context import get_access_token
 from mcp.server.mcpserver.exceptions import ToolError
 
+from ..core.errors import WorkspaceError
 from ..core.settings import Role, Settings
 from ..registry import Effect, ToolSpec
 
@@ -76,6 +77,12 @@ def allows(have: Role | None, need: Role) -> bool:
     return have is not None and RANK[have] >= RANK[need]
 
 
+def refusal(what: str, need: Role, have: Role | None, workspace: str) -> str:
+    yours = f"your role there is {have.value}" if have is not None else "you have no role there"
+    return (f"{what} needs the {need.value} role in workspace {workspace}; {yours}. Nothing was done. "
+            "Roles are set by the server's operator (MSGFLASH_ROLES).")
+
+
 def require(spec: ToolSpec, settings: Settings, workspace: str | None) -> Role | None:
     """The caller's role in the workspace the call acts in, if it covers the tool; raises RoleRefused if not.
     None: no roles apply (not a signed-in person, or a server-only tool that acts in no workspace)."""
@@ -85,11 +92,16 @@ def require(spec: ToolSpec, settings: Settings, workspace: str | None) -> Role |
     have = role_in(settings, person, workspace)
     need = needed(spec.effect)
     if not allows(have, need):
-        yours = f"your role there is {have.value}" if have is not None else "you have no role there"
-        raise RoleRefused(
-            f"{spec.name} needs the {need.value} role in workspace {workspace}; {yours}. Nothing was done. "
-            "Roles are set by the server's operator (MSGFLASH_ROLES).",
-            have,
-            workspace,
-        )
+        raise RoleRefused(refusal(spec.name, need, have, workspace), have, workspace)
     return have
+
+
+def require_viewer(settings: Settings, workspace: str) -> None:
+    """What resources and completions read in a workspace (server/call/context.py `bind_route`) needs viewer.
+    A WorkspaceError: they report it as they report an unknown workspace."""
+    person = signed_in(settings)
+    if person is None:
+        return
+    have = role_in(settings, person, workspace)
+    if not allows(have, Role.VIEWER):
+        raise WorkspaceError(refusal("reading", Role.VIEWER, have, workspace))

@@ -133,7 +133,10 @@ async def bind_route(
     default) is resolved only for a route that acts in one; the key each request carries, the personal
     one for a personal-only route, is the credentials' decision (core/credentials.py), and `api.workspace`
     is the one its own route carries. Resources, completions and doctor bind here, tool calls through `bind_call`."""
-    return await _bind_api(connection, route, requested, principal or principal_of(None, connection))
+    api = await _bind_api(connection, route, requested, principal or principal_of(None, connection))
+    if api.workspace is not None:  # the workspace whose key it carries: a signed-in reader needs viewer there
+        roles.require_viewer(connection.runtime.settings, api.workspace.name)
+    return api
 
 
 async def _bind_api(connection: Connection, route: Route | None, requested: str | None, principal: str) -> Api:

@@ -187,3 +187,18 @@ async def test_bob_cannot_answer_alices_round(stack: Stack, sandbox_app: Any) ->
     assert [(line["principal"], line["role"]) for line in audit_lines(stack, "send_message")] == [
         (principal(stack, "alice"), "sender")
     ]
+
+
+async def test_resources_need_a_role_too(stack: Stack) -> None:
+    """What a resource reads is read in a workspace: viewer there, like the read tools; the workspace list shows
+    only the caller's own."""
+    async with mcp_client(stack.url, person_auth(stack, "alice")) as alice:
+        listed = json.loads((await alice.read_resource("msgflash://workspaces")).contents[0].text)  # type: ignore[union-attr]
+        assert [row["name"] for row in listed["workspaces"]] == ["personal", "sandbox-team"]
+        await call_ok(alice, "switch_workspace", {"workspace": "personal"})
+        assert json.loads((await alice.read_resource("msgflash://instances")).contents[0].text)["data"]  # type: ignore[union-attr]
+    async with mcp_client(stack.url, person_auth(stack, "mallory")) as mallory:
+        listed = json.loads((await mallory.read_resource("msgflash://workspaces")).contents[0].text)  # type: ignore[union-attr]
+        assert listed["workspaces"] == []
+        with pytest.raises(MCPError, match="needs the viewer role in workspace personal; you have no role there"):
+            await mallory.read_resource("msgflash://instances")
