@@ -112,6 +112,7 @@ class AuditLog:
         outcome: str,
         api_id: str | None = None,
         principal: str = "local",
+        role: str | None = None,
     ) -> None:
         if self._path is None:
             return
@@ -128,6 +129,8 @@ class AuditLog:
                 "outcome": outcome,
                 "api_id": api_id,
             }
+            if role is not None:  # signed-in people only (server/auth/roles.py): "none" when they had no role
+                entry["role"] = role
             line = dumps(entry) + "\n"
             async with self._lock:
                 await anyio.to_thread.run_sync(self._append, line)

@@ -275,6 +275,7 @@ async def check_oauth(report: Report, settings: Settings) -> None:
         if url.startswith("http://") and host not in ("127.0.0.1", "localhost", "::1"):
             report.add("OAuth", False, f"{name} is plain http on {host}: tokens would cross the network in clear",
                        f"use https for {name} (OAuth 2.1 requires it off loopback)")
+    check_roles(report, settings)
     try:
         async with httpx2.AsyncClient(timeout=5) as http:
             with anyio.fail_after(15):
@@ -293,6 +294,16 @@ async def check_oauth(report: Report, settings: Settings) -> None:
     report.add("OAuth JWKS", bool(keys), f"{len(keys)} signing key(s) at the issuer's jwks_uri",
                "" if keys else "the authorization server publishes no signing keys with a key id")
     await check_published_metadata(report, resource, issuer, scopes.BASELINE)
+
+
+def check_roles(report: Report, settings: Settings) -> None:
+    """Roles deny by default (server/auth/roles.py): with none configured, every signed-in person is refused."""
+    if not settings.roles:
+        report.add("OAuth roles", True, "MSGFLASH_ROLES is empty: every signed-in person is refused in every workspace",
+                   'set MSGFLASH_ROLES, e.g. {"personal": {"you@example.com": "admin"}}', warning=True)
+        return
+    people = {holder for holders in settings.roles.values() for holder in holders}
+    report.add("OAuth roles", True, f"{len(people)} person(s) or bot(s) hold roles in {len(settings.roles)} workspace(s)")
 
 
 async def check_published_metadata(report: Report, resource: str, issuer: str, baseline: str) -> None:

@@ -27,6 +27,7 @@ from ..tools.campaigns import CAMPAIGN_STATS, RECORD_SOURCE, recorded_campaigns
 from ..tools.instances import INSTANCE_STATE, INSTANCES
 from ..tools.opt_outs import opt_out_rows
 from ..tools.templates import TEMPLATE, TEMPLATES
+from .auth import roles
 from .call import bind_route, principal_of
 from .core.errors import ApiError, MsgFlashError
 from .core.results import UNTRUSTED_NOTE
@@ -92,9 +93,11 @@ async def workspaces_resource() -> str:
     connection = current_connection()
     workspaces = connection.runtime.workspaces
     active = await workspaces.active_name(principal_of(None, connection))
+    person = roles.signed_in(connection.runtime.settings)  # a signed-in person sees only their workspaces
     rows = [
         {"name": name, "kind": workspaces.get(name).kind, "active": name == active}
         for name in workspaces.names
+        if person is None or roles.role_in(connection.runtime.settings, person, name) is not None
     ]
     return json.dumps({"sandbox": workspaces.sandbox, "workspaces": rows}, indent=2)
 

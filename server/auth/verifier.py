@@ -97,7 +97,8 @@ class JwtVerifier(TokenVerifier):
             expires_at=exp,
             resource=self.resource,
             subject=subject,
-            claims={"iss": self.issuer},  # what names the person with `sub` (server/call/principal.py)
+            # `iss` names the person with `sub` (server/call/principal.py); `email` may hold a role (roles.py).
+            claims={"iss": self.issuer, **email_of(claims)},
         )
 
     @staticmethod
@@ -127,6 +128,14 @@ def scopes_of(claims: dict[str, Any]) -> list[str]:
     if isinstance(scope, str):
         return scope.split()
     return [s for s in json_list(claims.get("scp")) or [] if isinstance(s, str)]
+
+
+def email_of(claims: dict[str, Any]) -> dict[str, str]:
+    """The token's `email` claim, unless the issuer says it is unverified (`email_verified: false`)."""
+    email = claims.get("email")
+    if isinstance(email, str) and email and claims.get("email_verified") is not False:
+        return {"email": email}
+    return {}
 
 
 def client_of(claims: dict[str, Any]) -> str:

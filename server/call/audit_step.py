@@ -45,6 +45,7 @@ class RoundRecord:
     principal: str
     args: Mapping[str, Any] | None = None  # the tool's own validated arguments; None until the call is bound
     workspace: str | None = None
+    role: str | None = None  # a signed-in person's role in `workspace` ("none": refused for having none)
     confirmation: str = "none"  # elicited | token | card | off | none | dry-run
     outcome: str | None = None  # set when the round has a result
     api_id: str | None = None
@@ -118,6 +119,7 @@ async def _write(runtime: Runtime, record: RoundRecord) -> None:
             outcome=record.outcome or "error: unknown",
             api_id=record.api_id,
             principal=record.principal,
+            role=record.role,
         )
     except Exception as exc:  # the audit is a record of the action, never a reason to misreport it
         log.error("audit record for %s failed: %s", record.spec.name,

@@ -24,6 +24,7 @@ import anyio
 from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 
+from ..auth.roles import RoleRefused
 from ..core.errors import MsgFlashError
 from ..guard import ConfirmForm, Decision, can_elicit_form
 from ..guard.confirm import Presented, answer_key, question_key, round_key, with_reference
@@ -98,8 +99,15 @@ async def bind(ctx: Context, args: ToolInput) -> Bound:
     record.bound(own, "dry-run" if dry_run else ("token" if token else "none"))
     modern = modern_era(ctx)
     try:
-        call = await bind_call(connection, spec, requested, principal, ctx.report_progress)
+        try:
+            call = await bind_call(connection, spec, requested, principal, ctx.report_progress)
+        except RoleRefused as refused:  # audited as refused by role: nothing was planned, asked or sent
+            record.workspace = refused.workspace
+            record.role = refused.have.value if refused.have is not None else "none"
+            record.failing = "denied: role"
+            raise
         record.workspace = call.workspace_name
+        record.role = call.role.value if call.role is not None else None
         binding = binding_args(own, requested)
         presented: str | Presented | None = None
         # A token is checked before planning: refusals cost no API call, and a used one returns its first

@@ -18,11 +18,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from ..api import Api
-from ..auth import scopes
+from ..auth import roles, scopes
 from ..campaign_record import CampaignRecord
 from ..clock import Clock
 from ..core.credentials import Workspace
 from ..core.results import Preview
+from ..core.settings import Role
 from ..core.workspaces import Workspaces
 from ..guard.plan import Plan, PlannedRequest, from_preview
 from ..opt_outs import OptOutStore
@@ -55,6 +56,7 @@ class CallContext:
     opt_outs: OptOutStore  # the numbers each workspace must not message (server/opt_outs.py)
     progress: Progress | None = None  # the caller's progress callback (None: nobody listens)
     plan: Plan | None = None  # a write's body: the plan the guard let through; None before and for reads
+    role: Role | None = None  # the signed-in caller's role in `workspace` (None: no roles apply)
 
     def with_plan(self, plan: Plan) -> CallContext:
         return replace(self, plan=plan)
@@ -131,7 +133,10 @@ async def bind_route(
     default) is resolved only for a route that acts in one; the key each request carries, the personal
     one for a personal-only route, is the credentials' decision (core/credentials.py), and `api.workspace`
     is the one its own route carries. Resources, completions and doctor bind here, tool calls through `bind_call`."""
-    return await _bind_api(connection, route, requested, principal or principal_of(None, connection))
+    api = await _bind_api(connection, route, requested, principal or principal_of(None, connection))
+    if api.workspace is not None:  # the workspace whose key it carries: a signed-in reader needs viewer there
+        roles.require_viewer(connection.runtime.settings, api.workspace.name)
+    return api
 
 
 async def _bind_api(connection: Connection, route: Route | None, requested: str | None, principal: str) -> Api:
@@ -148,13 +153,16 @@ async def bind_call(
     principal: str,
     progress: Progress | None = None,
 ) -> CallContext:
-    """The call's one binding. Raises WorkspaceError for an unknown/ambiguous workspace, and ToolError when a
-    signed-in caller's token lacks the tool's scope (before any workspace, plan or confirmation)."""
+    """The call's one binding. Raises WorkspaceError for an unknown/ambiguous workspace, ToolError when a
+    signed-in caller's token lacks the tool's scope (before any workspace, plan or confirmation), and
+    RoleRefused when their role in the resolved workspace does not cover the tool (before any plan or
+    confirmation, so a confirmation is redeemed only while its role still holds)."""
     runtime = connection.runtime
     scopes.require(spec, runtime.settings)
     api = await _bind_api(connection, spec.route, requested, principal)
+    role = roles.require(spec, runtime.settings, api.workspace.name if api.workspace else None)
     return CallContext(
         spec=spec, principal=principal, workspace=api.workspace, api=api, now=runtime.clock.now(), clock=runtime.clock,
-        settings=runtime.settings,
+        settings=runtime.settings, role=role,
         workspaces=runtime.workspaces, campaigns=runtime.campaigns, opt_outs=runtime.opt_outs, progress=progress,
     )

@@ -41,6 +41,18 @@ class ConfirmMode(StrEnum):
     OFF = "off"  # unattended pipelines: no confirmation at all (loud at start-up)
 
 
+class Role(StrEnum):
+    """What a signed-in person may do in one workspace (resource-server mode: server/auth/roles.py)."""
+
+    VIEWER = "viewer"  # reads
+    SENDER = "sender"  # and writes and sends
+    ADMIN = "admin"  # and deletes and webhooks
+
+
+# Who a role is for: `sub:<subject>` (the token's `sub`, e.g. a client-credentials bot) or an email address.
+ROLE_HOLDER_RE = re.compile(r"^(sub:\S+|[^@\s:]+@[^@\s]+)$")
+
+
 # What hosts send for a boolean field (MCPB booleans arrive as "true"/"false"; people type the rest).
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
 FALSE_WORDS = frozenset({"false", "0", "no", "off"})
@@ -150,6 +162,9 @@ class Settings(BaseSettings):
     # endpoint at public_url + /mcp. Exclusive with http_token.
     oauth_issuer: str | None = None
     public_url: str | None = None
+    # Resource-server mode only: who holds which role in each workspace, deny by default (server/auth/roles.py).
+    # JSON {"workspace": {"alice@example.com": "admin", "sub:reporting-bot": "viewer"}}.
+    roles: Annotated[dict[str, dict[str, Role]], NoDecode] = Field(default_factory=dict[str, dict[str, Role]])
     principal_key: SecretStr | None = None  # HMAC key naming HTTP principals (server/call/principal.py)
     # Open Streamable HTTP sessions one client may hold (server/transport/session_cap.py).
     max_sessions_per_client: int = Field(default=32, ge=1, le=10_000)
@@ -201,6 +216,34 @@ class Settings(BaseSettings):
                 raise ValueError(f"MSGFLASH_TEAMS is not valid JSON (line {exc.lineno}, column {exc.colno})") from None
         return value
 
+    @field_validator("roles", mode="before")
+    @classmethod
+    def _roles_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return {}
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"MSGFLASH_ROLES is not valid JSON (line {exc.lineno}, column {exc.colno})") from None
+        return value
+
+    @field_validator("roles")
+    @classmethod
+    def _role_holders(cls, value: dict[str, dict[str, Role]]) -> dict[str, dict[str, Role]]:
+        """Emails compare case-insensitively (lower-cased here); a `sub:` subject exactly."""
+        checked: dict[str, dict[str, Role]] = {}
+        for workspace, holders in value.items():
+            if not WORKSPACE_NAME_RE.fullmatch(workspace):
+                raise ValueError("MSGFLASH_ROLES: each key must be a workspace name (personal or a team name)")
+            for holder in holders:
+                if not ROLE_HOLDER_RE.fullmatch(holder):
+                    raise ValueError(
+                        "MSGFLASH_ROLES: each person is 'sub:<subject>' or an email address"
+                    )
+            checked[workspace] = {h if h.startswith("sub:") else h.lower(): role for h, role in holders.items()}
+        return checked
+
     @field_validator("log_level", "log_level_all")
     @classmethod
     def _level(cls, value: str | None, info: ValidationInfo) -> str | None:
@@ -243,6 +286,8 @@ class Settings(BaseSettings):
             raise ValueError("MSGFLASH_OAUTH_ISSUER and MSGFLASH_PUBLIC_URL go together (resource-server mode)")
         if self.oauth_issuer is not None and self.http_token is not None:
             raise ValueError("MSGFLASH_HTTP_TOKEN and MSGFLASH_OAUTH_ISSUER are two modes: set one")
+        if self.roles and self.oauth_issuer is None:
+            raise ValueError("MSGFLASH_ROLES applies to signed-in people: set MSGFLASH_OAUTH_ISSUER (resource-server mode)")
         for name, value in (("MSGFLASH_OAUTH_ISSUER", self.oauth_issuer), ("MSGFLASH_PUBLIC_URL", self.public_url)):
             if value is not None and not re.fullmatch(r"https?://[^/?#\s]+(/[^?#\s]*)?", value):
                 raise ValueError(f"{name} must be an http(s) URL without query or fragment")

@@ -22,6 +22,8 @@ const provider = new Provider(config.issuer, {
   scopes: config.scopes,
   claims: { email: ['email'] },
   findAccount: (_ctx, id) => ({ accountId: id, claims: () => ({ sub: id, email: `${id}@example.test` }) }),
+  // A person's access token carries their email (the server may map a role to it); a bot's has none.
+  extraTokenClaims: (_ctx, token) => (token.accountId ? { email: `${token.accountId}@example.test` } : undefined),
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
   // A dynamically registered client is not held to the scope it registered with: MCP clients register with
   // the first scope they were challenged for, then step up (static clients, like the bot, keep their limit).

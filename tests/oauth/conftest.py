@@ -29,6 +29,12 @@ from tests.oauth.provider import BOT_ID, BOT_SECRET, READ, OpenIdProvider, runni
 
 PRINCIPAL_KEY = "oauth-tests-principal-key-4f1c9a0b7e2d"
 REDIRECT_URI = "http://127.0.0.1:9/callback"  # never fetched: the dev login stops at it
+SANDBOX_WORKSPACES = ("personal", "sandbox-team")
+# Roles deny by default (server/auth/roles.py): the tests of tokens, people and scopes run with alice and bob as
+# admins and the bot as a viewer everywhere, so no role stands in their way. tests/oauth/test_roles.py sets its own.
+EVERYONE_ADMIN: dict[str, dict[str, str]] = {
+    name: {"sub:alice": "admin", "sub:bob": "admin", f"sub:{BOT_ID}": "viewer"} for name in SANDBOX_WORKSPACES
+}
 
 
 @dataclass
@@ -66,7 +72,15 @@ class MemoryStorage:
 
 
 @pytest.fixture
-async def stack(tmp_path: Path, sandbox_app: Any, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Stack]:
+def roles() -> dict[str, dict[str, str]]:
+    """MSGFLASH_ROLES of the stack (a test module overrides this fixture to set its own)."""
+    return EVERYONE_ADMIN
+
+
+@pytest.fixture
+async def stack(
+    tmp_path: Path, sandbox_app: Any, monkeypatch: pytest.MonkeyPatch, roles: dict[str, dict[str, str]]
+) -> AsyncIterator[Stack]:
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))
@@ -76,7 +90,7 @@ async def stack(tmp_path: Path, sandbox_app: Any, monkeypatch: pytest.MonkeyPatc
             monkeypatch.setenv("MSGFLASH_PRINCIPAL_KEY", PRINCIPAL_KEY)
             audit = tmp_path / "audit.jsonl"
             settings = make_settings(
-                oauth_issuer=provider.issuer, public_url=f"http://127.0.0.1:{port}", audit_log=audit
+                oauth_issuer=provider.issuer, public_url=f"http://127.0.0.1:{port}", audit_log=audit, roles=roles
             )
             app = http_app(settings, host="127.0.0.1", port=port, sandbox_app=sandbox_app)
             server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))

@@ -38,3 +38,14 @@ async def test_doctor_refuses_plain_http_off_loopback(monkeypatch: pytest.Monkey
     monkeypatch.setenv("MSGFLASH_PUBLIC_URL", "https://mcp.invalid")
     report = await diagnose({})
     assert any(f.area == "OAuth" and "MSGFLASH_OAUTH_ISSUER is plain http" in f.detail for f in report.problems)
+
+
+async def test_doctor_warns_when_resource_server_mode_has_no_roles(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MSGFLASH_SANDBOX", "1")
+    monkeypatch.setenv("MSGFLASH_OAUTH_ISSUER", "https://id.invalid")
+    monkeypatch.setenv("MSGFLASH_PUBLIC_URL", "https://mcp.invalid")
+    found = {f.area: f for f in (await diagnose({})).findings}
+    assert found["OAuth roles"].warning and "every signed-in person is refused" in found["OAuth roles"].detail
+    monkeypatch.setenv("MSGFLASH_ROLES", '{"personal": {"alice@example.com": "admin", "sub:bot": "viewer"}}')
+    found = {f.area: f for f in (await diagnose({})).findings}
+    assert not found["OAuth roles"].warning and found["OAuth roles"].detail.startswith("2 person(s)")

@@ -18,7 +18,7 @@ from msgflash_mcp.server.call.principal import person_principal
 
 from tests.conftest import call_error, call_ok, make_settings, mutations
 from tests.guard.conftest import personal_contacts
-from tests.oauth.conftest import PRINCIPAL_KEY, MemoryStorage, Stack, mcp_client, person_auth
+from tests.oauth.conftest import EVERYONE_ADMIN, PRINCIPAL_KEY, MemoryStorage, Stack, mcp_client, person_auth
 from tests.oauth.provider import READ, SEND
 
 pytestmark = [pytest.mark.anyio, pytest.mark.timeout(120)]
@@ -79,7 +79,7 @@ async def test_the_sdk_client_steps_up_from_read_to_send_then_meets_the_guard(st
 async def test_the_call_path_refuses_a_tool_whose_scope_the_token_lacks(stack: Stack, sandbox_app: Any) -> None:
     """The same server without the HTTP gate: what reaches a tool without its scope is still refused, before
     any plan or confirmation (the 2025-11-25 era has no Mcp-Name header; a gate that missed it must not matter)."""
-    settings = make_settings(oauth_issuer=stack.provider.issuer, public_url=stack.origin)
+    settings = make_settings(oauth_issuer=stack.provider.issuer, public_url=stack.origin, roles=EVERYONE_ADMIN)
     server = build_server(settings, sandbox_app=sandbox_app, **oauth_auth(settings, lambda: server.runtime.clock))
     app = server.streamable_http_app(host="127.0.0.1")  # the SDK's app alone: no scope gate
     token = await stack.provider.client_credentials(scope=READ)
