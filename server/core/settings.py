@@ -166,7 +166,8 @@ class Settings(BaseSettings):
     # JSON {"workspace": {"alice@example.com": "admin", "sub:reporting-bot": "viewer"}}.
     roles: Annotated[dict[str, dict[str, Role]], NoDecode] = Field(default_factory=dict[str, dict[str, Role]])
     principal_key: SecretStr | None = None  # HMAC key naming HTTP principals (server/call/principal.py)
-    # Open Streamable HTTP sessions one client may hold (server/transport/session_cap.py).
+    # Open Streamable HTTP sessions one caller (a signed-in person, else a bearer token, else an address) may hold
+    # (server/transport/session_cap.py).
     max_sessions_per_client: int = Field(default=32, ge=1, le=10_000)
     allowed_hosts: Annotated[list[str] | None, NoDecode] = None  # public names behind a proxy (Host check)
     audit_log: Path | None = None
