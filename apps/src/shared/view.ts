@@ -36,7 +36,7 @@ export function startView(name: string, render: (result: ToolResult, state: View
   return state;
 }
 
-/** The envelope every msgflash tool returns as structuredContent (server/results.py ToolOutput). */
+/** The envelope every msgflash tool returns as structuredContent (server/core/results.py ToolOutput). */
 export interface Envelope {
   status?: string;
   workspace?: string;
