@@ -1,7 +1,7 @@
 """Where start-up goes, stage by stage, in CPU time (process_time: steadier than wall time on a shared machine).
 
 Each run is a fresh interpreter that imports the SDK (what the 2-tool baseline of bench/latency.py pays
-too), then our modules, reads the settings, builds the server and answers `tools/list` in process. Medians
+too), then our modules (those `msgflash-mcp` imports on its way to stdio included), reads the settings, builds the server and answers `tools/list` in process. Medians
 of BENCH_RUNS runs. `BENCH_BEFORE=<dir>` (laid out as in bench/latency.py) interleaves another copy.
 """
 
@@ -28,6 +28,7 @@ marks.append(("SDK import (baseline pays it too)", clock()))
 from msgflash_mcp.tools import ALL_TOOLSETS
 from msgflash_mcp.server.app import build_server, selected_specs
 from msgflash_mcp.server.core.settings import load_settings
+import msgflash_mcp.server.__main__, msgflash_mcp.server.transport.serve, msgflash_mcp.server.logs  # what `msgflash-mcp` adds
 marks.append(("our imports", clock()))
 settings = load_settings(sandbox=True, toolsets=None, read_only=None, dry_run=None)
 marks.append(("settings", clock()))

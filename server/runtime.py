@@ -136,8 +136,9 @@ class Runtime:
             if sandbox_app is None and http_transport is None:
                 from ..sandbox.on_first_use import SandboxOnFirstUse
 
-                # Made on the first request: listing tools never reaches it (sandbox/on_first_use.py).
-                db = settings.sandbox_db or default_sandbox_db()
+                # Made on the first request, its default file found then too: listing tools never reaches it
+                # (sandbox/on_first_use.py).
+                db = settings.sandbox_db or default_sandbox_db
                 sandbox_app = SandboxOnFirstUse(db_path=db, rate_limit=settings.sandbox_rate_limit)
         redis = None
         active: ActiveStore = MemoryActiveStore()

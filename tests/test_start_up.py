@@ -3,11 +3,15 @@ measures how long start-up takes; these tests pin what it does)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import httpx2
 import pytest
 from mcp import Client
 from msgflash_mcp.sandbox.keys import PERSONAL_KEY
 from msgflash_mcp.sandbox.on_first_use import SandboxOnFirstUse
+from msgflash_mcp.server import runtime as runtime_module
 from msgflash_mcp.server.api.on_first_request import TransportOnFirstRequest
 from msgflash_mcp.server.app import build_server
 from msgflash_mcp.server.core.settings import Settings
@@ -66,3 +70,35 @@ async def test_a_server_with_an_api_key_lists_its_tools_without_opening_a_socket
     assert not server.runtime.is_sandbox
     async with Client(server) as client:
         assert len((await client.list_tools()).tools) > 50
+
+
+async def test_the_default_sandbox_file_is_found_by_the_first_call_not_by_listing_tools(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[str] = []
+
+    def default_file() -> str:  # stands in for the user data folder (platformdirs, a mkdir): nothing on disk
+        asked.append("asked")
+        return ":memory:"
+
+    monkeypatch.setattr(runtime_module, "default_sandbox_db", default_file)
+    server = build_server(Settings(sandbox=True, sandbox_db=None, rate_limit=0))
+    async with Client(server) as client:
+        assert len((await client.list_tools()).tools) > 50
+        assert asked == []
+        assert "found on first use" in repr(server.runtime.sandbox_app)
+        await call_ok(client, "list_instances", {})
+        await call_ok(client, "list_instances", {})
+    assert asked == ["asked"], "the first call finds the file, once"
+
+
+def test_the_stdio_start_up_path_loads_no_jwt_stack_and_no_data_folder_lookup() -> None:
+    # A fresh interpreter: this test process has long imported everything. What `msgflash-mcp` imports before it
+    # serves stdio; the OAuth resource server (PyJWT, cryptography's x509) is for HTTP only.
+    probe = (
+        "import sys\n"
+        "import msgflash_mcp.server.__main__, msgflash_mcp.server.transport.serve, msgflash_mcp.server.logs\n"
+        "print(sorted(m for m in ('jwt', 'cryptography.x509', 'platformdirs') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "[]"

@@ -330,7 +330,8 @@ class Content(BaseModel):
     its fields are already checked one by one; `problems()` checks how they combine.
     """
 
-    model_config = ConfigDict(frozen=True)
+    # Built by the first call that sends content: no tool schema names it, so listing tools never needs it.
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
     type: MessageType | None = None
     template_id: str | None = None
@@ -445,7 +446,7 @@ class Content(BaseModel):
 class Rendered(BaseModel):
     """A template as the API's preview route rendered it (REFERENCE §9.5)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, defer_build=True)  # built by the first preview, not at start-up
 
     name: str  # "Bienvenue (text)"
     text: str | None

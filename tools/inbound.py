@@ -19,7 +19,6 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from difflib import SequenceMatcher
 from typing import Any
 
 from mcp.server.mcpserver.exceptions import ToolError
@@ -329,7 +328,11 @@ def _same_text(sent: str, received: str) -> bool:
     a, b = _norm(sent), _norm(received)
     if len(a) < 12 or len(b) < 12:  # "Merci !" matches too much to mean anything
         return False
-    return b in a or a in b or SequenceMatcher(None, a, b).ratio() >= 0.8
+    if b in a or a in b:
+        return True
+    from difflib import SequenceMatcher  # here, not at import: start-up never compares texts
+
+    return SequenceMatcher(None, a, b).ratio() >= 0.8
 
 
 async def inbound_risks(call: CallContext, texts: Iterable[str | None], links: Iterable[str]) -> list[str]:

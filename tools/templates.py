@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Annotated, Any, Literal
 
@@ -66,6 +65,8 @@ def _real_field(namespace: str, field: str) -> str | None:
     ({{firstName}}, {{customer.fullName}}). Never a different field: {{order.number}} is not the
     instance's phone number."""
     if namespace in PLACEHOLDER_FIELDS:
+        import difflib  # here, not at import: only a misspelt placeholder needs it, and start-up is a budget
+
         near = {_squash(known): known for known in PLACEHOLDER_FIELDS[namespace]}
         match = difflib.get_close_matches(_squash(field), list(near), n=1, cutoff=0.75)
         return f"{namespace}.{near[match[0]]}" if match else None

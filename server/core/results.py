@@ -56,7 +56,8 @@ class Preview:
 class ToolOutput(BaseModel):
     """The structured result of every tool."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Built by the first result, not at import: listing tools never makes one (start-up is a budget).
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     status: Status = Field(description="ok | confirmation_required | declined | dry_run | replayed")
     workspace: str | None = Field(default=None, description="Workspace acted on; '(sandbox)' when simulated")

@@ -85,6 +85,8 @@ def digest(tool: str, args: dict[str, Any], workspace: str, principal: str) -> s
 
 
 class TokenRecord(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built by the first guarded call: listing tools needs none
+
     tool: str
     binding: str  # digest of tool + normalised args + principal
     plan_digest: str = ""  # the confirmed plan (workspace, requests, recipients, content)

@@ -15,7 +15,6 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.middleware import Middleware
 
 from ..app import build_server, selected_specs
-from ..auth.resource_server import gate, oauth_auth
 from ..call.principal import token_principal
 from ..clock import Clock
 from ..core.settings import ConfirmMode, Settings
@@ -73,6 +72,9 @@ def transport_security(host: str, port: int, extra_hosts: list[str] | None = Non
 
 def http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, **build: Any) -> Any:
     """The Streamable HTTP ASGI app (used by `serve_mcp` and by tests in-process)."""
+    # Imported here: the resource server brings PyJWT and cryptography, which a stdio start-up never needs.
+    from ..auth.resource_server import gate, oauth_auth
+
     def clock() -> Clock:
         return server.runtime.clock  # read at each use: a test may point the runtime at another clock
 
