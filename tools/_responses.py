@@ -100,11 +100,6 @@ class BulkJob(Lenient):
     progress: float | None = None
 
 
-class BulkJobPage(Lenient):
-    jobs: list[BulkJob]
-    nextCursor: str | None = None
-
-
 class CampaignCounts(Lenient):
     planned: int | None = None
     sent: int | None = None
