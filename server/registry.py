@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict
 from .api import given
 from .api.route import DELETE, GET, POST, PUT, Route
 from .audit import kept_fields
+from .wire import camel, snake
 
 if TYPE_CHECKING:
     from .core.results import Reply
@@ -294,7 +295,7 @@ class Single:
         fields = list(model.model_fields)
         path = {param: _path_field(tool, param, fields) for param in route.params}
         rest = [name for name in fields if name not in path.values()]
-        body = {_camel(name): name for name in rest} if rest else None
+        body = {camel(name): name for name in rest} if rest else None
         return Single(self.action, path, body)
 
     async def __call__(self, call: Any, args: ToolInput) -> Plan:
@@ -311,22 +312,13 @@ def single(action: Callable[[Any], str]) -> Single:
 
 
 def _path_field(tool: str, param: str, fields: list[str]) -> str:
-    named = _snake(param)
+    named = snake(param)
     if named in fields:
         return named
     ids = [name for name in fields if name.endswith("_id")]
     if param == "id" and len(ids) == 1:
         return ids[0]
     raise ValueError(f"tool {tool}: no argument gives the path parameter {{{param}}} (name it {named})")
-
-
-def _snake(name: str) -> str:
-    return "".join(f"_{char.lower()}" if char.isupper() else char for char in name)
-
-
-def _camel(name: str) -> str:
-    first, *rest = name.split("_")
-    return first + "".join(part.capitalize() for part in rest)
 
 
 class UnknownToolset(ValueError):

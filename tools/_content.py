@@ -33,6 +33,7 @@ from pydantic import (
 
 from ..server.guard.policy import urls_in_text
 from ..server.untrusted import one_line
+from ..server.wire import camel, snake
 from ._types import ContactId, Phone, TemplateId, Url
 
 MEDIA_TYPES = ("image", "video", "audio", "voice_note", "document")
@@ -88,11 +89,6 @@ PixKey = Annotated[str, _at_most(LIMITS["key"])]
 PixKeyType = Literal["phone", "email", "cpf", "cnpj", "random"]
 
 
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
-
-
 class _Button(BaseModel):
     """One button of a buttons message; each kind is its own model, so its fields are exactly the reference's."""
 
@@ -100,7 +96,7 @@ class _Button(BaseModel):
 
     def to_api(self) -> dict[str, Any]:
         """The API's camelCase object (REFERENCE §19.4), kind first."""
-        return {_camel(name): value for name, value in self.model_dump(exclude_none=True).items()}
+        return {camel(name): value for name, value in self.model_dump(exclude_none=True).items()}
 
     def link(self) -> str | None:
         """The web link this button opens, if any (previews list every link a message carries)."""
@@ -197,15 +193,11 @@ Button = Annotated[ReplyButton | UrlButton | CallButton | CopyButton | PixButton
 _API_BUTTON: TypeAdapter[ReplyButton | UrlButton | CallButton | CopyButton | PixButton] = TypeAdapter(Button)
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), name)
-
-
 def stored_button(button: dict[str, Any]) -> dict[str, Any]:
     """A button as the API stores it (camelCase), in the plan's words; read back as the model when it
     is one, else shown as given so nothing a person must judge is hidden."""
     try:
-        return _API_BUTTON.validate_python({_snake(k): v for k, v in button.items()}).part()
+        return _API_BUTTON.validate_python({snake(k): v for k, v in button.items()}).part()
     except ValidationError:
         fields = ", ".join(f"{k}={v}" for k, v in button.items() if k != "type")
         return {"type": str(button.get("type")), "label": one_line(fields, 120), "target": one_line(fields, 200)}
