@@ -133,6 +133,18 @@ def _csv(value: Any) -> Any:
     return value
 
 
+def _json_setting(name: str, value: Any, *, empty: Any) -> Any:
+    """A setting given as a JSON string (from the environment) decoded; blank means `empty`; anything else as is."""
+    if not isinstance(value, str):
+        return value
+    if not value.strip():
+        return empty
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{name} is not valid JSON (line {exc.lineno}, column {exc.colno})") from None
+
+
 class Settings(BaseSettings):
     """Everything the server reads from its environment (prefix MSGFLASH_)."""
 
@@ -208,26 +220,12 @@ class Settings(BaseSettings):
     @field_validator("teams", mode="before")
     @classmethod
     def _teams_json(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            if not value.strip():
-                return []
-            try:
-                return json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"MSGFLASH_TEAMS is not valid JSON (line {exc.lineno}, column {exc.colno})") from None
-        return value
+        return _json_setting("MSGFLASH_TEAMS", value, empty=[])
 
     @field_validator("roles", mode="before")
     @classmethod
     def _roles_json(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            if not value.strip():
-                return {}
-            try:
-                return json.loads(value)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"MSGFLASH_ROLES is not valid JSON (line {exc.lineno}, column {exc.colno})") from None
-        return value
+        return _json_setting("MSGFLASH_ROLES", value, empty={})
 
     @field_validator("roles")
     @classmethod
