@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.installed
 UV_VERSION := $(shell awk '/^name = "uv"$$/ { getline; gsub(/"/, "", $$3); print $$3; exit }' uv.lock)
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: demo test lint latest lock-check bench sandbox bundle manifest apps clean
+.PHONY: demo test lint latest lock-check bench sandbox bundle manifest schemas apps clean
 
 # --locked: refuse to install when uv.lock no longer matches pyproject.toml (run `uv lock` and commit it).
 $(STAMP): pyproject.toml uv.lock
@@ -65,6 +65,11 @@ bundle: $(STAMP) manifest bundle/node_modules/.package-lock.json
 # commit the result (tests/bundle fails while it is stale).
 manifest: $(STAMP)
 	$(BIN)/python bundle/manifest_entries.py
+
+# The tools' published schemas (server/call/published.py), from their declarations; commit the result
+# (tests/contract/test_published_schemas.py fails while it is stale).
+schemas: $(STAMP)
+	$(BIN)/python -m tests.contract.test_published_schemas
 
 bundle/node_modules/.package-lock.json: bundle/package-lock.json
 	cd bundle && npm ci --no-audit --no-fund --loglevel=error

@@ -102,3 +102,24 @@ def test_the_stdio_start_up_path_loads_no_jwt_stack_and_no_data_folder_lookup() 
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_listing_tools_builds_no_arguments_or_output_model() -> None:
+    # A fresh interpreter (this one has built them all). The listing reads the published schemas
+    # (server/call/published.py); each model is built by the first call that validates with it.
+    probe = (
+        "import anyio\n"
+        "from msgflash_mcp.server.app import build_server, selected_specs\n"
+        "from msgflash_mcp.server.call import build_tool\n"
+        "from msgflash_mcp.server.core.settings import Settings\n"
+        "settings = Settings(sandbox=True, sandbox_db=':memory:', rate_limit=0)\n"
+        "listed = anyio.run(build_server(settings).list_tools)\n"
+        "specs = selected_specs(settings)\n"
+        "args = [build_tool(spec).fn_metadata.arg_model for spec in specs]  # the server's own (built once)\n"
+        "outputs = [spec.output for spec in specs if spec.output is not None]\n"
+        "print(len(listed), len(args), [m.__name__ for m in args + outputs if m.__pydantic_complete__])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    listed, built, complete = out.stdout.strip().split(" ", 2)
+    assert int(built) > 50 and int(listed) >= int(built)  # the MCP Apps card's own tools come on top
+    assert complete == "[]", f"built before any call: {complete}"

@@ -25,14 +25,13 @@ from mcp.types import CallToolResult, InputRequiredResult
 from pydantic import Field, create_model
 
 from ..guard import ConfirmForm
-from ..output_schemas import output_schema_for
 from ..registry import ToolInput, ToolSpec, spec_of
-from ..schema_generator import SchemaGenerator
-from ..wire import json_list, json_object
 from .audit_step import audited_round
 from .binding import Bound, bind, confirm
+from .compaction import compact_schema
 from .context import bind_route, connection_of, principal_of
 from .execution import run_mutating, run_read
+from .published import schemas
 from .validation import ReadableArgumentsTool
 
 # Undescribed on purpose: server instructions say once what it means (app.instructions), instead of
@@ -119,53 +118,20 @@ def _build_tool(spec: ToolSpec) -> Tool:
     the SDK validates a call's arguments with `fn_metadata.arg_model` and hands the instance on as `args`
     (ToolInput.model_dump_one_level)."""
     model = arguments_model(spec)
+    # Published, not generated here (server/call/published.py): the model, built by the first call, validates.
+    # Each tool declares the schema of its own data, or none (server/output_schemas.py).
+    input_schema, output_schema = schemas(spec, model)
     return _shared(spec.effect.mutating).model_copy(
         update={
             "name": spec.name,
             "title": spec.title,
             "description": spec.description,
             "annotations": spec.annotations(),
-            "parameters": compact_schema(model.model_json_schema(by_alias=True, schema_generator=SchemaGenerator)),
-            # Each tool declares the schema of its own data, or none (server/output_schemas.py).
-            "fn_metadata": FuncMetadata(arg_model=model, output_schema=output_schema_for(spec.output)),
+            "parameters": input_schema,
+            "fn_metadata": FuncMetadata(arg_model=model, output_schema=output_schema),
         }
     )
 
 
 __all__ = ["arguments_model", "bind_route", "build_tool", "build_tools", "compact_schema", "connection_of",
            "principal_of"]
-
-
-def compact_schema(schema: Any) -> Any:
-    """What the model reads, lean: the model context is a budget (bench/footprint.py, <= 6,000 tokens).
-
-    Drops pydantic's auto titles, null defaults and `X | None` null branches (optional parameters are
-    already marked by their absence from `required`; a top-level anyOf some providers reject), and
-    the trivial `minLength: 1` / `minItems: 1` (no model sends an empty name or an empty id list, and
-    pydantic still enforces them before anything runs). `type` comes first: the same keywords in
-    that order tokenize shorter.
-    """
-    if (node := json_object(schema)) is not None:
-        out: dict[str, Any] = {}
-        for key, value in node.items():
-            if key == "title" and isinstance(value, str):
-                continue
-            if key == "default" and value is None:
-                continue
-            if key in ("minLength", "minItems") and value == 1:
-                continue
-            out[key] = compact_schema(value) if key != "properties" else {
-                name: compact_schema(prop) for name, prop in (json_object(value) or {}).items()
-            }
-        any_of = json_list(out.get("anyOf"))
-        if any_of is not None:
-            branches = [b for b in any_of if b != {"type": "null"}]
-            if len(branches) == 1 and len(branches) < len(any_of):
-                del out["anyOf"]
-                out = {**branches[0], **out}
-        if "type" in out:
-            out = {"type": out.pop("type"), **out}
-        return out
-    if (items := json_list(schema)) is not None:
-        return [compact_schema(item) for item in items]
-    return schema
