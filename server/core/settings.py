@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 import uuid
 from enum import StrEnum
 from pathlib import Path
@@ -308,6 +307,8 @@ class Settings(BaseSettings):
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # only when MSGFLASH_CONFIG names a file: most start-ups read the environment alone
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
