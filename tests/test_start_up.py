@@ -104,7 +104,7 @@ def test_the_stdio_start_up_path_loads_no_jwt_stack_and_no_data_folder_lookup() 
     assert out.stdout.strip() == "[]"
 
 
-def test_listing_tools_builds_no_arguments_or_output_model() -> None:
+def test_listing_tools_builds_no_arguments_output_or_button_model() -> None:
     # A fresh interpreter (this one has built them all). The listing reads the published schemas
     # (server/call/published.py); each model is built by the first call that validates with it.
     probe = (
@@ -117,7 +117,9 @@ def test_listing_tools_builds_no_arguments_or_output_model() -> None:
         "specs = selected_specs(settings)\n"
         "args = [build_tool(spec).fn_metadata.arg_model for spec in specs]  # the server's own (built once)\n"
         "outputs = [spec.output for spec in specs if spec.output is not None]\n"
-        "print(len(listed), len(args), [m.__name__ for m in args + outputs if m.__pydantic_complete__])\n"
+        "from msgflash_mcp.tools._content import BUTTON_KINDS  # buttons: built by the first message that has some\n"
+        "models = args + outputs + list(BUTTON_KINDS)\n"
+        "print(len(listed), len(args), [m.__name__ for m in models if m.__pydantic_complete__])\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
     listed, built, complete = out.stdout.strip().split(" ", 2)

@@ -92,7 +92,9 @@ PixKeyType = Literal["phone", "email", "cpf", "cnpj", "random"]
 class _Button(BaseModel):
     """One button of a buttons message; each kind is its own model, so its fields are exactly the reference's."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Built by the first message with buttons (or a stored one read back), not at start-up: listing tools
+    # reads only their field names (`_buttons_schema`).
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     def to_api(self) -> dict[str, Any]:
         """The API's camelCase object (REFERENCE §19.4), kind first."""
@@ -190,7 +192,9 @@ class PixButton(_Button):
 
 BUTTON_KINDS: tuple[type[_Button], ...] = (ReplyButton, UrlButton, CallButton, CopyButton, PixButton)
 Button = Annotated[ReplyButton | UrlButton | CallButton | CopyButton | PixButton, Field(discriminator="type")]
-_API_BUTTON: TypeAdapter[ReplyButton | UrlButton | CallButton | CopyButton | PixButton] = TypeAdapter(Button)
+_API_BUTTON: TypeAdapter[ReplyButton | UrlButton | CallButton | CopyButton | PixButton] = TypeAdapter(
+    Button, config=ConfigDict(defer_build=True)
+)
 
 
 def stored_button(button: dict[str, Any]) -> dict[str, Any]:
@@ -260,7 +264,7 @@ ButtonsArg = Annotated[list[Button] | None, Field(min_length=1, max_length=2), W
 
 _VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HTTP_URL = re.compile(r"^https?://\S{1,2040}$", re.IGNORECASE)
-_PHONE: TypeAdapter[str] = TypeAdapter(Phone)
+_PHONE: TypeAdapter[str] = TypeAdapter(Phone, config=ConfigDict(defer_build=True))  # built by its first use
 
 
 def _is_phone(value: str) -> bool:

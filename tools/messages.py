@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, Field, TypeAdapter, WithJsonSchema
+from pydantic import AfterValidator, AwareDatetime, ConfigDict, Field, TypeAdapter, WithJsonSchema
 
 from ..server.api import Api
 from ..server.call.context import CallContext
@@ -275,8 +275,9 @@ def _phone_or_contact(value: str) -> str:
     return _PHONE.validate_python(value) if value.startswith("+") else _CONTACT_ID.validate_python(value)
 
 
-_PHONE: TypeAdapter[str] = TypeAdapter(Phone)
-_CONTACT_ID: TypeAdapter[str] = TypeAdapter(ContactId)
+# Built by their first use (a status's sender), not at start-up.
+_PHONE: TypeAdapter[str] = TypeAdapter(Phone, config=ConfigDict(defer_build=True))
+_CONTACT_ID: TypeAdapter[str] = TypeAdapter(ContactId, config=ConfigDict(defer_build=True))
 # One string in the schema (a oneOf of number and id cost ~20 tokens more); validated as either.
 SenderArg = Annotated[
     str, AfterValidator(_phone_or_contact), WithJsonSchema({"type": "string", "description": "Phone or contact id"})
