@@ -14,6 +14,7 @@ the untrusted-content note, and summaries quote it. `is_opt_out` is the one opt-
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -60,12 +61,19 @@ _INSTRUCTION_PATTERNS = (
     r"\b(?:do not|don't|never)\s+(?:tell|inform|mention|show)\b.{0,20}\b(?:user|owner|human|person)\b",
     r"\b(?:call|use|run)\s+the\s+(?:tool|function)\b",
 )
-_INSTRUCTIONS = re.compile("|".join(f"(?:{p})" for p in _INSTRUCTION_PATTERNS), re.IGNORECASE | re.DOTALL)
 # Files that run code or hide other files; `.com` is left out, it names domains far more often.
-_RISKY_FILE = re.compile(
-    r"[\w\-]+\.(?:exe|scr|bat|cmd|msi|apk|jar|js|vbs|ps1|dll|lnk|hta|iso|img|zip|rar|7z|tar|gz|tgz|cab)\b",
-    re.IGNORECASE,
-)
+_RISKY_FILE_PATTERN = r"[\w\-]+\.(?:exe|scr|bat|cmd|msi|apk|jar|js|vbs|ps1|dll|lnk|hta|iso|img|zip|rar|7z|tar|gz|tgz|cab)\b"
+
+
+# Compiled by the first inbound message scanned, not at start-up (the instructions pattern alone is ~1.5 ms).
+@functools.cache
+def _instructions() -> re.Pattern[str]:
+    return re.compile("|".join(f"(?:{p})" for p in _INSTRUCTION_PATTERNS), re.IGNORECASE | re.DOTALL)
+
+
+@functools.cache
+def _risky_file() -> re.Pattern[str]:
+    return re.compile(_RISKY_FILE_PATTERN, re.IGNORECASE)
 
 # Opt-out words in English, French, Portuguese and Spanish, accents folded. A strong word opts out in a
 # short message ("stop please", "desabonner svp"); a weak one only alone ("cancelar" alone, never
@@ -103,7 +111,7 @@ def content_flags(body: str | None, media_url: str | None, domains: Sequence[str
     raw = unicodedata.normalize("NFC", body or "")  # composed accents are not hidden characters
     text = clean_text(raw)
     flags: list[str] = []
-    if _INSTRUCTIONS.search(text):
+    if _instructions().search(text):
         flags.append(INSTRUCTIONS)
     if clean_text(raw, len(raw)) != raw:  # characters a person cannot see were removed
         flags.append(f"{HIDDEN}: invisible or direction-changing characters removed")
@@ -113,7 +121,7 @@ def content_flags(body: str | None, media_url: str | None, domains: Sequence[str
         domain = imitated(host, domains) if host else None
         if domain and not any(f.startswith(f"{LOOKALIKE}: {host} ") for f in flags):
             flags.append(f"{LOOKALIKE}: {host} imitates {domain}")
-    files = [m.group(0) for m in _RISKY_FILE.finditer(" ".join(filter(None, (text, media_url))))]
+    files = [m.group(0) for m in _risky_file().finditer(" ".join(filter(None, (text, media_url))))]
     if files:
         flags.append(f"{ATTACHMENT}: {', '.join(dict.fromkeys(files))}")
     if is_opt_out(text):
