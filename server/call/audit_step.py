@@ -30,6 +30,7 @@ import anyio
 from ..core.errors import MsgFlashError
 from ..registry import ToolSpec
 from ..runtime import Runtime
+from .principal import Caller
 
 log = logging.getLogger("msgflash_mcp.audit")
 
@@ -43,6 +44,8 @@ class RoundRecord:
 
     spec: ToolSpec
     principal: str
+    client: str | None = None  # for forensics, never identity (server/call/principal.py `Caller`)
+    scopes: tuple[str, ...] | None = None  # a signed-in person's granted scopes
     args: Mapping[str, Any] | None = None  # the tool's own validated arguments; None until the call is bound
     workspace: str | None = None
     role: str | None = None  # a signed-in person's role in `workspace` ("none": refused for having none)
@@ -91,9 +94,9 @@ def _outcome_of(record: RoundRecord, exc: BaseException) -> str:
 
 
 @asynccontextmanager
-async def audited_round(runtime: Runtime, spec: ToolSpec, principal: str) -> AsyncGenerator[RoundRecord]:
+async def audited_round(runtime: Runtime, spec: ToolSpec, caller: Caller) -> AsyncGenerator[RoundRecord]:
     """The one audit point of a round: yields its record, writes it once when the round ends."""
-    record = RoundRecord(spec=spec, principal=principal)
+    record = RoundRecord(spec=spec, principal=caller.principal, client=caller.client, scopes=caller.scopes)
     reset = _current.set(record)
     try:
         yield record
@@ -120,6 +123,8 @@ async def _write(runtime: Runtime, record: RoundRecord) -> None:
             api_id=record.api_id,
             principal=record.principal,
             role=record.role,
+            client=record.client,
+            scopes=record.scopes,
         )
     except Exception as exc:  # the audit is a record of the action, never a reason to misreport it
         log.error("audit record for %s failed: %s", record.spec.name,
