@@ -28,6 +28,7 @@ from typing import Any
 import anyio
 
 from ..core.errors import MsgFlashError
+from ..observability import annotate
 from ..registry import ToolSpec
 from ..runtime import Runtime
 from .principal import Caller
@@ -105,6 +106,9 @@ async def audited_round(runtime: Runtime, spec: ToolSpec, caller: Caller) -> Asy
         raise
     finally:
         _current.reset(reset)
+        # The same facts on the SDK's span of this tools/call, when traces are exported (server/observability.py).
+        annotate(principal=record.principal, tool=spec.name, workspace=record.workspace, role=record.role,
+                 confirmation=record.confirmation, outcome=record.outcome)
         if record.args is not None and not record.asking:
             with anyio.CancelScope(shield=True), anyio.move_on_after(WRITE_TIMEOUT):
                 await _write(runtime, record)

@@ -20,6 +20,7 @@ from ..clock import Clock
 from ..core.settings import ConfirmMode, Settings
 from ..install_key import principal_key, warn_if_replicas_cannot_agree
 from ..logs import third_party_level
+from ..observability import tracing
 from ..redact import Scrubber, install_log_scrubbing
 from .session_cap import SessionCap
 
@@ -129,6 +130,11 @@ def serve_mcp(settings: Settings, *, transport: str, host: str, port: int) -> No
     install_log_scrubbing(Scrubber(settings.secrets()))
     announce(settings, settings.use_sandbox)
     warn_if_replicas_cannot_agree(settings)
+    with tracing():  # OTLP export when OTEL_* asks for it (server/observability.py), flushed when serving ends
+        _serve(settings, transport=transport, host=host, port=port)
+
+
+def _serve(settings: Settings, *, transport: str, host: str, port: int) -> None:
     if transport == "stdio":
         server = build_server(settings)
         server.run("stdio")
