@@ -122,6 +122,19 @@ def oauth_redis_url(redis_url: str) -> str:  # noqa: F811
 
 
 @pytest.fixture
+async def oauth_redis(oauth_redis_url: str) -> AsyncIterator[Any]:
+    """A client of that database (redis.asyncio), for tests of what replicas keep there."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(oauth_redis_url)
+    try:
+        yield client
+    finally:
+        with anyio.move_on_after(5, shield=True):
+            await client.aclose()
+
+
+@pytest.fixture
 def replica_settings() -> dict[str, Any]:
     """More settings of both replicas (a test module overrides this fixture to set its own)."""
     return {}

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import AsyncIterator
+from typing import Any
 
-import anyio
 import pytest
 from msgflash_mcp.server.__main__ import main as cli
 from msgflash_mcp.server.auth.role_store import RedisRoles
@@ -25,15 +24,8 @@ BOB = Person("bob", None)
 
 
 @pytest.fixture
-async def shared(oauth_redis_url: str) -> AsyncIterator[RedisRoles]:
-    import redis.asyncio as aioredis
-
-    client = aioredis.from_url(oauth_redis_url)
-    try:
-        yield RedisRoles(client)
-    finally:
-        with anyio.move_on_after(5, shield=True):
-            await client.aclose()
+def shared(oauth_redis: Any) -> RedisRoles:
+    return RedisRoles(oauth_redis)
 
 
 @pytest.mark.anyio

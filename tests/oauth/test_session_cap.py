@@ -84,24 +84,12 @@ async def test_one_person_with_new_tokens_gets_no_fresh_allowance_and_another_pe
 # ---------------------------------------------------------------- replicas: the count shared through Redis
 
 
-@pytest.fixture
-async def shared_redis(oauth_redis_url: str) -> AsyncIterator[Any]:
-    import redis.asyncio as aioredis
-
-    client = aioredis.from_url(oauth_redis_url)
-    try:
-        yield client
-    finally:
-        with anyio.move_on_after(5, shield=True):
-            await client.aclose()
-
-
-async def test_a_crashed_replicas_sessions_stop_counting_when_they_would_have_been_reaped(shared_redis: Any) -> None:
+async def test_a_crashed_replicas_sessions_stop_counting_when_they_would_have_been_reaped(oauth_redis: Any) -> None:
     """Replica A opens two sessions and dies (nobody closes them): B counts them until the idle timeout has passed
     since their last request, then they no longer count. Time is the shared wall clock, injected."""
     clock = FakeClock()
     idle = 600.0
-    a, b = (RedisSessions(shared_redis, clock=clock.timestamp, idle_timeout=idle) for _ in range(2))
+    a, b = (RedisSessions(oauth_redis, clock=clock.timestamp, idle_timeout=idle) for _ in range(2))
     for session in ("s-1", "s-2"):
         ticket = await a.take("http:alice", LIMIT)
         assert ticket is not None
@@ -122,9 +110,9 @@ async def test_a_crashed_replicas_sessions_stop_counting_when_they_would_have_be
     assert await b.open_sessions("http:bob") == 0
 
 
-async def test_two_replicas_never_both_take_the_last_slot(shared_redis: Any) -> None:
+async def test_two_replicas_never_both_take_the_last_slot(oauth_redis: Any) -> None:
     clock = FakeClock()
-    replicas = [RedisSessions(shared_redis, clock=clock.timestamp, idle_timeout=600) for _ in range(8)]
+    replicas = [RedisSessions(oauth_redis, clock=clock.timestamp, idle_timeout=600) for _ in range(8)]
     taken: list[str | None] = []
 
     async def opening(sessions: RedisSessions) -> None:
