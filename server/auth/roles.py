@@ -3,8 +3,9 @@
 `MSGFLASH_ROLES` (core/settings.py) names who holds which role in each workspace, by the token's subject
 (`sub:<subject>`, what a client-credentials bot is) or by its `email` claim. With `MSGFLASH_REDIS_URL`, the
 operator's runtime grants and revocations (server/auth/role_store.py) override it holder by holder, and every
-replica reads them at each call. No role in a workspace: no access to it, not even a read. The role a tool needs follows the effect it declares (server/registry.py), the same
-declaration its OAuth scope comes from (scopes.py), so a new tool needs no role table:
+replica reads them at each call. No role in a workspace: no access to it, not even a read. The role a tool
+needs follows the effect it declares (server/registry.py), the same declaration its OAuth scope comes from
+(scopes.py), so a new tool needs no role table:
 - READ needs viewer; WRITE and SEND need sender; DELETE and ADMIN (webhooks) need admin.
 
 Static-token, tokenless HTTP, stdio and in-memory callers are not signed-in people: no roles apply to them.
