@@ -6,6 +6,7 @@ A missing Node or `oidc-provider` is a failure, not a skip (run `bash tests/prep
 
 from __future__ import annotations
 
+import signal
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -182,17 +183,27 @@ async def replicas(
                 app = http_app(settings, host="127.0.0.1", port=port, sandbox_app=sandbox_app)
                 stacks.append(Stack(provider, f"http://127.0.0.1:{port}/mcp", app, audit))
                 servers.append(uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning")))
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(servers[0].serve, [sock_a])
-                tg.start_soon(servers[1].serve, [sock_b])
-                try:
-                    with anyio.fail_after(20):
-                        while not all(server.started for server in servers):  # noqa: ASYNC110 (a flag, no event)
-                            await anyio.sleep(0.02)
-                    yield Replicas(stacks[0], stacks[1], oauth_redis_url)
-                finally:
-                    for server in servers:
-                        server.should_exit = True
+            # Each uvicorn server installs its signal handlers over the one before and puts back what it found
+            # when it ends: two ending in the order they started would leave A's handler installed, and
+            # sse-starlette, which finds "the" server through that handler, would end every later SSE stream
+            # of this process. So the handlers are put back here.
+            handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(servers[0].serve, [sock_a])
+                    tg.start_soon(servers[1].serve, [sock_b])
+                    try:
+                        with anyio.fail_after(20):
+                            while not all(server.started for server in servers):  # noqa: ASYNC110 (a flag)
+                                await anyio.sleep(0.02)
+                        yield Replicas(stacks[0], stacks[1], oauth_redis_url)
+                    finally:
+                        for server in servers:
+                            server.should_exit = True
+            finally:
+                for number, handler in handlers.items():
+                    if handler is not None:  # None: not set from Python, nothing to put back
+                        signal.signal(number, handler)
 
 
 @asynccontextmanager
