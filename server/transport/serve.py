@@ -109,8 +109,12 @@ def http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, *
     # Just inside the SDK's authentication (the first of `user_middleware`, when on), where the caller's verified
     # principal is known: a person's new token draws on the same allowance. Before the scope gate, so a refused
     # opening request costs no session and no body read.
+    def timestamp() -> float:
+        return runtime.clock.timestamp()  # replicas sharing a Redis count sessions on the time they share
+
     app.user_middleware.append(Middleware(
-        SessionCap, limit=settings.max_sessions_per_client, key=principal_key(settings), clock=monotonic
+        SessionCap, limit=settings.max_sessions_per_client, key=principal_key(settings), clock=monotonic,
+        redis=runtime.redis, wall_clock=timestamp,
     ))
     if settings.oauth_issuer is not None:
         gate(app, settings, selected_specs(server.runtime.settings))
