@@ -1,4 +1,4 @@
-"""Command line: `msgflash-mcp` (the MCP server), `sandbox`, `demo`, `doctor`.
+"""Command line: `msgflash-mcp` (the MCP server), `sandbox`, `demo`, `doctor`, `roles`.
 
 On stdio, stdout is the protocol: everything human-readable goes to stderr.
 """
@@ -37,6 +37,16 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
                          help="when a campaign's recipients are resolved (default: MSGFLASH_SANDBOX_RESOLUTION, else start)")
     sub.add_parser("demo", help="a scripted session on the sandbox through a real MCP client")
     sub.add_parser("doctor", help="check configuration and connectivity (never prints keys)")
+    roles = sub.add_parser("roles", help="grant, revoke or list signed-in people's roles at runtime (Redis)")
+    action = roles.add_subparsers(dest="roles_action", required=True)
+    grant = action.add_parser("grant", help="give a person or bot a role in a workspace")
+    revoke = action.add_parser("revoke", help="take a person's or bot's role in a workspace away")
+    listing = action.add_parser("list", help="the effective roles: MSGFLASH_ROLES with the runtime entries over it")
+    for each in (grant, revoke):
+        each.add_argument("workspace")
+        each.add_argument("holder", help="sub:<subject> or an email address")
+    grant.add_argument("role", choices=["viewer", "sender", "admin"])
+    listing.add_argument("workspace", nargs="?")
     return parser.parse_args(argv)
 
 
@@ -69,6 +79,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .doctor import run_doctor
 
         return run_doctor()
+    if args.command == "roles":
+        from .auth.roles_cli import run_roles
+
+        try:
+            settings = load_settings()
+        except ConfigError as exc:
+            return _fail(str(exc))
+        return run_roles(settings, args.roles_action, args.workspace, getattr(args, "holder", None),
+                         getattr(args, "role", None))
     try:
         settings = load_settings(
             sandbox=args.sandbox,

@@ -113,13 +113,15 @@ class AuditLog:
         api_id: str | None = None,
         principal: str = "local",
         role: str | None = None,
+        client: str | None = None,
+        scopes: Collection[str] | None = None,
     ) -> None:
         if self._path is None:
             return
         # Recording happens after the request left: whatever fails here (an odd value, a full disk)
         # is logged and swallowed, so a done request is never reported as an error.
         try:
-            entry = {
+            entry: dict[str, Any] = {
                 "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 "tool": tool,
                 "workspace": workspace,
@@ -131,6 +133,11 @@ class AuditLog:
             }
             if role is not None:  # signed-in people only (server/auth/roles.py): "none" when they had no role
                 entry["role"] = role
+            # Callers over HTTP with a token (server/call/principal.py `Caller`); stdio lines stay as they were.
+            if client is not None:  # OAuth client_id, or a static token's keyed hash: forensics, never identity
+                entry["client"] = client
+            if scopes is not None:  # resource-server mode: what the token granted, sorted
+                entry["scopes"] = sorted(scopes)
             line = dumps(entry) + "\n"
             async with self._lock:
                 await anyio.to_thread.run_sync(self._append, line)

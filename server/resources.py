@@ -94,10 +94,11 @@ async def workspaces_resource() -> str:
     workspaces = connection.runtime.workspaces
     active = await workspaces.active_name(principal_of(None, connection))
     person = roles.signed_in(connection.runtime.settings)  # a signed-in person sees only their workspaces
+    table = roles.table(connection.runtime)
     rows = [
         {"name": name, "kind": workspaces.get(name).kind, "active": name == active}
         for name in workspaces.names
-        if person is None or roles.role_in(connection.runtime.settings, person, name) is not None
+        if person is None or await table.role_in(person, name) is not None
     ]
     return json.dumps({"sandbox": workspaces.sandbox, "workspaces": rows}, indent=2)
 

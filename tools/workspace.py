@@ -25,7 +25,7 @@ async def list_workspaces(call: CallContext, args: NoArgs) -> Reply:
     rows: list[dict[str, object]] = []
     for name in workspaces.names:
         # A signed-in person sees only the workspaces they hold a role in, and that role (server/auth/roles.py).
-        role = roles.role_in(call.settings, person, name) if person is not None else None
+        role = await call.roles.role_in(person, name) if person is not None else None
         if person is not None and role is None:
             continue
         rows.append({
@@ -58,7 +58,7 @@ async def switch_workspace(call: CallContext, args: SwitchInput) -> Reply:
     workspace, pass that tool's `workspace` argument instead."""
     workspace, workspaces = args.workspace, call.workspaces
     person = roles.signed_in(call.settings)
-    if person is not None and roles.role_in(call.settings, person, workspaces.get(workspace).name) is None:
+    if person is not None and await call.roles.role_in(person, workspaces.get(workspace).name) is None:
         raise WorkspaceError(
             f"not switched: you have no role in workspace {workspaces.get(workspace).name}, so you cannot act in it; "
             "list_workspaces shows the workspaces you have a role in"

@@ -4,6 +4,10 @@ A token signed with a key id the cache does not know triggers one refetch, so a 
 authorization server is picked up on the first token signed with the new key. Unknown ids cannot make
 the server hammer the authorization server: at most one refetch per `min_refresh` seconds, and concurrent
 requests share it. Cached keys are refetched after `max_age` seconds so a withdrawn key stops verifying.
+
+Each key is also kept parsed (`verifying_key`), per key id and algorithm: parsing a JWK into a public key
+(PyJWK) cost most of a verification. The parsed key is tied to the very JWK it came from, so a refetch,
+which brings new JWK objects, retires it: a rotated or withdrawn key is never verified with from the cache.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 
 import anyio
 import httpx2
+import jwt
 
 from ..clock import Clock
 from ..wire import json_list, json_object
@@ -39,6 +44,8 @@ class KeySet:
         self._timeout = timeout
         self._transport = transport
         self._keys: dict[str, dict[str, Any]] = {}  # public JWKs by key id
+        # (key id, algorithm) -> (the JWK it was parsed from, the parsed key); emptied by each fetch
+        self._parsed: dict[tuple[str, str], tuple[dict[str, Any], jwt.PyJWK]] = {}
         self._fetched: float | None = None  # monotonic time of the last fetch attempt
         self._lock = anyio.Lock()
 
@@ -51,6 +58,16 @@ class KeySet:
             if wanted and (self._fetched is None or self._stale(MIN_REFRESH)):
                 await self._refresh()
         return self._keys.get(kid)
+
+    def verifying_key(self, kid: str, jwk: dict[str, Any], algorithm: str) -> jwt.PyJWK:
+        """`jwk` (what `key(kid)` returned) parsed for `algorithm`, parsed once per fetch of the set. Raises
+        PyJWTError when the key cannot verify that algorithm (an RSA key and an ES256 token...): not cached."""
+        cached = self._parsed.get((kid, algorithm))
+        if cached is not None and cached[0] is jwk:
+            return cached[1]
+        parsed = jwt.PyJWK.from_dict(jwk, algorithm=algorithm)
+        self._parsed[(kid, algorithm)] = (jwk, parsed)
+        return parsed
 
     def _stale(self, seconds: float) -> bool:
         return self._fetched is not None and self._clock().monotonic() - self._fetched >= seconds
@@ -68,6 +85,7 @@ class KeySet:
             log.warning("msgflash-mcp: could not refresh the signing keys of %s: %s", self._issuer, type(exc).__name__)
             return
         self._keys = parse_keys(body)
+        self._parsed = {}
 
 
 def parse_keys(body: Any) -> dict[str, dict[str, Any]]:

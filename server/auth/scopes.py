@@ -24,6 +24,10 @@ BASELINE = needed(Effect.READ)
 ALL = tuple(needed(effect) for effect in Effect)
 
 
+class ScopeRefused(ToolError):
+    """The token lacks the tool's scope (a ToolError: the model reads why; the audit records `denied: scope`)."""
+
+
 def missing(spec: ToolSpec, granted: list[str]) -> str | None:
     scope = needed(spec.effect)
     return None if scope in granted else scope
@@ -39,7 +43,7 @@ def require(spec: ToolSpec, settings: Settings) -> None:
         return
     scope = missing(spec, token.scopes)
     if scope is not None:
-        raise ToolError(
+        raise ScopeRefused(
             f"{spec.name} needs the OAuth scope {scope}, which this sign-in did not grant; nothing was done. "
             f"Sign in again granting {scope} (clients step up when the server answers 403 insufficient_scope)."
         )

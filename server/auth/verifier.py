@@ -16,6 +16,8 @@ never the token.
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -24,7 +26,7 @@ import jwt
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 
 from ..clock import Clock
-from ..wire import json_list
+from ..wire import json_list, json_object
 from .jwks import KeySet
 
 log = logging.getLogger("msgflash_mcp.auth")
@@ -53,10 +55,7 @@ class JwtVerifier(TokenVerifier):
             return None
 
     async def _verify(self, token: str) -> AccessToken:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.InvalidTokenError:
-            raise Refused("not a JWT") from None
+        header = header_of(token)
         algorithm, kid = header.get("alg"), header.get("kid")
         if algorithm not in ALGORITHMS:
             raise Refused(f"algorithm {algorithm!r} is not accepted")
@@ -69,7 +68,7 @@ class JwtVerifier(TokenVerifier):
         if declared is not None and declared != algorithm:
             raise Refused(f"key {kid!r} is for {declared}, the token says {algorithm}")
         try:
-            key = jwt.PyJWK.from_dict(jwk, algorithm=algorithm)  # refuses a key of another type (RSA vs EC...)
+            key = self._keys.verifying_key(kid, jwk, algorithm)  # refuses a key of another type (RSA vs EC...)
         except jwt.PyJWTError as exc:
             raise Refused(f"key {kid!r} cannot verify {algorithm}: {type(exc).__name__}") from None
         try:
@@ -120,6 +119,20 @@ class JwtVerifier(TokenVerifier):
         if nbf is not None and (not isinstance(nbf, int | float) or now < nbf - LEEWAY):
             raise Refused("not valid yet")
         return int(exp)
+
+
+def header_of(token: str) -> dict[str, Any]:
+    """The JWS header, read only to choose the key: `jwt.decode` then checks the whole token, this header
+    included (the signature covers it). Not `jwt.get_unverified_header`, which checks every segment's
+    characters one by one, as `decode` does again: reading the header alone halves that cost."""
+    segment = token.split(".", 1)[0]
+    try:
+        header = json_object(json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))))
+    except (ValueError, UnicodeDecodeError):
+        header = None
+    if header is None or token.count(".") != 2:
+        raise Refused("not a JWT")
+    return header
 
 
 def scopes_of(claims: dict[str, Any]) -> list[str]:

@@ -28,8 +28,10 @@ from typing import Any
 import anyio
 
 from ..core.errors import MsgFlashError
+from ..observability import annotate
 from ..registry import ToolSpec
 from ..runtime import Runtime
+from .principal import Caller
 
 log = logging.getLogger("msgflash_mcp.audit")
 
@@ -43,6 +45,8 @@ class RoundRecord:
 
     spec: ToolSpec
     principal: str
+    client: str | None = None  # for forensics, never identity (server/call/principal.py `Caller`)
+    scopes: tuple[str, ...] | None = None  # a signed-in person's granted scopes
     args: Mapping[str, Any] | None = None  # the tool's own validated arguments; None until the call is bound
     workspace: str | None = None
     role: str | None = None  # a signed-in person's role in `workspace` ("none": refused for having none)
@@ -91,9 +95,9 @@ def _outcome_of(record: RoundRecord, exc: BaseException) -> str:
 
 
 @asynccontextmanager
-async def audited_round(runtime: Runtime, spec: ToolSpec, principal: str) -> AsyncGenerator[RoundRecord]:
+async def audited_round(runtime: Runtime, spec: ToolSpec, caller: Caller) -> AsyncGenerator[RoundRecord]:
     """The one audit point of a round: yields its record, writes it once when the round ends."""
-    record = RoundRecord(spec=spec, principal=principal)
+    record = RoundRecord(spec=spec, principal=caller.principal, client=caller.client, scopes=caller.scopes)
     reset = _current.set(record)
     try:
         yield record
@@ -102,6 +106,9 @@ async def audited_round(runtime: Runtime, spec: ToolSpec, principal: str) -> Asy
         raise
     finally:
         _current.reset(reset)
+        # The same facts on the SDK's span of this tools/call, when traces are exported (server/observability.py).
+        annotate(principal=record.principal, tool=spec.name, workspace=record.workspace, role=record.role,
+                 confirmation=record.confirmation, outcome=record.outcome)
         if record.args is not None and not record.asking:
             with anyio.CancelScope(shield=True), anyio.move_on_after(WRITE_TIMEOUT):
                 await _write(runtime, record)
@@ -120,6 +127,8 @@ async def _write(runtime: Runtime, record: RoundRecord) -> None:
             api_id=record.api_id,
             principal=record.principal,
             role=record.role,
+            client=record.client,
+            scopes=record.scopes,
         )
     except Exception as exc:  # the audit is a record of the action, never a reason to misreport it
         log.error("audit record for %s failed: %s", record.spec.name,

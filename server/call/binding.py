@@ -25,6 +25,7 @@ from mcp.server.mcpserver import Context, Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 
 from ..auth.roles import RoleRefused
+from ..auth.scopes import ScopeRefused
 from ..core.errors import MsgFlashError
 from ..guard import ConfirmForm, Decision, can_elicit_form
 from ..guard.confirm import Presented, answer_key, question_key, round_key, with_reference
@@ -105,6 +106,9 @@ async def bind(ctx: Context, args: ToolInput) -> Bound:
             record.workspace = refused.workspace
             record.role = refused.have.value if refused.have is not None else "none"
             record.failing = "denied: role"
+            raise
+        except ScopeRefused:  # audited as refused by scope, before any workspace was resolved
+            record.failing = "denied: scope"
             raise
         record.workspace = call.workspace_name
         record.role = call.role.value if call.role is not None else None

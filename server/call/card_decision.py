@@ -23,9 +23,10 @@ from ..guard.confirm import Presented
 from ..registry import ToolSpec
 from .audit_step import audited_round
 from .binding import binding_args, own_args, requested_workspace
-from .context import connection_of, principal_of
+from .context import connection_of
 from .outcome import not_acted
 from .pipeline import build_tool
+from .principal import Caller, caller_of
 from .validation import readable_validation_error
 
 
@@ -33,7 +34,7 @@ from .validation import readable_validation_error
 class CardCall:
     """The call a card stands for, as the guard binds it."""
 
-    principal: str
+    caller: Caller
     own: dict[str, Any]  # the tool's own arguments, validated (what the audit records)
     binding: dict[str, Any]  # what the token is bound to besides the plan
 
@@ -47,7 +48,7 @@ def card_call(ctx: Context, spec: ToolSpec, arguments: dict[str, Any]) -> CardCa
         raise ToolError(readable_validation_error(spec.name, exc, tool.parameters)) from None
     own = own_args(spec, args)  # pyright: ignore[reportArgumentType]  # the built tool's model is a ToolInput
     return CardCall(
-        principal_of(ctx, connection_of(ctx)),
+        caller_of(ctx, connection_of(ctx)),
         own,
         binding_args(own, requested_workspace(args)),  # pyright: ignore[reportArgumentType]
     )
@@ -57,7 +58,7 @@ async def check_card_token(ctx: Context, spec: ToolSpec, arguments: dict[str, An
     """The card's token for this call: `Presented` (usable), a replay Decision (already used), or the guard's
     refusal (StaleToken when it is gone, a ToolError when it belongs to another call or caller)."""
     call = card_call(ctx, spec, arguments)
-    return await connection_of(ctx).runtime.guard.check_token(spec, token, call.binding, call.principal)
+    return await connection_of(ctx).runtime.guard.check_token(spec, token, call.binding, call.caller.principal)
 
 
 async def cancel_card(ctx: Context, spec: ToolSpec, arguments: dict[str, Any], token: str) -> ToolOutput:
@@ -65,8 +66,8 @@ async def cancel_card(ctx: Context, spec: ToolSpec, arguments: dict[str, Any], t
     runtime = connection_of(ctx).runtime
     call = card_call(ctx, spec, arguments)
     guard = runtime.guard
-    cancelled = await guard.cancel(spec, token, call.binding, call.principal)  # refusals: no audit line
-    async with audited_round(runtime, spec, call.principal) as record:
+    cancelled = await guard.cancel(spec, token, call.binding, call.caller.principal)  # refusals: no audit line
+    async with audited_round(runtime, spec, call.caller) as record:
         record.bound(call.own, "card")
         if isinstance(cancelled, Decision):  # already used (approved, or cancelled before): that answer stands
             output = not_acted(spec, cancelled, None)

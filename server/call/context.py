@@ -54,6 +54,7 @@ class CallContext:
     workspaces: Workspaces  # the server's table (the workspace tools list and switch it)
     campaigns: CampaignRecord  # the campaigns created through this server (server/campaign_record.py)
     opt_outs: OptOutStore  # the numbers each workspace must not message (server/opt_outs.py)
+    roles: roles.RoleTable  # who holds which role (signed-in people: server/auth/roles.py)
     progress: Progress | None = None  # the caller's progress callback (None: nobody listens)
     plan: Plan | None = None  # a write's body: the plan the guard let through; None before and for reads
     role: Role | None = None  # the signed-in caller's role in `workspace` (None: no roles apply)
@@ -135,7 +136,8 @@ async def bind_route(
     is the one its own route carries. Resources, completions and doctor bind here, tool calls through `bind_call`."""
     api = await _bind_api(connection, route, requested, principal or principal_of(None, connection))
     if api.workspace is not None:  # the workspace whose key it carries: a signed-in reader needs viewer there
-        roles.require_viewer(connection.runtime.settings, api.workspace.name)
+        runtime = connection.runtime
+        await roles.require_viewer(runtime.settings, roles.table(runtime), api.workspace.name)
     return api
 
 
@@ -160,9 +162,10 @@ async def bind_call(
     runtime = connection.runtime
     scopes.require(spec, runtime.settings)
     api = await _bind_api(connection, spec.route, requested, principal)
-    role = roles.require(spec, runtime.settings, api.workspace.name if api.workspace else None)
+    table = roles.table(runtime)
+    role = await roles.require(spec, runtime.settings, table, api.workspace.name if api.workspace else None)
     return CallContext(
         spec=spec, principal=principal, workspace=api.workspace, api=api, now=runtime.clock.now(), clock=runtime.clock,
-        settings=runtime.settings, role=role,
+        settings=runtime.settings, roles=table, role=role,
         workspaces=runtime.workspaces, campaigns=runtime.campaigns, opt_outs=runtime.opt_outs, progress=progress,
     )

@@ -29,6 +29,7 @@ from ..guard import ConfirmForm, Decision, can_elicit_form, digest
 from ..guard.confirm import round_key
 from ..guard.plan import Plan, changes
 from ..guard.write_lock import WriteBusy
+from ..observability import annotate
 from ..registry import ToolInput, ToolSpec
 from ..runtime import Runtime
 from .audit_step import current_round
@@ -60,6 +61,8 @@ async def run_read(spec: ToolSpec, ctx: Context, args: ToolInput) -> CallToolRes
         call = await bind_call(
             connection, spec, requested_workspace(args), principal_of(ctx, connection), ctx.report_progress
         )
+        annotate(principal=call.principal, tool=spec.name, workspace=call.workspace_name,
+                 role=call.role.value if call.role is not None else None)
         reply = await spec.fn(call, args)
     except MsgFlashError as exc:
         raise api_failure(exc, runtime.scrubber) from None

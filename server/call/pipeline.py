@@ -31,6 +31,7 @@ from .binding import Bound, bind, confirm
 from .compaction import compact_schema
 from .context import bind_route, connection_of, principal_of
 from .execution import run_mutating, run_read
+from .principal import caller_of
 from .published import schemas
 from .validation import ReadableArgumentsTool
 
@@ -99,7 +100,7 @@ class AuditedTool(ReadableArgumentsTool):
         spec = cast(type[ToolInput], self.fn_metadata.arg_model).tool_spec  # set by `arguments_model`
         assert spec is not None
         connection = connection_of(context)
-        async with audited_round(connection.runtime, spec, principal_of(context, connection)) as record:
+        async with audited_round(connection.runtime, spec, caller_of(context, connection)) as record:
             result = await super().run(arguments, context, convert_result)
             record.asking = isinstance(result, InputRequiredResult)  # a question: the answering round records
             return result

@@ -22,6 +22,9 @@
   workspace for it (it would be every such client's): they pass `workspace` on each call, or the
   operator sets `MSGFLASH_HTTP_TOKEN`. Confirmation tokens stay unguessable bearer capabilities.
 - **stdio and in-memory**: the connection (one client per process or per in-memory client).
+
+Beside the principal, `caller_of` names the client and, for a signed-in person, the token's scopes, for the audit
+only (server/call/audit_step.py): a client is never identity (Claude registers one per connection).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mcp.server.auth.middleware.auth_context import get_access_token
@@ -70,6 +74,16 @@ def verified_principal(token: AccessToken, key: bytes) -> str:
     return HTTP_PREFIX + (token.subject or token.client_id)
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, as one round resolves it once: the principal (identity), and for the audit only the client
+    the verified token names and, in resource-server mode, the scopes it granted (sorted)."""
+
+    principal: str
+    client: str | None = None  # OAuth `client_id`, or a static token's keyed hash; None without a token
+    scopes: tuple[str, ...] | None = None  # resource-server mode only: a static token grants no scopes
+
+
 def is_http(ctx: Context | None) -> bool:
     """True when this request came over Streamable HTTP (the transport attached its HTTP request)."""
     return ctx is not None and getattr(ctx.request_context, "request", None) is not None
@@ -77,9 +91,20 @@ def is_http(ctx: Context | None) -> bool:
 
 def principal_of(ctx: Context | None, connection: Connection) -> str:
     """The principal of the current request (see the module docstring for the rules)."""
+    return caller_of(ctx, connection).principal
+
+
+def caller_of(ctx: Context | None, connection: Connection) -> Caller:
+    """The current request's caller: its principal (the module docstring's rules), client and scopes."""
     token = get_access_token()
     if token is not None:
-        return verified_principal(token, connection.runtime.principal_key)
+        signed_in = connection.runtime.settings.oauth_issuer is not None
+        return Caller(verified_principal(token, connection.runtime.principal_key), client=token.client_id,
+                      scopes=tuple(sorted(token.scopes)) if signed_in else None)
+    return Caller(_tokenless_principal(ctx, connection))
+
+
+def _tokenless_principal(ctx: Context | None, connection: Connection) -> str:
     if is_http(ctx):
         assert ctx is not None
 

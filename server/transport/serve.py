@@ -20,6 +20,7 @@ from ..clock import Clock
 from ..core.settings import ConfirmMode, Settings
 from ..install_key import principal_key, warn_if_replicas_cannot_agree
 from ..logs import third_party_level
+from ..observability import tracing
 from ..redact import Scrubber, install_log_scrubbing
 from .session_cap import SessionCap
 
@@ -108,8 +109,12 @@ def http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, *
     # Just inside the SDK's authentication (the first of `user_middleware`, when on), where the caller's verified
     # principal is known: a person's new token draws on the same allowance. Before the scope gate, so a refused
     # opening request costs no session and no body read.
+    def timestamp() -> float:
+        return runtime.clock.timestamp()  # replicas sharing a Redis count sessions on the time they share
+
     app.user_middleware.append(Middleware(
-        SessionCap, limit=settings.max_sessions_per_client, key=principal_key(settings), clock=monotonic
+        SessionCap, limit=settings.max_sessions_per_client, key=principal_key(settings), clock=monotonic,
+        redis=runtime.redis, wall_clock=timestamp,
     ))
     if settings.oauth_issuer is not None:
         gate(app, settings, selected_specs(server.runtime.settings))
@@ -129,6 +134,11 @@ def serve_mcp(settings: Settings, *, transport: str, host: str, port: int) -> No
     install_log_scrubbing(Scrubber(settings.secrets()))
     announce(settings, settings.use_sandbox)
     warn_if_replicas_cannot_agree(settings)
+    with tracing():  # OTLP export when OTEL_* asks for it (server/observability.py), flushed when serving ends
+        _serve(settings, transport=transport, host=host, port=port)
+
+
+def _serve(settings: Settings, *, transport: str, host: str, port: int) -> None:
     if transport == "stdio":
         server = build_server(settings)
         server.run("stdio")

@@ -15,14 +15,23 @@ clients apart). Sessions are seen from the outside, through public behaviour onl
 without a session id that is answered with an `Mcp-Session-Id` opened one; a DELETE answered 2xx, or a 404
 for that id, closed it; one without a request for the SDK's idle timeout has been reaped. 2026-07-28
 requests open no session and pass.
+
+One process counts in memory. Replicas sharing a Redis (`MSGFLASH_REDIS_URL`) count in it (`RedisSessions`), so
+a person's sessions on every replica draw on one allowance: a sorted set per caller of session id -> last request
+(wall-clock seconds, the one time replicas share), trimmed to the idle timeout at each opening, so the sessions
+of a replica that crashed stop counting when the SDK would have reaped them. An opening request in flight holds
+a ticket in the set that expires after `OPENING_GRACE`, so a replica dying mid-handshake leaks no slot for long.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+import anyio
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import principal_components
 from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
@@ -32,6 +41,66 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..call.principal import verified_principal
+
+KEY_PREFIX = "msgflash:sessions:"
+REDIS_TIMEOUT = 5.0  # seconds the bookkeeping after a response may take (shielded: it runs even when cancelled)
+OPENING_GRACE = 60.0  # seconds an opening request's ticket holds a slot (an initialize answers far sooner)
+
+# Trim the idle, then take a slot if one is free: atomic, so two replicas cannot both take the last one.
+_RESERVE = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[1])
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return 1
+"""
+
+
+class RedisSessions:
+    """The sessions of every caller, in the Redis replicas share (the runtime's client: server/runtime.py)."""
+
+    def __init__(self, redis: Any, *, clock: Callable[[], float], idle_timeout: float,
+                 prefix: str = KEY_PREFIX) -> None:
+        """`clock`: wall-clock seconds (server/clock.py `Clock.timestamp`), the same on every replica."""
+        self._redis = redis
+        self._clock = clock
+        self._idle = idle_timeout
+        self._prefix = prefix
+        self._ttl = int(idle_timeout + OPENING_GRACE) + 1  # a caller's whole set goes once it is all idle
+
+    async def open_sessions(self, caller: str) -> int:
+        horizon = self._clock() - self._idle
+        return int(await self._redis.zcount(self._prefix + caller, horizon, "+inf"))
+
+    async def take(self, caller: str, limit: int) -> str | None:
+        """A ticket holding one slot of `caller`'s allowance until `opened`, or None when all `limit` are taken."""
+        now = self._clock()
+        ticket = "opening:" + secrets.token_hex(8)
+        # The ticket's "last request" is back-dated so it falls out of the idle window OPENING_GRACE from now.
+        score = now - self._idle + OPENING_GRACE
+        taken = await self._redis.eval(_RESERVE, 1, self._prefix + caller, now - self._idle, limit, score, ticket,
+                                       self._ttl)
+        return ticket if int(taken) else None
+
+    async def opened(self, caller: str, ticket: str, session_id: str | None) -> None:
+        """The opening request was answered: its ticket becomes the session it opened, if it opened one."""
+        key = self._prefix + caller
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(key, ticket)
+            if session_id is not None:
+                pipe.zadd(key, {session_id: self._clock()})
+            pipe.expire(key, self._ttl)
+            await pipe.execute()
+
+    async def seen(self, caller: str, session_id: str) -> None:
+        key = self._prefix + caller
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zadd(key, {session_id: self._clock()}, xx=True)  # only a session this caller opened
+            pipe.expire(key, self._ttl)
+            await pipe.execute()
+
+    async def closed(self, caller: str, session_id: str) -> None:
+        await self._redis.zrem(self._prefix + caller, session_id)
 
 
 @dataclass
@@ -52,15 +121,22 @@ class SessionCap:
         key: bytes,
         clock: Callable[[], float],
         idle_timeout: float = DEFAULT_SESSION_IDLE_TIMEOUT,
+        redis: Any = None,
+        wall_clock: Callable[[], float] | None = None,
     ) -> None:
         """`key`: the install's principal key; `clock`: monotonic seconds, the runtime's (server/clock.py
-        `Clock.monotonic`), read on each request."""
+        `Clock.monotonic`), read on each request. `redis`: the runtime's client when replicas share one, with
+        `wall_clock` (`Clock.timestamp`) for the times they share; None: this process counts alone."""
         self.app = app
         self._limit = limit
         self._key = key
         self._idle = idle_timeout
         self._clock = clock
         self._clients: dict[str, _Client] = {}
+        self._shared = None
+        if redis is not None:
+            assert wall_clock is not None, "replicas count sessions on the wall clock"
+            self._shared = RedisSessions(redis, clock=wall_clock, idle_timeout=idle_timeout)
 
     def open_sessions(self, client: str) -> int:
         entry = self._clients.get(client)
@@ -89,9 +165,12 @@ class SessionCap:
             await self.app(scope, receive, send)  # refused by authentication, or the 2026-07-28 era: no session
             return
         name, kind = caller
+        session_id = headers.get(MCP_SESSION_ID_HEADER.lower())
+        if self._shared is not None:
+            await self._counted_in_redis(self._shared, name, kind, session_id, scope, receive, send)
+            return
         client = self._clients.setdefault(name, _Client())
         self._forget_idle(client)
-        session_id = headers.get(MCP_SESSION_ID_HEADER.lower())
         if session_id is not None:
             await self._in_session(client, session_id, scope, receive, send)
         elif scope["method"] == "POST":
@@ -137,6 +216,44 @@ class SessionCap:
                 client.sessions.pop(session_id, None)
             elif session_id in client.sessions:
                 client.sessions[session_id] = self._clock()  # a long stream ending is activity too
+
+    async def _counted_in_redis(self, shared: RedisSessions, name: str, kind: str, session_id: str | None,
+                                scope: Scope, receive: Receive, send: Send) -> None:
+        """The same accounting as in memory, in the replicas' shared Redis."""
+        status: list[int] = []
+        opened: list[str] = []
+
+        async def watch(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(int(message["status"]))
+                for key, value in message.get("headers", []):
+                    if key.decode("latin-1").lower() == MCP_SESSION_ID_HEADER.lower():
+                        opened.append(value.decode("latin-1"))
+            await send(message)
+
+        if session_id is None and scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        if session_id is None:
+            ticket = await shared.take(name, self._limit)
+            if ticket is None:
+                await _refuse(send, kind, self._limit, self._idle)
+                return
+            try:
+                await self.app(scope, receive, watch)
+            finally:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(REDIS_TIMEOUT):
+                    await shared.opened(name, ticket, opened[0] if opened else None)
+            return
+        await shared.seen(name, session_id)
+        try:
+            await self.app(scope, receive, watch)
+        finally:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(REDIS_TIMEOUT):
+                if status and (status[0] == 404 or (scope["method"] == "DELETE" and 200 <= status[0] < 300)):
+                    await shared.closed(name, session_id)
+                else:
+                    await shared.seen(name, session_id)  # a long stream ending is activity too
 
     def _forget_idle(self, client: _Client) -> None:
         horizon = self._clock() - self._idle

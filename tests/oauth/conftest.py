@@ -6,6 +6,7 @@ A missing Node or `oidc-provider` is a failure, not a skip (run `bash tests/prep
 
 from __future__ import annotations
 
+import signal
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ from msgflash_mcp.server.transport.serve import http_app
 
 from tests.conftest import make_settings
 from tests.oauth.provider import BOT_ID, BOT_SECRET, READ, OpenIdProvider, running_provider
+from tests.redis_server import redis_url  # noqa: F401  (the fixture, for the replicas')
 
 PRINCIPAL_KEY = "oauth-tests-principal-key-4f1c9a0b7e2d"
 REDIRECT_URI = "http://127.0.0.1:9/callback"  # never fetched: the dev login stops at it
@@ -103,6 +105,105 @@ async def stack(
                     yield Stack(provider, url, app, audit)
                 finally:
                     server.should_exit = True
+
+
+@pytest.fixture
+def oauth_redis_url(redis_url: str) -> str:  # noqa: F811
+    """A database of the session's Redis for one test of replicas, emptied first: the role grants, sessions and
+    confirmations of one test must not reach the next."""
+    import redis
+
+    url = redis_url.removesuffix("/0") + "/5"
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return url
+
+
+@pytest.fixture
+async def oauth_redis(oauth_redis_url: str) -> AsyncIterator[Any]:
+    """A client of that database (redis.asyncio), for tests of what replicas keep there."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(oauth_redis_url)
+    try:
+        yield client
+    finally:
+        with anyio.move_on_after(5, shield=True):
+            await client.aclose()
+
+
+@pytest.fixture
+def replica_settings() -> dict[str, Any]:
+    """More settings of both replicas (a test module overrides this fixture to set its own)."""
+    return {}
+
+
+@dataclass
+class Replicas:
+    """Two replicas of one deployment: one Redis, one principal key, one public URL (the resource the provider
+    binds tokens to). Behind a load balancer that URL is the balancer's; here, with no proxy, it is replica A's
+    address, and a client reaches B directly with a token issued for that resource (`on_b`)."""
+
+    a: Stack
+    b: Stack
+    redis_url: str
+
+    @property
+    def provider(self) -> OpenIdProvider:
+        return self.a.provider
+
+
+def _bound_socket() -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@pytest.fixture
+async def replicas(
+    tmp_path: Path, sandbox_app: Any, monkeypatch: pytest.MonkeyPatch, roles: dict[str, dict[str, str]],
+    oauth_redis_url: str, replica_settings: dict[str, Any],
+) -> AsyncIterator[Replicas]:
+    """Replicas A and B under uvicorn in front of one sandbox (one MsgFlash account), the real provider."""
+    with _bound_socket() as sock_a, _bound_socket() as sock_b:
+        origin_a = f"http://127.0.0.1:{sock_a.getsockname()[1]}"
+        async with running_provider(tmp_path, origin_a + "/mcp") as provider:
+            monkeypatch.setenv("MSGFLASH_PRINCIPAL_KEY", PRINCIPAL_KEY)
+            stacks: list[Stack] = []
+            servers: list[uvicorn.Server] = []
+            for name, sock in (("a", sock_a), ("b", sock_b)):
+                port = sock.getsockname()[1]
+                audit = tmp_path / f"audit-{name}.jsonl"
+                settings = make_settings(oauth_issuer=provider.issuer, public_url=origin_a, audit_log=audit,
+                                         roles=roles, redis_url=oauth_redis_url, **replica_settings)
+                app = http_app(settings, host="127.0.0.1", port=port, sandbox_app=sandbox_app)
+                stacks.append(Stack(provider, f"http://127.0.0.1:{port}/mcp", app, audit))
+                servers.append(uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning")))
+            # Each uvicorn server installs its signal handlers over the one before and puts back what it found
+            # when it ends: two ending in the order they started would leave A's handler installed, and
+            # sse-starlette, which finds "the" server through that handler, would end every later SSE stream
+            # of this process. So the handlers are put back here.
+            handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(servers[0].serve, [sock_a])
+                    tg.start_soon(servers[1].serve, [sock_b])
+                    try:
+                        with anyio.fail_after(20):
+                            while not all(server.started for server in servers):  # noqa: ASYNC110 (a flag)
+                                await anyio.sleep(0.02)
+                        yield Replicas(stacks[0], stacks[1], oauth_redis_url)
+                    finally:
+                        for server in servers:
+                            server.should_exit = True
+            finally:
+                for number, handler in handlers.items():
+                    if handler is not None:  # None: not set from Python, nothing to put back
+                        signal.signal(number, handler)
 
 
 @asynccontextmanager

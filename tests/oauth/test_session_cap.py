@@ -14,8 +14,10 @@ import anyio
 import httpx2
 import pytest
 from msgflash_mcp.server.transport.serve import http_app
+from msgflash_mcp.server.transport.session_cap import OPENING_GRACE, RedisSessions
 
 from tests.conftest import make_settings
+from tests.fake_time import FakeClock
 from tests.oauth.conftest import Stack
 from tests.oauth.test_resource_server import HEADERS, INITIALIZE
 
@@ -77,3 +79,47 @@ async def test_one_person_with_new_tokens_gets_no_fresh_allowance_and_another_pe
         assert (await http.delete("/mcp", headers=closing)).status_code == 200
         assert (await open_session(http, alice[LIMIT])).status_code == 200
         assert (await open_session(http, alice[1])).status_code == 429
+
+
+# ---------------------------------------------------------------- replicas: the count shared through Redis
+
+
+async def test_a_crashed_replicas_sessions_stop_counting_when_they_would_have_been_reaped(oauth_redis: Any) -> None:
+    """Replica A opens two sessions and dies (nobody closes them): B counts them until the idle timeout has passed
+    since their last request, then they no longer count. Time is the shared wall clock, injected."""
+    clock = FakeClock()
+    idle = 600.0
+    a, b = (RedisSessions(oauth_redis, clock=clock.timestamp, idle_timeout=idle) for _ in range(2))
+    for session in ("s-1", "s-2"):
+        ticket = await a.take("http:alice", LIMIT)
+        assert ticket is not None
+        await a.opened("http:alice", ticket, session)
+    assert await b.take("http:alice", LIMIT) is None
+    assert await b.open_sessions("http:alice") == LIMIT
+    clock.advance(idle - 1)
+    await b.seen("http:alice", "s-2")  # a request reached s-2 on a replica still alive: it keeps counting
+    clock.advance(2)  # s-1 idle for longer than the timeout
+    ticket = await b.take("http:alice", LIMIT)
+    assert ticket is not None and await b.open_sessions("http:alice") == LIMIT  # s-2 and the new opening
+    # The opening dies with its replica before answering: its ticket holds the slot OPENING_GRACE at most.
+    assert await b.take("http:alice", LIMIT) is None
+    clock.advance(OPENING_GRACE + 1)
+    assert await b.take("http:alice", LIMIT) is not None
+    # Another caller's allowance was never touched, and a session another caller names is not alice's to refresh.
+    await b.seen("http:bob", "s-2")
+    assert await b.open_sessions("http:bob") == 0
+
+
+async def test_two_replicas_never_both_take_the_last_slot(oauth_redis: Any) -> None:
+    clock = FakeClock()
+    replicas = [RedisSessions(oauth_redis, clock=clock.timestamp, idle_timeout=600) for _ in range(8)]
+    taken: list[str | None] = []
+
+    async def opening(sessions: RedisSessions) -> None:
+        taken.append(await sessions.take("http:alice", LIMIT))
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tg:
+            for sessions in replicas:
+                tg.start_soon(opening, sessions)
+    assert len([t for t in taken if t is not None]) == LIMIT
