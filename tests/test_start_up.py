@@ -127,14 +127,14 @@ def test_listing_tools_builds_no_arguments_output_or_button_model() -> None:
     assert complete == "[]", f"built before any call: {complete}"
 
 
-def test_the_stdio_start_up_path_loads_no_settings_library_dotenv_or_toml_parser() -> None:
-    # Settings read the environment themselves (server/core/settings.py); tomllib is for MSGFLASH_CONFIG only.
+def test_the_stdio_start_up_path_loads_no_toml_parser() -> None:
+    # tomllib is for MSGFLASH_CONFIG only (server/core/settings.py): a start-up without a config file skips it.
     probe = (
         "import sys\n"
         "import msgflash_mcp.server.__main__, msgflash_mcp.server.transport.serve, msgflash_mcp.server.logs\n"
         "from msgflash_mcp.server.core.settings import load_settings\n"
         "load_settings(sandbox=True)\n"
-        "print(sorted(m for m in ('pydantic_settings', 'dotenv', 'tomllib') if m in sys.modules))\n"
+        "print('tomllib' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
-    assert out.stdout.strip() == "[]"
+    assert out.stdout.strip() == "False"

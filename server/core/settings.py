@@ -7,13 +7,11 @@ Validation errors name the variable and the rule, never the value.
 from __future__ import annotations
 
 import json
-import os
 import re
 import uuid
-from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Annotated, Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -27,13 +25,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PERSONAL_KEY_RE = re.compile(r"^msgf_live_[0-9a-f]{64}$")
 TEAM_KEY_RE = re.compile(r"^msgf_team_[0-9a-f]{64}$")
 WORKSPACE_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 PERSONAL = "personal"
 DEFAULT_BASE_URL = "https://srv.msgflash.com"
-ENV_PREFIX = "MSGFLASH_"
 
 
 class ConfirmMode(StrEnum):
@@ -146,35 +144,13 @@ def _json_setting(name: str, value: Any, *, empty: Any) -> Any:
         raise ValueError(f"{name} is not valid JSON (line {exc.lineno}, column {exc.colno})") from None
 
 
-class _EnvConfig(ConfigDict, total=False):
-    env_prefix: str  # the environment variables' prefix: MSGFLASH_ + the field's name, in any case
+class Settings(BaseSettings):
+    """Everything the server reads from its environment (prefix MSGFLASH_)."""
 
-
-def _from_environment(prefix: str, fields: Iterable[str]) -> dict[str, str]:
-    """The fields set in the environment, as the strings found there (validation parses them).
-
-    Names match in any case (`msgflash_api_key` too), as pydantic-settings matched them; every value is
-    passed as is, list and JSON settings included (their validators split or decode them). Importing
-    pydantic-settings, all of its sources and python-dotenv cost ~20 ms of every start-up for this loop.
-    """
-    found = {name.lower(): value for name, value in os.environ.items()}
-    return {field: found[key] for field in fields if (key := (prefix + field).lower()) in found}
-
-
-class Settings(BaseModel):
-    """Everything the server reads from its environment (prefix MSGFLASH_); keyword arguments win over it."""
-
-    model_config = _EnvConfig(
-        env_prefix=ENV_PREFIX, extra="ignore", frozen=True, hide_input_in_errors=True, validate_default=True
-    )
-
-    if not TYPE_CHECKING:  # type checkers keep pydantic's typed signature: the fields, by keyword
-
-        def __init__(self, **values: Any) -> None:
-            super().__init__(**{**_from_environment(ENV_PREFIX, type(self).model_fields), **values})
+    model_config = SettingsConfigDict(env_prefix="MSGFLASH_", extra="ignore", frozen=True, hide_input_in_errors=True)
 
     api_key: SecretStr | None = None
-    teams: list[TeamConfig] = Field(default_factory=list[TeamConfig])
+    teams: Annotated[list[TeamConfig], NoDecode] = Field(default_factory=list[TeamConfig])
     config: Path | None = None
     default_workspace: str | None = None
     base_url: str = DEFAULT_BASE_URL
@@ -186,7 +162,7 @@ class Settings(BaseModel):
     # The local record of campaigns created through this server (server/campaign_record.py): a SQLite
     # path or ":memory:"; None = the user data dir (or the sandbox's own). Redis replaces it when set.
     campaign_db: str | None = None
-    toolsets: list[str] | None = None
+    toolsets: Annotated[list[str] | None, NoDecode] = None
     read_only: bool = False
     dry_run: bool = False
     confirm: ConfirmMode = ConfirmMode.AUTO
@@ -199,19 +175,19 @@ class Settings(BaseModel):
     public_url: str | None = None
     # Resource-server mode only: who holds which role in each workspace, deny by default (server/auth/roles.py).
     # JSON {"workspace": {"alice@example.com": "admin", "sub:reporting-bot": "viewer"}}.
-    roles: dict[str, dict[str, Role]] = Field(default_factory=dict[str, dict[str, Role]])
+    roles: Annotated[dict[str, dict[str, Role]], NoDecode] = Field(default_factory=dict[str, dict[str, Role]])
     principal_key: SecretStr | None = None  # HMAC key naming HTTP principals (server/call/principal.py)
     # Open Streamable HTTP sessions one caller (a signed-in person, else a bearer token, else an address) may hold
     # (server/transport/session_cap.py).
     max_sessions_per_client: int = Field(default=32, ge=1, le=10_000)
-    allowed_hosts: list[str] | None = None  # public names behind a proxy (Host check)
+    allowed_hosts: Annotated[list[str] | None, NoDecode] = None  # public names behind a proxy (Host check)
     audit_log: Path | None = None
     log_level: str = "WARNING"  # the product's own loggers (msgflash_mcp.*)
     log_level_all: str | None = None  # every other logger (mcp, sse_starlette, httpx2, uvicorn); None = WARNING
     timeout: float = Field(default=30.0, gt=0, le=300, description="per HTTP attempt")
     call_deadline: float = Field(default=60.0, gt=0, le=600, description="whole tool call, retries included")
-    recipient_allowlist: list[str] | None = None
-    url_allowlist: list[str] | None = None
+    recipient_allowlist: Annotated[list[str] | None, NoDecode] = None
+    url_allowlist: Annotated[list[str] | None, NoDecode] = None
     max_recipients: int | None = Field(default=None, ge=1)
     # Statuses reach everyone who has the sending number: refused while a recipient allow-list is set,
     # unless this says so (server/guard/policy.py).
