@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings)
     try:
         serve_mcp(settings, transport=args.transport, host=args.host, port=args.port)
-    except UnknownToolset as exc:
+    except (UnknownToolset, ConfigError) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return 130

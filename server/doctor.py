@@ -37,6 +37,7 @@ from .core.settings import (
     Settings,
     load_settings,
 )
+from .install_key import principal_key
 from .redact import Scrubber
 from .wire import json_list, json_object
 
@@ -244,10 +245,13 @@ async def check_redis(report: Report, settings: Settings) -> None:
     try:
         import redis.asyncio as aioredis
 
+        from .transport.replica_key import recorded_fingerprint
+
         client: Any = aioredis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
         try:
             with anyio.fail_after(5):
                 await client.ping()
+                recorded = await recorded_fingerprint(client)
         finally:
             await client.aclose()
     except Exception as exc:  # any failure here is the same advice
@@ -255,6 +259,20 @@ async def check_redis(report: Report, settings: Settings) -> None:
                    "start Redis or fix MSGFLASH_REDIS_URL (redis://host:6379/0); replicas share limits and tokens through it")
         return
     report.add("redis", True, f"reachable at {shown}")
+    check_principal_key(report, settings, recorded)
+
+
+def check_principal_key(report: Report, settings: Settings, recorded: str | None) -> None:
+    """Whether this install names people as the replicas already sharing the Redis do (transport/replica_key.py)."""
+    from .transport.replica_key import FIX, fingerprint
+
+    if recorded is None:
+        report.add("principal key", True, "no replica has recorded its key in Redis yet: the first to start will")
+    elif recorded == fingerprint(principal_key(settings)):
+        report.add("principal key", True, "the same as the replicas sharing this Redis")
+    else:
+        report.add("principal key", False, "differs from the one the replicas sharing this Redis use "
+                   "(an HTTP server with it refuses to start)", FIX)
 
 
 async def check_oauth(report: Report, settings: Settings) -> None:

@@ -9,6 +9,7 @@ import logging
 import sys
 from typing import Any
 
+import anyio
 from mcp.server.auth.provider import AccessToken, TokenVerifier
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.transport_security import TransportSecuritySettings
@@ -17,7 +18,7 @@ from starlette.middleware import Middleware
 from ..app import build_server, selected_specs
 from ..call.principal import token_principal
 from ..clock import Clock
-from ..core.settings import ConfirmMode, Settings
+from ..core.settings import ConfigError, ConfirmMode, Settings
 from ..install_key import principal_key, warn_if_replicas_cannot_agree
 from ..logs import third_party_level
 from ..observability import tracing
@@ -121,6 +122,23 @@ def http_app(settings: Settings, *, host: str = "127.0.0.1", port: int = 8765, *
     return app
 
 
+async def _replicas_share_the_principal_key(settings: Settings) -> None:
+    """Refuses to start beside replicas that name people with another key (server/transport/replica_key.py)."""
+    import redis.asyncio as aioredis
+
+    from .replica_key import claim_or_compare
+
+    assert settings.redis_url is not None
+    client = aioredis.from_url(settings.redis_url.get_secret_value(), socket_connect_timeout=5, socket_timeout=5)
+    try:
+        with anyio.fail_after(10):
+            problem = await claim_or_compare(client, principal_key(settings))
+    finally:
+        await client.aclose()
+    if problem is not None:
+        raise ConfigError(problem)
+
+
 def announce(settings: Settings, runtime_is_sandbox: bool) -> None:
     if runtime_is_sandbox:
         log.warning("msgflash-mcp: running on the embedded SANDBOX (no key configured or --sandbox); nothing reaches real people")
@@ -151,6 +169,8 @@ def _serve(settings: Settings, *, transport: str, host: str, port: int) -> None:
             host,
             "" if settings.http_token else " (and MSGFLASH_HTTP_TOKEN is not set!)",
         )
+    if settings.redis_url is not None:
+        anyio.run(_replicas_share_the_principal_key, settings)
     app = http_app(settings, host=host, port=port)
     sys.stderr.write(f"msgflash-mcp: Streamable HTTP on http://{host}:{port}/mcp\n")
     uvicorn.run(app, host=host, port=port, log_level=third_party_level(settings).lower())
