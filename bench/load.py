@@ -18,6 +18,7 @@ measured in-process, interleaved.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -222,8 +223,11 @@ async def run_auth(clients: int, calls: int) -> int:
         oauth_tokens = [issuer.token(f"person-{n}", oauth_resource, BASELINE) for n in range(clients)]
         key = {"MSGFLASH_PRINCIPAL_KEY": secrets.token_hex(16)}
         static_proc = start_server(static_port, {**key, "MSGFLASH_HTTP_TOKEN": ",".join(static_tokens)})
+        # Deny by default: each signed-in person gets the viewer role the read tools need (server/auth/roles.py).
+        roles = json.dumps({"personal": {f"sub:person-{n}": "viewer" for n in range(clients)}})
         oauth_proc = start_server(oauth_port, {**key, "MSGFLASH_OAUTH_ISSUER": issuer.issuer,
-                                               "MSGFLASH_PUBLIC_URL": f"http://127.0.0.1:{oauth_port}"})
+                                               "MSGFLASH_PUBLIC_URL": f"http://127.0.0.1:{oauth_port}",
+                                               "MSGFLASH_ROLES": roles})
         modes = [Mode("static token", f"http://127.0.0.1:{static_port}/mcp", static_tokens, static_proc),
                  Mode("OAuth (JWT RS256)", oauth_resource, oauth_tokens, oauth_proc)]
         try:
