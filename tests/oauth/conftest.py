@@ -6,7 +6,6 @@ A missing Node or `oidc-provider` is a failure, not a skip (run `bash tests/prep
 
 from __future__ import annotations
 
-import signal
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -17,7 +16,6 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.auth import OAuthClientProvider
 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
@@ -28,6 +26,7 @@ from msgflash_mcp.server.transport.serve import http_app
 from tests.conftest import make_settings
 from tests.oauth.provider import BOT_ID, BOT_SECRET, READ, OpenIdProvider, running_provider
 from tests.redis_server import redis_url  # noqa: F401  (the fixture, for the replicas')
+from tests.serving import serving
 
 PRINCIPAL_KEY = "oauth-tests-principal-key-4f1c9a0b7e2d"
 REDIRECT_URI = "http://127.0.0.1:9/callback"  # never fetched: the dev login stops at it
@@ -95,16 +94,8 @@ async def stack(
                 oauth_issuer=provider.issuer, public_url=f"http://127.0.0.1:{port}", audit_log=audit, roles=roles
             )
             app = http_app(settings, host="127.0.0.1", port=port, sandbox_app=sandbox_app)
-            server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(server.serve, [sock])
-                try:
-                    with anyio.fail_after(20):
-                        while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, no event)
-                            await anyio.sleep(0.02)
-                    yield Stack(provider, url, app, audit)
-                finally:
-                    server.should_exit = True
+            async with serving((app, sock)):
+                yield Stack(provider, url, app, audit)
 
 
 @pytest.fixture
@@ -174,7 +165,7 @@ async def replicas(
         async with running_provider(tmp_path, origin_a + "/mcp") as provider:
             monkeypatch.setenv("MSGFLASH_PRINCIPAL_KEY", PRINCIPAL_KEY)
             stacks: list[Stack] = []
-            servers: list[uvicorn.Server] = []
+            apps: list[tuple[Any, socket.socket]] = []
             for name, sock in (("a", sock_a), ("b", sock_b)):
                 port = sock.getsockname()[1]
                 audit = tmp_path / f"audit-{name}.jsonl"
@@ -182,28 +173,9 @@ async def replicas(
                                          roles=roles, redis_url=oauth_redis_url, **replica_settings)
                 app = http_app(settings, host="127.0.0.1", port=port, sandbox_app=sandbox_app)
                 stacks.append(Stack(provider, f"http://127.0.0.1:{port}/mcp", app, audit))
-                servers.append(uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning")))
-            # Each uvicorn server installs its signal handlers over the one before and puts back what it found
-            # when it ends: two ending in the order they started would leave A's handler installed, and
-            # sse-starlette, which finds "the" server through that handler, would end every later SSE stream
-            # of this process. So the handlers are put back here.
-            handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
-            try:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(servers[0].serve, [sock_a])
-                    tg.start_soon(servers[1].serve, [sock_b])
-                    try:
-                        with anyio.fail_after(20):
-                            while not all(server.started for server in servers):  # noqa: ASYNC110 (a flag)
-                                await anyio.sleep(0.02)
-                        yield Replicas(stacks[0], stacks[1], oauth_redis_url)
-                    finally:
-                        for server in servers:
-                            server.should_exit = True
-            finally:
-                for number, handler in handlers.items():
-                    if handler is not None:  # None: not set from Python, nothing to put back
-                        signal.signal(number, handler)
+                apps.append((app, sock))
+            async with serving(*apps):
+                yield Replicas(stacks[0], stacks[1], oauth_redis_url)
 
 
 @asynccontextmanager

@@ -14,7 +14,6 @@ from typing import Any
 import anyio
 import httpx2
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from msgflash_mcp.sandbox.keys import PERSONAL_KEY
@@ -33,6 +32,7 @@ from starlette.routing import Route
 
 from tests.clients.conftest import MSGFLASH_MCP, free_port, server_env, stop
 from tests.conftest import call_ok
+from tests.serving import serving
 
 TOKEN = "tracing-test-bearer-token-7c1d9e"
 PRINCIPAL_KEY = "tracing-test-principal-key-2b8f"
@@ -101,16 +101,8 @@ async def receiver() -> AsyncIterator[Receiver]:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         found.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning"))
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(server.serve, [sock])
-            try:
-                with anyio.fail_after(20):
-                    while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, no event)
-                        await anyio.sleep(0.02)
-                yield found
-            finally:
-                server.should_exit = True
+        async with serving((app, sock), lifespan="off"):
+            yield found
 
 
 @pytest.mark.anyio
