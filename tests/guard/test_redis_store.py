@@ -34,11 +34,8 @@ Ledger = Callable[[], list[dict[str, Any]]]
 async def redis(redis_url: str) -> AsyncIterator[Any]:
     import redis.asyncio as aioredis
 
-    client = aioredis.from_url(redis_url)
-    try:
+    async with aioredis.from_url(redis_url) as client:
         yield client
-    finally:
-        await client.aclose()
 
 
 def record(**overrides: Any) -> TokenRecord:

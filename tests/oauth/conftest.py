@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx2
 import pytest
 from mcp import Client
@@ -118,12 +117,8 @@ async def oauth_redis(oauth_redis_url: str) -> AsyncIterator[Any]:
     """A client of that database (redis.asyncio), for tests of what replicas keep there."""
     import redis.asyncio as aioredis
 
-    client = aioredis.from_url(oauth_redis_url)
-    try:
+    async with aioredis.from_url(oauth_redis_url) as client:  # closed when the test ends
         yield client
-    finally:
-        with anyio.move_on_after(5, shield=True):
-            await client.aclose()
 
 
 @pytest.fixture

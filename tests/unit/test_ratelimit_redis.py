@@ -50,11 +50,8 @@ async def two_processes(redis_url: str) -> AsyncIterator[tuple[RedisRateLimiter,
 
 @pytest.fixture
 async def client(redis_url: str) -> AsyncIterator[Redis]:
-    c = Redis.from_url(redis_url)
-    try:
+    async with Redis.from_url(redis_url) as c:
         yield c
-    finally:
-        await c.aclose()
 
 
 def gaps(times: list[float]) -> list[float]:
