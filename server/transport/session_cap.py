@@ -43,7 +43,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..call.principal import verified_principal
 
 KEY_PREFIX = "msgflash:sessions:"
-REDIS_TIMEOUT = 5.0  # seconds the bookkeeping after a response may take (shielded: it runs even when cancelled)
+BOOKKEEPING_TIMEOUT = 5.0  # seconds the bookkeeping after a response may take (shielded: it runs even when cancelled)
 OPENING_GRACE = 60.0  # seconds an opening request's ticket holds a slot (an initialize answers far sooner)
 
 # Trim the idle, then take a slot if one is free: atomic, so two replicas cannot both take the last one.
@@ -109,6 +109,57 @@ class _Client:
     opening: int = 0  # opening requests admitted and not answered yet
 
 
+class MemorySessions:
+    """The sessions of every caller, counted by this process alone (monotonic clock)."""
+
+    def __init__(self, *, clock: Callable[[], float], idle_timeout: float) -> None:
+        self._clock = clock
+        self._idle = idle_timeout
+        self._clients: dict[str, _Client] = {}
+
+    def open_sessions(self, caller: str) -> int:
+        entry = self._clients.get(caller)
+        return len(entry.sessions) if entry else 0
+
+    async def take(self, caller: str, limit: int) -> str | None:
+        client = self._current(caller)
+        if len(client.sessions) + client.opening >= limit:
+            self._forget_if_empty(caller)
+            return None
+        client.opening += 1
+        return "opening"
+
+    async def opened(self, caller: str, ticket: str, session_id: str | None) -> None:
+        client = self._clients.setdefault(caller, _Client())
+        client.opening -= 1
+        if session_id is not None:
+            client.sessions[session_id] = self._clock()
+        self._forget_if_empty(caller)
+
+    async def seen(self, caller: str, session_id: str) -> None:
+        client = self._current(caller)
+        if session_id in client.sessions:  # only a session this caller opened
+            client.sessions[session_id] = self._clock()
+        self._forget_if_empty(caller)
+
+    async def closed(self, caller: str, session_id: str) -> None:
+        self._current(caller).sessions.pop(session_id, None)
+        self._forget_if_empty(caller)
+
+    def _current(self, caller: str) -> _Client:
+        """The caller's entry, without the sessions the SDK has reaped for idleness by now."""
+        client = self._clients.setdefault(caller, _Client())
+        horizon = self._clock() - self._idle
+        for session_id in [s for s, seen in client.sessions.items() if seen < horizon]:
+            del client.sessions[session_id]
+        return client
+
+    def _forget_if_empty(self, caller: str) -> None:
+        client = self._clients.get(caller)
+        if client is not None and not client.sessions and not client.opening:
+            del self._clients[caller]
+
+
 class SessionCap:
     """ASGI middleware: per-caller session accounting in front of the SDK's session manager, inside its
     authentication (server/transport/serve.py places it)."""
@@ -131,16 +182,15 @@ class SessionCap:
         self._limit = limit
         self._key = key
         self._idle = idle_timeout
-        self._clock = clock
-        self._clients: dict[str, _Client] = {}
-        self._shared = None
+        self._memory = MemorySessions(clock=clock, idle_timeout=idle_timeout)
+        self._sessions: MemorySessions | RedisSessions = self._memory
         if redis is not None:
             assert wall_clock is not None, "replicas count sessions on the wall clock"
-            self._shared = RedisSessions(redis, clock=wall_clock, idle_timeout=idle_timeout)
+            self._sessions = RedisSessions(redis, clock=wall_clock, idle_timeout=idle_timeout)
 
     def open_sessions(self, client: str) -> int:
-        entry = self._clients.get(client)
-        return len(entry.sessions) if entry else 0
+        """What this process alone counts for `client` (replicas sharing a Redis count there)."""
+        return self._memory.open_sessions(client)
 
     def _caller_of(self, scope: Scope) -> tuple[str, str] | None:
         """(principal, what it is, for the refusal), or None for a request authentication refused."""
@@ -161,65 +211,15 @@ class SessionCap:
         headers = _headers(scope)
         version = headers.get(MCP_PROTOCOL_VERSION_HEADER.lower())
         caller = self._caller_of(scope)
-        if caller is None or (version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS):
-            await self.app(scope, receive, send)  # refused by authentication, or the 2026-07-28 era: no session
+        session_id = headers.get(MCP_SESSION_ID_HEADER.lower())
+        if caller is None or (version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS) or (
+            session_id is None and scope["method"] != "POST"
+        ):
+            # Refused by authentication, the 2026-07-28 era, or a request that neither opens nor uses a session.
+            await self.app(scope, receive, send)
             return
         name, kind = caller
-        session_id = headers.get(MCP_SESSION_ID_HEADER.lower())
-        if self._shared is not None:
-            await self._counted_in_redis(self._shared, name, kind, session_id, scope, receive, send)
-            return
-        client = self._clients.setdefault(name, _Client())
-        self._forget_idle(client)
-        if session_id is not None:
-            await self._in_session(client, session_id, scope, receive, send)
-        elif scope["method"] == "POST":
-            await self._opening(client, kind, scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
-        if not client.sessions and not client.opening:
-            self._clients.pop(name, None)
-
-    async def _opening(self, client: _Client, kind: str, scope: Scope, receive: Receive, send: Send) -> None:
-        if len(client.sessions) + client.opening >= self._limit:
-            await _refuse(send, kind, self._limit, self._idle)
-            return
-        client.opening += 1
-
-        async def watch(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                for key, value in message.get("headers", []):
-                    if key.decode("latin-1").lower() == MCP_SESSION_ID_HEADER.lower():
-                        client.sessions[value.decode("latin-1")] = self._clock()
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watch)
-        finally:
-            client.opening -= 1
-
-    async def _in_session(self, client: _Client, session_id: str, scope: Scope, receive: Receive, send: Send) -> None:
-        if session_id in client.sessions:
-            client.sessions[session_id] = self._clock()
-        status: list[int] = []
-
-        async def watch(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status.append(int(message["status"]))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, watch)
-        finally:
-            closed = status and (status[0] == 404 or (scope["method"] == "DELETE" and 200 <= status[0] < 300))
-            if closed:
-                client.sessions.pop(session_id, None)
-            elif session_id in client.sessions:
-                client.sessions[session_id] = self._clock()  # a long stream ending is activity too
-
-    async def _counted_in_redis(self, shared: RedisSessions, name: str, kind: str, session_id: str | None,
-                                scope: Scope, receive: Receive, send: Send) -> None:
-        """The same accounting as in memory, in the replicas' shared Redis."""
+        sessions = self._sessions
         status: list[int] = []
         opened: list[str] = []
 
@@ -231,34 +231,26 @@ class SessionCap:
                         opened.append(value.decode("latin-1"))
             await send(message)
 
-        if session_id is None and scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
-        if session_id is None:
-            ticket = await shared.take(name, self._limit)
+        if session_id is None:  # an opening request: it holds a slot until answered
+            ticket = await sessions.take(name, self._limit)
             if ticket is None:
                 await _refuse(send, kind, self._limit, self._idle)
                 return
             try:
                 await self.app(scope, receive, watch)
             finally:
-                with anyio.CancelScope(shield=True), anyio.move_on_after(REDIS_TIMEOUT):
-                    await shared.opened(name, ticket, opened[0] if opened else None)
+                with anyio.CancelScope(shield=True), anyio.move_on_after(BOOKKEEPING_TIMEOUT):
+                    await sessions.opened(name, ticket, opened[0] if opened else None)
             return
-        await shared.seen(name, session_id)
+        await sessions.seen(name, session_id)
         try:
             await self.app(scope, receive, watch)
         finally:
-            with anyio.CancelScope(shield=True), anyio.move_on_after(REDIS_TIMEOUT):
+            with anyio.CancelScope(shield=True), anyio.move_on_after(BOOKKEEPING_TIMEOUT):
                 if status and (status[0] == 404 or (scope["method"] == "DELETE" and 200 <= status[0] < 300)):
-                    await shared.closed(name, session_id)
+                    await sessions.closed(name, session_id)
                 else:
-                    await shared.seen(name, session_id)  # a long stream ending is activity too
-
-    def _forget_idle(self, client: _Client) -> None:
-        horizon = self._clock() - self._idle
-        for session_id in [s for s, seen in client.sessions.items() if seen < horizon]:
-            del client.sessions[session_id]
+                    await sessions.seen(name, session_id)  # a long stream ending is activity too
 
 
 def _headers(scope: Scope) -> dict[str, str]:
