@@ -142,6 +142,13 @@ async def bind(ctx: Context, args: ToolInput) -> Bound:
         record.failing = f"error: {type(exc).__name__}"
         raise unexpected_failure(spec, exc, runtime.scrubber, write_started=False) from None
     if isinstance(decision, Elicit) and modern:
+        if ctx.input_responses and not dry_run:
+            # A re-sent round whose answer a concurrent copy claimed while this one was planning: that copy's
+            # result, as the check before planning gives. Asked again instead, the person would see a new
+            # reference for what is already done, and a second yes would act twice.
+            replay = await guard.round_replay(round_key(principal, spec.name, ctx.request_state, ctx.input_responses))
+            if replay is not None:
+                return Bound(call=call, args=own, requested=requested, input=args, plan=None, decision=replay)
         # The era's rounds carry no nonce: each fresh question gets a reference, and its answer acts once.
         asked = question_key(principal, spec.name, decision.message)
         reference = await guard.ask(
