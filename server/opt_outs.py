@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .campaign_record import default_path
+from .core.redis_reply import text_or_none
 
 if TYPE_CHECKING:
     import sqlite3
@@ -165,8 +166,7 @@ class RedisOptOuts:
         return sorted((OptOut.from_dict(json.loads(v)) for v in values), key=lambda e: (e.at, e.phone))
 
     async def mark(self, workspace: str) -> str | None:
-        value = await self._redis.get(self._prefix + "mark:" + workspace)
-        return value.decode() if isinstance(value, bytes) else value
+        return text_or_none(await self._redis.get(self._prefix + "mark:" + workspace))
 
     async def set_mark(self, workspace: str, mark: str) -> None:
         await self._redis.set(self._prefix + "mark:" + workspace, mark)

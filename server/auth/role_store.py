@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.redis_reply import text
 from ..core.settings import ROLE_HOLDER_RE, Role
 
 KEY_PREFIX = "msgflash:roles:"
@@ -29,14 +30,10 @@ def holder_name(holder: str) -> str:
     return holder if holder.startswith("sub:") else holder.lower()
 
 
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 def _entry(value: object) -> Role | None:
     """A stored value: a role, or None for a revocation (and for anything this version does not know)."""
     try:
-        return Role(_text(value))
+        return Role(text(value))
     except ValueError:
         return None
 
@@ -62,4 +59,4 @@ class RedisRoles:
     async def entries(self, workspace: str) -> dict[str, Role | None]:
         """Every override in `workspace`, revocations included (None)."""
         stored: dict[object, object] = await self._redis.hgetall(self._prefix + workspace)
-        return {_text(holder): _entry(value) for holder, value in stored.items()}
+        return {text(holder): _entry(value) for holder, value in stored.items()}

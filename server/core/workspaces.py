@@ -16,6 +16,7 @@ import anyio
 from ..untrusted import quote_untrusted
 from .credentials import Credentials, Workspace
 from .errors import WorkspaceError
+from .redis_reply import text_or_none
 from .settings import PERSONAL, Settings
 
 
@@ -43,10 +44,7 @@ class RedisActiveStore:
         self._prefix = prefix
 
     async def get(self, principal: str) -> str | None:
-        value: object = await self._redis.get(self._prefix + principal)
-        if value is None:
-            return None
-        return value.decode() if isinstance(value, bytes) else str(value)
+        return text_or_none(await self._redis.get(self._prefix + principal))
 
     async def set(self, principal: str, name: str) -> None:
         await self._redis.set(self._prefix + principal, name, ex=30 * 24 * 3600)

@@ -19,6 +19,7 @@ import json
 import math
 from typing import Any
 
+from ..core.redis_reply import text
 from .confirm import ClaimStatus, TokenRecord
 
 KEY_PREFIX = "msgflash:cfm:"
@@ -56,10 +57,6 @@ def _ms(seconds: float) -> int:
     return max(1, math.ceil(seconds * 1000))
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
 class RedisTokenStore:
     """`TokenStore` on a `redis.asyncio.Redis` client (bytes or decoded responses both work)."""
 
@@ -87,7 +84,7 @@ class RedisTokenStore:
 
     async def get(self, token_hash: str) -> TokenRecord | None:
         raw: dict[Any, Any] = await self._redis.hgetall(self.key(token_hash))
-        fields = {_text(k): _text(v) for k, v in raw.items()}
+        fields = {text(k): text(v) for k, v in raw.items()}
         if "record" not in fields:
             return None
         data = json.loads(fields["record"])

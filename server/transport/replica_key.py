@@ -14,6 +14,8 @@ import hashlib
 import hmac
 from typing import Any
 
+from ..core.redis_reply import text_or_none
+
 FINGERPRINT_KEY = "msgflash:principal-key-fingerprint"
 _LABEL = b"msgflash-mcp principal key fingerprint v1"
 
@@ -28,13 +30,9 @@ def fingerprint(principal_key: bytes) -> str:
     return hmac.new(principal_key, _LABEL, hashlib.sha256).hexdigest()[:32]
 
 
-def _text(value: Any) -> str | None:
-    return value.decode() if isinstance(value, bytes) else value if isinstance(value, str) else None
-
-
 async def recorded_fingerprint(redis: Any) -> str | None:
     """The fingerprint the replicas recorded, if any (doctor: reads only)."""
-    return _text(await redis.get(FINGERPRINT_KEY))
+    return text_or_none(await redis.get(FINGERPRINT_KEY))
 
 
 async def claim_or_compare(redis: Any, principal_key: bytes) -> str | None:
